@@ -1,0 +1,80 @@
+/* cli.h - the command table's interface.
+ *
+ * One cmd-<verb>.c per command.  A command parses its own options
+ * (getopt_long, with CLI_COMMON_LONGOPTS for --json/--quiet/--store/--help),
+ * prints its result on stdout and returns an exit status:
+ *   0 success, 1 operation failed, 2 usage or invalid input, 3 verification failed.
+ * Errors are printed once with cli_fail(), as "kiln: <message>". */
+#ifndef KILN_CLI_H
+#define KILN_CLI_H
+
+#include <getopt.h>
+#include <jansson.h>
+
+#include "common/common.h"
+
+struct cli_ctx {
+    int json;          /* --json: machine-readable result on stdout */
+    int quiet;         /* --quiet, or stdout not a TTY: no progress */
+    int verbose;       /* --verbose: build output lines on stderr */
+    int tty;           /* stdout and stderr are terminals */
+    const char *store; /* --store DIR, or NULL: see cli_store_path() */
+};
+
+struct cli_command {
+    const char *name;
+    int (*fn)(int argc, char **argv, struct cli_ctx *ctx);
+    const char *summary;
+    const char *usage; /* options, one per line, after the synopsis line */
+};
+
+extern const struct cli_command cli_commands[];
+
+/* Prints "kiln: <msg>" to stderr and returns the exit status for err->code. */
+int cli_fail(const struct kiln_err *err);
+/* Prints "kiln: <formatted>" plus a hint to `kiln help CMD`; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) KILN_PRINTF(2, 3);
+/* Prints the command's help to f. */
+void cli_print_help(const char *cmd, FILE *f);
+
+/* The store directory: --store, else $KILN_STORE, else $XDG_DATA_HOME/kiln/store,
+ * else ~/.local/share/kiln/store.  Caller-owned. */
+char *cli_store_path(const struct cli_ctx *ctx);
+
+/* Prints a JSON value on stdout (indented, sorted keys) and takes its reference. */
+void cli_print_json(json_t *j);
+
+/* Installs the log sink for this command's verbosity. */
+void cli_setup_log(struct cli_ctx *ctx);
+
+enum { CLI_OPT_JSON = 0x1000, CLI_OPT_STORE, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERBOSE };
+
+#define CLI_COMMON_LONGOPTS                                   \
+    { "json", no_argument, NULL, CLI_OPT_JSON },              \
+    { "store", required_argument, NULL, CLI_OPT_STORE },      \
+    { "quiet", no_argument, NULL, CLI_OPT_QUIET },            \
+    { "verbose", no_argument, NULL, CLI_OPT_VERBOSE },        \
+    { "help", no_argument, NULL, CLI_OPT_HELP }
+
+/* Handles a common option; returns 1 if handled, 0 if not, -1 on --help
+ * (help printed, the command should return 0). */
+int cli_common_opt(struct cli_ctx *ctx, const char *cmd, int opt, const char *arg);
+
+#define CLI_COMMAND(name) int cmd_##name(int argc, char **argv, struct cli_ctx *ctx)
+CLI_COMMAND(help);
+CLI_COMMAND(version);
+CLI_COMMAND(check);
+CLI_COMMAND(build);
+CLI_COMMAND(list);
+CLI_COMMAND(inspect);
+CLI_COMMAND(promote);
+CLI_COMMAND(rm);
+CLI_COMMAND(gc);
+CLI_COMMAND(diff);
+CLI_COMMAND(export);
+CLI_COMMAND(keygen);
+CLI_COMMAND(sign);
+CLI_COMMAND(verify);
+CLI_COMMAND(boot_test);
+
+#endif

@@ -1,0 +1,13 @@
+/* cmd-inspect.c - placeholder until the command is implemented. */
+#include "cli/cli.h"
+#include "common/banned.h"
+
+CLI_COMMAND(inspect)
+{
+    (void)argc;
+    (void)argv;
+    (void)ctx;
+    struct kiln_err err = KILN_ERR_INIT;
+    kiln_errf(&err, KILN_EFAIL, "'inspect' is not available in this build");
+    return cli_fail(&err);
+}

@@ -1,0 +1,147 @@
+#include "common/run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/banned.h"
+
+int run_have(const char *prog)
+{
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+    _cleanup_free_ char *copy = xstrdup(path);
+    char *save = NULL;
+    for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        _cleanup_free_ char *p = xasprintf("%s/%s", d, prog);
+        if (access(p, X_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void flush_lines(struct buf *line, int final)
+{
+    char *start = line->data;
+    char *nl;
+    while ((nl = memchr(start, '\n', line->len - (size_t)(start - line->data)))) {
+        *nl = '\0';
+        kiln_log(KILN_LOG_INFO, "%s", start);
+        start = nl + 1;
+    }
+    size_t rest = line->len - (size_t)(start - line->data);
+    if (final && rest) {
+        kiln_log(KILN_LOG_INFO, "%.*s", (int)rest, start);
+        rest = 0;
+        start = line->data + line->len;
+    }
+    memmove(line->data, start, rest);
+    line->len = rest;
+    if (line->cap)
+        line->data[rest] = '\0';
+}
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int run_argv(char *const argv[], const struct run_opts *opts, int *status, struct kiln_err *err)
+{
+    struct run_opts none = { 0 };
+    if (!opts)
+        opts = &none;
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return kiln_errno(err, KILN_EFAIL, errno, "cannot create a pipe for '%s'", argv[0]);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return kiln_errno(err, KILN_EFAIL, errno, "cannot fork for '%s'", argv[0]);
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        if (opts->cwd && chdir(opts->cwd) < 0)
+            _exit(126);
+        if (opts->envp)
+            execvpe(argv[0], argv, opts->envp);
+        else
+            execvp(argv[0], argv);
+        dprintf(2, "cannot run '%s': %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(pipefd[1]);
+    struct buf line = BUF_INIT;
+    buf_init(&line, 0);
+    double deadline = opts->timeout_sec ? now_sec() + opts->timeout_sec : 0;
+    int timed_out = 0;
+    int overflow = 0;
+    char chunk[8192];
+    for (;;) {
+        int wait_ms = -1;
+        if (deadline) {
+            double left = deadline - now_sec();
+            if (left <= 0) {
+                timed_out = 1;
+                break;
+            }
+            wait_ms = (int)(left * 1000) + 1;
+        }
+        struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+        int pr = poll(&p, 1, wait_ms);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0)
+            continue;
+        ssize_t n = read(pipefd[0], chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (opts->out && !overflow && buf_add(opts->out, chunk, (size_t)n, NULL) < 0)
+            overflow = 1;
+        if (opts->log_lines) {
+            buf_add(&line, chunk, (size_t)n, NULL);
+            flush_lines(&line, 0);
+        }
+    }
+    close(pipefd[0]);
+    if (opts->log_lines)
+        flush_lines(&line, 1);
+    buf_release(&line);
+    if (timed_out)
+        kill(-pid, SIGKILL);
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+        ;
+    if (timed_out)
+        return kiln_errf(err, KILN_EFAIL, "'%s' timed out after %u seconds", argv[0], opts->timeout_sec);
+    int st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    if (status) {
+        *status = st;
+        return 0;
+    }
+    if (st == 127)
+        return kiln_errf(err, KILN_EFAIL, "cannot run '%s': not found", argv[0]);
+    if (st != 0)
+        return kiln_errf(err, KILN_EFAIL, "'%s' failed with exit status %d", argv[0], st);
+    return 0;
+}

@@ -1,0 +1,171 @@
+/* recipe.h - a parsed, validated kiln recipe (schema v1).
+ *
+ * recipe_load() reads a YAML file with libyaml and returns a recipe that
+ * later stages can trust: every required key present, every value of the
+ * right type and range, relative paths resolved against the recipe's
+ * folder.  Errors carry "FILE:LINE:COL: message".  The recipe owns every
+ * string and array in it; recipe_free() releases all of it. */
+#ifndef KILN_RECIPE_H
+#define KILN_RECIPE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/hash.h"
+
+/* Hostile-input limits. */
+#define RECIPE_MAX_BYTES   (1u << 20)  /* 1 MiB of YAML */
+#define RECIPE_MAX_DEPTH   32          /* nesting of mappings and sequences */
+#define RECIPE_MAX_NODES   100000      /* scalars + collections in the document */
+#define RECIPE_DEFAULT_RUN_TIMEOUT 1800 /* seconds, per `run` command */
+
+struct recipe_pos {
+    unsigned line;  /* 1-based; 0 = unknown */
+    unsigned col;   /* 1-based */
+};
+
+/* A NULL-terminated vector of owned strings, with its length. */
+struct strv {
+    char **v;
+    size_t n;
+};
+
+struct recipe_kv {
+    char *key;
+    char *value;
+};
+
+enum recipe_base_kind {
+    BASE_SCRATCH,
+    BASE_TARBALL,
+    BASE_DIRECTORY,
+    BASE_OCI,
+    BASE_DEBIAN,
+    BASE_DISK,
+};
+
+struct recipe_base {
+    enum recipe_base_kind kind;
+    char *path;                     /* tarball, directory, oci layout, disk: absolute */
+    char sha256[HASH_HEX_LEN + 1];  /* tarball, disk: declared digest, "" if none */
+    char *ref;                      /* oci: tag in the layout (default "latest") */
+    char *suite;                    /* debian: e.g. "bookworm" */
+    char *variant;                  /* debian: mmdebstrap variant, default "minbase" */
+    char *mirror;                   /* debian: default "http://deb.debian.org/debian" */
+    struct strv packages;           /* debian: extra --include packages */
+    struct recipe_pos pos;
+};
+
+struct recipe_file {
+    char *src;          /* absolute path on the host, or NULL */
+    char *content;      /* inline content, or NULL (exactly one of src/content) */
+    size_t content_len;
+    char *dest;         /* absolute path in the image, normalised, never ".." */
+    unsigned mode;      /* permission bits, 0..07777 */
+    int has_mode;       /* 0: 0644 for files */
+    char *owner;        /* "USER[:GROUP]" or "UID[:GID]" as written, NULL = root */
+    struct recipe_pos pos;
+};
+
+struct recipe_user {
+    char *name;
+    long uid;               /* -1 = next free from 1000 */
+    struct strv groups;
+    char *shell;            /* NULL = /bin/sh */
+    struct strv ssh_authorized_keys;
+    struct recipe_pos pos;
+};
+
+struct recipe_run {
+    char *command;          /* run with /bin/sh -c inside the image */
+    unsigned timeout;       /* seconds; RECIPE_DEFAULT_RUN_TIMEOUT unless given */
+    struct recipe_pos pos;
+};
+
+struct recipe_container {
+    struct strv entrypoint;
+    struct strv cmd;
+    struct recipe_kv *env;  /* in the order written */
+    size_t n_env;
+    char *workdir;
+    char *user;
+    struct strv ports;      /* "80/tcp" form; a bare number gets "/tcp" */
+};
+
+enum recipe_output_type { OUTPUT_OCI, OUTPUT_TAR, OUTPUT_QCOW2, OUTPUT_RAW };
+enum recipe_compression { COMPRESSION_GZIP, COMPRESSION_ZSTD };
+enum recipe_partition_table { PARTITION_GPT, PARTITION_MBR };
+
+struct recipe_output {
+    enum recipe_output_type type;
+    /* oci */
+    enum recipe_compression compression;  /* default gzip */
+    /* qcow2, raw */
+    uint64_t size;                        /* bytes; 0 = content plus headroom */
+    enum recipe_partition_table partition_table; /* default gpt */
+    char *filesystem;                     /* "ext4" */
+    int bootable;                         /* default 0 */
+    int compress;                         /* qcow2 only: compressed clusters */
+    struct recipe_pos pos;
+};
+
+struct recipe_boot_test {
+    char *marker;          /* text on the serial console that means "booted"; default "login:" */
+    unsigned timeout;      /* seconds; default 300 */
+};
+
+struct recipe {
+    char *path;                          /* absolute path of the recipe file */
+    char sha256[HASH_HEX_LEN + 1];       /* digest of the recipe file's bytes */
+
+    char *name;                          /* [a-z0-9][a-z0-9._-]* */
+    char *version;                       /* semver 2.0 */
+    char *description;                   /* may be NULL */
+    struct recipe_kv *labels;            /* sorted by key */
+    size_t n_labels;
+
+    struct recipe_base base;
+    struct strv packages;
+    struct recipe_file *files;
+    size_t n_files;
+    struct recipe_user *users;
+    size_t n_users;
+    char *hostname;                      /* may be NULL */
+    struct strv services_enable;
+    struct strv services_disable;
+    struct recipe_run *run;
+    size_t n_run;
+    int sysprep;                         /* default 1 */
+    struct recipe_container container;
+    int has_container;
+    struct recipe_output *outputs;       /* at least one; default [oci] */
+    size_t n_outputs;
+    struct recipe_boot_test boot_test;
+};
+
+/* Reads and validates the recipe at path.  *out is owned by the caller. */
+int recipe_load(const char *path, struct recipe **out, struct kiln_err *err);
+
+/* Parses a recipe from memory; `name` is used in messages, relative paths
+ * resolve against `base_dir`.  For tests and the fuzzer. */
+int recipe_parse(const char *data, size_t len, const char *name, const char *base_dir,
+                 struct recipe **out, struct kiln_err *err);
+
+void recipe_free(struct recipe *r);
+
+/* Checks that the inputs the recipe names exist and match their declared
+ * sha256 (base tarball and disk, files' src).  Streams; no I/O beyond reading. */
+int recipe_check_inputs(const struct recipe *r, struct kiln_err *err);
+
+/* The normalised recipe as JSON (new reference, owned by the caller). */
+json_t *recipe_to_json(const struct recipe *r);
+
+/* 1 if the recipe needs the in-guest builder (run, packages, debian/disk base). */
+int recipe_needs_guest(const struct recipe *r);
+
+/* Name of an output type ("oci", "tar", "qcow2", "raw"). */
+const char *recipe_output_name(enum recipe_output_type t);
+
+#endif

@@ -1,0 +1,117 @@
+/* test-common.c - buf, err, fsutil, hash, run. */
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "common/common.h"
+#include "common/fsutil.h"
+#include "common/hash.h"
+#include "common/run.h"
+#include "tests/unit/tap.h"
+
+static void test_buf(void)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    is_str(b.data, "", "a new buf is an empty string");
+    buf_adds(&b, "abc", NULL);
+    buf_addf(&b, NULL, "-%d", 42);
+    is_str(b.data, "abc-42", "buf_adds and buf_addf append");
+    size_t len;
+    char *s = buf_detach(&b, &len);
+    is_int(len, 6, "detach hands over the length");
+    is_str(b.data, "", "detach leaves an empty buf");
+    free(s);
+
+    struct kiln_err err = KILN_ERR_INIT;
+    buf_init(&b, 4);
+    is_int(buf_adds(&b, "1234", &err), 0, "a buf takes data up to its limit");
+    is_int(buf_adds(&b, "5", &err), KILN_EINVAL, "a buf refuses data past its limit");
+    has_str(err.msg, "larger than 4 bytes", "the limit error names the limit");
+    buf_release(&b);
+}
+
+static void test_err(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    is_int(kiln_errf(&err, KILN_EINVAL, "bad '%s'", "x"), KILN_EINVAL, "kiln_errf returns its code");
+    kiln_err_prefix(&err, "recipe '%s'", "r.yaml");
+    is_str(err.msg, "recipe 'r.yaml': bad 'x'", "kiln_err_prefix puts context first");
+    is_int(kiln_exit_status(KILN_EINVAL), 2, "invalid input exits 2");
+    is_int(kiln_exit_status(KILN_EVERIFY), 3, "verification failure exits 3");
+    is_int(kiln_exit_status(KILN_EFAIL), 1, "operation failure exits 1");
+    is_int(kiln_exit_status(KILN_OK), 0, "success exits 0");
+}
+
+static void test_fsutil(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    is_int(fs_mkdir_p("a/b/c", 0755, &err), 0, "mkdir_p makes nested directories");
+    is_int(fs_write_atomic("a/b/c/f", "hello", 5, 0640, &err), 0, "write_atomic writes");
+    struct stat st;
+    ok(stat("a/b/c/f", &st) == 0 && (st.st_mode & 0777) == 0640, "write_atomic sets the mode");
+    struct buf b;
+    buf_init(&b, 0);
+    is_int(fs_read_file("a/b/c/f", 100, &b, &err), 0, "read_file reads");
+    is_str(b.data, "hello", "read_file returns what was written");
+    buf_reset(&b);
+    is_int(fs_read_file("a/b/c/f", 3, &b, &err), KILN_EINVAL, "read_file refuses a file over its limit");
+    buf_release(&b);
+    is_int(fs_read_file("nope", 3, &b, &err), KILN_ENOTFOUND, "read_file of a missing file is not-found");
+    has_str(err.msg, "'nope'", "the error names the file");
+    ok(symlink("/etc", "a/link") == 0, "made a symlink to /etc");
+    is_int(fs_rm_rf("a", &err), 0, "rm_rf removes a tree");
+    ok(!fs_exists("a") && fs_exists("/etc/passwd"), "rm_rf removed the tree and did not follow the symlink");
+    char *j = path_join("x/", "y");
+    is_str(j, "x/y", "path_join");
+    free(j);
+    j = path_resolve_from("/r/recipe.yaml", "rootfs.tar");
+    is_str(j, "/r/rootfs.tar", "relative paths resolve against the recipe's folder");
+    free(j);
+}
+
+static void test_hash(void)
+{
+    char hex[HASH_HEX_LEN + 1];
+    hash_sha256_hex("abc", 3, hex);
+    is_str(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256 of 'abc'");
+    fs_write_atomic("f", "abc", 3, 0644, NULL);
+    uint64_t size = 0;
+    char hex2[HASH_HEX_LEN + 1];
+    is_int(hash_file_sha256("f", hex2, &size, NULL), 0, "hash_file_sha256 reads a file");
+    is_str(hex2, hex, "streamed hash equals the one-shot hash");
+    is_int(size, 3, "hash_file_sha256 returns the size");
+    ok(hash_is_hex(hex), "a digest is hex");
+    ok(!hash_is_hex("ABC"), "upper case or short strings are not digests");
+}
+
+static void test_run(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    struct buf out;
+    buf_init(&out, 0);
+    struct run_opts o = { .out = &out };
+    char *echo[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+    int status = -1;
+    is_int(run_argv(echo, &o, &status, &err), 0, "run_argv runs a program");
+    is_int(status, 3, "run_argv reports the exit status");
+    has_str(out.data, "out\nerr\n", "stdout and stderr are captured");
+    buf_release(&out);
+    is_int(run_argv(echo, NULL, NULL, &err), KILN_EFAIL, "a non-zero exit is an error without a status pointer");
+    has_str(err.msg, "exit status 3", "the error names the status");
+    char *slow[] = { "sleep", "10", NULL };
+    struct run_opts t = { .timeout_sec = 1 };
+    is_int(run_argv(slow, &t, NULL, &err), KILN_EFAIL, "a hanging program is killed at its timeout");
+    has_str(err.msg, "timed out", "the error says it timed out");
+    ok(run_have("sh") && !run_have("no-such-program-kiln"), "run_have looks in PATH");
+}
+
+int main(void)
+{
+    tap_tmpdir();
+    test_buf();
+    test_err();
+    test_fsutil();
+    test_hash();
+    test_run();
+    return tap_done();
+}
