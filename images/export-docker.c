@@ -252,7 +252,7 @@ int export_write_docker_archive(const struct export_source *s, const char *tmp,
         json_t *tags = json_array();
         if (docker_tag_ok(s->name, s->version))
             json_array_append_new(tags, json_string(s->ref_name));
-        _cleanup_(json_decrefp) json_t *m = json_pack("[{s:s+,s:o,s:O}]", "Config", config + 7,
+        json_auto_t *m = json_pack("[{s:s+,s:o,s:O}]", "Config", config + 7,
                                                       ".json", "RepoTags", tags, "Layers",
                                                       layer_names);
         manifest = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS) : NULL;

@@ -2,7 +2,7 @@
  * ("oci") or one deterministic tar of it ("oci-archive").
  *
  * index.json lists the image as "NAME:VERSION" (also "NAME:CHANNEL" when
- * REF was a channel) and every referrer with its dev.kiln.subject, the same
+ * REF named a channel) and every referrer with its dev.kiln.subject, the same
  * way the store does, so `kiln verify --layout` and skopeo's oci: transport
  * read the copy like the store itself. */
 #include "images/export.h"
@@ -175,28 +175,21 @@ static int out_blob(struct layout_out *o, const char *digest, struct kiln_err *e
 static char *layout_index(const struct export_source *s)
 {
     json_t *manifests = json_array();
-    json_t *main = json_deep_copy(s->top);
-    json_t *ann = json_object_get(main, "annotations");
-    if (!json_is_object(ann)) {
-        ann = json_object();
-        json_object_set_new(main, "annotations", ann);
+    json_array_append(manifests, s->top);
+    if (s->channel) {
+        json_t *ch = json_deep_copy(s->top);
+        json_t *ann = json_object_get(ch, "annotations");
+        _cleanup_free_ char *rn = xasprintf("%s:%s", s->name, s->channel);
+        json_object_set_new(ann, EXPORT_ANN_REF_NAME, json_string(rn));
+        json_object_set_new(ann, "dev.kiln.channel", json_string(s->channel));
+        json_array_append_new(manifests, ch);
     }
-    int channel = json_object_get(ann, "dev.kiln.channel") != NULL;
-    json_object_del(ann, "dev.kiln.channel");
-    if (s->ref_name)
-        json_object_set_new(ann, EXPORT_ANN_REF_NAME, json_string(s->ref_name));
-    if (json_object_size(ann) == 0)
-        json_object_del(main, "annotations");
-    json_array_append_new(manifests, main);
-    if (channel)
-        json_array_append(manifests, s->top);
     size_t i;
     json_t *d;
     json_array_foreach(s->referrers, i, d)
         json_array_append(manifests, d);
-    _cleanup_(json_decrefp) json_t *index = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2,
-                                                      "mediaType", EXPORT_MEDIA_INDEX,
-                                                      "manifests", manifests);
+    json_auto_t *index = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",
+                                   EXPORT_MEDIA_INDEX, "manifests", manifests);
     return json_dumps(index, JSON_COMPACT | JSON_SORT_KEYS);
 }
 

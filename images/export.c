@@ -16,7 +16,9 @@
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/log.h"
-#include "images/export-store.h"
+#include "images/manifest.h"
+#include "images/ref.h"
+#include "images/store.h"
 #include "common/banned.h"
 
 
@@ -38,41 +40,18 @@ const struct export_format *export_format_find(const char *name)
 
 /* ---- blobs ---------------------------------------------------------- */
 
-static int digest_hex(const char *digest, const char **hex)
-{
-    if (!digest || strncmp(digest, "sha256:", 7) != 0 || !hash_is_hex(digest + 7))
-        return -1;
-    *hex = digest + 7;
-    return 0;
-}
-
 char *export_blob_path(const struct export_source *s, const char *digest)
 {
-    const char *hex;
-    if (digest_hex(digest, &hex) < 0)
-        return NULL;
-    return xasprintf("%s/blobs/sha256/%s", s->store, hex);
+    return store_blob_path(s->st, digest);
 }
 
 int export_blob_open(const struct export_source *s, const char *digest, int *fd, uint64_t *size,
                      struct kiln_err *err)
 {
-    _cleanup_free_ char *path = export_blob_path(s, digest);
-    if (!path)
-        return kiln_errf(err, KILN_EINVAL, "'%s' is not a sha256 digest", digest ? digest : "");
-    int f = open(path, O_RDONLY | O_CLOEXEC);
-    if (f < 0)
-        return kiln_errno(err, errno == ENOENT ? KILN_ENOTFOUND : KILN_EFAIL, errno,
-                          "blob '%s' is missing from the store", digest);
-    struct stat st;
-    if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(f);
-        return kiln_errf(err, KILN_EFAIL, "blob '%s' is not a regular file", digest);
-    }
-    if (size)
-        *size = (uint64_t)st.st_size;
-    *fd = f;
-    return 0;
+    int r = store_blob_open(s->st, digest, fd, size, err);
+    if (r == KILN_ENOTFOUND)
+        return kiln_errf(err, KILN_ENOTFOUND, "blob '%s' is missing from the store", digest);
+    return r;
 }
 
 int export_blob_hash_check(struct hash_ctx *h, const char *digest, struct kiln_err *err)
@@ -89,20 +68,12 @@ int export_blob_hash_check(struct hash_ctx *h, const char *digest, struct kiln_e
 int export_blob_json(const struct export_source *s, const char *digest, size_t limit, json_t **out,
                      struct kiln_err *err)
 {
-    _cleanup_free_ char *path = export_blob_path(s, digest);
-    if (!path)
-        return kiln_errf(err, KILN_EINVAL, "'%s' is not a sha256 digest", digest ? digest : "");
     struct buf b BUF_CLEANUP = BUF_INIT;
-    int r = fs_read_file(path, limit, &b, err);
+    int r = store_blob_read(s->st, digest, limit, &b, err);
     if (r == KILN_ENOTFOUND)
         return kiln_errf(err, KILN_ENOTFOUND, "blob '%s' is missing from the store", digest);
     if (r < 0)
         return r;
-    char hex[HASH_HEX_LEN + 1];
-    hash_sha256_hex(b.data, b.len, hex);
-    if (strcmp(digest + 7, hex) != 0)
-        return kiln_errf(err, KILN_EVERIFY, "blob '%s' is corrupt: its content hashes to sha256:%s",
-                         digest, hex);
     json_error_t je;
     json_t *j = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &je);
     if (!j || !json_is_object(j)) {
@@ -148,94 +119,41 @@ static int cmp_str(const void *a, const void *b)
 }
 
 #define CLOSURE_MAX_BLOBS 100000
-#define CLOSURE_MAX_DEPTH 8
 
 static const char *desc_digest(json_t *d)
 {
     return json_string_value(json_object_get(d, "digest"));
 }
 
-static int check_digest(const char *what, const char *digest, struct kiln_err *err)
-{
-    const char *hex;
-    if (digest_hex(digest, &hex) < 0)
-        return kiln_errf(err, KILN_EINVAL, "%s: '%s' is not a sha256 digest", what,
-                         digest ? digest : "(none)");
-    return 0;
-}
+struct closure {
+    const struct export_source *src;
+    struct strset set;
+};
 
-static int closure_add_blob(const struct export_source *s, struct strset *set, const char *what,
-                            const char *digest, struct kiln_err *err)
+static int closure_visit(const struct oci_desc *d, const struct oci_desc *parent, void *ud,
+                         struct kiln_err *err)
 {
-    int r = check_digest(what, digest, err);
-    if (r < 0)
-        return r;
-    if (!strset_add(set, digest))
-        return 0;
-    if (set->n > CLOSURE_MAX_BLOBS)
-        return kiln_errf(err, KILN_EINVAL, "image '%s' reaches more than %d blobs", s->ref,
+    (void)parent;
+    struct closure *c = ud;
+    if (!strset_add(&c->set, d->digest))
+        return 1;
+    if (c->set.n > CLOSURE_MAX_BLOBS)
+        return kiln_errf(err, KILN_EINVAL, "image '%s' reaches more than %d blobs", c->src->ref,
                          CLOSURE_MAX_BLOBS);
-    _cleanup_free_ char *path = export_blob_path(s, digest);
-    if (!fs_exists(path))
+    if (!store_blob_exists(c->src->st, d->digest))
         return kiln_errf(err, KILN_ENOTFOUND, "blob '%s' of image '%s' is missing from the store",
-                         digest, s->ref);
+                         d->digest, c->src->ref);
     return 0;
 }
 
-/* Adds a manifest or index and everything it reaches. */
-static int closure_walk(const struct export_source *s, struct strset *set, json_t *desc, int depth,
-                        struct kiln_err *err)
+static int closure_walk(struct closure *c, json_t *desc_json, struct kiln_err *err)
 {
-    const char *digest = desc_digest(desc);
-    int r = check_digest("descriptor", digest, err);
-    if (r < 0)
-        return r;
-    if (strset_has(set, digest))
-        return 0;
-    if (depth > CLOSURE_MAX_DEPTH)
-        return kiln_errf(err, KILN_EINVAL, "image '%s' nests indexes deeper than %d", s->ref,
-                         CLOSURE_MAX_DEPTH);
-    r = closure_add_blob(s, set, "manifest", digest, err);
-    if (r < 0)
-        return r;
-    _cleanup_(json_decrefp) json_t *doc = NULL;
-    r = export_blob_json(s, digest, EXPORT_MAX_JSON, &doc, err);
-    if (r < 0)
-        return r;
-    json_t *manifests = json_object_get(doc, "manifests");
-    if (json_is_array(manifests)) {
-        size_t i;
-        json_t *m;
-        json_array_foreach(manifests, i, m) {
-            r = closure_walk(s, set, m, depth + 1, err);
-            if (r < 0)
-                return r;
-        }
-    }
-    json_t *config = json_object_get(doc, "config");
-    if (config) {
-        r = closure_add_blob(s, set, "config", desc_digest(config), err);
-        if (r < 0)
-            return r;
-    }
-    json_t *layers = json_object_get(doc, "layers");
-    if (json_is_array(layers)) {
-        size_t i;
-        json_t *l;
-        json_array_foreach(layers, i, l) {
-            r = closure_add_blob(s, set, "layer", desc_digest(l), err);
-            if (r < 0)
-                return r;
-        }
-    }
-    const char *files = json_string_value(
-        json_object_get(json_object_get(doc, "annotations"), EXPORT_ANN_FILES));
-    if (files) {
-        r = closure_add_blob(s, set, "file manifest", files, err);
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    struct oci_desc d = { 0 };
+    int r = oci_desc_parse(desc_json, "descriptor", &d, err);
+    if (r == 0)
+        r = store_walk(c->src->st, &d, 0, closure_visit, c, err);
+    oci_desc_release(&d);
+    return r;
 }
 
 /* ---- loading -------------------------------------------------------- */
@@ -279,11 +197,13 @@ void export_source_free(struct export_source *s)
 {
     if (!s)
         return;
+    store_close(s->st);
     free(s->store);
     free(s->ref);
     free(s->ref_name);
     free(s->name);
     free(s->version);
+    free(s->channel);
     json_decref(s->top);
     json_decref(s->top_doc);
     free(s->image_digest);
@@ -295,6 +215,33 @@ void export_source_free(struct export_source *s)
 }
 
 DEFINE_CLEANUP(struct export_source, export_source_free)
+DEFINE_CLEANUP(struct store_image, store_image_free)
+
+/* The image's index.json descriptor, rebuilt from what the store resolved. */
+static json_t *image_desc(const struct store_image *img)
+{
+    json_t *d = json_pack("{s:s,s:s,s:I}", "mediaType", img->media_type ? img->media_type : OCI_MT_MANIFEST,
+                          "digest", img->digest, "size", (json_int_t)img->size);
+    if (img->artifact_type)
+        json_object_set_new(d, "artifactType", json_string(img->artifact_type));
+    json_t *ann = img->annotations ? json_deep_copy(img->annotations) : json_object();
+    json_object_del(ann, KILN_ANN_CHANNEL);
+    json_object_set_new(ann, KILN_ANN_NAME, json_string(img->name));
+    json_object_set_new(ann, KILN_ANN_VERSION, json_string(img->version));
+    char *rn = xasprintf("%s:%s", img->name, img->version);
+    json_object_set_new(ann, OCI_ANN_REF_NAME, json_string(rn));
+    free(rn);
+    json_object_set_new(d, "annotations", ann);
+    return d;
+}
+
+static int64_t created_time(const struct export_source *s)
+{
+    json_t *c = s->config ? json_object_get(s->config, "created") : NULL;
+    if (!c)
+        c = json_object_get(json_object_get(s->top, "annotations"), OCI_ANN_CREATED);
+    return parse_rfc3339(json_string_value(c));
+}
 
 int export_source_load(const char *store, const char *ref, struct export_source **out,
                        struct kiln_err *err)
@@ -302,31 +249,39 @@ int export_source_load(const char *store, const char *ref, struct export_source 
     _cleanup_(export_source_freep) struct export_source *s = xcalloc(1, sizeof(*s));
     s->store = xstrdup(store);
     s->ref = xstrdup(ref);
-
-    struct export_store_ref found = { 0 };
-    int r = export_store_resolve(store, ref, &found, err);
+    int r = store_open(store, 0, &s->st, err);
     if (r < 0)
         return r;
-    s->top = found.desc;
-    s->name = found.name;
-    s->version = found.version;
-    if (s->name && s->version)
-        s->ref_name = xasprintf("%s:%s", s->name, s->version);
 
-    const char *top_digest = desc_digest(s->top);
-    r = export_blob_json(s, top_digest, EXPORT_MAX_JSON, &s->top_doc, err);
+    struct image_ref rf;
+    r = image_ref_parse(ref, &rf, err);
+    if (r < 0)
+        return r;
+    if (rf.kind == REF_CHANNEL)
+        s->channel = xstrdup(rf.channel);
+    image_ref_release(&rf);
+
+    _cleanup_(store_image_freep) struct store_image *img = NULL;
+    r = store_resolve(s->st, ref, &img, err);
+    if (r < 0)
+        return r;
+    s->name = xstrdup(img->name);
+    s->version = xstrdup(img->version);
+    s->ref_name = xasprintf("%s:%s", img->name, img->version);
+    s->top = image_desc(img);
+
+    r = export_blob_json(s, img->digest, EXPORT_MAX_JSON, &s->top_doc, err);
     if (r < 0)
         return kiln_err_prefix(err, "image '%s'", ref);
 
-    json_t *image_desc = NULL;
-    if (json_is_array(json_object_get(s->top_doc, "manifests"))) {
-        image_desc = index_pick_image(s->top_doc);
-    } else if (json_object_get(s->top_doc, "config")) {
-        image_desc = s->top;
-    }
-    if (image_desc) {
-        s->image_digest = xstrdup(desc_digest(image_desc));
-        if (image_desc == s->top) {
+    json_t *image = NULL;
+    if (json_is_array(json_object_get(s->top_doc, "manifests")))
+        image = index_pick_image(s->top_doc);
+    else if (json_object_get(s->top_doc, "config"))
+        image = s->top;
+    if (image) {
+        s->image_digest = xstrdup(desc_digest(image));
+        if (image == s->top) {
             s->image = json_incref(s->top_doc);
         } else {
             r = export_blob_json(s, s->image_digest, EXPORT_MAX_JSON, &s->image, err);
@@ -334,46 +289,40 @@ int export_source_load(const char *store, const char *ref, struct export_source 
                 return kiln_err_prefix(err, "image '%s'", ref);
         }
         const char *cfg = desc_digest(json_object_get(s->image, "config"));
-        r = check_digest("config", cfg, err);
-        if (r < 0)
-            return kiln_err_prefix(err, "image '%s'", ref);
+        if (!digest_valid(cfg))
+            return kiln_errf(err, KILN_EINVAL, "image '%s': the manifest has no valid config digest", ref);
         r = export_blob_json(s, cfg, EXPORT_MAX_JSON, &s->config, err);
         if (r < 0)
             return kiln_err_prefix(err, "image '%s'", ref);
-        s->created = parse_rfc3339(json_string_value(json_object_get(s->config, "created")));
     }
+    s->created = created_time(s);
 
     /* The closure, then every referrer of anything in it, until nothing new. */
-    struct strset set = { 0 };
-    r = closure_walk(s, &set, s->top, 0, err);
+    struct closure c = { .src = s };
     s->referrers = json_array();
-    _cleanup_(json_decrefp) json_t *all = NULL;
-    if (r == 0)
-        r = export_store_referrer_candidates(store, &all, err);
-    for (int changed = 1; r == 0 && changed;) {
-        changed = 0;
-        size_t i;
-        json_t *d;
-        json_array_foreach(all, i, d) {
-            const char *subject = json_string_value(
-                json_object_get(json_object_get(d, "annotations"), EXPORT_ANN_SUBJECT));
-            const char *dg = desc_digest(d);
-            if (!subject || !dg || !strset_has(&set, subject) || strset_has(&set, dg))
+    r = closure_walk(&c, s->top, err);
+    for (size_t i = 0; r == 0 && i < c.set.n; i++) {
+        struct oci_desc *refs = NULL;
+        size_t n = 0;
+        r = store_referrers(s->st, c.set.v[i], NULL, &refs, &n, err);
+        for (size_t k = 0; r == 0 && k < n; k++) {
+            if (strset_has(&c.set, refs[k].digest))
                 continue;
-            r = closure_walk(s, &set, d, 0, err);
-            if (r < 0)
-                break;
-            json_array_append(s->referrers, d);
-            changed = 1;
+            json_t *d = oci_desc_to_json(&refs[k]);
+            r = closure_walk(&c, d, err);
+            if (r == 0)
+                json_array_append(s->referrers, d);
+            json_decref(d);
         }
+        oci_desc_list_free(refs, n);
     }
     if (r < 0) {
-        strv_free(set.v);
+        strv_free(c.set.v);
         return r;
     }
-    if (set.v)
-        qsort(set.v, set.n, sizeof(*set.v), cmp_str);
-    s->closure = set.v ? set.v : xcalloc(1, sizeof(char *));
+    if (c.set.v)
+        qsort(c.set.v, c.set.n, sizeof(*c.set.v), cmp_str);
+    s->closure = c.set.v ? c.set.v : xcalloc(1, sizeof(char *));
     *out = TAKE_PTR(s);
     return 0;
 }
@@ -387,10 +336,10 @@ int export_source_files(const struct export_source *s, json_t **out, struct kiln
             json_object_get(json_object_get(s->image, "annotations"), EXPORT_ANN_FILES));
     if (!files)
         return kiln_errf(err, KILN_ENOTFOUND, "image '%s' has no file manifest", s->ref);
-    int r = check_digest("file manifest", files, err);
-    if (r < 0)
-        return kiln_err_prefix(err, "image '%s'", s->ref);
-    r = export_blob_json(s, files, EXPORT_MAX_FILES_JSON, out, err);
+    if (!digest_valid(files))
+        return kiln_errf(err, KILN_EINVAL, "image '%s': file manifest '%s' is not a sha256 digest",
+                         s->ref, files);
+    int r = export_blob_json(s, files, EXPORT_MAX_FILES_JSON, out, err);
     if (r < 0)
         return kiln_err_prefix(err, "image '%s'", s->ref);
     if (!json_is_array(json_object_get(*out, "files"))) {

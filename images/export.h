@@ -44,12 +44,16 @@
 
 /* The resolved image.  Every member is owned by the source and freed by
  * export_source_free(); writers only read it. */
+struct store;
 struct export_source {
-    char *store;          /* the store directory */
+    struct store *st;     /* the store, opened read-only */
+    char *store;          /* its directory */
     char *ref;            /* REF as the user gave it */
     char *ref_name;       /* "NAME:VERSION" of the image; NULL when unnamed */
     char *name, *version; /* its parts; NULL when unnamed */
-    json_t *top;          /* descriptor of what REF names (mediaType, digest, size[, annotations]) */
+    char *channel;        /* the channel REF named, or NULL */
+    json_t *top;          /* descriptor of the image as index.json lists NAME:VERSION
+                             (mediaType, digest, size[, artifactType], annotations) */
     json_t *top_doc;      /* that manifest or index, parsed */
     char *image_digest;   /* the container image manifest: the top one, or the index's
                              linux/amd64 image; NULL when there is none */
