@@ -71,14 +71,14 @@ static int unpack_layer(const struct export_source *s, const char *digest, const
     struct hash_ctx *h = hash_new();
     struct archive_entry *e;
     if (!h || archive_read_next_header(l.ar, &e) != ARCHIVE_OK) {
-        r = h ? kiln_errf(err, KILN_EINVAL, "layer '%s': %s", digest, archive_error_string(l.ar))
+        r = h ? export_layer_error(&l, err)
               : kiln_errf(err, KILN_ENOMEM, "out of memory");
         goto out;
     }
     for (;;) {
         la_ssize_t n = archive_read_data(l.ar, l.chunk, EXPORT_LAYER_CHUNK);
         if (n < 0) {
-            r = kiln_errf(err, KILN_EINVAL, "layer '%s': %s", digest, archive_error_string(l.ar));
+            r = export_layer_error(&l, err);
             goto out;
         }
         if (n == 0)

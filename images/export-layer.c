@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/common.h"
+#include "images/store.h"
 #include "common/banned.h"
 
 #define LAYER_CHUNK EXPORT_LAYER_CHUNK
@@ -40,6 +41,7 @@ int export_layer_open(const struct export_source *s, const char *digest, int raw
     int r = export_blob_open(s, digest, &l->fd, &l->size, err);
     if (r < 0)
         return r;
+    l->src = s;
     l->digest = xstrdup(digest);
     l->chunk = xmalloc(LAYER_CHUNK);
     l->rbuf = xmalloc(LAYER_CHUNK);
@@ -56,7 +58,7 @@ int export_layer_open(const struct export_source *s, const char *digest, int raw
     else
         archive_read_support_format_tar(l->ar);
     if (archive_read_open(l->ar, l, NULL, layer_read, NULL) != ARCHIVE_OK) {
-        r = kiln_errf(err, KILN_EINVAL, "layer '%s': %s", digest, archive_error_string(l->ar));
+        r = export_layer_error(l, err);
         export_layer_close(l);
         return r;
     }
@@ -83,6 +85,16 @@ int export_layer_finish(struct export_layer *l, struct kiln_err *err)
         return kiln_errf(err, KILN_EVERIFY, "blob '%s' changed while it was read", l->digest);
     }
     return export_blob_hash_check(h, l->digest, err);
+}
+
+int export_layer_error(struct export_layer *l, struct kiln_err *err)
+{
+    struct kiln_err verr = KILN_ERR_INIT;
+    if (store_blob_verify(l->src->st, l->digest, -1, &verr) == KILN_EVERIFY) {
+        *err = verr;
+        return err->code;
+    }
+    return kiln_errf(err, KILN_EINVAL, "layer '%s': %s", l->digest, archive_error_string(l->ar));
 }
 
 void export_layer_close(struct export_layer *l)

@@ -186,7 +186,7 @@ static int scan_layer(struct flat *f, uint32_t layer, struct kiln_err *err)
         archive_read_data_skip(l.ar);
     }
     if (r == 0 && ar != ARCHIVE_EOF)
-        r = kiln_errf(err, KILN_EINVAL, "layer '%s': %s", digest, archive_error_string(l.ar));
+        r = export_layer_error(&l, err);
     if (r == 0)
         r = export_layer_finish(&l, err);
     export_layer_close(&l);
@@ -290,7 +290,7 @@ static int copy_layer(struct flat *f, uint32_t layer, struct archive *out, const
         for (;;) {
             la_ssize_t n = archive_read_data(l.ar, l.chunk, EXPORT_LAYER_CHUNK);
             if (n < 0) {
-                r = kiln_errf(err, KILN_EINVAL, "layer '%s': %s", digest, archive_error_string(l.ar));
+                r = export_layer_error(&l, err);
                 break;
             }
             if (n == 0)
@@ -305,7 +305,7 @@ static int copy_layer(struct flat *f, uint32_t layer, struct archive *out, const
             break;
     }
     if (r == 0 && ar != ARCHIVE_EOF)
-        r = kiln_errf(err, KILN_EINVAL, "layer '%s': %s", digest, archive_error_string(l.ar));
+        r = export_layer_error(&l, err);
     if (r == 0)
         r = export_layer_finish(&l, err);
     export_layer_close(&l);

@@ -94,6 +94,7 @@ int export_source_files(const struct export_source *s, json_t **out, struct kiln
  * raw = 0: the layer's tar entries. */
 struct archive;
 struct export_layer {
+    const struct export_source *src;
     struct archive *ar;   /* owned; read entries from it */
     int fd;
     struct hash_ctx *h;
@@ -109,6 +110,9 @@ int export_layer_open(const struct export_source *s, const char *digest, int raw
                       struct export_layer *l, struct kiln_err *err);
 /* Reads the rest of the blob and checks its digest (KILN_EVERIFY on mismatch). */
 int export_layer_finish(struct export_layer *l, struct kiln_err *err);
+/* The error for a failed read from l->ar: KILN_EVERIFY when the blob is
+ * corrupt (checked first), else KILN_EINVAL with libarchive's message. */
+int export_layer_error(struct export_layer *l, struct kiln_err *err);
 /* Frees everything; safe on a zeroed or finished layer. */
 void export_layer_close(struct export_layer *l);
 
