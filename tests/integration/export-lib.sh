@@ -89,3 +89,96 @@ fixture_referrer() {
     rm -rf "$_tmp"
     echo "$1"
 }
+
+# A small recipe: the host's static busybox on an empty base.
+#   busybox_recipe FILE NAME VERSION OUTPUTS(yaml list items, comma separated) [SRC_DIR]
+busybox_recipe() {
+    _outs=""
+    for _o in $(echo "$4" | tr , ' '); do _outs="$_outs
+  - $_o"; done
+    mkdir -p "${5:-$TEST_DIR/src}"
+    [ -f "${5:-$TEST_DIR/src}/motd" ] || echo "hello from kiln" >"${5:-$TEST_DIR/src}/motd"
+    cat >"$1" <<EOR
+name: $2
+version: $3
+base:
+  scratch: true
+files:
+  - src: /bin/busybox
+    dest: /bin/busybox
+    mode: 0755
+  - link: busybox
+    dest: /bin/sh
+  - link: busybox
+    dest: /bin/cat
+  - link: busybox
+    dest: /bin/echo
+  - src: ${5:-$TEST_DIR/src}/motd
+    dest: /etc/motd
+  - content: |
+      root:x:0:0:root:/root:/bin/sh
+    dest: /etc/passwd
+container:
+  entrypoint: [/bin/sh, -c]
+  cmd: ["cat /etc/motd"]
+  env:
+    PATH: /bin
+outputs:$_outs
+EOR
+}
+
+# 1 when this kiln can build images (the builder is part of it).
+kiln_can_build() {
+    busybox_recipe "$TEST_DIR/.probe.yaml" probe 0.0.1 oci "$TEST_DIR/.probe-src"
+    ! "$KILN_BIN" build "$TEST_DIR/.probe.yaml" --store "$TEST_DIR/.probe-store" 2>&1 |
+        grep -q "not available in this build"
+}
+
+# 0 when something listens on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A free TCP port on 127.0.0.1: a random one nothing answers on.
+free_port() {
+    while :; do
+        _p=$((20000 + RANDOM % 30000))
+        port_open "$_p" || { echo "$_p"; return; }
+    done
+}
+
+# Starts docker-registry on a free port with its storage in DIR; sets
+# REGISTRY (host:port) and stops it when the test ends.
+start_registry() {
+    _dir=$1
+    mkdir -p "$_dir/data"
+    for _try in 1 2 3 4 5; do
+        _port=$(free_port)
+        cat >"$_dir/config.yml" <<EOR
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $_dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$_port
+EOR
+        docker-registry serve "$_dir/config.yml" >"$_dir/log" 2>&1 &
+        _pid=$!
+        test_on_exit "kill $_pid; wait $_pid"
+        for _i in $(seq 50); do
+            if port_open "$_port"; then
+                REGISTRY=127.0.0.1:$_port
+                return 0
+            fi
+            kill -0 $_pid 2>/dev/null || break
+            sleep 0.2
+        done
+        kill $_pid 2>/dev/null
+        wait $_pid 2>/dev/null
+    done
+    echo "docker-registry did not start:" >&2
+    cat "$_dir/log" >&2
+    return 1
+}
