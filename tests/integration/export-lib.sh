@@ -3,7 +3,7 @@
 #
 #   fixture_image STORE NAME VERSION FILES_JSON LAYER_DIR...
 #       stores an image whose layers are the given directories (in order,
-#       whiteouts as .wh.NAME files), whose file manifest is FILES_JSON
+#       whiteouts as .wh.NAME files) or prepared tar files, whose file manifest is FILES_JSON
 #       (a path, or "" for none), named NAME:VERSION; prints its digest.
 #   fixture_referrer STORE SUBJECT_DIGEST
 #       stores a signature-like artifact whose subject is SUBJECT_DIGEST.
@@ -34,8 +34,12 @@ fixture_image() {
     _tmp=$(mktemp -d "$TEST_DIR/fixture.XXXXXX")
     _layers='[]' _diffs='[]'
     for _dir in "$@"; do
-        tar -C "$_dir" --sort=name --mtime=@1700000000 --owner=0 --group=0 --numeric-owner \
-            -cf "$_tmp/layer.tar" .
+        if [ -f "$_dir" ]; then
+            cp "$_dir" "$_tmp/layer.tar" # a prepared layer tar
+        else
+            tar -C "$_dir" --sort=name --mtime=@1700000000 --owner=0 --group=0 --numeric-owner \
+                -cf "$_tmp/layer.tar" .
+        fi
         _diff=$(sha256sum "$_tmp/layer.tar" | cut -d" " -f1)
         gzip -n -c "$_tmp/layer.tar" >"$_tmp/layer.tar.gz"
         set -- $(fixture_put "$_store" "$_tmp/layer.tar.gz") "$@"
