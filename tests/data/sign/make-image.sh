@@ -1,0 +1,49 @@
+# make-image.sh - writes a small OCI image into $KILN_STORE by hand (sha256sum,
+# tar, jq), the way kiln lays one out: config, one gzip layer, a dev.kiln.files
+# blob named by the manifest annotation, and an index.json entry with kiln's
+# annotations.  For signing tests that do not need the builder.
+#
+#   . "$KILN_SRC/tests/data/sign/make-image.sh"
+#   make_image NAME VERSION [CONTENT]   prints the manifest digest
+
+_blob() { # file -> prints digest, stores the blob
+    _h=$(sha256sum "$1" | cut -d' ' -f1)
+    mkdir -p "$KILN_STORE/blobs/sha256"
+    cp "$1" "$KILN_STORE/blobs/sha256/$_h"
+    echo "sha256:$_h"
+}
+
+make_image() {
+    _name=$1 _ver=$2 _content=${3:-"hello from $1 $2"}
+    _w=$(mktemp -d)
+    mkdir -p "$KILN_STORE/blobs/sha256"
+    [ -f "$KILN_STORE/oci-layout" ] || echo '{"imageLayoutVersion":"1.0.0"}' >"$KILN_STORE/oci-layout"
+    [ -f "$KILN_STORE/index.json" ] || echo '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}' >"$KILN_STORE/index.json"
+    mkdir -p "$_w/root/etc"
+    printf '%s\n' "$_content" >"$_w/root/etc/motd"
+    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$_w/root" -cf - etc | gzip -n >"$_w/layer"
+    _diff=$(tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$_w/root" -cf - etc | sha256sum | cut -d' ' -f1)
+    _motd=$(sha256sum "$_w/root/etc/motd" | cut -d' ' -f1)
+    _msize=$(stat -c %s "$_w/root/etc/motd")
+    jq -cnS --arg h "$_motd" --argjson s "$_msize" \
+        '{files:[{path:"/etc",type:"dir",mode:"0755",uid:0,gid:0},{path:"/etc/motd",type:"file",mode:"0644",uid:0,gid:0,size:$s,sha256:$h}],version:1}' \
+        | tr -d '\n' >"$_w/files"
+    jq -cnS --arg d "sha256:$_diff" \
+        '{architecture:"amd64",os:"linux",config:{},rootfs:{type:"layers",diff_ids:[$d]}}' | tr -d '\n' >"$_w/config"
+    _ld=$(_blob "$_w/layer") _cd=$(_blob "$_w/config") _fd=$(_blob "$_w/files")
+    jq -cnS --arg ld "$_ld" --argjson ls "$(stat -c %s "$_w/layer")" \
+        --arg cd "$_cd" --argjson cs "$(stat -c %s "$_w/config")" --arg fd "$_fd" \
+        '{schemaVersion:2,mediaType:"application/vnd.oci.image.manifest.v1+json",
+          config:{mediaType:"application/vnd.oci.image.config.v1+json",digest:$cd,size:$cs},
+          layers:[{mediaType:"application/vnd.oci.image.layer.v1.tar+gzip",digest:$ld,size:$ls}],
+          annotations:{"dev.kiln.files":$fd}}' | tr -d '\n' >"$_w/manifest"
+    _md=$(_blob "$_w/manifest")
+    _size=$(stat -c %s "$_w/manifest")
+    jq --arg d "$_md" --argjson s "$_size" --arg n "$_name" --arg v "$_ver" \
+        '.manifests += [{mediaType:"application/vnd.oci.image.manifest.v1+json",digest:$d,size:$s,
+          annotations:{"org.opencontainers.image.ref.name":($n+":"+$v),"dev.kiln.name":$n,"dev.kiln.version":$v,
+                       "org.opencontainers.image.created":"2026-01-01T00:00:00Z"}}]' \
+        "$KILN_STORE/index.json" >"$_w/index" && mv "$_w/index" "$KILN_STORE/index.json"
+    rm -rf "$_w"
+    echo "$_md"
+}
