@@ -124,8 +124,9 @@ static int walk_blob(const struct oci_desc *d, const struct oci_desc *parent, vo
                           "size", (json_int_t)d->size, "ok", r == 0);
     if (r < 0) {
         if (r == KILN_ENOTFOUND)
-            kiln_errf(&e, KILN_EVERIFY, "missing blob '%s'", d->digest);
-        kiln_err_prefix(&e, "%s", role);
+            kiln_errf(&e, KILN_EVERIFY, "missing blob '%s' (%s)", d->digest, role);
+        else
+            kiln_err_prefix(&e, "digest mismatch in %s", role);
         json_object_set_new(b, "error", json_string(e.msg));
         if (!w->first.code) {
             w->first = e;

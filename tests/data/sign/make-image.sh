@@ -47,3 +47,46 @@ make_image() {
     rm -rf "$_w"
     echo "$_md"
 }
+
+# add_signature SUBJECT_DIGEST PAYLOAD_FILE SIG_FILE [KEY_ID]: stores a
+# signature artifact made by hand (the way an attacker would) and lists it as
+# a referrer of SUBJECT_DIGEST; prints the artifact's digest.
+add_signature() {
+    _subj=$1 _pf=$2 _sf=$3 _kid=${4:-sha256:0000000000000000000000000000000000000000000000000000000000000000}
+    _w=$(mktemp -d)
+    printf '{}' >"$_w/empty"
+    _e=$(_blob "$_w/empty") _p=$(_blob "$_pf") _s=$(_blob "$_sf")
+    _ssize=$(stat -c %s "$(echo "$KILN_STORE/blobs/sha256/${_subj#sha256:}")")
+    jq -cnS --arg e "$_e" --arg p "$_p" --argjson ps "$(stat -c %s "$_pf")" --arg s "$_s" \
+        --argjson ss "$(stat -c %s "$_sf")" --arg subj "$_subj" --argjson subjs "$_ssize" --arg kid "$_kid" \
+        '{schemaVersion:2,mediaType:"application/vnd.oci.image.manifest.v1+json",
+          artifactType:"application/vnd.dev.kiln.signature.v1",
+          config:{mediaType:"application/vnd.oci.empty.v1+json",digest:$e,size:2},
+          layers:[{mediaType:"application/vnd.dev.kiln.signature.payload.v1+json",digest:$p,size:$ps},
+                  {mediaType:"application/vnd.dev.kiln.signature.raw.v1",digest:$s,size:$ss}],
+          subject:{mediaType:"application/vnd.oci.image.manifest.v1+json",digest:$subj,size:$subjs},
+          annotations:{"dev.kiln.signature.key-id":$kid}}' | tr -d '\n' >"$_w/m"
+    _m=$(_blob "$_w/m")
+    add_referrer "$_subj" "$_m"
+    rm -rf "$_w"
+    echo "$_m"
+}
+
+# add_referrer SUBJECT_DIGEST ARTIFACT_DIGEST: lists an artifact in index.json.
+add_referrer() {
+    _f="$KILN_STORE/blobs/sha256/${2#sha256:}"
+    jq --arg subj "$1" --arg d "$2" --argjson s "$(stat -c %s "$_f")" \
+        '.manifests += [{mediaType:"application/vnd.oci.image.manifest.v1+json",digest:$d,size:$s,
+          artifactType:"application/vnd.dev.kiln.signature.v1",annotations:{"dev.kiln.subject":$subj}}]' \
+        "$KILN_STORE/index.json" >"$KILN_STORE/index.json.new" && mv "$KILN_STORE/index.json.new" "$KILN_STORE/index.json"
+}
+
+# blob_path DIGEST
+blob_path() { echo "$KILN_STORE/blobs/sha256/${1#sha256:}"; }
+
+# flip_byte FILE [OFFSET]: flips the lowest bit of one byte in place.
+flip_byte() {
+    _o=${2:-0}
+    _b=$(od -An -tu1 -j "$_o" -N1 "$1" | tr -d ' ')
+    printf "$(printf '\\%03o' $((_b ^ 1)))" | dd of="$1" bs=1 seek="$_o" conv=notrunc 2>/dev/null
+}
