@@ -36,7 +36,7 @@ static int check_signature(struct store *st, const struct oci_desc *d, const cha
     int r = signing_artifact_read(st, d, SIGNING_AT_SIGNATURE, SIGNING_MT_PAYLOAD, SIGNING_PAYLOAD_LIMIT, digest, &a,
                                   err);
     if (r < 0)
-        return r;
+        return kiln_err_prefix(err, "signature '%s'", d->digest);
     struct signing_payload p;
     if (!a.has_sig) {
         r = kiln_errf(err, KILN_EVERIFY, "signature '%s' has no signature blob", d->digest);

@@ -9,7 +9,7 @@
 _blob() { # file -> prints digest, stores the blob
     _h=$(sha256sum "$1" | cut -d' ' -f1)
     mkdir -p "$KILN_STORE/blobs/sha256"
-    cp "$1" "$KILN_STORE/blobs/sha256/$_h"
+    [ "$1" -ef "$KILN_STORE/blobs/sha256/$_h" ] || cp "$1" "$KILN_STORE/blobs/sha256/$_h"
     echo "sha256:$_h"
 }
 
@@ -78,6 +78,12 @@ add_referrer() {
     jq --arg subj "$1" --arg d "$2" --argjson s "$(stat -c %s "$_f")" \
         '.manifests += [{mediaType:"application/vnd.oci.image.manifest.v1+json",digest:$d,size:$s,
           artifactType:"application/vnd.dev.kiln.signature.v1",annotations:{"dev.kiln.subject":$subj}}]' \
+        "$KILN_STORE/index.json" >"$KILN_STORE/index.json.new" && mv "$KILN_STORE/index.json.new" "$KILN_STORE/index.json"
+}
+
+# drop_referrers SUBJECT_DIGEST: unlists every artifact that refers to it.
+drop_referrers() {
+    jq --arg s "$1" 'del(.manifests[] | select(.annotations["dev.kiln.subject"] == $s))' \
         "$KILN_STORE/index.json" >"$KILN_STORE/index.json.new" && mv "$KILN_STORE/index.json.new" "$KILN_STORE/index.json"
 }
 
