@@ -351,6 +351,28 @@ int export_source_files(const struct export_source *s, json_t **out, struct kiln
     return 0;
 }
 
+int export_source_artifact(const struct export_source *s, const char *artifact_type, json_t **out,
+                           struct kiln_err *err)
+{
+    json_t *manifests = json_object_get(s->top_doc, "manifests");
+    size_t i;
+    json_t *m;
+    json_array_foreach(manifests, i, m) {
+        const char *at = json_string_value(json_object_get(m, "artifactType"));
+        const char *dg = desc_digest(m);
+        if (!at || strcmp(at, artifact_type) != 0 || !digest_valid(dg))
+            continue;
+        int r = export_blob_json(s, dg, EXPORT_MAX_JSON, out, err);
+        return r < 0 ? kiln_err_prefix(err, "image '%s'", s->ref) : 0;
+    }
+    const char *top_at = json_string_value(json_object_get(s->top_doc, "artifactType"));
+    if (top_at && strcmp(top_at, artifact_type) == 0) {
+        *out = json_incref(s->top_doc);
+        return 0;
+    }
+    return kiln_errf(err, KILN_ENOTFOUND, "image '%s' has no %s artifact", s->ref, artifact_type);
+}
+
 /* ---- running an export ---------------------------------------------- */
 
 void export_result_release(struct export_result *r)

@@ -122,7 +122,16 @@ void export_layer_close(struct export_layer *l);
 struct archive *export_tar_open(const char *path, struct kiln_err *err);
 int export_tar_close(struct archive *ar, const char *path, struct kiln_err *err);
 
-/* One output format.  write() creates `tmp` (which does not exist yet). */
+/* The artifact manifest of type `artifact_type` (e.g. KILN_AT_QCOW2) in the
+ * image's index, read and verified: *out is a new reference.  KILN_ENOTFOUND
+ * naming the image when it has none.  For the disk formats: the artifact's
+ * first layer is the disk, copied with export_blob_open(). */
+int export_source_artifact(const struct export_source *s, const char *artifact_type, json_t **out,
+                           struct kiln_err *err);
+
+/* One output format.  write() creates `tmp` (which does not exist yet).
+ * To add one: a writer in export-<format>.c, declared below, and a row in
+ * export_formats[] (export.c). */
 struct export_format {
     const char *name;
     int (*write)(const struct export_source *s, const char *tmp, struct kiln_err *err);
