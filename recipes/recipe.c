@@ -228,6 +228,49 @@ static void strv_release(struct strv *sv)
     sv->n = 0;
 }
 
+struct dupref {
+    const char *s;
+    size_t idx;
+};
+
+static int dupref_cmp(const void *a, const void *b)
+{
+    const struct dupref *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    if (c)
+        return c;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Finds the earliest repeated string in v[0..n) by sorting (lists may be
+ * long); returns 1 and the indexes of both occurrences if there is one. */
+static int find_dup(const char *const *v, size_t n, size_t *first, size_t *second)
+{
+    if (n < 2)
+        return 0;
+    struct dupref *refs = xcalloc(n, sizeof(*refs));
+    for (size_t i = 0; i < n; i++) {
+        refs[i].s = v[i];
+        refs[i].idx = i;
+    }
+    qsort(refs, n, sizeof(*refs), dupref_cmp);
+    int found = 0;
+    size_t start = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(refs[i].s, refs[start].s) != 0) {
+            start = i;
+            continue;
+        }
+        if (i == start + 1 && (!found || refs[i].idx < *second)) {
+            *first = refs[start].idx;
+            *second = refs[i].idx;
+            found = 1;
+        }
+    }
+    free(refs);
+    return found;
+}
+
 typedef int (*str_check_fn)(struct rp *p, const struct ynode *n, const char *what, const char *s);
 
 /* A list of strings, each checked by check (may be NULL); duplicates refused if nodup. */
@@ -245,20 +288,15 @@ static int get_strv(struct rp *p, const struct ynode *n, const char *what, str_c
         r = get_str(p, it, w, &s);
         if (r == 0 && check)
             r = check(p, it, w, s);
-        if (r == 0 && nodup) {
-            for (size_t j = 0; j < out->n; j++) {
-                if (!strcmp(out->v[j], s)) {
-                    r = fail(p, it, "'%s' lists '%s' twice", what, SHOWS(s));
-                    break;
-                }
-            }
-        }
         if (r < 0) {
             free(s);
             return r;
         }
         strv_push(out, s);
     }
+    size_t a, b;
+    if (nodup && find_dup((const char *const *)out->v, out->n, &a, &b))
+        return fail(p, n->items[b], "'%s' lists '%s' twice", what, SHOWS(out->v[b]));
     return 0;
 }
 
@@ -929,15 +967,11 @@ static int get_ports(struct rp *p, const struct ynode *n, struct strv *out)
         num[d] = '\0';
         if (parse_int(num, &port) < 0 || port < 1 || port > 65535 || (d > 1 && num[0] == '0'))
             return fail(p, it, "'%s': port %s is not between 1 and 65535", w, num);
-        char *norm = xasprintf("%lld/%s", port, proto);
-        for (size_t j = 0; j < out->n; j++) {
-            if (!strcmp(out->v[j], norm)) {
-                free(norm);
-                return fail(p, it, "'%s': port '%s' is listed twice", w, SHOWN(it));
-            }
-        }
-        strv_push(out, norm);
+        strv_push(out, xasprintf("%lld/%s", port, proto));
     }
+    size_t a, b;
+    if (r == 0 && find_dup((const char *const *)out->v, out->n, &a, &b))
+        return fail(p, n->items[b], "'container.ports[%zu]': port '%s' is listed twice", b, SHOWN(n->items[b]));
     return r;
 }
 
@@ -1144,10 +1178,16 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
         for (size_t i = 0; rc == 0 && i < x->n; i++) {
             r->n_files++;
             rc = parse_file(p, x->items[i], i, &r->files[i]);
-            for (size_t j = 0; rc == 0 && j < i; j++)
-                if (!strcmp(r->files[j].dest, r->files[i].dest))
-                    rc = fail(p, x->items[i], "'files[%zu]': dest '%s' is already given at line %u", i,
-                              SHOWS(r->files[i].dest), r->files[j].pos.line);
+        }
+        if (rc == 0 && r->n_files > 1) {
+            const char **dests = xcalloc(r->n_files, sizeof(*dests));
+            size_t a, b;
+            for (size_t i = 0; i < r->n_files; i++)
+                dests[i] = r->files[i].dest;
+            if (find_dup(dests, r->n_files, &a, &b))
+                rc = fail(p, x->items[b], "'files[%zu]': dest '%s' is already given at line %u", b,
+                          SHOWS(r->files[b].dest), r->files[a].pos.line);
+            free(dests);
         }
     }
     if (rc == 0 && (x = ymap_get(root, "users", NULL))) {
@@ -1157,14 +1197,27 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
         for (size_t i = 0; rc == 0 && i < x->n; i++) {
             r->n_users++;
             rc = parse_user(p, x->items[i], i, &r->users[i]);
-            for (size_t j = 0; rc == 0 && j < i; j++) {
-                if (!strcmp(r->users[j].name, r->users[i].name))
-                    rc = fail(p, x->items[i], "'users[%zu]': user '%s' is already given at line %u", i,
-                              r->users[i].name, r->users[j].pos.line);
-                else if (r->users[i].uid >= 0 && r->users[j].uid == r->users[i].uid)
-                    rc = fail(p, x->items[i], "'users[%zu]': uid %ld is already given to '%s'", i,
-                              r->users[i].uid, r->users[j].name);
+        }
+        if (rc == 0 && r->n_users > 1) {
+            char **ukeys = xcalloc(r->n_users, sizeof(*ukeys));
+            size_t a, b, nu = 0;
+            for (size_t i = 0; i < r->n_users; i++)
+                ukeys[i] = xstrdup(r->users[i].name);
+            if (find_dup((const char *const *)ukeys, r->n_users, &a, &b))
+                rc = fail(p, x->items[b], "'users[%zu]': user '%s' is already given at line %u", b,
+                          r->users[b].name, r->users[a].pos.line);
+            /* uids given explicitly; "#i" placeholders never collide */
+            for (size_t i = 0; i < r->n_users; i++) {
+                free(ukeys[i]);
+                ukeys[i] = r->users[i].uid >= 0 ? xasprintf("%ld", r->users[i].uid) : xasprintf("#%zu", i);
+                nu++;
             }
+            if (rc == 0 && find_dup((const char *const *)ukeys, nu, &a, &b))
+                rc = fail(p, x->items[b], "'users[%zu]': uid %ld is already given to '%s'", b,
+                          r->users[b].uid, r->users[a].name);
+            for (size_t i = 0; i < r->n_users; i++)
+                free(ukeys[i]);
+            free(ukeys);
         }
     }
     if (rc == 0 && (x = ymap_get(root, "hostname", NULL))) {
@@ -1182,11 +1235,16 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
             rc = get_strv(p, y, "services.enable", check_unit, 1, &r->services_enable);
         if (rc == 0 && (y = ymap_get(x, "disable", NULL))) {
             rc = get_strv(p, y, "services.disable", check_unit, 1, &r->services_disable);
-            for (size_t i = 0; rc == 0 && i < r->services_disable.n; i++)
-                for (size_t j = 0; rc == 0 && j < r->services_enable.n; j++)
-                    if (!strcmp(r->services_disable.v[i], r->services_enable.v[j]))
-                        rc = fail(p, y->items[i], "service '%s' is both enabled and disabled",
-                                  SHOWS(r->services_disable.v[i]));
+            size_t ne = r->services_enable.n, nd = r->services_disable.n, a, b;
+            const char **all = xcalloc(ne + nd + 1, sizeof(*all));
+            for (size_t i = 0; i < ne; i++)
+                all[i] = r->services_enable.v[i];
+            for (size_t i = 0; i < nd; i++)
+                all[ne + i] = r->services_disable.v[i];
+            /* neither list repeats itself, so a repeat is one unit in both */
+            if (rc == 0 && find_dup(all, ne + nd, &a, &b))
+                rc = fail(p, y->items[b - ne], "service '%s' is both enabled and disabled", SHOWS(all[b]));
+            free(all);
         }
     }
     if (rc == 0 && (x = ymap_get(root, "run", NULL))) {

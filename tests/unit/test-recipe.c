@@ -566,6 +566,25 @@ static void test_hostile(void)
         buf_adds(&b, "  k7: again\n", NULL);
         parse_err(b.data, "20005:3: duplicate key 'k7' (first given at line 12)", "a duplicate among 20000 keys");
         buf_reset(&b);
+        buf_adds(&b, HEAD "packages:\n", NULL);
+        for (int i = 0; i < 90000; i++)
+            buf_addf(&b, NULL, "- p%d\n", i);
+        buf_adds(&b, "- p5\n", NULL);
+        parse_err(b.data, "90005:3: 'packages' lists 'p5' twice", "a duplicate among 90000 packages");
+        buf_reset(&b);
+        buf_adds(&b, HEAD "files:\n", NULL);
+        for (int i = 0; i < 15000; i++)
+            buf_addf(&b, NULL, "- {link: x, dest: /f%d}\n", i);
+        buf_adds(&b, "- {link: y, dest: /f77/}\n", NULL);
+        parse_err(b.data, "15005:3: 'files[15000]': dest '/f77' is already given at line 82",
+                  "a duplicate among 15000 files");
+        buf_reset(&b);
+        buf_adds(&b, HEAD "users:\n", NULL);
+        for (int i = 0; i < 15000; i++)
+            buf_addf(&b, NULL, "- {name: u%d, uid: %d}\n", i, 1000 + i);
+        buf_adds(&b, "- {name: x, uid: 1003}\n", NULL);
+        parse_err(b.data, "15005:3: 'users[15000]': uid 1003 is already given to 'u3'", "a duplicate among 15000 uids");
+        buf_reset(&b);
         while (b.len <= RECIPE_MAX_BYTES)
             buf_adds(&b, "# padding padding padding padding padding padding padding padding\n", NULL);
         struct recipe *r = NULL;
