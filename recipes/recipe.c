@@ -694,6 +694,10 @@ static int get_mode(struct rp *p, const struct ynode *n, const char *what, unsig
         digits = s + 2;
     else if (s[0] == '0' && s[1])
         digits = s + 1;
+    if (!strcmp(s, "0")) {
+        *out = 0;
+        return 0;
+    }
     if (!digits) {
         if (s[0] && all_in(s, DIGIT) && strlen(s) <= 4 && all_in(s, "01234567"))
             return fail(p, n, "'%s': mode %s needs a leading 0 (write 0%s, an octal number)", what, s, s);
@@ -1484,6 +1488,45 @@ static int check_dir(const struct recipe *r, struct recipe_pos pos, const char *
     return 0;
 }
 
+#define MAX_INDEX_BYTES (4u << 20)
+
+/* The layout has an oci-layout file and an index.json entry named ref. */
+static int check_oci_ref(const struct recipe *r, struct kiln_err *err)
+{
+    const struct recipe_base *b = &r->base;
+    _cleanup_free_ char *marker = path_join(b->path, "oci-layout");
+    if (!fs_exists(marker))
+        return pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout '%s' has no 'oci-layout' file", b->path);
+    _cleanup_free_ char *index = path_join(b->path, "index.json");
+    struct buf data;
+    buf_init(&data, 0);
+    struct kiln_err e = KILN_ERR_INIT;
+    if (fs_read_file(index, MAX_INDEX_BYTES, &data, &e) < 0) {
+        buf_release(&data);
+        return pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout: %s", e.msg);
+    }
+    json_t *j = json_loadb(data.data, data.len, 0, NULL);
+    buf_release(&data);
+    json_t *manifests = json_object_get(j, "manifests");
+    int found = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(manifests, i, m) {
+        const char *name = json_string_value(
+            json_object_get(json_object_get(m, "annotations"), "org.opencontainers.image.ref.name"));
+        if (name && !strcmp(name, b->ref))
+            found = 1;
+    }
+    int bad = !json_is_array(manifests);
+    json_decref(j);
+    if (bad)
+        return pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout '%s' has no valid index.json", b->path);
+    if (!found)
+        return pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout '%s' has no image named '%s'", b->path,
+                        b->ref);
+    return 0;
+}
+
 int recipe_check_inputs(const struct recipe *r, struct kiln_err *err)
 {
     const struct recipe_base *b = &r->base;
@@ -1500,12 +1543,8 @@ int recipe_check_inputs(const struct recipe *r, struct kiln_err *err)
         break;
     case BASE_OCI: {
         rc = check_dir(r, b->pos, "base OCI layout", b->path, err);
-        if (rc == 0) {
-            _cleanup_free_ char *marker = path_join(b->path, "oci-layout");
-            if (!fs_exists(marker))
-                rc = pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout '%s' has no 'oci-layout' file",
-                              b->path);
-        }
+        if (rc == 0)
+            rc = check_oci_ref(r, err);
         break;
     }
     case BASE_SCRATCH:

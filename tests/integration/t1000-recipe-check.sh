@@ -81,6 +81,27 @@ test_expect_success 'a tarball that does not match its declared sha256 exits 2 n
     kiln check tar.yaml >out
 '
 
+test_expect_success 'an OCI layout base made by umoci is found by its tag' '
+    umoci init --layout layout &&
+    umoci new --image layout:v1 &&
+    printf "name: a\nversion: 0.1.0\nbase:\n  oci: {layout: layout, ref: v1}\n" >oci.yaml &&
+    kiln check --json oci.yaml >out &&
+    test "$(jq -r .base.layout out)" = "$TEST_DIR/layout" &&
+    sed -i "s/ref: v1/ref: v2/" oci.yaml &&
+    test_expect_code 2 kiln check oci.yaml &&
+    test_grep "^kiln: oci.yaml:4:3: base OCI layout .$TEST_DIR/layout. has no image named .v2.$" err
+'
+
+test_expect_success 'the example in the README is a valid recipe' '
+    fence=$(printf "\\140\\140\\140") &&
+    awk -v f="$fence" "/^A small example/ { on = 1 } on && \$0 == f { exit } on && go { print } on && \$0 == f \"yaml\" { go = 1 }" \
+        "$KILN_SRC/README.md" >readme.yaml &&
+    test_grep -q "^name: " readme.yaml &&
+    mkdir -p site && echo hi >site/index.html &&
+    kiln check --json readme.yaml >out &&
+    jq -e ".outputs[1].type == \"qcow2\" and .outputs[1].size == 4294967296" out
+'
+
 test_expect_success 'a missing file source exits 2 naming it' '
     printf "name: a\nversion: 0.1.0\nbase: {scratch: true}\nfiles:\n  - {src: nosuch, dest: /x}\n" >src.yaml &&
     test_expect_code 2 kiln check src.yaml &&

@@ -392,6 +392,15 @@ static void test_errors(void)
               "4:38: 'files[0].mode': 'rwxr-xr-x' is not an octal mode", "a symbolic mode");
     parse_err(HEAD "files: [{content: x, dest: /a, mode: 489}]\n", "4:38: 'files[0].mode': '489' is not an octal mode",
               "a decimal mode");
+    {
+        struct recipe *r = parse_ok(HEAD "files: [{content: x, dest: /a, mode: 0}, {content: x, dest: /b, mode: '00600'}]\n",
+                                    "modes 0 and 00600");
+        if (r) {
+            is_int(r->files[0].mode, 0, "mode 0");
+            is_int(r->files[1].mode, 0600, "mode 00600");
+        }
+        recipe_free(r);
+    }
     parse_err(HEAD "files: [{content: x, dest: /a, mode: true}]\n", "4:38: 'files[0].mode' must be an octal mode",
               "a boolean mode");
     parse_err(HEAD "files: [{content: x, dest: /a/../b}]\n", "4:28: 'files[0].dest': '/a/../b' has a '..' component",
@@ -667,7 +676,18 @@ static void test_load_and_inputs(void)
         ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a directory that is not an OCI layout is refused");
         has_str(err.msg, "has no 'oci-layout' file", "oci layout message");
         write_file("sub/nodir/oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
-        ok(recipe_check_inputs(r, &err) == 0, "an OCI layout is fine");
+        ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout without index.json is refused");
+        has_str(err.msg, "sub/oci.yaml:3:8: base OCI layout: cannot open '", "no index.json message");
+        write_file("sub/nodir/index.json", "{\"manifests\": 3}");
+        ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout with a bad index.json is refused");
+        has_str(err.msg, "has no valid index.json", "bad index.json message");
+        write_file("sub/nodir/index.json", "{\"schemaVersion\":2,\"manifests\":[{\"annotations\":"
+                                           "{\"org.opencontainers.image.ref.name\":\"v2\"}}]}");
+        ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout without the ref is refused");
+        has_str(err.msg, "has no image named 'v1'", "missing ref message");
+        write_file("sub/nodir/index.json", "{\"schemaVersion\":2,\"manifests\":[{\"annotations\":"
+                                           "{\"org.opencontainers.image.ref.name\":\"v1\"}}]}");
+        ok(recipe_check_inputs(r, &err) == 0, "an OCI layout with the ref is fine: %s", err.msg);
         recipe_free(r);
     }
     r = NULL;
