@@ -491,6 +491,8 @@ static void test_hostile(void)
     parse_err("# only a comment\n", "1:1: recipe is empty", "only a comment");
     parse_err("hello\n", "1:1: a recipe must be a mapping of keys", "a scalar document");
     parse_err("- a\n", "1:1: a recipe must be a mapping of keys (name, version, base, ...), not a list", "a list document");
+    recipe_free(parse_ok("\xef\xbb\xbfname: a\r\nversion: 0.1.0\r\nbase: {scratch: true}\r\n", "a BOM and CRLF"));
+    parse_err("\xef\xbb\xbfname: a\nversion: 1\nbase: {scratch: true}\n", "2:10: version '1'", "positions after a BOM");
     parse_err(HEAD "name: y\n", "4:1: duplicate key 'name' (first given at line 1)", "a duplicate key");
     parse_err(HEAD "labels: {a: 1, b: 2, a: 3}\n", "4:22: duplicate key 'a' (first given at line 4)", "a duplicate label");
     parse_err(HEAD "---\nname: y\n", "4:1: a recipe is one YAML document; found a second one", "two documents");
