@@ -124,6 +124,20 @@ static const char *suggest(const char *key, const char *const *allowed)
     return best;
 }
 
+/* A top-level key that belongs one level down, e.g. 'entrypoint' -> 'container.entrypoint'. */
+static const char *nested_key(const char *key)
+{
+    static const char *const nested[] = {
+        "container.entrypoint", "container.cmd", "container.env", "container.workdir", "container.user",
+        "container.ports", "base.scratch", "base.tarball", "base.directory", "base.oci", "base.debian",
+        "base.disk", "services.enable", "services.disable", "boot_test.marker", NULL,
+    };
+    for (const char *const *n = nested; *n; n++)
+        if (!strcmp(strchr(*n, '.') + 1, key))
+            return *n;
+    return NULL;
+}
+
 static int check_keys(struct rp *p, const struct ynode *m, const char *const *allowed, const char *where)
 {
     for (size_t i = 0; i < m->n; i++) {
@@ -134,6 +148,8 @@ static int check_keys(struct rp *p, const struct ynode *m, const char *const *al
         if (known)
             continue;
         const char *s = suggest(k->str, allowed);
+        if (!s && !where)
+            s = nested_key(k->str);
         char in[140] = "";
         if (where)
             snprintf(in, sizeof(in), " in '%s'", where);

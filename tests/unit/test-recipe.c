@@ -293,6 +293,10 @@ static void test_errors(void)
 {
     /* required keys and unknown keys */
     parse_err(HEAD "pakages: [a]\n", "4:1: unknown key 'pakages' (did you mean 'packages'?)", "a misspelt key");
+    parse_err(HEAD "entrypoint: [sh]\n", "4:1: unknown key 'entrypoint' (did you mean 'container.entrypoint'?)",
+              "a container key at the top level");
+    parse_err("name: x\nversion: 1.0.0\nscratch: true\n", "3:1: unknown key 'scratch' (did you mean 'base.scratch'?)",
+              "a base at the top level");
     parse_err(HEAD "colour: blue\n", "4:1: unknown key 'colour'", "an unknown key");
     parse_err("name: x\nversion: 1.0.0\nbase: {tarball: {path: x, sha265: y}}\n",
               "3:27: unknown key 'sha265' in 'base.tarball' (did you mean 'sha256'?)", "a misspelt nested key");
