@@ -383,6 +383,49 @@ static void test_errors(void)
     parse_err("name: x\nversion: 1.0.0\nbase: {oci: {ref: latest}}\n", "3:13: 'base.oci' is missing the required key 'layout'",
               "oci without layout");
 
+    parse_err("name: x\nversion: 1.0.0\nbase: {debian: {suite: Bookworm}}\n",
+              "3:24: 'base.debian.suite': 'Bookworm' is not a Debian suite name", "a bad suite");
+    parse_err("name: x\nversion: 1.0.0\nbase: {debian: {suite: sid, mirror: \"http://a b\"}}\n",
+              "3:37: 'base.debian.mirror' must not contain spaces", "a mirror with a space");
+    parse_err("name: x\nversion: 1.0.0\nbase: {oci: {layout: l, ref: \"a/b\"}}\n",
+              "3:30: 'base.oci.ref': 'a/b' is not a valid tag", "a bad OCI tag");
+    parse_err("name: x\nversion: 1.0.0\nbase: {directory: [a]}\n", "3:19: 'base.directory' must be a string, not a list",
+              "a list as a directory");
+
+    /* strings, labels */
+    parse_err(HEAD "labels: {\"\": x}\n", "4:10: 'labels' has an empty key", "an empty label key");
+    parse_err(HEAD "labels: {\"a b\": x}\n", "4:10: 'labels': label key 'a b' must not contain white space",
+              "a label key with a space");
+    parse_err(HEAD "labels: {a: ~}\n", "4:13: 'labels.a' must be a string, not empty", "a null label");
+    {
+        struct buf b;
+        buf_init(&b, 0);
+        buf_adds(&b, HEAD "files: [{content: x, dest: /", NULL);
+        for (int i = 0; i < 256; i++)
+            buf_addch(&b, 'a', NULL);
+        buf_adds(&b, "}]\n", NULL);
+        parse_err(b.data, "4:28: 'files[0].dest' has a component longer than 255 characters", "a 256-character name");
+        buf_reset(&b);
+        buf_adds(&b, HEAD "files: [{content: x, dest: /", NULL);
+        for (int i = 0; i < 42; i++)
+            buf_adds(&b, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/", NULL);
+        buf_adds(&b, "x}]\n", NULL);
+        parse_err(b.data, "4:28: 'files[0].dest' is longer than 4095 characters", "a 4 KiB dest");
+        buf_reset(&b);
+        buf_adds(&b, HEAD "files: [{dest: /x, link: ", NULL);
+        for (int i = 0; i < 4100; i++)
+            buf_addch(&b, 'a', NULL);
+        buf_adds(&b, "}]\n", NULL);
+        parse_err(b.data, "4:26: 'files[0].link' is longer than 4095 characters", "a 4 KiB link target");
+        buf_reset(&b);
+        buf_adds(&b, HEAD "files: [{dest: /x, src: ", NULL);
+        for (int i = 0; i < 4100; i++)
+            buf_addch(&b, 'a', NULL);
+        buf_adds(&b, "}]\n", NULL);
+        parse_err(b.data, "4:25: 'files[0].src' is longer than 4095 characters", "a 4 KiB src");
+        buf_release(&b);
+    }
+
     /* files */
     parse_err(HEAD "files: [{content: x, dest: /a, mode: 644}]\n",
               "4:38: 'files[0].mode': mode 644 needs a leading 0 (write 0644", "a mode without a leading zero");
@@ -446,6 +489,8 @@ static void test_errors(void)
     parse_err(HEAD "users: [{name: a, uid: 1000}, {name: b, uid: 1000}]\n",
               "4:31: 'users[1]': uid 1000 is already given to 'a'", "a duplicate uid");
     parse_err(HEAD "users: [{name: a, groups: [x, x]}]\n", "4:31: 'users[0].groups' lists 'x' twice", "a duplicate group");
+    parse_err(HEAD "users: [{name: a, shell: \"/bin/a:b\"}]\n", "4:26: 'users[0].shell' must not contain ':'",
+              "a shell with a colon");
     parse_err(HEAD "users: [{name: a, shell: bash}]\n", "4:26: 'users[0].shell' must be an absolute path", "a relative shell");
     parse_err(HEAD "users: [{name: a, ssh_authorized_keys: [\"ssh-rsa A\\nssh-rsa B\"]}]\n",
               "4:41: 'users[0].ssh_authorized_keys[0]' must be a single line", "a key with a newline");
@@ -510,6 +555,8 @@ static void test_hostile(void)
               "a python tag");
     parse_err("%TAG !e! tag:evil.example,2000:\n---\nname: !e!x y\n", "3:7: tag 'tag:evil.example,2000:x' is not supported",
               "a tag directive");
+    parse_err(HEAD "boot_test: {timeout: !!int ten}\n", "4:22: 'ten' is not a valid !!int", "a bad !!int");
+    parse_err(HEAD "labels: !!map [a]\n", "4:9: tag '!!map' is not supported", "!!map on a list");
     parse_err(HEAD "sysprep: !!bool maybe\n", "4:10: 'maybe' is not a valid !!bool", "a bad !!bool");
     {
         struct recipe *r = parse_ok("name: !!str x\nversion: !!str 1.0.0\nbase: !!map {scratch: !!bool true}\n"
