@@ -1439,9 +1439,13 @@ int recipe_load(const char *path, struct recipe **out, struct kiln_err *err)
                              (unsigned)RECIPE_MAX_BYTES);
         return r;
     }
-    char *real = realpath(path, NULL);
-    _cleanup_free_ char *abs = real ? real : absolute_dir(path);
-    _cleanup_free_ char *dir = path_dirname(abs);
+    /* The folder as the user sees it (a symlinked recipe file resolves
+     * relative paths next to the link), made absolute and canonical. */
+    _cleanup_free_ char *given_dir = path_dirname(path);
+    char *real = realpath(given_dir, NULL);
+    _cleanup_free_ char *dir = real ? real : absolute_dir(given_dir);
+    _cleanup_free_ char *base = basename_of(path);
+    _cleanup_free_ char *abs = path_join(dir, base);
     r = parse_internal(b.data, b.len, path, dir, abs, out, err);
     buf_release(&b);
     return r;

@@ -44,6 +44,16 @@ test_expect_success 'relative paths resolve against the recipe folder, not the w
     test "$(jq -r ".files[0].src" out)" = "$TEST_DIR/proj/files/motd"
 '
 
+test_expect_success 'a symlinked recipe resolves paths next to the link' '
+    mkdir -p elsewhere proj2/files &&
+    echo hi >proj2/files/motd &&
+    printf "name: a\nversion: 0.1.0\nbase: {scratch: true}\nfiles: [{src: files/motd, dest: /etc/motd}]\n" >elsewhere/r.yaml &&
+    ln -s ../elsewhere/r.yaml proj2/r.yaml &&
+    kiln check --json proj2/r.yaml >out &&
+    test "$(jq -r ".files[0].src" out)" = "$TEST_DIR/proj2/files/motd" &&
+    test "$(jq -r .path out)" = "$TEST_DIR/proj2/r.yaml"
+'
+
 test_expect_success 'the example in the README is a valid recipe' '
     fence=$(printf "\\140\\140\\140") &&
     awk -v f="$fence" "/^A small example/ { on = 1 } on && \$0 == f { exit } on && go { print } on && \$0 == f \"yaml\" { go = 1 }" \
