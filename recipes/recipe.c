@@ -610,9 +610,10 @@ static int parse_base(struct rp *p, const struct ynode *v, struct recipe_base *b
             r = get_host_path(p, l, "base.oci.layout", &b->path);
         if (r == 0 && (x = ymap_get(n, "ref", NULL))) {
             r = get_str(p, x, "base.oci.ref", &b->ref);
-            if (r == 0 && (strlen(b->ref) > 128 || !is_in(b->ref[0], LOWER UPPER DIGIT "_") ||
-                           !all_in(b->ref, LOWER UPPER DIGIT "_.-:+")))
-                r = fail(p, x, "'base.oci.ref': '%s' is not a valid tag", SHOWS(b->ref));
+            /* an org.opencontainers.image.ref.name: a tag, or NAME:VERSION in a kiln store */
+            if (r == 0 && (strlen(b->ref) > 255 || !is_in(b->ref[0], LOWER UPPER DIGIT "_") ||
+                           !all_in(b->ref, LOWER UPPER DIGIT "_.-:+@/")))
+                r = fail(p, x, "'base.oci.ref': '%s' is not a valid reference name", SHOWS(b->ref));
         }
         if (r == 0 && !b->ref)
             b->ref = xstrdup("latest");

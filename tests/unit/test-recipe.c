@@ -387,8 +387,10 @@ static void test_errors(void)
               "3:24: 'base.debian.suite': 'Bookworm' is not a Debian suite name", "a bad suite");
     parse_err("name: x\nversion: 1.0.0\nbase: {debian: {suite: sid, mirror: \"http://a b\"}}\n",
               "3:37: 'base.debian.mirror' must not contain spaces", "a mirror with a space");
-    parse_err("name: x\nversion: 1.0.0\nbase: {oci: {layout: l, ref: \"a/b\"}}\n",
-              "3:30: 'base.oci.ref': 'a/b' is not a valid tag", "a bad OCI tag");
+    parse_err("name: x\nversion: 1.0.0\nbase: {oci: {layout: l, ref: \"a b\"}}\n",
+              "3:30: 'base.oci.ref': 'a b' is not a valid reference name", "a bad OCI reference");
+    recipe_free(parse_ok("name: x\nversion: 1.0.0\nbase: {oci: {layout: l, ref: \"busybox:1.0.0+b.1\"}}\n",
+                         "an OCI reference NAME:VERSION"));
     parse_err("name: x\nversion: 1.0.0\nbase: {directory: [a]}\n", "3:19: 'base.directory' must be a string, not a list",
               "a list as a directory");
 
