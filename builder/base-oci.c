@@ -69,6 +69,28 @@ static int read_doc(const char *what, const char *layout, const char *digest, in
     return 0;
 }
 
+/* Parses a manifest or index; other tools may leave out the optional
+ * mediaType, which kiln's parser wants: it is filled in from the shape. */
+static int parse_doc(const struct buf *b, struct oci_manifest **out, struct kiln_err *err)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(b->data, b->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return kiln_errf(err, KILN_EINVAL, "not a JSON object");
+    }
+    if (!json_object_get(j, "mediaType"))
+        json_object_set_new(j, "mediaType",
+                            json_string(json_object_get(j, "manifests") ? OCI_MT_INDEX : OCI_MT_MANIFEST));
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!s)
+        return kiln_errf(err, KILN_ENOMEM, "out of memory");
+    int r = oci_manifest_parse(s, strlen(s), out, err);
+    free(s);
+    return r;
+}
+
 static int is_layer_type(const char *mt)
 {
     static const char *const ok[] = {
@@ -95,7 +117,7 @@ static int find_manifest(const char *what, const char *layout, const char *ref, 
         return kiln_errf(err, KILN_EINVAL, "%s: not an OCI image layout (no readable index.json)", what);
     }
     struct oci_manifest *idx = NULL;
-    r = oci_manifest_parse(b.data, b.len, &idx, err);
+    r = parse_doc(&b, &idx, err);
     buf_release(&b);
     if (r < 0)
         return kiln_err_prefix(err, "%s: index.json", what);
@@ -122,7 +144,7 @@ static int find_manifest(const char *what, const char *layout, const char *ref, 
         struct buf mb = BUF_INIT;
         r = read_doc(what, layout, cur.digest, cur.size, &mb, err);
         struct oci_manifest *m = NULL;
-        if (r == 0 && (r = oci_manifest_parse(mb.data, mb.len, &m, err)) < 0)
+        if (r == 0 && (r = parse_doc(&mb, &m, err)) < 0)
             kiln_err_prefix(err, "%s: manifest '%s'", what, cur.digest);
         buf_release(&mb);
         if (r < 0) {

@@ -375,6 +375,9 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
         case PLAN_HOSTNAME:
             rc = step_hostname_run(ctx, err);
             break;
+        case PLAN_OWNERS:
+            rc = step_owners_run(ctx, err);
+            break;
         case PLAN_GUEST:
             rc = run_guest(ctx, err);
             break;

@@ -156,6 +156,8 @@ int base_oci_run(struct build_ctx *ctx, struct kiln_err *err);
 int step_files_run(struct build_ctx *ctx, struct kiln_err *err);
 int step_users_run(struct build_ctx *ctx, struct kiln_err *err);
 int step_hostname_run(struct build_ctx *ctx, struct kiln_err *err);
+/* Applies the files' owners (after users, so recipe users can own files). */
+int step_owners_run(struct build_ctx *ctx, struct kiln_err *err);
 
 /* Outputs (output-*.c): write the tree's output, store its blobs (held) and
  * describe its manifest in *out.  qcow2/raw are added with the same signature. */

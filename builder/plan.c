@@ -14,6 +14,7 @@ const char *plan_step_name(enum plan_step_kind k)
     case PLAN_FILES: return "files";
     case PLAN_USERS: return "users";
     case PLAN_HOSTNAME: return "hostname";
+    case PLAN_OWNERS: return "owners";
     case PLAN_GUEST: return "guest";
     case PLAN_OUTPUT: return "output";
     }
@@ -194,6 +195,14 @@ int plan_make(const struct recipe *r, struct build_plan **out, struct kiln_err *
         add_step(p, PLAN_USERS, 0, users_inputs(r));
     if (r->hostname)
         add_step(p, PLAN_HOSTNAME, 0, json_string(r->hostname));
+    json_t *owners = json_array();
+    for (size_t i = 0; i < r->n_files; i++)
+        if (r->files[i].owner)
+            json_array_append_new(owners, json_pack("[ss]", r->files[i].dest, r->files[i].owner));
+    if (json_array_size(owners))
+        add_step(p, PLAN_OWNERS, 0, owners);
+    else
+        json_decref(owners);
     p->needs_guest = recipe_needs_guest(r);
     if (p->needs_guest)
         add_step(p, PLAN_GUEST, 0, guest_inputs(r));

@@ -1,6 +1,8 @@
 /* plan.h - recipe -> ordered build steps, each with a content hash.  No I/O.
  *
- * The order is fixed: base, files, users, hostname (host steps on the tree),
+ * The order is fixed: base, files, users, hostname, owners (host steps on the
+ * tree; files' owners are applied after users so a file may belong to a user
+ * the recipe creates, while users still append to a /etc/passwd from files),
  * then one guest step when the recipe needs the in-guest builder (packages,
  * run, services), then one step per output.  A step's hash is the SHA-256 of
  * the previous step's hash and the canonical JSON of the step's own inputs as
@@ -21,6 +23,7 @@ enum plan_step_kind {
     PLAN_FILES,
     PLAN_USERS,
     PLAN_HOSTNAME,
+    PLAN_OWNERS,      /* files' owners, resolved once the users exist */
     PLAN_GUEST,
     PLAN_OUTPUT,
 };

@@ -56,11 +56,9 @@ int step_files_run(struct build_ctx *ctx, struct kiln_err *err)
     for (size_t i = 0; i < rc->n_files; i++) {
         const struct recipe_file *f = &rc->files[i];
         _cleanup_free_ char *what = xasprintf("files: '%s'", f->dest);
-        uint32_t uid, gid;
-        int r = step_owner(ctx, what, f->owner, &uid, &gid, err);
-        if (r < 0)
-            return r;
+        uint32_t uid = 0, gid = 0;
         _cleanup_free_ char *dest = NULL;
+        int r;
         if ((r = step_resolve_dest(ctx, what, f->dest, &dest, err)) < 0)
             return r;
         struct tree_new_entry ne = {
@@ -87,6 +85,30 @@ int step_files_run(struct build_ctx *ctx, struct kiln_err *err)
             r = tree_set_inline(ctx->tree, e, "", 0, err);
         if (r < 0)
             return r;
+    }
+    return 0;
+}
+
+int step_owners_run(struct build_ctx *ctx, struct kiln_err *err)
+{
+    const struct recipe *rc = ctx->recipe;
+    for (size_t i = 0; i < rc->n_files; i++) {
+        const struct recipe_file *f = &rc->files[i];
+        if (!f->owner)
+            continue;
+        _cleanup_free_ char *what = xasprintf("files: '%s'", f->dest);
+        uint32_t uid, gid;
+        int r = step_owner(ctx, what, f->owner, &uid, &gid, err);
+        if (r < 0)
+            return r;
+        _cleanup_free_ char *dest = NULL;
+        if ((r = step_resolve_dest(ctx, what, f->dest, &dest, err)) < 0)
+            return r;
+        struct tree_entry *e = tree_get(ctx->tree, dest);
+        if (!e)
+            return kiln_errf(err, KILN_EINVAL, "%s: gone before its owner could be set", what);
+        e->uid = uid;
+        e->gid = gid;
     }
     return 0;
 }
