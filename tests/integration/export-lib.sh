@@ -150,7 +150,9 @@ free_port() {
 }
 
 # Starts docker-registry on a free port with its storage in DIR; sets
-# REGISTRY (host:port) and stops it when the test ends.
+# REGISTRY (host:port) and stops it when the test ends.  Call it from the
+# test file's top level, not inside a test body (a subshell): the REGISTRY
+# variable and the cleanup must reach the main shell.
 start_registry() {
     _dir=$1
     mkdir -p "$_dir/data"
@@ -171,6 +173,8 @@ EOR
         docker-registry serve "$_dir/config.yml" >"$_dir/log" 2>&1 &
         _pid=$!
         test_on_exit "kill $_pid; wait $_pid"
+        # also when the test is interrupted before test_done
+        trap "kill $_pid 2>/dev/null" EXIT
         for _i in $(seq 50); do
             if port_open "$_port"; then
                 REGISTRY=127.0.0.1:$_port
