@@ -61,4 +61,17 @@ test_expect_success 'gc removes what the killed builds left, every listed image 
     done <after
 '
 
+test_expect_success 'gc run while builds are writing keeps their blobs' '
+    kiln build r.yaml --version auto >b1.out 2>b1.err &
+    p1=$!
+    echo "$p1" >build.pid
+    sleep 0.5
+    kiln gc --json >gc.json &&
+    wait "$p1" &&
+    ref=$(sed -n "s/@.*//p" b1.out) &&
+    kiln inspect "$ref" >/dev/null &&
+    "$TOOL" verify "$KILN_STORE" >/dev/null &&
+    skopeo inspect --raw "oci:$KILN_STORE:$ref" >/dev/null
+'
+
 test_done
