@@ -438,11 +438,48 @@ static int commit_output(const char *tmp, const char *output, int force, struct 
     return fs_fsync_dir(dir, err);
 }
 
-int export_run(const struct export_opts *o, struct export_result *res, struct kiln_err *err)
+/* The output path without trailing slashes (caller-owned), or NULL when it
+ * names something export must never replace ("/", ".", ".."). */
+static char *output_path(const char *given)
 {
-    const struct export_format *fmt = export_format_find(o->format);
+    char *p = xstrdup(given);
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    const char *base = strrchr(p, '/');
+    base = base ? base + 1 : p;
+    if (!p[0] || strcmp(p, "/") == 0 || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* 1 if the existing path output is dir or one of dir's parents. */
+static int output_holds(const char *output, const char *dir)
+{
+    _cleanup_free_ char *out = realpath(output, NULL);
+    _cleanup_free_ char *d = realpath(dir, NULL);
+    if (!out || !d)
+        return 0;
+    size_t n = strlen(out);
+    return strcmp(out, "/") == 0 || (strncmp(d, out, n) == 0 && (d[n] == '\0' || d[n] == '/'));
+}
+
+int export_run(const struct export_opts *opts, struct export_result *res, struct kiln_err *err)
+{
+    const struct export_format *fmt = export_format_find(opts->format);
     if (!fmt)
-        return kiln_errf(err, KILN_EINVAL, "unknown export format '%s'", o->format);
+        return kiln_errf(err, KILN_EINVAL, "unknown export format '%s'", opts->format);
+    struct export_opts fixed = *opts;
+    const struct export_opts *o = &fixed;
+    _cleanup_free_ char *output = output_path(opts->output);
+    if (!output)
+        return kiln_errf(err, KILN_EINVAL, "output '%s' must name a new file or directory", opts->output);
+    fixed.output = output;
+    if (output_holds(o->output, o->store))
+        return kiln_errf(err, KILN_EINVAL, "output '%s' is or holds the store; refusing to replace it",
+                         o->output);
     if (!o->force && output_nonempty(o->output))
         return kiln_errf(err, KILN_EEXIST, "'%s' exists and is not empty (use --force)", o->output);
 
