@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +467,33 @@ static int output_holds(const char *output, const char *dir)
     return strcmp(out, "/") == 0 || (strncmp(d, out, n) == 0 && (d[n] == '\0' || d[n] == '/'));
 }
 
+/* The work directory of the export in progress, for export_emergency_cleanup(). */
+static pthread_mutex_t work_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *work_dir;
+
+static void work_set(const char *dir)
+{
+    pthread_mutex_lock(&work_mu);
+    free(work_dir);
+    work_dir = dir ? xstrdup(dir) : NULL;
+    pthread_mutex_unlock(&work_mu);
+}
+
+void export_emergency_cleanup(void)
+{
+    pthread_mutex_lock(&work_mu);
+    if (work_dir) {
+        /* Renamed first: the writer, still running, opens paths under the
+         * old name, which no longer exist, so it cannot add to what we remove. */
+        _cleanup_free_ char *dead = xasprintf("%s.dead", work_dir);
+        if (rename(work_dir, dead) == 0)
+            fs_rm_rf(dead, NULL);
+        else
+            fs_rm_rf(work_dir, NULL);
+    }
+    pthread_mutex_unlock(&work_mu);
+}
+
 int export_run(const struct export_opts *opts, struct export_result *res, struct kiln_err *err)
 {
     const struct export_format *fmt = export_format_find(opts->format);
@@ -493,6 +521,7 @@ int export_run(const struct export_opts *opts, struct export_result *res, struct
     r = fs_mkdtemp(dir, ".kiln-export.", &work, err);
     if (r < 0)
         return kiln_err_prefix(err, "export to '%s'", o->output);
+    work_set(work);
     _cleanup_free_ char *tmp = path_join(work, "out");
     kiln_log(KILN_LOG_INFO, "exporting '%s' as %s to '%s'", o->ref, fmt->name, o->output);
     r = fmt->write(s, tmp, err);
@@ -501,6 +530,7 @@ int export_run(const struct export_opts *opts, struct export_result *res, struct
     }
     struct kiln_err ignored = KILN_ERR_INIT;
     fs_rm_rf(work, &ignored);
+    work_set(NULL);
     if (r < 0)
         return r;
     if (res) {

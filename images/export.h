@@ -165,4 +165,8 @@ void export_result_release(struct export_result *r);
 
 int export_run(const struct export_opts *o, struct export_result *res, struct kiln_err *err);
 
+/* Removes the temporary output of the export in progress, if any.  For the
+ * program's signal thread (not a signal handler): after it, exit at once. */
+void export_emergency_cleanup(void);
+
 #endif
