@@ -109,6 +109,14 @@ test_expect_success 'a whiteout name in a rootfs tarball is refused' '
     refused wh.tar "whiteout name"
 '
 
+test_expect_success 'a recipe file with a whiteout name is refused' '
+    printf "name: hostile\nversion: 1.0.0\nbase:\n  scratch: true\nfiles:\n  - content: x\n    dest: /etc/.wh.passwd\noutputs: [oci]\n" >r.yaml &&
+    before=$(store_digest) &&
+    test_expect_code 2 kiln build r.yaml &&
+    test_grep "whiteout name" err &&
+    test "$before" = "$(store_digest)"
+'
+
 test_expect_success 'device nodes are refused unless allowed' '
     mk chr.tar d:dev c:dev/sda &&
     refused chr.tar "character device; device nodes are refused" &&

@@ -80,6 +80,7 @@ static void test_hostile(void)
     ok(add(t, TREE_HARDLINK, "h", "f", &err) == 0, "a hard link to a file");
     ok(tree_get(t, "/h")->content == tree_get(t, "/f")->content, "hard links share their content");
     ok(add(t, TREE_CHAR, "dev/null", NULL, &err) == KILN_EINVAL, "devices are refused by default");
+    ok(add(t, TREE_FILE, "etc/.wh.passwd", NULL, &err) == KILN_EINVAL, "a whiteout name is refused");
     struct tree_new_entry ne = { .path = "u", .type = TREE_FILE, .uid = -1 };
     ok(tree_add(t, "test", &ne, NULL, &err) == KILN_EINVAL, "a negative uid is refused");
     ne.uid = 4294967295ll;
