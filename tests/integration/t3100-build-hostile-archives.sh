@@ -101,7 +101,9 @@ test_expect_success 'a relative symlink chain used as a parent is refused' '
 
 test_expect_success 'a symlink named . is refused' '
     mk symdot.tar s:.:/etc &&
-    refused symdot.tar "would replace the root with a symlink"
+    refused symdot.tar "entry .\.. is a symlink named .\.." &&
+    mk symdot2.tar d:etc s:etc/.:/ &&
+    refused symdot2.tar "entry .etc/\.. is a symlink named"
 '
 
 test_expect_success 'a whiteout name in a rootfs tarball is refused' '
