@@ -90,6 +90,8 @@ struct build_ctx {
     json_t *inputs;               /* build record inputs (array) */
     json_t *base_config;          /* the OCI base's config object, or NULL */
     char files_digest[DIGEST_STR_SIZE]; /* the file manifest blob, once written */
+    char rootfs_digest[DIGEST_STR_SIZE]; /* the uncompressed rootfs tar, when an oci output stored it */
+    uint64_t rootfs_size;
 
     /* blobs written but not committed */
     pthread_mutex_t lock;
