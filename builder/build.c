@@ -201,6 +201,16 @@ void build_emergency_cleanup(void)
     /* current_lock stays held: the build must not go on committing. */
 }
 
+void build_critical_begin(void)
+{
+    pthread_mutex_lock(&current_lock);
+}
+
+void build_critical_end(void)
+{
+    pthread_mutex_unlock(&current_lock);
+}
+
 static int fd_sink(void *ud, const void *data, size_t len, struct kiln_err *err)
 {
     int fd = *(int *)ud;
@@ -278,6 +288,7 @@ static int run_base(struct build_ctx *ctx, struct kiln_err *err)
     return kiln_errf(err, KILN_EINVAL, "unknown base kind");
 }
 
+/* One output_*_run per output type; qcow2 and raw are added here. */
 static output_fn output_for(enum recipe_output_type t)
 {
     switch (t) {

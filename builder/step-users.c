@@ -56,9 +56,23 @@ static int add_dir(struct build_ctx *ctx, const char *what, const char *path, un
     return tree_add(ctx->tree, what, &ne, NULL, err);
 }
 
+/* A field of /etc/passwd or /etc/group must not carry a separator. */
+static int field_ok(const char *s)
+{
+    return s && *s && !strpbrk(s, ":\n\r,");
+}
+
 static int add_user(struct build_ctx *ctx, const struct recipe_user *u, struct kiln_err *err)
 {
     _cleanup_free_ char *what = xasprintf("users: '%s'", u->name);
+    if (!field_ok(u->name) || (u->shell && (!field_ok(u->shell))))
+        return kiln_errf(err, KILN_EINVAL, "%s: names and shells cannot contain ':', ',' or line breaks", what);
+    for (size_t i = 0; i < u->groups.n; i++)
+        if (!field_ok(u->groups.v[i]))
+            return kiln_errf(err, KILN_EINVAL, "%s: group names cannot contain ':', ',' or line breaks", what);
+    for (size_t i = 0; i < u->ssh_authorized_keys.n; i++)
+        if (strpbrk(u->ssh_authorized_keys.v[i], "\n\r"))
+            return kiln_errf(err, KILN_EINVAL, "%s: an ssh key cannot contain line breaks", what);
     _cleanup_free_ char *passwd = NULL, *group = NULL, *shadow = NULL;
     int r;
     if ((r = step_read_text(ctx, "/etc/passwd", &passwd, NULL, err)) < 0 ||

@@ -443,6 +443,20 @@ int tree_add(struct tree *t, const char *what, const struct tree_new_entry *ne,
     int r = tree_normalize(what, ne->path, &path, err);
     if (r < 0)
         return r;
+    if (ne->type != TREE_DIR) {
+        /* "x/." or "." naming a non-directory is never an honest entry. */
+        size_t l = strlen(ne->path);
+        while (l > 1 && ne->path[l - 1] == '/')
+            l--;
+        if ((l == 1 && ne->path[0] == '.') || (l >= 2 && ne->path[l - 1] == '.' && ne->path[l - 2] == '/'))
+            return kiln_errf(err, KILN_EINVAL, "%s: entry '%s' is a %s named '.'", what, ne->path,
+                             tree_type_name(ne->type == TREE_HARDLINK ? TREE_FILE : ne->type));
+    }
+    const char *base = strrchr(path, '/') + 1;
+    if (strncmp(base, ".wh.", 4) == 0)
+        return kiln_errf(err, KILN_EINVAL,
+                         "%s: entry '%s' has a whiteout name ('.wh.'), which an image layer cannot carry",
+                         what, ne->path);
     if ((r = check_owner(what, ne->path, ne->uid, "uid", err)) < 0 ||
         (r = check_owner(what, ne->path, ne->gid, "gid", err)) < 0)
         return r;

@@ -129,7 +129,8 @@ struct tree_new_entry {
 
 /* Adds an entry, replacing what is at its path (a directory over a
  * directory keeps the children).  Refuses, with KILN_EINVAL and a message
- * prefixed by `what`: paths escaping the root, an entry whose parent
+ * prefixed by `what`: paths escaping the root, names starting ".wh." (a
+ * written layer would turn them into whiteouts), an entry whose parent
  * crosses a symlink or is not a directory, a non-directory at the root,
  * hard links to missing or non-file entries (or through symlinks),
  * device nodes unless allowed, sockets, owners beyond 2^32-2 and

@@ -101,12 +101,22 @@ test_expect_success 'a relative symlink chain used as a parent is refused' '
 
 test_expect_success 'a symlink named . is refused' '
     mk symdot.tar s:.:/etc &&
-    refused symdot.tar "would replace the root with a symlink"
+    refused symdot.tar "entry .\.. is a symlink named .\.." &&
+    mk symdot2.tar d:etc s:etc/.:/ &&
+    refused symdot2.tar "entry .etc/\.. is a symlink named"
 '
 
 test_expect_success 'a whiteout name in a rootfs tarball is refused' '
     mk wh.tar d:a f:a/.wh.b &&
     refused wh.tar "whiteout name"
+'
+
+test_expect_success 'a recipe file with a whiteout name is refused' '
+    printf "name: hostile\nversion: 1.0.0\nbase:\n  scratch: true\nfiles:\n  - content: x\n    dest: /etc/.wh.passwd\noutputs: [oci]\n" >r.yaml &&
+    before=$(store_digest) &&
+    test_expect_code 2 kiln build r.yaml &&
+    test_grep "whiteout name" err &&
+    test "$before" = "$(store_digest)"
 '
 
 test_expect_success 'device nodes are refused unless allowed' '
