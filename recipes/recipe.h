@@ -60,8 +60,9 @@ struct recipe_base {
 
 struct recipe_file {
     char *src;          /* absolute path on the host, or NULL */
-    char *content;      /* inline content, or NULL (exactly one of src/content) */
+    char *content;      /* inline content, or NULL (exactly one of src/content/link) */
     size_t content_len;
+    char *link;         /* symlink target as written, or NULL; no mode for links */
     char *dest;         /* absolute path in the image, normalised, never ".." */
     unsigned mode;      /* permission bits, 0..07777 */
     int has_mode;       /* 0: 0644 for files */
@@ -118,6 +119,7 @@ struct recipe_boot_test {
 
 struct recipe {
     char *path;                          /* absolute path of the recipe file */
+    char *source;                        /* the recipe's name as the user gave it (messages) */
     char sha256[HASH_HEX_LEN + 1];       /* digest of the recipe file's bytes */
 
     char *name;                          /* [a-z0-9][a-z0-9._-]* */
