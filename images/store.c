@@ -180,9 +180,13 @@ int store_open(const char *dir, int flags, struct store **out, struct kiln_err *
         return kiln_errf(err, KILN_EINVAL, "store '%s' is not a directory", dir);
     }
     if (!fs_exists(layout)) {
-        if (!(flags & STORE_CREATE))
-            return kiln_errf(err, fs_exists(dir) ? KILN_EINVAL : KILN_ENOTFOUND,
-                             "'%s' is not an OCI image layout (no 'oci-layout' file)", dir);
+        if (!(flags & STORE_CREATE)) {
+            /* oci-layout is written last: without it, a directory holding only
+             * what creation writes first is a store that was never finished. */
+            if (!fs_exists(dir) || dir_is_fresh(dir))
+                return kiln_errf(err, KILN_ENOTFOUND, "store '%s' does not exist", dir);
+            return kiln_errf(err, KILN_EINVAL, "'%s' is not an OCI image layout (no 'oci-layout' file)", dir);
+        }
         if (fs_exists(dir) && !dir_is_fresh(dir))
             return kiln_errf(err, KILN_EINVAL,
                              "'%s' exists and is not an OCI image layout; refusing to create a store in it", dir);

@@ -119,6 +119,13 @@ static void test_open(void)
     st = open_store("empty", STORE_CREATE);
     ok(st != NULL, "an empty directory becomes a store");
     store_close(st);
+    fs_mkdir_p("half/.kiln/tmp", 0755, NULL);
+    fs_mkdir_p("half/blobs/sha256", 0755, NULL);
+    is_int(store_open("half", 0, &st, &err), KILN_ENOTFOUND,
+           "a store whose creation was interrupted does not exist for readers");
+    st = open_store("half", STORE_CREATE);
+    ok(st != NULL && fs_exists("half/oci-layout") && fs_exists("half/index.json"), "and creating it finishes it");
+    store_close(st);
     fs_mkdir_p("badlayout", 0755, NULL);
     fs_write_atomic("badlayout/oci-layout", "{\"imageLayoutVersion\":\"2.0.0\"}", 30, 0644, NULL);
     fs_write_atomic("badlayout/index.json", "{}", 2, 0644, NULL);
