@@ -120,8 +120,10 @@ static int walk_blob(const struct oci_desc *d, const struct oci_desc *parent, vo
     const char *role = role_of(d, parent);
     struct kiln_err e = KILN_ERR_INIT;
     int r = store_blob_verify(w->st, d->digest, d->size, &e);
-    json_t *b = json_pack("{s:s, s:s, s:s, s:I, s:b}", "digest", d->digest, "mediaType", d->media_type, "role", role,
-                          "size", (json_int_t)d->size, "ok", r == 0);
+    json_t *b = json_pack("{s:s, s:s, s:s, s:b}", "digest", d->digest, "mediaType", d->media_type, "role", role,
+                          "ok", r == 0);
+    if (d->size >= 0) /* the files blob's size is not written in the manifest */
+        json_object_set_new(b, "size", json_integer(d->size));
     if (r < 0) {
         if (r == KILN_ENOTFOUND)
             kiln_errf(&e, KILN_EVERIFY, "missing blob '%s' (%s)", d->digest, role);
