@@ -143,8 +143,10 @@ json_t *signing_provenance_statement(const char *name, const char *version, cons
 /* Finds the image's provenance attestation.  *out gets a new reference to
  * {"statement": {...}, "artifact": "sha256:..", "signed": bool, "keyId": ..}
  * or NULL when there is none (returns 0).  With keys (n_keys > 0), a signed
- * attestation is checked: "verified" is true when a given key signed it. */
-int signing_provenance_find(struct store *st, const char *digest,
+ * attestation is checked: "verified" is true when a given key signed it.
+ * When the same image was built under several versions, the statement whose
+ * subject is subject_name ("NAME:VERSION", may be NULL) is preferred. */
+int signing_provenance_find(struct store *st, const char *digest, const char *subject_name,
                             struct signing_pubkey *const *keys, size_t n_keys, json_t **out,
                             struct kiln_err *err);
 

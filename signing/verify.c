@@ -194,10 +194,13 @@ int signing_verify_image(struct store *st, const char *digest, const char *media
 
     json_t *prov = NULL;
     struct kiln_err pe = KILN_ERR_INIT;
-    if (signing_provenance_find(st, digest, o->keys, o->n_keys, &prov, &pe) == 0 && prov) {
+    _cleanup_free_ char *subject_name = o->name && o->version ? xasprintf("%s:%s", o->name, o->version) : NULL;
+    if (signing_provenance_find(st, digest, subject_name, o->keys, o->n_keys, &prov, &pe) == 0 && prov) {
         json_t *stmt = json_object_get(prov, "statement");
         json_t *summary = json_pack("{s:O, s:O}", "artifact", json_object_get(prov, "artifact"), "signed",
-                                    json_object_get(prov, "signed") ? json_object_get(prov, "signed") : json_false());
+                                    json_object_get(prov, "signed"));
+        if (stmt)
+            json_object_set(summary, "subject", json_array_get(json_object_get(stmt, "subject"), 0));
         json_t *pred = json_object_get(stmt, "predicate");
         json_t *bd = json_object_get(pred, "buildDefinition");
         json_t *rd = json_object_get(pred, "runDetails");

@@ -154,7 +154,7 @@ static void test_sign_and_verify(const char *src)
                   KILN_EVERIFY, "web:1.1.0 is unsigned");
     has_str(err.msg, "has no signature", "and says so");
     json_t *found = NULL;
-    ok(signing_provenance_find(st, d2, keys, 1, &found, &err) == 0 && found, "its provenance is found");
+    ok(signing_provenance_find(st, d2, "web:1.1.0", keys, 1, &found, &err) == 0 && found, "its provenance is found");
     ok(json_is_false(json_object_get(found, "signed")), "unsigned");
     is_str(jstr(found, "statement.subject.0.name"), "web:1.1.0", "names the image");
     json_decref(found);
