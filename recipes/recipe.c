@@ -6,12 +6,10 @@
 #include "recipes/recipe.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -124,6 +122,20 @@ static const char *suggest(const char *key, const char *const *allowed)
     return best;
 }
 
+/* A top-level key that belongs one level down, e.g. 'entrypoint' -> 'container.entrypoint'. */
+static const char *nested_key(const char *key)
+{
+    static const char *const nested[] = {
+        "container.entrypoint", "container.cmd", "container.env", "container.workdir", "container.user",
+        "container.ports", "base.scratch", "base.tarball", "base.directory", "base.oci", "base.debian",
+        "base.disk", "services.enable", "services.disable", "boot_test.marker", NULL,
+    };
+    for (const char *const *n = nested; *n; n++)
+        if (!strcmp(strchr(*n, '.') + 1, key))
+            return *n;
+    return NULL;
+}
+
 static int check_keys(struct rp *p, const struct ynode *m, const char *const *allowed, const char *where)
 {
     for (size_t i = 0; i < m->n; i++) {
@@ -134,6 +146,8 @@ static int check_keys(struct rp *p, const struct ynode *m, const char *const *al
         if (known)
             continue;
         const char *s = suggest(k->str, allowed);
+        if (!s && !where)
+            s = nested_key(k->str);
         char in[140] = "";
         if (where)
             snprintf(in, sizeof(in), " in '%s'", where);
@@ -228,6 +242,49 @@ static void strv_release(struct strv *sv)
     sv->n = 0;
 }
 
+struct dupref {
+    const char *s;
+    size_t idx;
+};
+
+static int dupref_cmp(const void *a, const void *b)
+{
+    const struct dupref *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    if (c)
+        return c;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Finds the earliest repeated string in v[0..n) by sorting (lists may be
+ * long); returns 1 and the indexes of both occurrences if there is one. */
+static int find_dup(const char *const *v, size_t n, size_t *first, size_t *second)
+{
+    if (n < 2)
+        return 0;
+    struct dupref *refs = xcalloc(n, sizeof(*refs));
+    for (size_t i = 0; i < n; i++) {
+        refs[i].s = v[i];
+        refs[i].idx = i;
+    }
+    qsort(refs, n, sizeof(*refs), dupref_cmp);
+    int found = 0;
+    size_t start = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(refs[i].s, refs[start].s) != 0) {
+            start = i;
+            continue;
+        }
+        if (i == start + 1 && (!found || refs[i].idx < *second)) {
+            *first = refs[start].idx;
+            *second = refs[i].idx;
+            found = 1;
+        }
+    }
+    free(refs);
+    return found;
+}
+
 typedef int (*str_check_fn)(struct rp *p, const struct ynode *n, const char *what, const char *s);
 
 /* A list of strings, each checked by check (may be NULL); duplicates refused if nodup. */
@@ -245,20 +302,15 @@ static int get_strv(struct rp *p, const struct ynode *n, const char *what, str_c
         r = get_str(p, it, w, &s);
         if (r == 0 && check)
             r = check(p, it, w, s);
-        if (r == 0 && nodup) {
-            for (size_t j = 0; j < out->n; j++) {
-                if (!strcmp(out->v[j], s)) {
-                    r = fail(p, it, "'%s' lists '%s' twice", what, SHOWS(s));
-                    break;
-                }
-            }
-        }
         if (r < 0) {
             free(s);
             return r;
         }
         strv_push(out, s);
     }
+    size_t a, b;
+    if (nodup && find_dup((const char *const *)out->v, out->n, &a, &b))
+        return fail(p, n->items[b], "'%s' lists '%s' twice", what, SHOWS(out->v[b]));
     return 0;
 }
 
@@ -558,9 +610,10 @@ static int parse_base(struct rp *p, const struct ynode *v, struct recipe_base *b
             r = get_host_path(p, l, "base.oci.layout", &b->path);
         if (r == 0 && (x = ymap_get(n, "ref", NULL))) {
             r = get_str(p, x, "base.oci.ref", &b->ref);
-            if (r == 0 && (strlen(b->ref) > 128 || !is_in(b->ref[0], LOWER UPPER DIGIT "_") ||
-                           !all_in(b->ref, LOWER UPPER DIGIT "_.-:+")))
-                r = fail(p, x, "'base.oci.ref': '%s' is not a valid tag", SHOWS(b->ref));
+            /* an org.opencontainers.image.ref.name: a tag, or NAME:VERSION in a kiln store */
+            if (r == 0 && (strlen(b->ref) > 255 || !is_in(b->ref[0], LOWER UPPER DIGIT "_") ||
+                           !all_in(b->ref, LOWER UPPER DIGIT "_.-:+@/")))
+                r = fail(p, x, "'base.oci.ref': '%s' is not a valid reference name", SHOWS(b->ref));
         }
         if (r == 0 && !b->ref)
             b->ref = xstrdup("latest");
@@ -656,6 +709,10 @@ static int get_mode(struct rp *p, const struct ynode *n, const char *what, unsig
         digits = s + 2;
     else if (s[0] == '0' && s[1])
         digits = s + 1;
+    if (!strcmp(s, "0")) {
+        *out = 0;
+        return 0;
+    }
     if (!digits) {
         if (s[0] && all_in(s, DIGIT) && strlen(s) <= 4 && all_in(s, "01234567"))
             return fail(p, n, "'%s': mode %s needs a leading 0 (write 0%s, an octal number)", what, s, s);
@@ -929,15 +986,11 @@ static int get_ports(struct rp *p, const struct ynode *n, struct strv *out)
         num[d] = '\0';
         if (parse_int(num, &port) < 0 || port < 1 || port > 65535 || (d > 1 && num[0] == '0'))
             return fail(p, it, "'%s': port %s is not between 1 and 65535", w, num);
-        char *norm = xasprintf("%lld/%s", port, proto);
-        for (size_t j = 0; j < out->n; j++) {
-            if (!strcmp(out->v[j], norm)) {
-                free(norm);
-                return fail(p, it, "'%s': port '%s' is listed twice", w, SHOWN(it));
-            }
-        }
-        strv_push(out, norm);
+        strv_push(out, xasprintf("%lld/%s", port, proto));
     }
+    size_t a, b;
+    if (r == 0 && find_dup((const char *const *)out->v, out->n, &a, &b))
+        return fail(p, n->items[b], "'container.ports[%zu]': port '%s' is listed twice", b, SHOWN(n->items[b]));
     return r;
 }
 
@@ -1144,10 +1197,16 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
         for (size_t i = 0; rc == 0 && i < x->n; i++) {
             r->n_files++;
             rc = parse_file(p, x->items[i], i, &r->files[i]);
-            for (size_t j = 0; rc == 0 && j < i; j++)
-                if (!strcmp(r->files[j].dest, r->files[i].dest))
-                    rc = fail(p, x->items[i], "'files[%zu]': dest '%s' is already given at line %u", i,
-                              SHOWS(r->files[i].dest), r->files[j].pos.line);
+        }
+        if (rc == 0 && r->n_files > 1) {
+            const char **dests = xcalloc(r->n_files, sizeof(*dests));
+            size_t a, b;
+            for (size_t i = 0; i < r->n_files; i++)
+                dests[i] = r->files[i].dest;
+            if (find_dup(dests, r->n_files, &a, &b))
+                rc = fail(p, x->items[b], "'files[%zu]': dest '%s' is already given at line %u", b,
+                          SHOWS(r->files[b].dest), r->files[a].pos.line);
+            free(dests);
         }
     }
     if (rc == 0 && (x = ymap_get(root, "users", NULL))) {
@@ -1157,14 +1216,27 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
         for (size_t i = 0; rc == 0 && i < x->n; i++) {
             r->n_users++;
             rc = parse_user(p, x->items[i], i, &r->users[i]);
-            for (size_t j = 0; rc == 0 && j < i; j++) {
-                if (!strcmp(r->users[j].name, r->users[i].name))
-                    rc = fail(p, x->items[i], "'users[%zu]': user '%s' is already given at line %u", i,
-                              r->users[i].name, r->users[j].pos.line);
-                else if (r->users[i].uid >= 0 && r->users[j].uid == r->users[i].uid)
-                    rc = fail(p, x->items[i], "'users[%zu]': uid %ld is already given to '%s'", i,
-                              r->users[i].uid, r->users[j].name);
+        }
+        if (rc == 0 && r->n_users > 1) {
+            char **ukeys = xcalloc(r->n_users, sizeof(*ukeys));
+            size_t a, b, nu = 0;
+            for (size_t i = 0; i < r->n_users; i++)
+                ukeys[i] = xstrdup(r->users[i].name);
+            if (find_dup((const char *const *)ukeys, r->n_users, &a, &b))
+                rc = fail(p, x->items[b], "'users[%zu]': user '%s' is already given at line %u", b,
+                          r->users[b].name, r->users[a].pos.line);
+            /* uids given explicitly; "#i" placeholders never collide */
+            for (size_t i = 0; i < r->n_users; i++) {
+                free(ukeys[i]);
+                ukeys[i] = r->users[i].uid >= 0 ? xasprintf("%ld", r->users[i].uid) : xasprintf("#%zu", i);
+                nu++;
             }
+            if (rc == 0 && find_dup((const char *const *)ukeys, nu, &a, &b))
+                rc = fail(p, x->items[b], "'users[%zu]': uid %ld is already given to '%s'", b,
+                          r->users[b].uid, r->users[a].name);
+            for (size_t i = 0; i < r->n_users; i++)
+                free(ukeys[i]);
+            free(ukeys);
         }
     }
     if (rc == 0 && (x = ymap_get(root, "hostname", NULL))) {
@@ -1182,11 +1254,16 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
             rc = get_strv(p, y, "services.enable", check_unit, 1, &r->services_enable);
         if (rc == 0 && (y = ymap_get(x, "disable", NULL))) {
             rc = get_strv(p, y, "services.disable", check_unit, 1, &r->services_disable);
-            for (size_t i = 0; rc == 0 && i < r->services_disable.n; i++)
-                for (size_t j = 0; rc == 0 && j < r->services_enable.n; j++)
-                    if (!strcmp(r->services_disable.v[i], r->services_enable.v[j]))
-                        rc = fail(p, y->items[i], "service '%s' is both enabled and disabled",
-                                  SHOWS(r->services_disable.v[i]));
+            size_t ne = r->services_enable.n, nd = r->services_disable.n, a, b;
+            const char **all = xcalloc(ne + nd + 1, sizeof(*all));
+            for (size_t i = 0; i < ne; i++)
+                all[i] = r->services_enable.v[i];
+            for (size_t i = 0; i < nd; i++)
+                all[ne + i] = r->services_disable.v[i];
+            /* neither list repeats itself, so a repeat is one unit in both */
+            if (rc == 0 && find_dup(all, ne + nd, &a, &b))
+                rc = fail(p, y->items[b - ne], "service '%s' is both enabled and disabled", SHOWS(all[b]));
+            free(all);
         }
     }
     if (rc == 0 && (x = ymap_get(root, "run", NULL))) {
@@ -1363,254 +1440,14 @@ int recipe_load(const char *path, struct recipe **out, struct kiln_err *err)
                              (unsigned)RECIPE_MAX_BYTES);
         return r;
     }
-    char *real = realpath(path, NULL);
-    _cleanup_free_ char *abs = real ? real : absolute_dir(path);
-    _cleanup_free_ char *dir = path_dirname(abs);
+    /* The folder as the user sees it (a symlinked recipe file resolves
+     * relative paths next to the link), made absolute and canonical. */
+    _cleanup_free_ char *given_dir = path_dirname(path);
+    char *real = realpath(given_dir, NULL);
+    _cleanup_free_ char *dir = real ? real : absolute_dir(given_dir);
+    _cleanup_free_ char *base = basename_of(path);
+    _cleanup_free_ char *abs = path_join(dir, base);
     r = parse_internal(b.data, b.len, path, dir, abs, out, err);
     buf_release(&b);
     return r;
-}
-
-/* ---- inputs ---- */
-
-static int pos_errf(const struct recipe *r, struct recipe_pos pos, struct kiln_err *err, int code,
-                    const char *fmt, ...) KILN_PRINTF(5, 6);
-static int pos_errf(const struct recipe *r, struct recipe_pos pos, struct kiln_err *err, int code,
-                    const char *fmt, ...)
-{
-    char msg[420];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return kiln_errf(err, code, "%s:%u:%u: %s", r->source ? r->source : r->path, pos.line, pos.col, msg);
-}
-
-static int check_regular(const struct recipe *r, struct recipe_pos pos, const char *what, const char *path,
-                         struct kiln_err *err)
-{
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return pos_errf(r, pos, err, KILN_EINVAL, "%s '%s' cannot be read: %s", what, path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return pos_errf(r, pos, err, KILN_EINVAL, "%s '%s' is not a regular file", what, path);
-    if (access(path, R_OK) < 0)
-        return pos_errf(r, pos, err, KILN_EINVAL, "%s '%s' cannot be read: %s", what, path, strerror(errno));
-    return 0;
-}
-
-static int check_digest(const struct recipe *r, struct recipe_pos pos, const char *what, const char *path,
-                        const char *want, struct kiln_err *err)
-{
-    int rc = check_regular(r, pos, what, path, err);
-    if (rc < 0 || !want[0])
-        return rc;
-    char got[HASH_HEX_LEN + 1];
-    struct kiln_err e = KILN_ERR_INIT;
-    if (hash_file_sha256(path, got, NULL, &e) < 0)
-        return pos_errf(r, pos, err, KILN_EINVAL, "%s", e.msg);
-    if (strcmp(got, want) != 0)
-        return pos_errf(r, pos, err, KILN_EINVAL, "%s '%s' has sha256 %s, the recipe declares %s", what, path,
-                        got, want);
-    return 0;
-}
-
-static int check_dir(const struct recipe *r, struct recipe_pos pos, const char *what, const char *path,
-                     struct kiln_err *err)
-{
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return pos_errf(r, pos, err, KILN_EINVAL, "%s '%s' cannot be read: %s", what, path, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return pos_errf(r, pos, err, KILN_EINVAL, "%s '%s' is not a directory", what, path);
-    return 0;
-}
-
-int recipe_check_inputs(const struct recipe *r, struct kiln_err *err)
-{
-    const struct recipe_base *b = &r->base;
-    int rc = 0;
-    switch (b->kind) {
-    case BASE_TARBALL:
-        rc = check_digest(r, b->pos, "base tarball", b->path, b->sha256, err);
-        break;
-    case BASE_DISK:
-        rc = check_digest(r, b->pos, "base disk", b->path, b->sha256, err);
-        break;
-    case BASE_DIRECTORY:
-        rc = check_dir(r, b->pos, "base directory", b->path, err);
-        break;
-    case BASE_OCI: {
-        rc = check_dir(r, b->pos, "base OCI layout", b->path, err);
-        if (rc == 0) {
-            _cleanup_free_ char *marker = path_join(b->path, "oci-layout");
-            if (!fs_exists(marker))
-                rc = pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout '%s' has no 'oci-layout' file",
-                              b->path);
-        }
-        break;
-    }
-    case BASE_SCRATCH:
-    case BASE_DEBIAN:
-        break;
-    }
-    for (size_t i = 0; rc == 0 && i < r->n_files; i++) {
-        const struct recipe_file *f = &r->files[i];
-        if (f->src) {
-            char what[64];
-            snprintf(what, sizeof(what), "files[%zu].src", i);
-            rc = check_regular(r, f->pos, what, f->src, err);
-        }
-    }
-    return rc;
-}
-
-/* ---- JSON ---- */
-
-static json_t *strv_json(const struct strv *sv)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < sv->n; i++)
-        json_array_append_new(a, json_string(sv->v[i]));
-    return a;
-}
-
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-static json_t *mode_json(unsigned mode)
-{
-    char m[8];
-    snprintf(m, sizeof(m), "0%03o", mode);
-    return json_string(m);
-}
-
-static const char *const base_names[] = { "scratch", "tarball", "directory", "oci", "debian", "disk" };
-
-json_t *recipe_to_json(const struct recipe *r)
-{
-    json_t *j = json_object();
-    json_object_set_new(j, "schema", json_integer(1));
-    json_object_set_new(j, "path", json_string(r->path));
-    json_object_set_new(j, "sha256", json_string(r->sha256));
-    json_object_set_new(j, "name", json_string(r->name));
-    json_object_set_new(j, "version", json_string(r->version));
-    json_object_set_new(j, "description", str_or_null(r->description));
-    json_t *labels = json_object();
-    for (size_t i = 0; i < r->n_labels; i++)
-        json_object_set_new(labels, r->labels[i].key, json_string(r->labels[i].value));
-    json_object_set_new(j, "labels", labels);
-
-    const struct recipe_base *b = &r->base;
-    json_t *base = json_object();
-    json_object_set_new(base, "kind", json_string(base_names[b->kind]));
-    switch (b->kind) {
-    case BASE_SCRATCH:
-        break;
-    case BASE_TARBALL:
-    case BASE_DISK:
-        json_object_set_new(base, "path", json_string(b->path));
-        json_object_set_new(base, "sha256", b->sha256[0] ? json_string(b->sha256) : json_null());
-        break;
-    case BASE_DIRECTORY:
-        json_object_set_new(base, "path", json_string(b->path));
-        break;
-    case BASE_OCI:
-        json_object_set_new(base, "layout", json_string(b->path));
-        json_object_set_new(base, "ref", json_string(b->ref));
-        break;
-    case BASE_DEBIAN:
-        json_object_set_new(base, "suite", json_string(b->suite));
-        json_object_set_new(base, "variant", json_string(b->variant));
-        json_object_set_new(base, "mirror", json_string(b->mirror));
-        json_object_set_new(base, "packages", strv_json(&b->packages));
-        break;
-    }
-    json_object_set_new(j, "base", base);
-    json_object_set_new(j, "packages", strv_json(&r->packages));
-
-    json_t *files = json_array();
-    for (size_t i = 0; i < r->n_files; i++) {
-        const struct recipe_file *f = &r->files[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "dest", json_string(f->dest));
-        if (f->src)
-            json_object_set_new(o, "src", json_string(f->src));
-        else if (f->link)
-            json_object_set_new(o, "link", json_string(f->link));
-        else
-            json_object_set_new(o, "content", json_stringn(f->content, f->content_len));
-        if (!f->link)
-            json_object_set_new(o, "mode", mode_json(f->mode));
-        json_object_set_new(o, "owner", json_string(f->owner ? f->owner : "root"));
-        json_array_append_new(files, o);
-    }
-    json_object_set_new(j, "files", files);
-
-    json_t *users = json_array();
-    for (size_t i = 0; i < r->n_users; i++) {
-        const struct recipe_user *u = &r->users[i];
-        json_array_append_new(users, json_pack("{s:s, s:o, s:o, s:s, s:o}", "name", u->name,
-                                               "uid", u->uid >= 0 ? json_integer(u->uid) : json_null(),
-                                               "groups", strv_json(&u->groups),
-                                               "shell", u->shell ? u->shell : "/bin/sh",
-                                               "ssh_authorized_keys", strv_json(&u->ssh_authorized_keys)));
-    }
-    json_object_set_new(j, "users", users);
-    json_object_set_new(j, "hostname", str_or_null(r->hostname));
-    json_object_set_new(j, "services", json_pack("{s:o, s:o}", "enable", strv_json(&r->services_enable),
-                                                 "disable", strv_json(&r->services_disable)));
-    json_t *run = json_array();
-    for (size_t i = 0; i < r->n_run; i++)
-        json_array_append_new(run, json_pack("{s:s, s:I}", "command", r->run[i].command, "timeout",
-                                             (json_int_t)r->run[i].timeout));
-    json_object_set_new(j, "run", run);
-    json_object_set_new(j, "sysprep", json_boolean(r->sysprep));
-
-    if (r->has_container) {
-        const struct recipe_container *c = &r->container;
-        json_t *env = json_object();
-        for (size_t i = 0; i < c->n_env; i++)
-            json_object_set_new(env, c->env[i].key, json_string(c->env[i].value));
-        json_object_set_new(j, "container", json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
-                                                      "entrypoint", strv_json(&c->entrypoint),
-                                                      "cmd", strv_json(&c->cmd), "env", env,
-                                                      "workdir", str_or_null(c->workdir),
-                                                      "user", str_or_null(c->user),
-                                                      "ports", strv_json(&c->ports)));
-    } else {
-        json_object_set_new(j, "container", json_null());
-    }
-
-    json_t *outputs = json_array();
-    for (size_t i = 0; i < r->n_outputs; i++) {
-        const struct recipe_output *o = &r->outputs[i];
-        json_t *x = json_object();
-        json_object_set_new(x, "type", json_string(recipe_output_name(o->type)));
-        if (o->type == OUTPUT_OCI)
-            json_object_set_new(x, "compression", json_string(o->compression == COMPRESSION_ZSTD ? "zstd" : "gzip"));
-        if (o->type == OUTPUT_QCOW2 || o->type == OUTPUT_RAW) {
-            json_object_set_new(x, "size", o->size ? json_integer((json_int_t)o->size) : json_null());
-            json_object_set_new(x, "partition_table",
-                                json_string(o->partition_table == PARTITION_MBR ? "mbr" : "gpt"));
-            json_object_set_new(x, "filesystem", json_string(o->filesystem ? o->filesystem : "ext4"));
-            json_object_set_new(x, "bootable", json_boolean(o->bootable));
-        }
-        if (o->type == OUTPUT_QCOW2)
-            json_object_set_new(x, "compress", json_boolean(o->compress));
-        json_array_append_new(outputs, x);
-    }
-    json_object_set_new(j, "outputs", outputs);
-    json_object_set_new(j, "boot_test", json_pack("{s:s, s:I}", "marker", r->boot_test.marker, "timeout",
-                                                  (json_int_t)r->boot_test.timeout));
-    json_object_set_new(j, "needs_guest", json_boolean(recipe_needs_guest(r)));
-    return j;
-}
-
-int recipe_needs_guest(const struct recipe *r)
-{
-    return r->n_run > 0 || r->packages.n > 0 || r->base.kind == BASE_DEBIAN || r->base.kind == BASE_DISK ||
-           r->services_enable.n > 0 || r->services_disable.n > 0;
 }

@@ -64,7 +64,7 @@ struct recipe_file {
     size_t content_len;
     char *link;         /* symlink target as written, or NULL; no mode for links */
     char *dest;         /* absolute path in the image, normalised, never ".." */
-    unsigned mode;      /* permission bits, 0..07777 */
+    unsigned mode;      /* permission bits, 0..07777 (0644 when not given) */
     int has_mode;       /* 0: 0644 for files */
     char *owner;        /* "USER[:GROUP]" or "UID[:GID]" as written, NULL = root */
     struct recipe_pos pos;
@@ -86,8 +86,8 @@ struct recipe_run {
 };
 
 struct recipe_container {
-    struct strv entrypoint;
-    struct strv cmd;
+    struct strv entrypoint; /* a string in the recipe becomes {"/bin/sh", "-c", STRING} */
+    struct strv cmd;        /* likewise */
     struct recipe_kv *env;  /* in the order written */
     size_t n_env;
     char *workdir;
@@ -158,13 +158,16 @@ int recipe_parse(const char *data, size_t len, const char *name, const char *bas
 void recipe_free(struct recipe *r);
 
 /* Checks that the inputs the recipe names exist and match their declared
- * sha256 (base tarball and disk, files' src).  Streams; no I/O beyond reading. */
+ * sha256 (base tarball and disk, files' src; directory and OCI layout
+ * bases exist, the layout's index.json names base.ref).  Streams; no I/O
+ * beyond reading.  Fails with KILN_EINVAL, "FILE:LINE:COL: ... 'PATH' ...". */
 int recipe_check_inputs(const struct recipe *r, struct kiln_err *err);
 
 /* The normalised recipe as JSON (new reference, owned by the caller). */
 json_t *recipe_to_json(const struct recipe *r);
 
-/* 1 if the recipe needs the in-guest builder (run, packages, debian/disk base). */
+/* 1 if the recipe needs the in-guest builder (run, packages, services,
+ * debian/disk base). */
 int recipe_needs_guest(const struct recipe *r);
 
 /* Name of an output type ("oci", "tar", "qcow2", "raw"). */

@@ -454,6 +454,13 @@ int ytree_parse(const char *data, size_t len, const char *name, struct ynode **o
     if (nul)
         return tfail(&t, offset_pos(data, len, (size_t)(nul - data)), "recipe contains a NUL byte");
 
+    /* A UTF-8 byte order mark is allowed and skipped; positions stay the same. */
+    if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+        data += 3;
+        len -= 3;
+        t.data = data;
+        t.len = len;
+    }
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p))
         return kiln_errf(err, KILN_ENOMEM, "%s: out of memory", name);

@@ -293,6 +293,10 @@ static void test_errors(void)
 {
     /* required keys and unknown keys */
     parse_err(HEAD "pakages: [a]\n", "4:1: unknown key 'pakages' (did you mean 'packages'?)", "a misspelt key");
+    parse_err(HEAD "entrypoint: [sh]\n", "4:1: unknown key 'entrypoint' (did you mean 'container.entrypoint'?)",
+              "a container key at the top level");
+    parse_err("name: x\nversion: 1.0.0\nscratch: true\n", "3:1: unknown key 'scratch' (did you mean 'base.scratch'?)",
+              "a base at the top level");
     parse_err(HEAD "colour: blue\n", "4:1: unknown key 'colour'", "an unknown key");
     parse_err("name: x\nversion: 1.0.0\nbase: {tarball: {path: x, sha265: y}}\n",
               "3:27: unknown key 'sha265' in 'base.tarball' (did you mean 'sha256'?)", "a misspelt nested key");
@@ -379,6 +383,51 @@ static void test_errors(void)
     parse_err("name: x\nversion: 1.0.0\nbase: {oci: {ref: latest}}\n", "3:13: 'base.oci' is missing the required key 'layout'",
               "oci without layout");
 
+    parse_err("name: x\nversion: 1.0.0\nbase: {debian: {suite: Bookworm}}\n",
+              "3:24: 'base.debian.suite': 'Bookworm' is not a Debian suite name", "a bad suite");
+    parse_err("name: x\nversion: 1.0.0\nbase: {debian: {suite: sid, mirror: \"http://a b\"}}\n",
+              "3:37: 'base.debian.mirror' must not contain spaces", "a mirror with a space");
+    parse_err("name: x\nversion: 1.0.0\nbase: {oci: {layout: l, ref: \"a b\"}}\n",
+              "3:30: 'base.oci.ref': 'a b' is not a valid reference name", "a bad OCI reference");
+    recipe_free(parse_ok("name: x\nversion: 1.0.0\nbase: {oci: {layout: l, ref: \"busybox:1.0.0+b.1\"}}\n",
+                         "an OCI reference NAME:VERSION"));
+    parse_err("name: x\nversion: 1.0.0\nbase: {directory: [a]}\n", "3:19: 'base.directory' must be a string, not a list",
+              "a list as a directory");
+
+    /* strings, labels */
+    parse_err(HEAD "labels: {\"\": x}\n", "4:10: 'labels' has an empty key", "an empty label key");
+    parse_err(HEAD "labels: {\"a b\": x}\n", "4:10: 'labels': label key 'a b' must not contain white space",
+              "a label key with a space");
+    parse_err(HEAD "labels: {a: ~}\n", "4:13: 'labels.a' must be a string, not empty", "a null label");
+    {
+        struct buf b;
+        buf_init(&b, 0);
+        buf_adds(&b, HEAD "files: [{content: x, dest: /", NULL);
+        for (int i = 0; i < 256; i++)
+            buf_addch(&b, 'a', NULL);
+        buf_adds(&b, "}]\n", NULL);
+        parse_err(b.data, "4:28: 'files[0].dest' has a component longer than 255 characters", "a 256-character name");
+        buf_reset(&b);
+        buf_adds(&b, HEAD "files: [{content: x, dest: /", NULL);
+        for (int i = 0; i < 42; i++)
+            buf_adds(&b, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/", NULL);
+        buf_adds(&b, "x}]\n", NULL);
+        parse_err(b.data, "4:28: 'files[0].dest' is longer than 4095 characters", "a 4 KiB dest");
+        buf_reset(&b);
+        buf_adds(&b, HEAD "files: [{dest: /x, link: ", NULL);
+        for (int i = 0; i < 4100; i++)
+            buf_addch(&b, 'a', NULL);
+        buf_adds(&b, "}]\n", NULL);
+        parse_err(b.data, "4:26: 'files[0].link' is longer than 4095 characters", "a 4 KiB link target");
+        buf_reset(&b);
+        buf_adds(&b, HEAD "files: [{dest: /x, src: ", NULL);
+        for (int i = 0; i < 4100; i++)
+            buf_addch(&b, 'a', NULL);
+        buf_adds(&b, "}]\n", NULL);
+        parse_err(b.data, "4:25: 'files[0].src' is longer than 4095 characters", "a 4 KiB src");
+        buf_release(&b);
+    }
+
     /* files */
     parse_err(HEAD "files: [{content: x, dest: /a, mode: 644}]\n",
               "4:38: 'files[0].mode': mode 644 needs a leading 0 (write 0644", "a mode without a leading zero");
@@ -392,6 +441,15 @@ static void test_errors(void)
               "4:38: 'files[0].mode': 'rwxr-xr-x' is not an octal mode", "a symbolic mode");
     parse_err(HEAD "files: [{content: x, dest: /a, mode: 489}]\n", "4:38: 'files[0].mode': '489' is not an octal mode",
               "a decimal mode");
+    {
+        struct recipe *r = parse_ok(HEAD "files: [{content: x, dest: /a, mode: 0}, {content: x, dest: /b, mode: '00600'}]\n",
+                                    "modes 0 and 00600");
+        if (r) {
+            is_int(r->files[0].mode, 0, "mode 0");
+            is_int(r->files[1].mode, 0600, "mode 00600");
+        }
+        recipe_free(r);
+    }
     parse_err(HEAD "files: [{content: x, dest: /a, mode: true}]\n", "4:38: 'files[0].mode' must be an octal mode",
               "a boolean mode");
     parse_err(HEAD "files: [{content: x, dest: /a/../b}]\n", "4:28: 'files[0].dest': '/a/../b' has a '..' component",
@@ -433,6 +491,8 @@ static void test_errors(void)
     parse_err(HEAD "users: [{name: a, uid: 1000}, {name: b, uid: 1000}]\n",
               "4:31: 'users[1]': uid 1000 is already given to 'a'", "a duplicate uid");
     parse_err(HEAD "users: [{name: a, groups: [x, x]}]\n", "4:31: 'users[0].groups' lists 'x' twice", "a duplicate group");
+    parse_err(HEAD "users: [{name: a, shell: \"/bin/a:b\"}]\n", "4:26: 'users[0].shell' must not contain ':'",
+              "a shell with a colon");
     parse_err(HEAD "users: [{name: a, shell: bash}]\n", "4:26: 'users[0].shell' must be an absolute path", "a relative shell");
     parse_err(HEAD "users: [{name: a, ssh_authorized_keys: [\"ssh-rsa A\\nssh-rsa B\"]}]\n",
               "4:41: 'users[0].ssh_authorized_keys[0]' must be a single line", "a key with a newline");
@@ -482,6 +542,8 @@ static void test_hostile(void)
     parse_err("# only a comment\n", "1:1: recipe is empty", "only a comment");
     parse_err("hello\n", "1:1: a recipe must be a mapping of keys", "a scalar document");
     parse_err("- a\n", "1:1: a recipe must be a mapping of keys (name, version, base, ...), not a list", "a list document");
+    recipe_free(parse_ok("\xef\xbb\xbfname: a\r\nversion: 0.1.0\r\nbase: {scratch: true}\r\n", "a BOM and CRLF"));
+    parse_err("\xef\xbb\xbfname: a\nversion: 1\nbase: {scratch: true}\n", "2:10: version '1'", "positions after a BOM");
     parse_err(HEAD "name: y\n", "4:1: duplicate key 'name' (first given at line 1)", "a duplicate key");
     parse_err(HEAD "labels: {a: 1, b: 2, a: 3}\n", "4:22: duplicate key 'a' (first given at line 4)", "a duplicate label");
     parse_err(HEAD "---\nname: y\n", "4:1: a recipe is one YAML document; found a second one", "two documents");
@@ -495,6 +557,8 @@ static void test_hostile(void)
               "a python tag");
     parse_err("%TAG !e! tag:evil.example,2000:\n---\nname: !e!x y\n", "3:7: tag 'tag:evil.example,2000:x' is not supported",
               "a tag directive");
+    parse_err(HEAD "boot_test: {timeout: !!int ten}\n", "4:22: 'ten' is not a valid !!int", "a bad !!int");
+    parse_err(HEAD "labels: !!map [a]\n", "4:9: tag '!!map' is not supported", "!!map on a list");
     parse_err(HEAD "sysprep: !!bool maybe\n", "4:10: 'maybe' is not a valid !!bool", "a bad !!bool");
     {
         struct recipe *r = parse_ok("name: !!str x\nversion: !!str 1.0.0\nbase: !!map {scratch: !!bool true}\n"
@@ -565,6 +629,25 @@ static void test_hostile(void)
             buf_addf(&b, NULL, "  k%d: v\n", i);
         buf_adds(&b, "  k7: again\n", NULL);
         parse_err(b.data, "20005:3: duplicate key 'k7' (first given at line 12)", "a duplicate among 20000 keys");
+        buf_reset(&b);
+        buf_adds(&b, HEAD "packages:\n", NULL);
+        for (int i = 0; i < 90000; i++)
+            buf_addf(&b, NULL, "- p%d\n", i);
+        buf_adds(&b, "- p5\n", NULL);
+        parse_err(b.data, "90005:3: 'packages' lists 'p5' twice", "a duplicate among 90000 packages");
+        buf_reset(&b);
+        buf_adds(&b, HEAD "files:\n", NULL);
+        for (int i = 0; i < 15000; i++)
+            buf_addf(&b, NULL, "- {link: x, dest: /f%d}\n", i);
+        buf_adds(&b, "- {link: y, dest: /f77/}\n", NULL);
+        parse_err(b.data, "15005:3: 'files[15000]': dest '/f77' is already given at line 82",
+                  "a duplicate among 15000 files");
+        buf_reset(&b);
+        buf_adds(&b, HEAD "users:\n", NULL);
+        for (int i = 0; i < 15000; i++)
+            buf_addf(&b, NULL, "- {name: u%d, uid: %d}\n", i, 1000 + i);
+        buf_adds(&b, "- {name: x, uid: 1003}\n", NULL);
+        parse_err(b.data, "15005:3: 'users[15000]': uid 1003 is already given to 'u3'", "a duplicate among 15000 uids");
         buf_reset(&b);
         while (b.len <= RECIPE_MAX_BYTES)
             buf_adds(&b, "# padding padding padding padding padding padding padding padding\n", NULL);
@@ -648,7 +731,18 @@ static void test_load_and_inputs(void)
         ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a directory that is not an OCI layout is refused");
         has_str(err.msg, "has no 'oci-layout' file", "oci layout message");
         write_file("sub/nodir/oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
-        ok(recipe_check_inputs(r, &err) == 0, "an OCI layout is fine");
+        ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout without index.json is refused");
+        has_str(err.msg, "sub/oci.yaml:3:8: base OCI layout: cannot open '", "no index.json message");
+        write_file("sub/nodir/index.json", "{\"manifests\": 3}");
+        ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout with a bad index.json is refused");
+        has_str(err.msg, "has no valid index.json", "bad index.json message");
+        write_file("sub/nodir/index.json", "{\"schemaVersion\":2,\"manifests\":[{\"annotations\":"
+                                           "{\"org.opencontainers.image.ref.name\":\"v2\"}}]}");
+        ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout without the ref is refused");
+        has_str(err.msg, "has no image named 'v1'", "missing ref message");
+        write_file("sub/nodir/index.json", "{\"schemaVersion\":2,\"manifests\":[{\"annotations\":"
+                                           "{\"org.opencontainers.image.ref.name\":\"v1\"}}]}");
+        ok(recipe_check_inputs(r, &err) == 0, "an OCI layout with the ref is fine: %s", err.msg);
         recipe_free(r);
     }
     r = NULL;
