@@ -47,6 +47,17 @@ test_expect_success 'the provenance signature verifies with openssl alone' '
     jq -e --arg h "${D#sha256:}" ".subject[0].digest.sha256 == \$h" "$(blob "$(jq -r ".layers[0].digest" "$M")")"
 '
 
+test_expect_success 'the README provenance commands verify it with openssl, as written' '
+    sed -n "/^The provenance of a signed build/,/^\`\`\`\$/p" "$KILN_SRC/README.md" |
+        sed -n "/^\`\`\`sh/,/^\`\`\`\$/p" | sed "1d;\$d" >readme-provenance.sh &&
+    test_grep -q "openssl dgst" readme-provenance.sh &&
+    cp k.pub "$KILN_STORE/release.pub" &&
+    (cd "$KILN_STORE" && IMAGE=$(jq -r .digest "$TEST_DIR/report.json") bash -e "$TEST_DIR/readme-provenance.sh") >out 2>&1 &&
+    test_grep "Verified OK" out &&
+    test_grep "busybox:1.0.0" out &&
+    rm "$KILN_STORE/release.pub"
+'
+
 test_expect_success 'the same bytes built again as another version are not signed as that version' '
     kiln build "$RECIPE" --version 9.9.9 >/dev/null &&
     test "$(kiln inspect busybox:9.9.9 --json | jq -r .digest)" = "$(jq -r .digest report.json)" &&
