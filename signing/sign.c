@@ -171,7 +171,8 @@ int signing_artifact_store(struct store *st, const struct oci_desc *subject, con
     json_t *layers = json_array();
     json_array_append_new(layers, desc_json(payload_mt, pd, payload_len));
     json_t *ann = json_object();
-    json_object_set_new(ann, OCI_ANN_CREATED, json_string(created));
+    if (created)
+        json_object_set_new(ann, OCI_ANN_CREATED, json_string(created));
     if (sig) {
         if ((r = store_blob_put(st, sig, sig_len, sd, err)) < 0) {
             json_decref(layers);
