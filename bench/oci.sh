@@ -5,6 +5,8 @@
 # kiln:  `kiln build` of a recipe whose base is that tarball, output oci.
 # umoci: umoci init + new, unpack the empty image, extract the rootfs into
 #        the bundle, umoci repack (what a umoci-based pipeline does).
+# The rootfs has device nodes (/dev/null, ...): kiln accepts them here with
+# KILN_ALLOW_DEVICES=1, as umoci does when run as root.
 # Each tool runs twice into fresh stores; the better wall time and the
 # larger peak RSS (/usr/bin/time -f '%e %M') are compared, and the two
 # runs' manifest digests say whether the tool's output is reproducible.
@@ -67,7 +69,7 @@ manifest_digest() { # LAYOUT REF
 
 for i in $(seq "$RUNS"); do
     sync
-    measure kiln "$KILN" build "$WORK/bench.yaml" --store "$WORK/kiln-$i" --quiet
+    measure kiln env KILN_ALLOW_DEVICES=1 "$KILN" build "$WORK/bench.yaml" --store "$WORK/kiln-$i" --quiet
     sync
     measure umoci bash -c 'umoci_build "$0" "$1"' "$WORK/umoci-$i" "$WORK/bundle-$i"
     rm -rf "$WORK/bundle-$i"
