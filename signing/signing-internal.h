@@ -32,6 +32,11 @@ struct signing_artifact {
     int has_sig;
 };
 
+/* Checks the shape of an artifact manifest: artifactType, subject, layers
+ * (payload of payload_mt, then optionally a raw signature).  No I/O. */
+int signing_artifact_check(const struct oci_manifest *m, const char *artifact_type, const char *payload_mt,
+                           const char *subject_digest, struct kiln_err *err);
+
 /* Reads the artifact `d` (a referrer descriptor) of type artifact_type whose
  * subject must be subject_digest: KILN_EVERIFY naming what is wrong. */
 int signing_artifact_read(struct store *st, const struct oci_desc *d, const char *artifact_type,

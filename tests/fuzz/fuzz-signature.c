@@ -1,5 +1,5 @@
-/* fuzz-signature.c - hostile signature payloads, public key files and raw
- * signatures.  The same bytes go to each parser; none may crash, leak or
+/* fuzz-signature.c - hostile signature artifacts, payloads, public key files
+ * and raw signatures.  The same bytes go to each parser; none may crash, leak or
  * accept what it should not.  A payload that parses must survive a round
  * trip through signing_payload_make(). */
 #include <stdint.h>
@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "images/manifest.h"
 #include "signing/signing.h"
+#include "signing/signing-internal.h"
 #include "common/banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,6 +42,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         signing_payload_release(&q);
         signing_payload_release(&p);
         free(s);
+    }
+
+    /* The input as a signature artifact manifest. */
+    struct oci_manifest *m = NULL;
+    if (oci_manifest_parse(data, size, &m, NULL) == 0) {
+        const char *subject = m->subject ? m->subject->digest : "sha256:0";
+        if (signing_artifact_check(m, SIGNING_AT_SIGNATURE, SIGNING_MT_PAYLOAD, subject, NULL) == 0 &&
+            (m->n_descs < 1 || !m->subject))
+            abort();
+        signing_artifact_check(m, SIGNING_AT_PROVENANCE, SIGNING_MT_INTOTO, subject, NULL);
+        oci_manifest_free(m);
     }
 
     struct signing_pubkey *k = NULL;
