@@ -43,7 +43,8 @@
  *
  * Hostile input.  Bases are read through builder/tree.h, which refuses
  * escaping paths, writes through symlinks, bad hard links, whiteout names
- * outside OCI layers, malformed whiteouts, device nodes (unless
+ * outside OCI layers, malformed whiteouts, device nodes other than null, zero, full, random,
+ * urandom, tty, console and ptmx (unless
  * $KILN_ALLOW_DEVICES=1) and more than $KILN_MAX_ENTRIES entries or
  * $KILN_MAX_EXPANDED_BYTES of content (defaults in tree.h); OCI bases have
  * every blob's digest and size checked.  All of these are KILN_EINVAL.
