@@ -518,10 +518,14 @@ int export_run(const struct export_opts *opts, struct export_result *res, struct
 
     _cleanup_free_ char *dir = path_dirname(o->output);
     _cleanup_free_ char *work = NULL;
+    /* made and registered under the lock: a signal in between cannot miss it */
+    pthread_mutex_lock(&work_mu);
     r = fs_mkdtemp(dir, ".kiln-export.", &work, err);
+    if (r == 0)
+        work_dir = xstrdup(work);
+    pthread_mutex_unlock(&work_mu);
     if (r < 0)
         return kiln_err_prefix(err, "export to '%s'", o->output);
-    work_set(work);
     _cleanup_free_ char *tmp = path_join(work, "out");
     kiln_log(KILN_LOG_INFO, "exporting '%s' as %s to '%s'", o->ref, fmt->name, o->output);
     r = fmt->write(s, tmp, err);
