@@ -17,9 +17,10 @@ static void *signal_thread(void *ud)
     int sig = 0;
     if (sigwait(&stop_signals, &sig) != 0)
         return NULL;
-    export_emergency_cleanup();
-    static const char msg[] = "kiln: interrupted; nothing was written\n";
-    ssize_t w = write(2, msg, sizeof(msg) - 1);
+    static const char removed[] = "kiln: interrupted; nothing was written\n";
+    static const char done[] = "kiln: interrupted\n";
+    ssize_t w = export_emergency_cleanup() ? write(2, removed, sizeof(removed) - 1)
+                                           : write(2, done, sizeof(done) - 1);
     (void)w;
     _exit(128 + sig);
 }

@@ -470,18 +470,21 @@ static int output_holds(const char *output, const char *dir)
 /* The work directory of the export in progress, for export_emergency_cleanup(). */
 static pthread_mutex_t work_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *work_dir;
+static int work_committed; /* the output is in place; work_dir is only scratch */
 
 static void work_set(const char *dir)
 {
     pthread_mutex_lock(&work_mu);
     free(work_dir);
     work_dir = dir ? xstrdup(dir) : NULL;
+    work_committed = 0;
     pthread_mutex_unlock(&work_mu);
 }
 
-void export_emergency_cleanup(void)
+int export_emergency_cleanup(void)
 {
     pthread_mutex_lock(&work_mu);
+    int removed = work_dir && !work_committed;
     if (work_dir) {
         /* Renamed first: the writer, still running, opens paths under the
          * old name, which no longer exist, so it cannot add to what we remove. */
@@ -492,6 +495,7 @@ void export_emergency_cleanup(void)
             fs_rm_rf(work_dir, NULL);
     }
     pthread_mutex_unlock(&work_mu);
+    return removed;
 }
 
 int export_run(const struct export_opts *opts, struct export_result *res, struct kiln_err *err)
@@ -530,7 +534,11 @@ int export_run(const struct export_opts *opts, struct export_result *res, struct
     kiln_log(KILN_LOG_INFO, "exporting '%s' as %s to '%s'", o->ref, fmt->name, o->output);
     r = fmt->write(s, tmp, err);
     if (r == 0) {
+        /* under the lock: a signal sees the output either not yet or wholly in place */
+        pthread_mutex_lock(&work_mu);
         r = commit_output(tmp, o->output, o->force, err);
+        work_committed = r == 0;
+        pthread_mutex_unlock(&work_mu);
     }
     struct kiln_err ignored = KILN_ERR_INIT;
     fs_rm_rf(work, &ignored);

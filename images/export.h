@@ -165,8 +165,10 @@ void export_result_release(struct export_result *r);
 
 int export_run(const struct export_opts *o, struct export_result *res, struct kiln_err *err);
 
-/* Removes the temporary output of the export in progress, if any.  For the
- * program's signal thread (not a signal handler): after it, exit at once. */
-void export_emergency_cleanup(void);
+/* Removes the temporary files of the export in progress, if any.  For the
+ * program's signal thread (not a signal handler): after it, exit at once.
+ * Returns 1 if an unfinished output was removed, 0 if the output was already
+ * complete and in place, or no export had started. */
+int export_emergency_cleanup(void);
 
 #endif
