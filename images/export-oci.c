@@ -17,6 +17,7 @@
 
 #include "common/common.h"
 #include "common/fsutil.h"
+#include "images/manifest.h"
 #include "common/banned.h"
 
 DEFINE_CLEANUP(struct archive, archive_write_free)
@@ -171,11 +172,35 @@ static int out_blob(struct layout_out *o, const char *digest, struct kiln_err *e
     return 0;
 }
 
+/* For a multi-output index: the `REF.oci` entry naming its container image
+ * alone, as the store keeps it (see KILN_ANN_CONTAINER_OF), or NULL. */
+static json_t *container_name_entry(const struct export_source *s, const char *ref_name)
+{
+    json_t *list = json_object_get(s->top_doc, "manifests");
+    if (!s->image_digest || !json_is_array(list))
+        return NULL;
+    size_t i;
+    json_t *d;
+    json_array_foreach(list, i, d) {
+        const char *digest = json_string_value(json_object_get(d, "digest"));
+        if (!digest || strcmp(digest, s->image_digest) != 0)
+            continue;
+        _cleanup_free_ char *rn = xasprintf("%s%s", ref_name, KILN_CONTAINER_SUFFIX);
+        return json_pack("{s:O, s:O, s:O, s:{s:s, s:s}}", "mediaType", json_object_get(d, "mediaType"),
+                         "digest", json_object_get(d, "digest"), "size", json_object_get(d, "size"),
+                         "annotations", EXPORT_ANN_REF_NAME, rn, KILN_ANN_CONTAINER_OF, ref_name);
+    }
+    return NULL;
+}
+
 /* The exported index.json, canonical JSON.  Caller-owned. */
 static char *layout_index(const struct export_source *s)
 {
     json_t *manifests = json_array();
     json_array_append(manifests, s->top);
+    json_t *c = container_name_entry(s, s->ref_name);
+    if (c)
+        json_array_append_new(manifests, c);
     if (s->channel) {
         json_t *ch = json_deep_copy(s->top);
         json_t *ann = json_object_get(ch, "annotations");
@@ -183,6 +208,8 @@ static char *layout_index(const struct export_source *s)
         json_object_set_new(ann, EXPORT_ANN_REF_NAME, json_string(rn));
         json_object_set_new(ann, "dev.kiln.channel", json_string(s->channel));
         json_array_append_new(manifests, ch);
+        if ((c = container_name_entry(s, rn)))
+            json_array_append_new(manifests, c);
     }
     size_t i;
     json_t *d;

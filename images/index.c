@@ -302,6 +302,64 @@ static json_t *channel_entry(json_t *image_entry, const char *name, const char *
     return e;
 }
 
+/* The container image of a multi-output index: the one manifest with a
+ * linux/amd64 platform and no artifactType.  NULL when there is none or the
+ * index cannot be read (the store lists the index as it is either way). */
+static json_t *container_entry_of(const struct store *st, json_t *entry)
+{
+    const char *mt = json_string_value(json_object_get(entry, "mediaType"));
+    if (!mt || !oci_media_type_is_index(mt))
+        return NULL;
+    struct oci_manifest *idx = NULL;
+    if (store_manifest_read(st, entry_digest(entry), json_integer_value(json_object_get(entry, "size")), &idx,
+                            NULL) < 0)
+        return NULL;
+    json_t *found = NULL;
+    for (size_t i = 0; i < idx->n_descs && !found; i++) {
+        const struct oci_desc *d = &idx->descs[i];
+        if (!d->artifact_type && oci_media_type_is_manifest(d->media_type) && d->platform_os &&
+            !strcmp(d->platform_os, "linux") && d->platform_arch && !strcmp(d->platform_arch, "amd64"))
+            found = json_pack("{s:s, s:s, s:I}", "mediaType", d->media_type, "digest", d->digest, "size",
+                              (json_int_t)d->size);
+    }
+    oci_manifest_free(idx);
+    return found;
+}
+
+/* Rebuilds the `REF.oci` entries: for every version or channel that names a
+ * multi-output index, one more entry names its container image alone, so that
+ * tools that cannot pick a platform out of an index (umoci) can unpack it. */
+static void sync_container_names(const struct store *st, json_t *index)
+{
+    json_t *m = json_object_get(index, "manifests");
+    for (size_t k = json_array_size(m); k-- > 0;)
+        if (ann(json_array_get(m, k), KILN_ANN_CONTAINER_OF))
+            json_array_remove(m, k);
+    size_t n = json_array_size(m);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(m, i);
+        const char *name, *version, *channel;
+        enum entry_kind kind = classify(e, &name, &version, &channel);
+        if (kind != ENTRY_IMAGE && kind != ENTRY_CHANNEL)
+            continue;
+        json_t *c = container_entry_of(st, e);
+        if (!c)
+            continue;
+        const char *ref = ann(e, OCI_ANN_REF_NAME);
+        json_t *a = json_object();
+        json_object_set_new(a, OCI_ANN_REF_NAME, json_sprintf("%s%s", ref, KILN_CONTAINER_SUFFIX));
+        json_object_set_new(a, KILN_ANN_CONTAINER_OF, json_string(ref));
+        json_object_set_new(c, "annotations", a);
+        json_array_append_new(m, c);
+    }
+}
+
+static int index_write(const struct store *st, json_t *index, struct kiln_err *err)
+{
+    sync_container_names(st, index);
+    return store_index_write(st, index, err);
+}
+
 /* Points NAME:CHANNEL at the image entry; returns 1 if index changed. */
 static int set_channel(json_t *index, json_t *image_entry, const char *name, const char *channel,
                        const char *version, time_t now)
@@ -435,7 +493,7 @@ int store_image_add(struct store *st, const struct store_image *img, int flags, 
     if (img->channel && set_channel(index, find_image(index, img->name, version, NULL), img->name, img->channel,
                                     version, now))
         changed = 1;
-    if (changed && (r = store_index_write(st, index, err)) < 0)
+    if (changed && (r = index_write(st, index, err)) < 0)
         goto out;
     if (version_out)
         *version_out = TAKE_PTR(version);
@@ -463,7 +521,7 @@ int store_channel_set(struct store *st, const char *name, const char *channel, c
         goto out;
     }
     if (set_channel(index, e, name, channel, version, time(NULL)))
-        r = store_index_write(st, index, err);
+        r = index_write(st, index, err);
 out:
     json_decref(index);
     return r;
@@ -678,7 +736,7 @@ int store_rm(struct store *st, const char *ref, int flags, struct kiln_err *err)
             }
         }
     }
-    r = store_index_write(st, index, err);
+    r = index_write(st, index, err);
 out:
     json_decref(gone);
     json_decref(index);
@@ -752,7 +810,7 @@ int store_referrer_add(struct store *st, const char *subject_digest, const char 
     json_object_set_new(a, KILN_ANN_SUBJECT, json_string(subject_digest));
     json_object_set_new(e, "annotations", a);
     json_array_append_new(entries, e);
-    r = store_index_write(st, index, err);
+    r = index_write(st, index, err);
     json_decref(index);
 out:
     oci_manifest_free(m);

@@ -37,6 +37,11 @@
 #define KILN_ANN_RECIPE_DIGEST "dev.kiln.recipe.digest"
 #define KILN_ANN_SUBJECT "dev.kiln.subject"
 #define KILN_ANN_FILES "dev.kiln.files"
+/* On the extra `REF.oci` entry that names the container image of a
+ * multi-output index (for tools without platform selection, such as umoci):
+ * the ref.name of the entry it derives from.  Kept in step by the store. */
+#define KILN_ANN_CONTAINER_OF "dev.kiln.container-of"
+#define KILN_CONTAINER_SUFFIX ".oci"
 
 /* A descriptor.  Embedded: oci_desc_release() frees the members. */
 struct oci_desc {
