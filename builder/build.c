@@ -270,6 +270,19 @@ static int run_guest(struct build_ctx *ctx, struct kiln_err *err)
     return 0;
 }
 
+/* Without $SOURCE_DATE_EPOCH, a base whose bytes are pinned (a tarball, an
+ * OCI image, a disk, a bootstrapped Debian) gives the build its time: the
+ * newest mtime in the base as read, which the same base always gives again.
+ * Scratch and directory bases (whose mtimes depend on the checkout) keep 0. */
+static void default_epoch_from_base(struct build_ctx *ctx)
+{
+    enum recipe_base_kind k = ctx->recipe->base.kind;
+    if (ctx->opts->has_source_date_epoch || k == BASE_SCRATCH || k == BASE_DIRECTORY)
+        return;
+    ctx->sde = tree_newest_mtime(ctx->tree);
+    tree_set_epoch(ctx->tree, ctx->sde);
+}
+
 static int run_base(struct build_ctx *ctx, struct kiln_err *err)
 {
     switch (ctx->recipe->base.kind) {
@@ -376,6 +389,8 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
         switch (s->kind) {
         case PLAN_BASE:
             rc = run_base(ctx, err);
+            if (rc == 0)
+                default_epoch_from_base(ctx);
             break;
         case PLAN_FILES:
             rc = step_files_run(ctx, err);

@@ -16,9 +16,12 @@
  *   build_abort()    removes the held temp blobs and the scratch directory.
  *
  * Reproducibility.  SOURCE_DATE_EPOCH is opts->source_date_epoch when set
- * (the CLI takes $SOURCE_DATE_EPOCH), else 0 (1970-01-01T00:00:00Z): a fixed
- * documented value, because nothing else about a build (wall clock, input
- * mtimes) is reproducible.  It is the config's `created`, the mtime of every
+ * (the CLI takes $SOURCE_DATE_EPOCH), else derived from the inputs: for a
+ * base whose bytes are pinned (tarball, OCI image, disk, bootstrapped Debian)
+ * the newest mtime found in that base, which the same base always gives
+ * again; for scratch and directory bases (whose mtimes are the checkout's,
+ * not the content's) 0, 1970-01-01T00:00:00Z.  The wall clock and host file
+ * mtimes never count.  It is the config's `created`, the mtime of every
  * entry kiln creates, and the clamp for every mtime written (newer ones are
  * lowered to it).  Layers are written sorted by path with numeric owners and
  * no atime/ctime; gzip headers carry no name and no time; zstd runs with a

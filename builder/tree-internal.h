@@ -15,6 +15,7 @@ struct tree {
     uint64_t bytes;                /* content bytes ever read in (the size limit) */
     unsigned layer;
     int64_t epoch;
+    int64_t newest;           /* the newest mtime any added entry carried */
 
     int spool_fd;
     char *spool_path;

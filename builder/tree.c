@@ -212,6 +212,11 @@ int64_t tree_epoch(const struct tree *t)
     return t->epoch;
 }
 
+int64_t tree_newest_mtime(const struct tree *t)
+{
+    return t->newest;
+}
+
 size_t tree_count(const struct tree *t)
 {
     return t->count;
@@ -566,6 +571,8 @@ int tree_add(struct tree *t, const char *what, const struct tree_new_entry *ne,
         e->uid = (uint32_t)ne->uid;
         e->gid = (uint32_t)ne->gid;
         e->mtime = ne->mtime;
+        if (ne->mtime > t->newest)
+            t->newest = ne->mtime;
         e->major = ne->major;
         e->minor = ne->minor;
         if (ne->type == TREE_SYMLINK)

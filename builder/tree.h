@@ -98,6 +98,8 @@ void tree_limits_default(struct tree_limits *l);
 /* Sets the time written out as the newest mtime and used for new entries. */
 void tree_set_epoch(struct tree *t, int64_t source_date_epoch);
 int64_t tree_epoch(const struct tree *t);
+/* The newest mtime of the entries added so far, as read (0 when none). */
+int64_t tree_newest_mtime(const struct tree *t);
 size_t tree_count(const struct tree *t);
 uint64_t tree_content_bytes(const struct tree *t);
 

@@ -94,4 +94,47 @@ test_expect_success 'the gzip layer header has no name and no time' '
     test "$(od -An -tx1 -N10 "$L" | tr -d " ")" = "1f8b0800000000000003"
 '
 
+mkdir -p dated/etc && echo x >dated/etc/a && echo y >dated/etc/b &&
+    touch -d @1700000000 dated/etc/a && touch -d @1650000000 dated/etc/b dated/etc dated &&
+    tar -C dated -cf dated.tar .
+cat >dated.yaml <<'YAML'
+name: dated
+version: 1.0.0
+base:
+  tarball:
+    path: dated.tar
+files:
+  - content: "new\n"
+    dest: /etc/new
+YAML
+
+created_of() {
+    local d
+    d=$(jq -r ".manifests[] | select(.annotations[\"org.opencontainers.image.ref.name\"] == \"$2\") | .digest" "$1/index.json")
+    d=$(jq -r .config.digest "$1/blobs/sha256/${d#sha256:}")
+    jq -r .created "$1/blobs/sha256/${d#sha256:}"
+}
+
+test_expect_success 'without SOURCE_DATE_EPOCH a tarball base gives the image the newest time in it' '
+    (unset SOURCE_DATE_EPOCH; KILN_STORE="$TEST_DIR/e1" kiln build dated.yaml >/dev/null) &&
+    test "$(created_of e1 dated:1.0.0)" = "2023-11-14T22:13:20Z" &&
+    umoci unpack --image e1:dated:1.0.0 eb >/dev/null &&
+    test "$(stat -c %Y eb/rootfs/etc/a)" = 1700000000 &&
+    test "$(stat -c %Y eb/rootfs/etc/b)" = 1650000000 &&
+    test "$(stat -c %Y eb/rootfs/etc/new)" = 1700000000
+'
+
+test_expect_success 'SOURCE_DATE_EPOCH overrides it and clamps newer file times' '
+    SOURCE_DATE_EPOCH=1660000000 KILN_STORE="$TEST_DIR/e2" kiln build dated.yaml >/dev/null &&
+    test "$(created_of e2 dated:1.0.0)" = "2022-08-08T23:06:40Z" &&
+    umoci unpack --image e2:dated:1.0.0 eb2 >/dev/null &&
+    test "$(stat -c %Y eb2/rootfs/etc/a)" = 1660000000 &&
+    test "$(stat -c %Y eb2/rootfs/etc/b)" = 1650000000
+'
+
+test_expect_success 'a scratch or directory base keeps 1970-01-01 without SOURCE_DATE_EPOCH' '
+    (unset SOURCE_DATE_EPOCH; KILN_STORE="$TEST_DIR/e3" kiln build dir.yaml >/dev/null) &&
+    test "$(created_of e3 repro-dir:1.0.0)" = "1970-01-01T00:00:00Z"
+'
+
 test_done
