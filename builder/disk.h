@@ -53,4 +53,29 @@ void guest_result_release(struct guest_result *res);
 int disk_write_output(const char *raw, const struct recipe_output *o, const char *dest,
                       struct kiln_err *err);
 
+/* The debian base: runs `mmdebstrap --variant=V [--include=P,...] SUITE OUT.tar
+ * MIRROR` unless cache_dir already holds the result for these parameters
+ * (cache_dir/debian/<sha256 of the parameters>.tar).  *tar_path (owned by
+ * the caller) is the cached rootfs tar; sha256 receives its digest. */
+int base_debian_tar(const struct recipe_base *b, const char *cache_dir, char **tar_path,
+                    char sha256[HASH_HEX_LEN + 1], struct kiln_err *err);
+
+/* The cache key of a debian base (64 hex + NUL). */
+void base_debian_key(const struct recipe_base *b, char key[HASH_HEX_LEN + 1]);
+
+enum disk_format { DISK_FORMAT_RAW, DISK_FORMAT_QCOW2 };
+
+/* Detects a disk file's format from its header (never by asking qemu):
+ * "QFI\xfb" is qcow2 (refused when it names a backing or external data
+ * file), other known image magics are refused, anything else is raw and
+ * must be a whole number of 512-byte sectors.  KILN_EINVAL with a clear
+ * message for anything that is not a usable disk image. */
+int disk_detect_format(const char *path, enum disk_format *fmt, struct kiln_err *err);
+
+/* The disk base: checks the declared sha256, the format (above), that the
+ * disk holds an operating system (libguestfs inspection), and exports its
+ * root filesystem (every mounted filesystem) as a tar at tar_out with
+ * numeric owners and xattrs. */
+int base_disk_tar(const struct recipe_base *b, const char *tar_out, struct kiln_err *err);
+
 #endif

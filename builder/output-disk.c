@@ -165,7 +165,7 @@ int disk_write_output(const char *raw, const struct recipe_output *o, const char
     }
     if (ret < 0) {
         unlink(tmp);
-        return kiln_err_prefix(err, "output '%s'", recipe_output_name(o->type));
+        return kiln_err_prefix(err, "output '%s'", o->type == OUTPUT_QCOW2 ? "qcow2" : "raw");
     }
     int fd = open(tmp, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
