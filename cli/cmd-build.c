@@ -1,13 +1,239 @@
-/* cmd-build.c - placeholder until the command is implemented. */
+/* cmd-build.c - kiln build RECIPE: bake a recipe into the store.
+ *
+ * Order matters for the store: the build runs in a scratch directory and
+ * its blobs are held in the store's temp area; only at the end are they
+ * committed and the image added to index.json.  A failed build, or one
+ * stopped by SIGINT/SIGTERM/SIGHUP (a signal thread removes the scratch
+ * directory and the held temp blobs), leaves the store as it was.
+ *
+ * Environment: SOURCE_DATE_EPOCH (see builder/build.h), TMPDIR (scratch),
+ * KILN_MAX_EXPANDED_BYTES, KILN_MAX_ENTRIES, KILN_ALLOW_DEVICES=1 (limits
+ * for base archives and directories, see builder/tree.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "builder/build.h"
 #include "cli/cli.h"
+#include "common/log.h"
+#include "images/ref.h"
+#include "images/store.h"
+#include "recipes/recipe.h"
+#include "signing/signing.h"
 #include "common/banned.h"
+
+DEFINE_CLEANUP(struct recipe, recipe_free)
+DEFINE_CLEANUP(struct store, store_close)
+DEFINE_CLEANUP(struct signing_key, signing_key_free)
+
+enum { OPT_VERSION = 1, OPT_CHANNEL, OPT_FORCE, OPT_SIGN, OPT_COMPRESSION };
+
+static sigset_t stop_signals;
+
+static void *signal_thread(void *ud)
+{
+    (void)ud;
+    int sig = 0;
+    if (sigwait(&stop_signals, &sig) != 0)
+        return NULL;
+    build_emergency_cleanup();
+    static const char msg[] = "kiln: interrupted; the store is unchanged\n";
+    ssize_t w = write(2, msg, sizeof(msg) - 1);
+    (void)w;
+    _exit(128 + sig);
+}
+
+static int env_u64(const char *name, uint64_t *out, struct kiln_err *err)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || s[0] == '-' || v == 0)
+        return kiln_errf(err, KILN_EINVAL, "$%s: '%s' is not a positive number", name, s);
+    *out = v;
+    return 0;
+}
+
+static int build_opts_from_env(struct build_opts *o, struct kiln_err *err)
+{
+    tree_limits_default(&o->limits);
+    int r;
+    if ((r = env_u64("KILN_MAX_EXPANDED_BYTES", &o->limits.max_bytes, err)) < 0 ||
+        (r = env_u64("KILN_MAX_ENTRIES", &o->limits.max_entries, err)) < 0)
+        return r;
+    const char *dev = getenv("KILN_ALLOW_DEVICES");
+    o->limits.allow_devices = dev && strcmp(dev, "1") == 0;
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    if (sde && *sde) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(sde, &end, 10);
+        if (errno || *end || v < 0 || v > 253402300799ll)
+            return kiln_errf(err, KILN_EINVAL, "$SOURCE_DATE_EPOCH: '%s' is not a time in seconds", sde);
+        o->has_source_date_epoch = 1;
+        o->source_date_epoch = v;
+    }
+    const char *tmp = getenv("TMPDIR");
+    o->scratch_parent = tmp && *tmp ? tmp : "/tmp";
+    return 0;
+}
+
+static const char *output_type_name(const struct output_desc *d)
+{
+    return recipe_output_name(d->type);
+}
 
 CLI_COMMAND(build)
 {
-    (void)argc;
-    (void)argv;
-    (void)ctx;
+    static const struct option opts[] = {
+        CLI_COMMON_LONGOPTS,
+        { "version", required_argument, NULL, OPT_VERSION },
+        { "channel", required_argument, NULL, OPT_CHANNEL },
+        { "force", no_argument, NULL, OPT_FORCE },
+        { "sign", required_argument, NULL, OPT_SIGN },
+        { "compression", required_argument, NULL, OPT_COMPRESSION },
+        { 0 },
+    };
+    const char *version = NULL, *channel = NULL, *sign = NULL;
+    int force = 0;
+    struct build_opts bo = { 0 };
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int h = cli_common_opt(ctx, "build", c, optarg);
+        if (h < 0)
+            return 0;
+        if (h)
+            continue;
+        switch (c) {
+        case OPT_VERSION:
+            version = optarg;
+            break;
+        case OPT_CHANNEL:
+            channel = optarg;
+            break;
+        case OPT_FORCE:
+            force = 1;
+            break;
+        case OPT_SIGN:
+            sign = optarg;
+            break;
+        case OPT_COMPRESSION:
+            bo.has_compression = 1;
+            if (strcmp(optarg, "gzip") == 0)
+                bo.compression = COMPRESSION_GZIP;
+            else if (strcmp(optarg, "zstd") == 0)
+                bo.compression = COMPRESSION_ZSTD;
+            else
+                return cli_usage_error("build", "--compression must be gzip or zstd, not '%s'", optarg);
+            break;
+        default:
+            return cli_usage_error("build", "unknown option");
+        }
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("build", "build takes exactly one recipe");
     struct kiln_err err = KILN_ERR_INIT;
-    kiln_errf(&err, KILN_EFAIL, "'build' is not available in this build");
-    return cli_fail(&err);
+    if (version && strcmp(version, "auto") != 0 && ref_check_version(version, &err) < 0)
+        return cli_fail(&err);
+    if (channel && ref_check_channel(channel, &err) < 0)
+        return cli_fail(&err);
+    if (build_opts_from_env(&bo, &err) < 0)
+        return cli_fail(&err);
+
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    _cleanup_(recipe_freep) struct recipe *r = NULL;
+    if (recipe_load(argv[optind], &r, &err) < 0)
+        return cli_fail(&err);
+    if (recipe_check_inputs(r, &err) < 0)
+        return cli_fail(&err);
+    _cleanup_(signing_key_freep) struct signing_key *key = NULL;
+    if (sign && signing_key_load(sign, NULL, &key, &err) < 0)
+        return cli_fail(&err);
+
+    /* From here on the signals are handled by one thread; every thread
+     * started later inherits the blocked mask. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    pthread_t sth;
+    if (pthread_create(&sth, NULL, signal_thread, NULL) != 0) {
+        kiln_errf(&err, KILN_EFAIL, "cannot start the signal thread");
+        return cli_fail(&err);
+    }
+    pthread_detach(sth);
+
+    _cleanup_free_ char *dir = cli_store_path(ctx);
+    _cleanup_(store_closep) struct store *st = NULL;
+    if (store_open(dir, STORE_CREATE, &st, &err) < 0)
+        return cli_fail(&err);
+
+    if (!ctx->quiet || ctx->verbose)
+        kiln_log(KILN_LOG_INFO, "building %s:%s from %s", r->name, version ? version : r->version, r->path);
+    struct build_result res;
+    if (build_run(r, st, &bo, &res, &err) < 0)
+        return cli_fail(&err);
+    if (build_commit(&res, &err) < 0) {
+        build_result_release(&res);
+        return cli_fail(&err);
+    }
+
+    int autov = version && strcmp(version, "auto") == 0;
+    struct store_image img = { 0 };
+    img.name = r->name;
+    img.version = (char *)(version && !autov ? version : r->version);
+    img.digest = res.digest;
+    img.media_type = (char *)res.media_type;
+    img.size = res.size;
+    img.artifact_type = (char *)res.artifact_type;
+    img.recipe_digest = r->sha256;
+    img.channel = (char *)channel;
+    _cleanup_free_ char *stored = NULL;
+    int flags = (force ? STORE_ADD_FORCE : 0) | (autov ? STORE_ADD_AUTO_VERSION : 0);
+    if (store_image_add(st, &img, flags, &stored, &err) < 0) {
+        build_result_release(&res);
+        return cli_fail(&err);
+    }
+    const char *ver = stored ? stored : img.version;
+
+    int rc = 0;
+    if (signing_attach_provenance(st, r->name, ver, res.digest, res.record, key, &err) < 0) {
+        kiln_err_prefix(&err, "image %s:%s stored, but its provenance was not", r->name, ver);
+        rc = cli_fail(&err);
+    } else if (key && signing_sign_image(st, r->name, ver, res.digest, key, &err) < 0) {
+        kiln_err_prefix(&err, "image %s:%s stored, but not signed", r->name, ver);
+        rc = cli_fail(&err);
+    }
+
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (ctx->json) {
+        json_t *outs = json_array();
+        uint64_t total = res.size;
+        for (size_t i = 0; i < res.n_outputs; i++) {
+            const struct output_desc *d = &res.outputs[i];
+            json_array_append_new(outs, json_pack("{s:s,s:s,s:s,s:I}", "type", output_type_name(d), "digest",
+                                                  d->digest, "media_type", d->artifact_type ? d->artifact_type
+                                                                                             : d->media_type,
+                                                  "size", (json_int_t)d->content_size));
+            total += d->content_size + (res.n_outputs > 1 ? d->size : 0);
+        }
+        cli_print_json(json_pack("{s:s,s:s,s:s,s:o,s:I,s:f}", "name", r->name, "version", ver, "digest",
+                                 res.digest, "outputs", outs, "size", (json_int_t)total, "duration", secs));
+    } else {
+        printf("%s:%s@%s\n", r->name, ver, res.digest);
+    }
+    build_result_release(&res);
+    return rc;
 }

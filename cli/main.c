@@ -21,7 +21,7 @@ const struct cli_command cli_commands[] = {
     { "promote", cmd_promote, "point a channel at a version",
       "kiln promote NAME:VERSION --channel NAME [--store DIR] [--json]" },
     { "rm", cmd_rm, "remove an image reference from the store",
-      "kiln rm REF [--store DIR]" },
+      "kiln rm REF [--force] [--store DIR] [--json]" },
     { "gc", cmd_gc, "remove blobs no image refers to",
       "kiln gc [--store DIR] [--json]" },
     { "diff", cmd_diff, "list files added, removed and changed between two images",

@@ -60,10 +60,11 @@ struct recipe_base {
 
 struct recipe_file {
     char *src;          /* absolute path on the host, or NULL */
-    char *content;      /* inline content, or NULL (exactly one of src/content) */
+    char *content;      /* inline content, or NULL (exactly one of src/content/link) */
     size_t content_len;
+    char *link;         /* symlink target as written, or NULL; no mode for links */
     char *dest;         /* absolute path in the image, normalised, never ".." */
-    unsigned mode;      /* permission bits, 0..07777 */
+    unsigned mode;      /* permission bits, 0..07777 (0644 when not given) */
     int has_mode;       /* 0: 0644 for files */
     char *owner;        /* "USER[:GROUP]" or "UID[:GID]" as written, NULL = root */
     struct recipe_pos pos;
@@ -85,8 +86,8 @@ struct recipe_run {
 };
 
 struct recipe_container {
-    struct strv entrypoint;
-    struct strv cmd;
+    struct strv entrypoint; /* a string in the recipe becomes {"/bin/sh", "-c", STRING} */
+    struct strv cmd;        /* likewise */
     struct recipe_kv *env;  /* in the order written */
     size_t n_env;
     char *workdir;
@@ -118,6 +119,7 @@ struct recipe_boot_test {
 
 struct recipe {
     char *path;                          /* absolute path of the recipe file */
+    char *source;                        /* the recipe's name as the user gave it (messages) */
     char sha256[HASH_HEX_LEN + 1];       /* digest of the recipe file's bytes */
 
     char *name;                          /* [a-z0-9][a-z0-9._-]* */
@@ -156,13 +158,16 @@ int recipe_parse(const char *data, size_t len, const char *name, const char *bas
 void recipe_free(struct recipe *r);
 
 /* Checks that the inputs the recipe names exist and match their declared
- * sha256 (base tarball and disk, files' src).  Streams; no I/O beyond reading. */
+ * sha256 (base tarball and disk, files' src; directory and OCI layout
+ * bases exist, the layout's index.json names base.ref).  Streams; no I/O
+ * beyond reading.  Fails with KILN_EINVAL, "FILE:LINE:COL: ... 'PATH' ...". */
 int recipe_check_inputs(const struct recipe *r, struct kiln_err *err);
 
 /* The normalised recipe as JSON (new reference, owned by the caller). */
 json_t *recipe_to_json(const struct recipe *r);
 
-/* 1 if the recipe needs the in-guest builder (run, packages, debian/disk base). */
+/* 1 if the recipe needs the in-guest builder (run, packages, services,
+ * debian/disk base). */
 int recipe_needs_guest(const struct recipe *r);
 
 /* Name of an output type ("oci", "tar", "qcow2", "raw"). */

@@ -39,10 +39,11 @@ test_expect_success 'help for an unknown command exits 2' '
 '
 
 test_expect_success 'the man page documents every command and the exit codes' '
+    sed "s/\\\\-/-/g" "$KILN_SRC/kiln.1" >man.txt &&
     for c in build check list inspect promote rm gc diff export keygen sign verify boot-test; do
-        grep -q "^\\.SS \"\\?kiln $c" "$KILN_SRC/kiln.1" || { echo "kiln.1 lacks $c" >&2; exit 1; }
+        grep -q "^\\.SS \"kiln $c" man.txt || { echo "kiln.1 lacks $c" >&2; exit 1; }
     done &&
-    grep -q "verification failed" "$KILN_SRC/kiln.1"
+    grep -qi "verification failed" "$KILN_SRC/kiln.1"
 '
 
 test_done

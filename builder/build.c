@@ -1,0 +1,461 @@
+/* build.c - runs a plan: scratch directory, base, host steps, guest hook,
+ * outputs, and the held blobs that build_commit() puts in the store. */
+#include "builder/build.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "builder/plan.h"
+#include "common/common.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/banned.h"
+
+/* The build in progress, for build_emergency_cleanup(). */
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct build_ctx *current;
+
+void build_rfc3339(int64_t t, char *out, size_t n)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void build_add_input(struct build_ctx *ctx, const char *name, const char *path, const char *sha256)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(name));
+    if (path) {
+        char *uri = xasprintf("file://%s", path);
+        json_object_set_new(o, "uri", json_string(uri));
+        free(uri);
+    }
+    json_object_set_new(o, "sha256", json_string(sha256));
+    json_array_append_new(ctx->inputs, o);
+}
+
+/* --- held blobs ------------------------------------------------------------- */
+
+struct build_blob_writer {
+    struct build_ctx *ctx;
+    struct store_blob_writer *w;
+    struct hash_ctx *h;
+    uint64_t size;
+};
+
+int build_blob_begin(struct build_ctx *ctx, struct build_blob_writer **out, struct kiln_err *err)
+{
+    struct build_blob_writer *b = xcalloc(1, sizeof(*b));
+    b->ctx = ctx;
+    b->h = hash_new();
+    if (!b->h) {
+        free(b);
+        return kiln_errf(err, KILN_ENOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&ctx->lock);
+    int r = ctx->closed ? kiln_errf(err, KILN_EFAIL, "build interrupted")
+                        : store_blob_begin(ctx->store, &b->w, err);
+    if (r == 0) {
+        /* Registered at once so an interrupt can remove its temp file. */
+        if (ctx->n_blobs == ctx->cap_blobs) {
+            ctx->cap_blobs = ctx->cap_blobs ? ctx->cap_blobs * 2 : 8;
+            ctx->blobs = xrealloc(ctx->blobs, ctx->cap_blobs * sizeof(*ctx->blobs));
+        }
+        ctx->blobs[ctx->n_blobs++] = (struct build_blob){ b->w, "", 0 };
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    if (r < 0) {
+        hash_free(b->h);
+        free(b);
+        return r;
+    }
+    *out = b;
+    return 0;
+}
+
+int build_blob_write(struct build_blob_writer *b, const void *data, size_t len, struct kiln_err *err)
+{
+    hash_update(b->h, data, len);
+    b->size += len;
+    return store_blob_write(b->w, data, len, err);
+}
+
+static struct build_blob *held(struct build_ctx *ctx, struct store_blob_writer *w)
+{
+    for (size_t i = 0; i < ctx->n_blobs; i++)
+        if (ctx->blobs[i].w == w)
+            return &ctx->blobs[i];
+    return NULL;
+}
+
+int build_blob_end(struct build_blob_writer *b, char digest_out[DIGEST_STR_SIZE], uint64_t *size_out,
+                   struct kiln_err *err)
+{
+    (void)err;
+    char hex[HASH_HEX_LEN + 1];
+    hash_final_hex(b->h, hex);
+    hash_free(b->h);
+    pthread_mutex_lock(&b->ctx->lock);
+    struct build_blob *h = held(b->ctx, b->w);
+    if (h) {
+        snprintf(h->digest, sizeof(h->digest), "sha256:%s", hex);
+        h->size = b->size;
+    }
+    pthread_mutex_unlock(&b->ctx->lock);
+    snprintf(digest_out, DIGEST_STR_SIZE, "sha256:%s", hex);
+    if (size_out)
+        *size_out = b->size;
+    free(b);
+    return 0;
+}
+
+void build_blob_cancel(struct build_blob_writer *b)
+{
+    if (!b)
+        return;
+    /* The writer stays registered; build_abort removes it. */
+    hash_free(b->h);
+    free(b);
+}
+
+int build_blob_put(struct build_ctx *ctx, const void *data, size_t len, char digest_out[DIGEST_STR_SIZE],
+                   uint64_t *size_out, struct kiln_err *err)
+{
+    struct build_blob_writer *b = NULL;
+    int r = build_blob_begin(ctx, &b, err);
+    if (r < 0)
+        return r;
+    if ((r = build_blob_write(b, data, len, err)) < 0) {
+        build_blob_cancel(b);
+        return r;
+    }
+    return build_blob_end(b, digest_out, size_out, err);
+}
+
+int build_blob_put_json(struct build_ctx *ctx, json_t *j, char digest_out[DIGEST_STR_SIZE],
+                        uint64_t *size_out, struct kiln_err *err)
+{
+    _cleanup_free_ char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!s)
+        return kiln_errf(err, KILN_EFAIL, "cannot encode a JSON document");
+    return build_blob_put(ctx, s, strlen(s), digest_out, size_out, err);
+}
+
+int build_files_blob(struct build_ctx *ctx, struct kiln_err *err)
+{
+    if (ctx->files_digest[0])
+        return 0;
+    json_t *m = tree_file_manifest(ctx->tree);
+    int r = build_blob_put_json(ctx, m, ctx->files_digest, NULL, err);
+    json_decref(m);
+    if (r < 0)
+        ctx->files_digest[0] = '\0';
+    return r;
+}
+
+/* --- pipeline ------------------------------------------------------------------ */
+
+static void ctx_free(struct build_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    pthread_mutex_lock(&current_lock);
+    if (current == ctx)
+        current = NULL;
+    pthread_mutex_unlock(&current_lock);
+    for (size_t i = 0; i < ctx->n_blobs; i++)
+        store_blob_abort(ctx->blobs[i].w);
+    free(ctx->blobs);
+    tree_free(ctx->tree);
+    if (ctx->scratch) {
+        fs_rm_rf(ctx->scratch, NULL);
+        free(ctx->scratch);
+    }
+    json_decref(ctx->inputs);
+    json_decref(ctx->base_config);
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+}
+
+void build_emergency_cleanup(void)
+{
+    pthread_mutex_lock(&current_lock);
+    struct build_ctx *ctx = current;
+    if (ctx) {
+        pthread_mutex_lock(&ctx->lock);
+        ctx->closed = 1;
+        for (size_t i = 0; i < ctx->n_blobs; i++)
+            if (ctx->blobs[i].w)
+                unlink(store_blob_tmp_path(ctx->blobs[i].w));
+        if (ctx->scratch)
+            fs_rm_rf(ctx->scratch, NULL);
+        pthread_mutex_unlock(&ctx->lock);
+    }
+    /* current_lock stays held: the build must not go on committing. */
+}
+
+static int fd_sink(void *ud, const void *data, size_t len, struct kiln_err *err)
+{
+    int fd = *(int *)ud;
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return kiln_errno(err, KILN_EFAIL, errno, "cannot write the guest stage's input");
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int run_guest(struct build_ctx *ctx, struct kiln_err *err)
+{
+    if (!ctx->opts->guest)
+        return kiln_errf(err, KILN_EFAIL,
+                         "recipe '%s' needs the in-guest builder (packages, run, services or a "
+                         "debian/disk base), which is not available in this build",
+                         ctx->recipe->name);
+    _cleanup_free_ char *in = xasprintf("%s/guest-in.tar", ctx->scratch);
+    _cleanup_free_ char *out = xasprintf("%s/guest-out.tar", ctx->scratch);
+    {
+        _cleanup_close_ int fd = open(in, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", in);
+        int r = tree_write_tar(ctx->tree, fd_sink, &fd, err);
+        if (r < 0)
+            return r;
+    }
+    int r = ctx->opts->guest(ctx, in, out, err);
+    unlink(in);
+    if (r < 0)
+        return r;
+    /* The guest's rootfs replaces the tree; it is our own output, devices allowed. */
+    struct tree_limits lim = ctx->opts->limits;
+    lim.allow_devices = 1;
+    struct tree *t = NULL;
+    if ((r = tree_new(ctx->scratch, &lim, &t, err)) < 0)
+        return r;
+    tree_set_epoch(t, ctx->sde);
+    _cleanup_close_ int fd = open(out, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        tree_free(t);
+        return kiln_errno(err, KILN_EFAIL, errno, "guest stage: cannot open '%s'", out);
+    }
+    if ((r = tree_read_tar(t, "guest stage output", fd, NULL, err)) < 0) {
+        tree_free(t);
+        return r;
+    }
+    unlink(out);
+    tree_free(ctx->tree);
+    ctx->tree = t;
+    return 0;
+}
+
+static int run_base(struct build_ctx *ctx, struct kiln_err *err)
+{
+    switch (ctx->recipe->base.kind) {
+    case BASE_SCRATCH:
+        return base_scratch_run(ctx, err);
+    case BASE_TARBALL:
+        return base_tarball_run(ctx, err);
+    case BASE_DIRECTORY:
+        return base_directory_run(ctx, err);
+    case BASE_OCI:
+        return base_oci_run(ctx, err);
+    case BASE_DEBIAN:
+    case BASE_DISK:
+        return 0; /* built by the guest stage */
+    }
+    return kiln_errf(err, KILN_EINVAL, "unknown base kind");
+}
+
+static output_fn output_for(enum recipe_output_type t)
+{
+    switch (t) {
+    case OUTPUT_OCI:
+        return output_oci_run;
+    case OUTPUT_TAR:
+        return output_tar_run;
+    default:
+        return NULL;
+    }
+}
+
+static json_t *make_index(struct build_ctx *ctx, const struct output_desc *outs, size_t n)
+{
+    json_t *manifests = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = json_pack("{s:s,s:s,s:I}", "mediaType", outs[i].media_type, "digest", outs[i].digest,
+                              "size", (json_int_t)outs[i].size);
+        if (outs[i].artifact_type)
+            json_object_set_new(d, "artifactType", json_string(outs[i].artifact_type));
+        else
+            json_object_set_new(d, "platform", json_pack("{s:s,s:s}", "architecture", "amd64", "os", "linux"));
+        json_array_append_new(manifests, d);
+    }
+    char created[32];
+    build_rfc3339(ctx->sde, created, sizeof(created));
+    json_t *ann = json_pack("{s:s}", OCI_ANN_CREATED, created);
+    if (ctx->files_digest[0])
+        json_object_set_new(ann, KILN_ANN_FILES, json_string(ctx->files_digest));
+    return json_pack("{s:i,s:s,s:o,s:o}", "schemaVersion", 2, "mediaType", OCI_MT_INDEX, "manifests",
+                     manifests, "annotations", ann);
+}
+
+static json_t *make_record(struct build_ctx *ctx, time_t started)
+{
+    char s[32], f[32], host[256] = "";
+    build_rfc3339(started, s, sizeof(s));
+    build_rfc3339(time(NULL), f, sizeof(f));
+    gethostname(host, sizeof(host) - 1);
+    return json_pack("{s:{s:s,s:s},s:O,s:s,s:s,s:s,s:s,s:I}", "recipe", "path", ctx->recipe->path,
+                     "sha256", ctx->recipe->sha256, "inputs", ctx->inputs, "kiln_version", KILN_VERSION,
+                     "started", s, "finished", f, "host", host, "source_date_epoch",
+                     (json_int_t)ctx->sde);
+}
+
+int build_run(const struct recipe *r, struct store *st, const struct build_opts *opts,
+              struct build_result *res, struct kiln_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    time_t started = time(NULL);
+    struct build_plan *plan = NULL;
+    int rc = plan_make(r, &plan, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < r->n_outputs; i++)
+        if (!output_for(r->outputs[i].type)) {
+            plan_free(plan);
+            return kiln_errf(err, KILN_EFAIL, "output '%s' is not available in this build",
+                             recipe_output_name(r->outputs[i].type));
+        }
+
+    struct build_ctx *ctx = xcalloc(1, sizeof(*ctx));
+    pthread_mutex_init(&ctx->lock, NULL);
+    ctx->recipe = r;
+    ctx->opts = opts;
+    ctx->store = st;
+    ctx->inputs = json_array();
+    ctx->sde = opts->has_source_date_epoch ? opts->source_date_epoch : 0;
+    pthread_mutex_lock(&current_lock);
+    current = ctx;
+    pthread_mutex_unlock(&current_lock);
+
+    const char *parent = opts->scratch_parent ? opts->scratch_parent : "/tmp";
+    if ((rc = fs_mkdtemp(parent, "kiln-build-", &ctx->scratch, err)) < 0)
+        goto fail;
+    if ((rc = tree_new(ctx->scratch, &opts->limits, &ctx->tree, err)) < 0)
+        goto fail;
+    tree_set_epoch(ctx->tree, ctx->sde);
+
+    size_t n_out = 0;
+    res->outputs = xcalloc(r->n_outputs, sizeof(*res->outputs));
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct plan_step *s = &plan->steps[i];
+        kiln_log(KILN_LOG_INFO, "step %zu/%zu: %s", i + 1, plan->n, plan_step_name(s->kind));
+        switch (s->kind) {
+        case PLAN_BASE:
+            rc = run_base(ctx, err);
+            break;
+        case PLAN_FILES:
+            rc = step_files_run(ctx, err);
+            break;
+        case PLAN_USERS:
+            rc = step_users_run(ctx, err);
+            break;
+        case PLAN_HOSTNAME:
+            rc = step_hostname_run(ctx, err);
+            break;
+        case PLAN_OWNERS:
+            rc = step_owners_run(ctx, err);
+            break;
+        case PLAN_GUEST:
+            rc = run_guest(ctx, err);
+            break;
+        case PLAN_OUTPUT: {
+            const struct recipe_output *o = &r->outputs[s->index];
+            rc = output_for(o->type)(ctx, o, &res->outputs[n_out], err);
+            if (rc == 0)
+                res->outputs[n_out++].type = o->type;
+            break;
+        }
+        }
+        if (rc < 0)
+            goto fail;
+    }
+    res->n_outputs = n_out;
+    if (n_out == 1) {
+        memcpy(res->digest, res->outputs[0].digest, sizeof(res->digest));
+        res->media_type = res->outputs[0].media_type;
+        res->artifact_type = res->outputs[0].artifact_type;
+        res->size = res->outputs[0].size;
+    } else {
+        json_t *idx = make_index(ctx, res->outputs, n_out);
+        rc = build_blob_put_json(ctx, idx, res->digest, &res->size, err);
+        json_decref(idx);
+        if (rc < 0)
+            goto fail;
+        res->media_type = OCI_MT_INDEX;
+    }
+    res->record = make_record(ctx, started);
+    res->ctx = ctx;
+    plan_free(plan);
+    /* The tree and its spool are no longer needed. */
+    tree_free(ctx->tree);
+    ctx->tree = NULL;
+    return 0;
+fail:
+    plan_free(plan);
+    free(res->outputs);
+    res->outputs = NULL;
+    ctx_free(ctx);
+    return rc;
+}
+
+int build_commit(struct build_result *res, struct kiln_err *err)
+{
+    struct build_ctx *ctx = res->ctx;
+    pthread_mutex_lock(&ctx->lock);
+    int rc = 0;
+    if (ctx->closed)
+        rc = kiln_errf(err, KILN_EFAIL, "build interrupted");
+    for (size_t i = 0; i < ctx->n_blobs && rc == 0; i++) {
+        struct build_blob *b = &ctx->blobs[i];
+        struct store_blob_writer *w = b->w;
+        b->w = NULL;
+        if (!b->digest[0]) {
+            store_blob_abort(w);
+            continue;
+        }
+        rc = store_blob_commit(w, b->digest, NULL, NULL, err);
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return rc;
+}
+
+void build_result_release(struct build_result *res)
+{
+    if (!res)
+        return;
+    if (res->ctx) {
+        /* Blobs not committed are removed by ctx_free. */
+        size_t k = 0;
+        for (size_t i = 0; i < res->ctx->n_blobs; i++)
+            if (res->ctx->blobs[i].w)
+                res->ctx->blobs[k++] = res->ctx->blobs[i];
+        res->ctx->n_blobs = k;
+        ctx_free(res->ctx);
+    }
+    free(res->outputs);
+    json_decref(res->record);
+    memset(res, 0, sizeof(*res));
+}

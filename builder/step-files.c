@@ -1,0 +1,114 @@
+/* step-files.c - the recipe's `files`: host files (src), inline content and
+ * symlinks (link), with mode and owner, placed through the tree's own
+ * symlinks but never outside its root. */
+#include "builder/step.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "common/banned.h"
+
+#define IO_CHUNK (1u << 20)
+
+static int copy_src(struct build_ctx *ctx, const char *what, const struct recipe_file *f,
+                    struct tree_entry *e, struct kiln_err *err)
+{
+    _cleanup_close_ int fd = open(f->src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return kiln_errno(err, errno == ENOENT ? KILN_EINVAL : KILN_EFAIL, errno, "%s: cannot open '%s'",
+                          what, f->src);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return kiln_errno(err, KILN_EFAIL, errno, "%s: cannot stat '%s'", what, f->src);
+    if (!S_ISREG(st.st_mode))
+        return kiln_errf(err, KILN_EINVAL, "%s: '%s' is not a regular file", what, f->src);
+    int r = tree_content_begin(ctx->tree, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ unsigned char *buf = xmalloc(IO_CHUNK);
+    for (;;) {
+        ssize_t n = read(fd, buf, IO_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return kiln_errno(err, KILN_EFAIL, errno, "%s: cannot read '%s'", what, f->src);
+        if (n == 0)
+            break;
+        if ((r = tree_content_write(ctx->tree, what, buf, (size_t)n, err)) < 0)
+            return r;
+    }
+    if ((r = tree_content_end(ctx->tree, e, err)) < 0)
+        return r;
+    _cleanup_free_ char *name = xasprintf("file %s", f->dest);
+    build_add_input(ctx, name, f->src, e->content->sha256);
+    return 0;
+}
+
+int step_files_run(struct build_ctx *ctx, struct kiln_err *err)
+{
+    const struct recipe *rc = ctx->recipe;
+    for (size_t i = 0; i < rc->n_files; i++) {
+        const struct recipe_file *f = &rc->files[i];
+        _cleanup_free_ char *what = xasprintf("files: '%s'", f->dest);
+        uint32_t uid = 0, gid = 0;
+        _cleanup_free_ char *dest = NULL;
+        int r;
+        if ((r = step_resolve_dest(ctx, what, f->dest, &dest, err)) < 0)
+            return r;
+        struct tree_new_entry ne = {
+            .path = dest,
+            .type = f->link ? TREE_SYMLINK : TREE_FILE,
+            .mode = f->link ? 0777 : (f->has_mode ? f->mode : 0644),
+            .uid = uid,
+            .gid = gid,
+            .mtime = ctx->sde,
+            .link_target = f->link,
+        };
+        struct tree_entry *e = tree_get(ctx->tree, dest);
+        if (e && e->type == TREE_DIR)
+            return kiln_errf(err, KILN_EINVAL, "%s: is a directory in the image", what);
+        if ((r = tree_add(ctx->tree, what, &ne, &e, err)) < 0)
+            return r;
+        if (f->link)
+            continue;
+        if (f->content)
+            r = tree_set_inline(ctx->tree, e, f->content, f->content_len, err);
+        else if (f->src)
+            r = copy_src(ctx, what, f, e, err);
+        else
+            r = tree_set_inline(ctx->tree, e, "", 0, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int step_owners_run(struct build_ctx *ctx, struct kiln_err *err)
+{
+    const struct recipe *rc = ctx->recipe;
+    for (size_t i = 0; i < rc->n_files; i++) {
+        const struct recipe_file *f = &rc->files[i];
+        if (!f->owner)
+            continue;
+        _cleanup_free_ char *what = xasprintf("files: '%s'", f->dest);
+        uint32_t uid, gid;
+        int r = step_owner(ctx, what, f->owner, &uid, &gid, err);
+        if (r < 0)
+            return r;
+        _cleanup_free_ char *dest = NULL;
+        if ((r = step_resolve_dest(ctx, what, f->dest, &dest, err)) < 0)
+            return r;
+        struct tree_entry *e = tree_get(ctx->tree, dest);
+        if (!e)
+            return kiln_errf(err, KILN_EINVAL, "%s: gone before its owner could be set", what);
+        e->uid = uid;
+        e->gid = gid;
+    }
+    return 0;
+}

@@ -1,0 +1,39 @@
+/* step.h - helpers shared by the host-side steps (step-*.c) that edit a tree
+ * the way a file system inside the image would: recipe paths resolve through
+ * the tree's own symlinks, never outside its root. */
+#ifndef KILN_STEP_H
+#define KILN_STEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "builder/build.h"
+
+#define STEP_TEXT_LIMIT (16u << 20) /* /etc/passwd and friends read from a base */
+
+/* The path dest resolves to in the tree: its parent resolved through
+ * symlinks, its last component as is.  *out is caller-owned. */
+int step_resolve_dest(struct build_ctx *ctx, const char *what, const char *dest, char **out,
+                      struct kiln_err *err);
+
+/* Resolves "USER[:GROUP]" or "UID[:GID]" against the tree's /etc/passwd and
+ * /etc/group.  USER alone gives the user's primary group. */
+int step_owner(struct build_ctx *ctx, const char *what, const char *owner, uint32_t *uid, uint32_t *gid,
+               struct kiln_err *err);
+
+/* Reads a text file of the tree (following symlinks inside the tree); a
+ * missing file gives an empty string.  *out caller-owned. */
+int step_read_text(struct build_ctx *ctx, const char *path, char **out, size_t *len, struct kiln_err *err);
+
+/* Replaces the content of path (resolved inside the tree); a new file gets
+ * mode and owner, an existing one keeps them.  mtime becomes SOURCE_DATE_EPOCH. */
+int step_write_text(struct build_ctx *ctx, const char *what, const char *path, const char *data, size_t len,
+                    unsigned mode, uint32_t uid, uint32_t gid, struct kiln_err *err);
+
+/* Looks NAME up in a passwd/group style text: field 3 (the id) and, for
+ * passwd, field 4 (the group).  Returns 1 if found. */
+int step_db_lookup(const char *text, const char *name, long *id, long *gid);
+/* 1 if some line of the text has id in field 3. */
+int step_db_has_id(const char *text, long id);
+
+#endif
