@@ -67,6 +67,7 @@ struct build_opts {
     enum recipe_compression compression;
     struct tree_limits limits;    /* hostile-input limits for bases */
     build_guest_fn guest;         /* NULL: guest recipes are refused */
+    const char *cache_dir;        /* for downloaded bases (debian); NULL = none */
 };
 
 /* One stored output, as the output_*_run functions describe it. */
@@ -90,6 +91,8 @@ struct build_ctx {
     json_t *inputs;               /* build record inputs (array) */
     json_t *base_config;          /* the OCI base's config object, or NULL */
     char files_digest[DIGEST_STR_SIZE]; /* the file manifest blob, once written */
+    char *guest_disk;             /* the raw disk the guest stage made (in scratch), or NULL; owned */
+    int sysprep_verified;         /* the guest stage checked the sysprep post-condition */
 
     /* blobs written but not committed */
     pthread_mutex_t lock;

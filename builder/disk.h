@@ -25,7 +25,7 @@
 #define DISK_MAX_SIZE (8ull << 40) /* 8 TiB: refuse anything larger */
 
 struct guest_result {
-    char *tree_tar;       /* the customised rootfs as a tar (in workdir); owned */
+    char *tree_tar;       /* the customised rootfs as a tar (tree_out); owned */
     char *disk_raw;       /* the raw disk (in workdir) when the recipe has a disk output, else NULL; owned */
     uint64_t disk_size;   /* its virtual size in bytes */
     int sysprep_verified; /* 1: the sysprep post-condition was checked and holds */
@@ -44,7 +44,7 @@ int disk_plan_size(const struct recipe_output *o, uint64_t content, int installs
 /* Runs the stage.  workdir is a scratch directory the caller removes.
  * On failure nothing outside workdir is touched. */
 int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *workdir,
-                    struct guest_result *out, struct kiln_err *err);
+                    const char *tree_out, struct guest_result *out, struct kiln_err *err);
 
 void guest_result_release(struct guest_result *res);
 
@@ -77,5 +77,44 @@ int disk_detect_format(const char *path, enum disk_format *fmt, struct kiln_err 
  * root filesystem (every mounted filesystem) as a tar at tar_out with
  * numeric owners and xattrs. */
 int base_disk_tar(const struct recipe_base *b, const char *tar_out, struct kiln_err *err);
+
+/* --- the pipeline's side (build-disk.c) --------------------------------- */
+struct build_ctx;
+struct output_desc;
+
+/* Bases: the cached mmdebstrap rootfs / the disk's root filesystem read into ctx->tree. */
+int base_debian_run(struct build_ctx *ctx, struct kiln_err *err);
+int base_disk_run(struct build_ctx *ctx, struct kiln_err *err);
+
+/* The build_guest_fn hook (builder/build.h): runs guest_stage_run() and keeps
+ * the raw disk in the scratch directory for output_disk_run(). */
+int disk_guest_hook(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err);
+
+/* The qcow2/raw output: the disk as a held blob layer of an artifact manifest
+ * (artifactType DISK_ARTIFACT_*, empty config, dev.kiln.files annotation). */
+int output_disk_run(struct build_ctx *ctx, const struct recipe_output *o, struct output_desc *out,
+                    struct kiln_err *err);
+
+/* --- disks in the store (disk-store.c) ----------------------------------- */
+struct store;
+
+#define DISK_ANN_MARKER "dev.kiln.boot-test.marker"
+#define DISK_ANN_TIMEOUT "dev.kiln.boot-test.timeout"
+
+/* A disk blob in the store.  Embedded: disk_ref_release() frees the members. */
+struct disk_ref {
+    enum disk_format format;
+    char *blob_path;   /* the blob's path in the store (read it, never write it) */
+    char *digest;      /* "sha256:<hex>" of the disk blob */
+    uint64_t size;
+    char *marker;      /* the recipe's boot_test.marker, or NULL */
+    unsigned timeout;  /* the recipe's boot_test.timeout, or 0 */
+};
+
+/* Finds the disk of ref: a disk artifact manifest, or the disk in an index
+ * (the one of format want first; any other disk when any is set). */
+int disk_find(struct store *st, const char *ref, enum disk_format want, int any, struct disk_ref *out,
+              struct kiln_err *err);
+void disk_ref_release(struct disk_ref *d);
 
 #endif

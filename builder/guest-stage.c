@@ -100,7 +100,7 @@ static int stage(guestfs_h *g, const struct recipe *r, const char *rootfs_tar,
 }
 
 int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *workdir,
-                    struct guest_result *out, struct kiln_err *err)
+                    const char *tree_out, struct guest_result *out, struct kiln_err *err)
 {
     memset(out, 0, sizeof(*out));
     struct stat st;
@@ -115,7 +115,7 @@ int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *
     if (!o)
         size += (uint64_t)st.st_size + 1024 * MIB; /* scratch: room to grow, sparse anyway */
     out->disk_raw = path_join(workdir, "disk.raw");
-    out->tree_tar = path_join(workdir, "rootfs.tar");
+    out->tree_tar = xstrdup(tree_out);
     out->disk_size = size;
     ret = make_sparse(out->disk_raw, size, err);
     if (ret == 0) {
