@@ -117,4 +117,25 @@ int disk_find(struct store *st, const char *ref, enum disk_format want, int any,
               struct kiln_err *err);
 void disk_ref_release(struct disk_ref *d);
 
+/* --- boot test (boot-test.c) --------------------------------------------- */
+#define BOOT_TEST_DEFAULT_MARKER "login:"
+#define BOOT_TEST_DEFAULT_TIMEOUT 300
+#define BOOT_TEST_TAIL_LINES 20
+
+struct boot_result {
+    int passed;          /* the marker appeared */
+    double seconds;      /* from qemu's start to the marker (or the end) */
+    const char *accel;   /* "kvm" or "tcg" (static) */
+    char *tail;          /* the console's last BOOT_TEST_TAIL_LINES lines; owned */
+};
+
+/* Boots disk (never modified: a qcow2 overlay in a temp directory under
+ * tmp_parent takes the writes, formats always explicit) under qemu with the
+ * serial console captured, until marker appears on it, qemu exits or timeout
+ * seconds pass; qemu is always killed.  Returns 0 with res->passed set either
+ * way; negative only when qemu could not be run. */
+int boot_test_run(const struct disk_ref *disk, const char *marker, unsigned timeout, const char *tmp_parent,
+                  struct boot_result *res, struct kiln_err *err);
+void boot_result_release(struct boot_result *res);
+
 #endif
