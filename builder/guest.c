@@ -180,7 +180,7 @@ static const char wrapper[] =
     "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "
     "HOME=/root LC_ALL=C DEBIAN_FRONTEND=noninteractive; "
     "if [ \"$t\" != 0 ] && command -v timeout >/dev/null 2>&1; then "
-    "timeout -k 10 \"$t\" \"$@\" >" GUEST_LOG " 2>&1 </dev/null; s=$?; "
+    "timeout -s KILL \"$t\" \"$@\" >" GUEST_LOG " 2>&1 </dev/null; s=$?; "
     "else \"$@\" >" GUEST_LOG " 2>&1 </dev/null; s=$?; fi; "
     "echo \"kiln-status:$s\"";
 
@@ -203,9 +203,13 @@ int guest_run(guestfs_h *g, const char *what, char *const argv[], unsigned timeo
     full[5 + n] = NULL;
 
     struct watchdog w;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     watchdog_start(&w, guestfs_get_pid(g), timeout);
     char *out = guestfs_command(g, full);
     int fired = watchdog_stop(&w);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int overran = timeout && t1.tv_sec - t0.tv_sec >= (time_t)timeout;
     if (!out) {
         if (fired)
             return kiln_errf(err, KILN_EFAIL, "command '%s' timed out after %u seconds", what, timeout);
@@ -227,7 +231,7 @@ int guest_run(guestfs_h *g, const char *what, char *const argv[], unsigned timeo
         return 0;
     if (st < 0)
         return kiln_errf(err, KILN_EFAIL, "command '%s' ended without an exit status", what);
-    if (timeout && (st == 124 || st == 137))
+    if (timeout && (st == 124 || st == 137 || (overran && st >= 124)))
         return kiln_errf(err, KILN_EFAIL, "command '%s' timed out after %u seconds", what, timeout);
     if (st == 127)
         return kiln_errf(err, KILN_EFAIL, "command '%s' failed with exit status 127 (not found)", what);
