@@ -184,6 +184,9 @@ CLI_COMMAND(build)
 
     /* From here on the signals are handled by one thread; every thread
      * started later inherits the blocked mask. */
+    /* A background job starts with SIGINT ignored; a build must still stop cleanly. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
@@ -206,15 +209,32 @@ CLI_COMMAND(build)
     struct build_result res;
     if (build_run(r, st, &bo, &res, &err) < 0)
         return cli_fail(&err);
+    int autov = version && strcmp(version, "auto") == 0;
+    const char *want = version && !autov ? version : r->version;
+    if (!force && !autov) {
+        /* Refuse a taken version before any blob lands in the store. */
+        _cleanup_free_ char *ref = xasprintf("%s:%s", r->name, want);
+        struct store_image *old = NULL;
+        if (store_resolve(st, ref, &old, &err) == 0) {
+            int same = strcmp(old->digest, res.digest) == 0;
+            store_image_free(old);
+            if (!same) {
+                build_result_release(&res);
+                kiln_errf(&err, KILN_EEXIST, "image '%s' exists with another digest; use --force to replace it",
+                          ref);
+                return cli_fail(&err);
+            }
+        }
+        kiln_err_clear(&err);
+    }
     if (build_commit(&res, &err) < 0) {
         build_result_release(&res);
         return cli_fail(&err);
     }
 
-    int autov = version && strcmp(version, "auto") == 0;
     struct store_image img = { 0 };
     img.name = r->name;
-    img.version = (char *)(version && !autov ? version : r->version);
+    img.version = (char *)want;
     img.digest = res.digest;
     img.media_type = (char *)res.media_type;
     img.size = res.size;

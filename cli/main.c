@@ -28,7 +28,7 @@ const struct cli_command cli_commands[] = {
       "kiln diff REF_A REF_B [--store DIR] [--json]" },
     { "export", cmd_export, "write an image out of the store",
       "kiln export REF --format oci|oci-archive|docker-archive|tar|qcow2|raw|containerdisk\n"
-      "                --output PATH [--store DIR]" },
+      "                --output PATH [--force] [--store DIR] [--json]" },
     { "keygen", cmd_keygen, "make a signing key pair",
       "kiln keygen --output PREFIX [--algorithm ecdsa-p256|ed25519] [--passphrase-env VAR]" },
     { "sign", cmd_sign, "sign an image in the store",

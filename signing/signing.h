@@ -1,26 +1,131 @@
 /* signing.h - what the rest of kiln asks of signing/.
  *
  * Keys, signatures and provenance attestations.  Only signing/ includes
- * OpenSSL's key APIs.  Objects returned are owned by the caller. */
+ * OpenSSL's key APIs.  Objects returned are owned by the caller.
+ *
+ * The model (README "Signing and verification"):
+ *   - a key is ECDSA P-256 (signed with SHA-256, DER signatures) or Ed25519
+ *     (64-byte signatures); its ID is "sha256:<hex of SHA-256 of the DER
+ *     SubjectPublicKeyInfo>", the same as `openssl pkey -pubin -outform DER |
+ *     sha256sum`;
+ *   - a signature covers a small canonical JSON payload naming the image
+ *     (name, version, digest, media type, size), the key ID, the algorithm
+ *     and the signing time; it is stored as an OCI 1.1 artifact manifest whose
+ *     subject is the image, with the payload and the raw signature as its
+ *     two layers, so `openssl dgst -verify` runs on the blobs as they are;
+ *   - provenance is an in-toto Statement v1 with a SLSA provenance v1
+ *     predicate, stored the same way (statement + optional raw signature). */
 #ifndef KILN_SIGNING_H
 #define KILN_SIGNING_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 #include "common/err.h"
 
 struct store;        /* images/store.h */
 struct signing_key;  /* a loaded private key */
+struct signing_pubkey; /* a loaded public key */
+
+#define SIGNING_ALG_ECDSA_P256 "ecdsa-p256"
+#define SIGNING_ALG_ED25519 "ed25519"
+
+/* "sha256:" + 64 hex + NUL */
+#define SIGNING_KEY_ID_SIZE 72
+
+/* Media and artifact types of what signing/ stores. */
+#define SIGNING_AT_SIGNATURE "application/vnd.dev.kiln.signature.v1"
+#define SIGNING_MT_PAYLOAD "application/vnd.dev.kiln.signature.payload.v1+json"
+#define SIGNING_MT_RAWSIG "application/vnd.dev.kiln.signature.raw.v1"
+#define SIGNING_AT_PROVENANCE "application/vnd.dev.kiln.provenance.v1"
+#define SIGNING_MT_INTOTO "application/vnd.in-toto+json"
+#define SIGNING_PAYLOAD_TYPE "dev.kiln.signature.v1"
+#define SIGNING_ANN_KEY_ID "dev.kiln.signature.key-id"
+#define SIGNING_ANN_ALGORITHM "dev.kiln.signature.algorithm"
+
+/* Limits on what verification reads. */
+#define SIGNING_PAYLOAD_LIMIT (64u << 10)
+#define SIGNING_SIG_LIMIT 1024u
+#define SIGNING_STATEMENT_LIMIT (4u << 20)
+#define SIGNING_KEY_FILE_LIMIT (64u << 10)
+#define SIGNING_MAX_SIGNATURES 256
+
+/* ---- keys ---------------------------------------------------------------- */
+
+/* Makes a key pair: prefix.key (PKCS#8 PEM, mode 0600, created with O_EXCL,
+ * encrypted with AES-256-CBC when passphrase is not NULL) and prefix.pub
+ * (SubjectPublicKeyInfo PEM).  algorithm: SIGNING_ALG_* (NULL = ecdsa-p256).
+ * key_id gets the key ID.  Neither file is left behind on failure. */
+int signing_keygen(const char *prefix, const char *algorithm, const char *passphrase,
+                   char key_id[SIGNING_KEY_ID_SIZE], struct kiln_err *err);
 
 /* Loads a private key from path, or from $KILN_SIGNING_KEY when path is NULL.
  * The passphrase comes from the environment variable passphrase_env, else
- * $KILN_SIGNING_PASSPHRASE.  A key file readable by group or others is refused. */
+ * $KILN_SIGNING_PASSPHRASE.  A key file readable by group or others is refused.
+ * Wrong passphrase, unparsable key, unsupported algorithm: KILN_EINVAL. */
 int signing_key_load(const char *path, const char *passphrase_env, struct signing_key **out,
                      struct kiln_err *err);
+/* Like signing_key_load() with the PEM text in memory (what names it in errors). */
+int signing_key_from_pem(const char *pem, size_t len, const char *passphrase, const char *what,
+                         struct signing_key **out, struct kiln_err *err);
+/* Wipes and frees k (NULL is fine). */
 void signing_key_free(struct signing_key *k);
+/* Borrowed from k. */
+const char *signing_key_id(const struct signing_key *k);
+const char *signing_key_algorithm(const struct signing_key *k);
+
+/* Loads a public key (one SubjectPublicKeyInfo PEM block, nothing else).  A
+ * file that holds a private key, a certificate or anything unparsable, or a key
+ * of an unsupported algorithm or curve, is KILN_EINVAL naming what it found. */
+int signing_pubkey_load(const char *path, struct signing_pubkey **out, struct kiln_err *err);
+int signing_pubkey_from_pem(const char *pem, size_t len, const char *what,
+                            struct signing_pubkey **out, struct kiln_err *err);
+void signing_pubkey_free(struct signing_pubkey *k);
+const char *signing_pubkey_id(const struct signing_pubkey *k);
+const char *signing_pubkey_algorithm(const struct signing_pubkey *k);
+
+/* ---- raw signatures --------------------------------------------------------- */
+
+/* Signs data: *sig (caller-owned, free()) gets a DER ECDSA signature or a
+ * 64-byte Ed25519 signature. */
+int signing_sign_bytes(const struct signing_key *k, const void *data, size_t len,
+                       unsigned char **sig, size_t *sig_len, struct kiln_err *err);
+/* 0 if sig is k's valid signature over data; KILN_EVERIFY ("bad signature")
+ * otherwise. */
+int signing_verify_bytes(const struct signing_pubkey *k, const void *data, size_t len,
+                         const unsigned char *sig, size_t sig_len, struct kiln_err *err);
+
+/* ---- the signature payload ------------------------------------------------ */
+
+/* What a signature payload says (all strings owned by the struct). */
+struct signing_payload {
+    char *type;        /* SIGNING_PAYLOAD_TYPE */
+    char *name;        /* image name, may be NULL */
+    char *version;     /* image version, may be NULL */
+    char *digest;      /* manifest or index digest */
+    char *media_type;
+    long long size;
+    char *key_id;
+    char *algorithm;
+    char *created;     /* RFC 3339 UTC */
+};
+
+/* The canonical JSON payload (sorted keys, compact), caller-owned (free()). */
+char *signing_payload_make(const struct signing_payload *p);
+/* Parses and checks a payload (bounded by SIGNING_PAYLOAD_LIMIT); KILN_EINVAL
+ * naming what is wrong.  Release with signing_payload_release(). */
+int signing_payload_parse(const void *data, size_t len, struct signing_payload *out,
+                          struct kiln_err *err);
+void signing_payload_release(struct signing_payload *p);
+
+/* ---- signing images ------------------------------------------------------- */
 
 /* Signs the image (manifest or index) `digest` stored as name:version, and
- * stores the signature in the store as an artifact whose subject is the image. */
+ * stores the signature in the store as an artifact whose subject is the image.
+ * sig_digest (may be NULL) gets the signature artifact's manifest digest. */
+int signing_sign_image_ex(struct store *st, const char *name, const char *version,
+                          const char *digest, const struct signing_key *key,
+                          char sig_digest[SIGNING_KEY_ID_SIZE], struct kiln_err *err);
 int signing_sign_image(struct store *st, const char *name, const char *version, const char *digest,
                        const struct signing_key *key, struct kiln_err *err);
 
@@ -30,5 +135,36 @@ int signing_sign_image(struct store *st, const char *name, const char *version, 
 int signing_attach_provenance(struct store *st, const char *name, const char *version,
                               const char *digest, json_t *build_record,
                               const struct signing_key *key, struct kiln_err *err);
+
+/* The statement alone (new reference), for tests and inspect. */
+json_t *signing_provenance_statement(const char *name, const char *version, const char *digest,
+                                     json_t *build_record);
+
+/* Finds the image's provenance attestation.  *out gets a new reference to
+ * {"statement": {...}, "artifact": "sha256:..", "signed": bool, "keyId": ..}
+ * or NULL when there is none (returns 0).  With keys (n_keys > 0), a signed
+ * attestation is checked: "verified" is true when a given key signed it. */
+int signing_provenance_find(struct store *st, const char *digest,
+                            struct signing_pubkey *const *keys, size_t n_keys, json_t **out,
+                            struct kiln_err *err);
+
+/* ---- verification ----------------------------------------------------------- */
+
+struct signing_verify_opts {
+    struct signing_pubkey *const *keys; /* trusted keys (borrowed) */
+    size_t n_keys;
+    const char *name;    /* when not NULL: the payload must name this image */
+    const char *version; /* when not NULL: ... and this version */
+};
+
+/* Verifies the image `digest` (described by its index.json descriptor) in st:
+ * at least one signature by a trusted key over a payload naming exactly this
+ * image, and every blob the image reaches re-hashed (streamed) against its
+ * descriptor.  *report gets a new reference to the auditor's report (also on
+ * failure, when it got that far).  Returns 0, or KILN_EVERIFY with a message
+ * naming the first failure (other codes for I/O errors). */
+int signing_verify_image(struct store *st, const char *digest, const char *media_type,
+                         long long size, const struct signing_verify_opts *opts, json_t **report,
+                         struct kiln_err *err);
 
 #endif

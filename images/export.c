@@ -1,0 +1,474 @@
+/* export.c - resolve an image for export, the format table, and the
+ * atomic hand-over of the finished output. */
+#include "images/export.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "images/manifest.h"
+#include "images/ref.h"
+#include "images/store.h"
+#include "common/banned.h"
+
+
+const struct export_format export_formats[] = {
+    { "oci", export_write_oci },
+    { "oci-archive", export_write_oci_archive },
+    { "docker-archive", export_write_docker_archive },
+    { "tar", export_write_rootfs_tar },
+    { NULL, NULL },
+};
+
+const struct export_format *export_format_find(const char *name)
+{
+    for (const struct export_format *f = export_formats; f->name; f++)
+        if (strcmp(f->name, name) == 0)
+            return f;
+    return NULL;
+}
+
+/* ---- blobs ---------------------------------------------------------- */
+
+char *export_blob_path(const struct export_source *s, const char *digest)
+{
+    return store_blob_path(s->st, digest);
+}
+
+int export_blob_open(const struct export_source *s, const char *digest, int *fd, uint64_t *size,
+                     struct kiln_err *err)
+{
+    int r = store_blob_open(s->st, digest, fd, size, err);
+    if (r == KILN_ENOTFOUND)
+        return kiln_errf(err, KILN_ENOTFOUND, "blob '%s' is missing from the store", digest);
+    return r;
+}
+
+int export_blob_hash_check(struct hash_ctx *h, const char *digest, struct kiln_err *err)
+{
+    char hex[HASH_HEX_LEN + 1];
+    hash_final_hex(h, hex);
+    hash_free(h);
+    if (strncmp(digest, "sha256:", 7) != 0 || strcmp(digest + 7, hex) != 0)
+        return kiln_errf(err, KILN_EVERIFY, "blob '%s' is corrupt: its content hashes to sha256:%s",
+                         digest, hex);
+    return 0;
+}
+
+int export_blob_json(const struct export_source *s, const char *digest, size_t limit, json_t **out,
+                     struct kiln_err *err)
+{
+    struct buf b BUF_CLEANUP = BUF_INIT;
+    int r = store_blob_read(s->st, digest, limit, &b, err);
+    if (r == KILN_ENOTFOUND)
+        return kiln_errf(err, KILN_ENOTFOUND, "blob '%s' is missing from the store", digest);
+    if (r < 0)
+        return r;
+    json_error_t je;
+    json_t *j = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &je);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        return kiln_errf(err, KILN_EINVAL, "blob '%s' is not a JSON object", digest);
+    }
+    *out = j;
+    return 0;
+}
+
+/* ---- the closure ---------------------------------------------------- */
+
+struct strset {
+    char **v;
+    size_t n, cap;
+};
+
+static int strset_has(const struct strset *s, const char *x)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], x) == 0)
+            return 1;
+    return 0;
+}
+
+/* Returns 1 if added, 0 if already there. */
+static int strset_add(struct strset *s, const char *x)
+{
+    if (strset_has(s, x))
+        return 0;
+    if (s->n + 2 > s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+    }
+    s->v[s->n++] = xstrdup(x);
+    s->v[s->n] = NULL;
+    return 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+#define CLOSURE_MAX_BLOBS 100000
+
+static const char *desc_digest(json_t *d)
+{
+    return json_string_value(json_object_get(d, "digest"));
+}
+
+struct closure {
+    const struct export_source *src;
+    struct strset set;
+};
+
+static int closure_visit(const struct oci_desc *d, const struct oci_desc *parent, void *ud,
+                         struct kiln_err *err)
+{
+    (void)parent;
+    struct closure *c = ud;
+    if (!strset_add(&c->set, d->digest))
+        return 1;
+    if (c->set.n > CLOSURE_MAX_BLOBS)
+        return kiln_errf(err, KILN_EINVAL, "image '%s' reaches more than %d blobs", c->src->ref,
+                         CLOSURE_MAX_BLOBS);
+    if (!store_blob_exists(c->src->st, d->digest))
+        return kiln_errf(err, KILN_ENOTFOUND, "blob '%s' of image '%s' is missing from the store",
+                         d->digest, c->src->ref);
+    return 0;
+}
+
+static int closure_walk(struct closure *c, json_t *desc_json, struct kiln_err *err)
+{
+    struct oci_desc d = { 0 };
+    int r = oci_desc_parse(desc_json, "descriptor", &d, err);
+    if (r == 0)
+        r = store_walk(c->src->st, &d, 0, closure_visit, c, err);
+    oci_desc_release(&d);
+    return r;
+}
+
+/* ---- loading -------------------------------------------------------- */
+
+static int64_t parse_rfc3339(const char *s)
+{
+    if (!s)
+        return 0;
+    struct tm tm = { 0 };
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!end)
+        return 0;
+    time_t t = timegm(&tm);
+    return t < 0 ? 0 : (int64_t)t;
+}
+
+/* Picks the container image of an index: the first linux/amd64 image
+ * manifest, else the first image manifest without an artifactType. */
+static json_t *index_pick_image(json_t *index)
+{
+    json_t *manifests = json_object_get(index, "manifests");
+    json_t *fallback = NULL;
+    size_t i;
+    json_t *m;
+    json_array_foreach(manifests, i, m) {
+        const char *mt = json_string_value(json_object_get(m, "mediaType"));
+        if (!mt || strcmp(mt, EXPORT_MEDIA_MANIFEST) != 0 || json_object_get(m, "artifactType"))
+            continue;
+        json_t *p = json_object_get(m, "platform");
+        const char *os = json_string_value(json_object_get(p, "os"));
+        const char *arch = json_string_value(json_object_get(p, "architecture"));
+        if (os && arch && strcmp(os, "linux") == 0 && strcmp(arch, "amd64") == 0)
+            return m;
+        if (!fallback)
+            fallback = m;
+    }
+    return fallback;
+}
+
+void export_source_free(struct export_source *s)
+{
+    if (!s)
+        return;
+    store_close(s->st);
+    free(s->store);
+    free(s->ref);
+    free(s->ref_name);
+    free(s->name);
+    free(s->version);
+    free(s->channel);
+    json_decref(s->top);
+    json_decref(s->top_doc);
+    free(s->image_digest);
+    json_decref(s->image);
+    json_decref(s->config);
+    json_decref(s->referrers);
+    strv_free(s->closure);
+    free(s);
+}
+
+DEFINE_CLEANUP(struct export_source, export_source_free)
+DEFINE_CLEANUP(struct store_image, store_image_free)
+
+/* The image's index.json descriptor, rebuilt from what the store resolved. */
+static json_t *image_desc(const struct store_image *img)
+{
+    json_t *d = json_pack("{s:s,s:s,s:I}", "mediaType", img->media_type ? img->media_type : OCI_MT_MANIFEST,
+                          "digest", img->digest, "size", (json_int_t)img->size);
+    if (img->artifact_type)
+        json_object_set_new(d, "artifactType", json_string(img->artifact_type));
+    json_t *ann = img->annotations ? json_deep_copy(img->annotations) : json_object();
+    json_object_del(ann, KILN_ANN_CHANNEL);
+    json_object_set_new(ann, KILN_ANN_NAME, json_string(img->name));
+    json_object_set_new(ann, KILN_ANN_VERSION, json_string(img->version));
+    char *rn = xasprintf("%s:%s", img->name, img->version);
+    json_object_set_new(ann, OCI_ANN_REF_NAME, json_string(rn));
+    free(rn);
+    json_object_set_new(d, "annotations", ann);
+    return d;
+}
+
+static int64_t created_time(const struct export_source *s)
+{
+    json_t *c = s->config ? json_object_get(s->config, "created") : NULL;
+    if (!c)
+        c = json_object_get(json_object_get(s->top, "annotations"), OCI_ANN_CREATED);
+    return parse_rfc3339(json_string_value(c));
+}
+
+int export_source_load(const char *store, const char *ref, struct export_source **out,
+                       struct kiln_err *err)
+{
+    _cleanup_(export_source_freep) struct export_source *s = xcalloc(1, sizeof(*s));
+    s->store = xstrdup(store);
+    s->ref = xstrdup(ref);
+    int r = store_open(store, 0, &s->st, err);
+    if (r < 0)
+        return r;
+
+    struct image_ref rf;
+    r = image_ref_parse(ref, &rf, err);
+    if (r < 0)
+        return r;
+    if (rf.kind == REF_CHANNEL)
+        s->channel = xstrdup(rf.channel);
+    image_ref_release(&rf);
+
+    _cleanup_(store_image_freep) struct store_image *img = NULL;
+    r = store_resolve(s->st, ref, &img, err);
+    if (r < 0)
+        return r;
+    s->name = xstrdup(img->name);
+    s->version = xstrdup(img->version);
+    s->ref_name = xasprintf("%s:%s", img->name, img->version);
+    s->top = image_desc(img);
+
+    r = export_blob_json(s, img->digest, EXPORT_MAX_JSON, &s->top_doc, err);
+    if (r < 0)
+        return kiln_err_prefix(err, "image '%s'", ref);
+
+    json_t *image = NULL;
+    if (json_is_array(json_object_get(s->top_doc, "manifests")))
+        image = index_pick_image(s->top_doc);
+    else if (json_object_get(s->top_doc, "config"))
+        image = s->top;
+    if (image) {
+        s->image_digest = xstrdup(desc_digest(image));
+        if (image == s->top) {
+            s->image = json_incref(s->top_doc);
+        } else {
+            r = export_blob_json(s, s->image_digest, EXPORT_MAX_JSON, &s->image, err);
+            if (r < 0)
+                return kiln_err_prefix(err, "image '%s'", ref);
+        }
+        const char *cfg = desc_digest(json_object_get(s->image, "config"));
+        if (!digest_valid(cfg))
+            return kiln_errf(err, KILN_EINVAL, "image '%s': the manifest has no valid config digest", ref);
+        r = export_blob_json(s, cfg, EXPORT_MAX_JSON, &s->config, err);
+        if (r < 0)
+            return kiln_err_prefix(err, "image '%s'", ref);
+    }
+    s->created = created_time(s);
+
+    /* The closure, then every referrer of anything in it, until nothing new. */
+    struct closure c = { .src = s };
+    s->referrers = json_array();
+    r = closure_walk(&c, s->top, err);
+    for (size_t i = 0; r == 0 && i < c.set.n; i++) {
+        struct oci_desc *refs = NULL;
+        size_t n = 0;
+        r = store_referrers(s->st, c.set.v[i], NULL, &refs, &n, err);
+        for (size_t k = 0; r == 0 && k < n; k++) {
+            if (strset_has(&c.set, refs[k].digest))
+                continue;
+            json_t *d = oci_desc_to_json(&refs[k]);
+            r = closure_walk(&c, d, err);
+            if (r == 0)
+                json_array_append(s->referrers, d);
+            json_decref(d);
+        }
+        oci_desc_list_free(refs, n);
+    }
+    if (r < 0) {
+        strv_free(c.set.v);
+        return r;
+    }
+    if (c.set.v)
+        qsort(c.set.v, c.set.n, sizeof(*c.set.v), cmp_str);
+    s->closure = c.set.v ? c.set.v : xcalloc(1, sizeof(char *));
+    *out = TAKE_PTR(s);
+    return 0;
+}
+
+int export_source_files(const struct export_source *s, json_t **out, struct kiln_err *err)
+{
+    const char *files = json_string_value(
+        json_object_get(json_object_get(s->top_doc, "annotations"), EXPORT_ANN_FILES));
+    if (!files && s->image)
+        files = json_string_value(
+            json_object_get(json_object_get(s->image, "annotations"), EXPORT_ANN_FILES));
+    if (!files)
+        return kiln_errf(err, KILN_ENOTFOUND, "image '%s' has no file manifest", s->ref);
+    if (!digest_valid(files))
+        return kiln_errf(err, KILN_EINVAL, "image '%s': file manifest '%s' is not a sha256 digest",
+                         s->ref, files);
+    int r = export_blob_json(s, files, EXPORT_MAX_FILES_JSON, out, err);
+    if (r < 0)
+        return kiln_err_prefix(err, "image '%s'", s->ref);
+    if (!json_is_array(json_object_get(*out, "files"))) {
+        json_decref(*out);
+        *out = NULL;
+        return kiln_errf(err, KILN_EINVAL, "image '%s': file manifest '%s' has no \"files\" array",
+                         s->ref, files);
+    }
+    return 0;
+}
+
+int export_source_artifact(const struct export_source *s, const char *artifact_type, json_t **out,
+                           struct kiln_err *err)
+{
+    json_t *manifests = json_object_get(s->top_doc, "manifests");
+    size_t i;
+    json_t *m;
+    json_array_foreach(manifests, i, m) {
+        const char *at = json_string_value(json_object_get(m, "artifactType"));
+        const char *dg = desc_digest(m);
+        if (!at || strcmp(at, artifact_type) != 0 || !digest_valid(dg))
+            continue;
+        int r = export_blob_json(s, dg, EXPORT_MAX_JSON, out, err);
+        return r < 0 ? kiln_err_prefix(err, "image '%s'", s->ref) : 0;
+    }
+    const char *top_at = json_string_value(json_object_get(s->top_doc, "artifactType"));
+    if (top_at && strcmp(top_at, artifact_type) == 0) {
+        *out = json_incref(s->top_doc);
+        return 0;
+    }
+    return kiln_errf(err, KILN_ENOTFOUND, "image '%s' has no %s artifact", s->ref, artifact_type);
+}
+
+/* ---- running an export ---------------------------------------------- */
+
+void export_result_release(struct export_result *r)
+{
+    free(r->ref_name);
+    r->ref_name = NULL;
+}
+
+/* 1 if path exists and is a non-empty directory or anything but an empty file. */
+static int output_nonempty(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (!S_ISDIR(st.st_mode))
+        return st.st_size > 0 || !S_ISREG(st.st_mode);
+    DIR *d = opendir(path);
+    if (!d)
+        return 1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n > 0;
+}
+
+/* Moves tmp over output: a plain rename, except that a directory (or a
+ * replaced non-empty output) first moves the old one aside. */
+static int commit_output(const char *tmp, const char *output, int force, struct kiln_err *err)
+{
+    struct stat st;
+    int exists = lstat(output, &st) == 0;
+    _cleanup_free_ char *dir = path_dirname(output);
+    if (exists && S_ISDIR(st.st_mode) && rmdir(output) < 0) {
+        if (!force)
+            return kiln_errf(err, KILN_EEXIST, "'%s' exists and is not empty (use --force)", output);
+        _cleanup_free_ char *old = NULL;
+        int r = fs_mkdtemp(dir, ".kiln-old.", &old, err);
+        if (r < 0)
+            return r;
+        _cleanup_free_ char *aside = path_join(old, "x");
+        if (rename(output, aside) < 0) {
+            fs_rm_rf(old, NULL);
+            return kiln_errno(err, KILN_EFAIL, errno, "cannot move '%s' aside", output);
+        }
+        if (rename(tmp, output) < 0) {
+            int e = errno;
+            rename(aside, output);
+            fs_rm_rf(old, NULL);
+            return kiln_errno(err, KILN_EFAIL, e, "cannot rename '%s' to '%s'", tmp, output);
+        }
+        fs_rm_rf(old, NULL);
+        return fs_fsync_dir(dir, err);
+    }
+    struct stat tst;
+    if (exists && !S_ISDIR(st.st_mode) && lstat(tmp, &tst) == 0 && S_ISDIR(tst.st_mode) &&
+        unlink(output) < 0)
+        return kiln_errno(err, KILN_EFAIL, errno, "cannot replace '%s'", output);
+    if (rename(tmp, output) < 0)
+        return kiln_errno(err, KILN_EFAIL, errno, "cannot rename '%s' to '%s'", tmp, output);
+    return fs_fsync_dir(dir, err);
+}
+
+int export_run(const struct export_opts *o, struct export_result *res, struct kiln_err *err)
+{
+    const struct export_format *fmt = export_format_find(o->format);
+    if (!fmt)
+        return kiln_errf(err, KILN_EINVAL, "unknown export format '%s'", o->format);
+    if (!o->force && output_nonempty(o->output))
+        return kiln_errf(err, KILN_EEXIST, "'%s' exists and is not empty (use --force)", o->output);
+
+    _cleanup_(export_source_freep) struct export_source *s = NULL;
+    int r = export_source_load(o->store, o->ref, &s, err);
+    if (r < 0)
+        return r;
+
+    _cleanup_free_ char *dir = path_dirname(o->output);
+    _cleanup_free_ char *work = NULL;
+    r = fs_mkdtemp(dir, ".kiln-export.", &work, err);
+    if (r < 0)
+        return kiln_err_prefix(err, "export to '%s'", o->output);
+    _cleanup_free_ char *tmp = path_join(work, "out");
+    kiln_log(KILN_LOG_INFO, "exporting '%s' as %s to '%s'", o->ref, fmt->name, o->output);
+    r = fmt->write(s, tmp, err);
+    if (r == 0) {
+        r = commit_output(tmp, o->output, o->force, err);
+    }
+    struct kiln_err ignored = KILN_ERR_INIT;
+    fs_rm_rf(work, &ignored);
+    if (r < 0)
+        return r;
+    if (res) {
+        snprintf(res->digest, sizeof(res->digest), "%s", desc_digest(s->top));
+        res->ref_name = s->ref_name ? xstrdup(s->ref_name) : NULL;
+    }
+    return 0;
+}

@@ -1,0 +1,168 @@
+/* export.h - write an image out of the store in another format.
+ *
+ * export_run() resolves REF in the store, loads what every format needs
+ * (the descriptor NAME:VERSION points at, its manifest or index, the
+ * container image manifest and config, the referrers) into a struct
+ * export_source, and hands it to one writer from export_formats[].
+ *
+ * A writer creates exactly one new file or directory at `tmp`, a fresh
+ * path in the output's directory; export_run() then renames it over the
+ * output, so a reader never sees a half-written export and a failed
+ * export leaves nothing behind.  An existing non-empty output is refused
+ * unless opts->force.
+ *
+ * Formats (one writer each, in export-<format>.c):
+ *   oci             an OCI image layout directory with the image's closure and
+ *                   every referrer (signatures, attestations) whose subject is
+ *                   in it; index.json names the image "NAME:VERSION"
+ *   oci-archive     the same layout as one tar
+ *   docker-archive  a `docker load`-able tar (manifest.json, <hex>.json config,
+ *                   <diff_id>/layer.tar uncompressed layers)
+ *   tar             the flattened root file system (layers applied in order,
+ *                   whiteouts honoured) as one tar
+ * Every tar written is deterministic: entries in a fixed order, fixed owners
+ * and times, so the same image always exports to the same bytes. */
+#ifndef KILN_EXPORT_H
+#define KILN_EXPORT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/hash.h"
+
+#define EXPORT_MEDIA_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define EXPORT_MEDIA_INDEX "application/vnd.oci.image.index.v1+json"
+#define EXPORT_MEDIA_FILES "application/vnd.dev.kiln.files.v1+json"
+#define EXPORT_ANN_FILES "dev.kiln.files"
+#define EXPORT_ANN_SUBJECT "dev.kiln.subject"
+#define EXPORT_ANN_REF_NAME "org.opencontainers.image.ref.name"
+
+/* Limits on what we read from the store. */
+#define EXPORT_MAX_JSON (4u << 20)          /* a manifest, index or config */
+#define EXPORT_MAX_FILES_JSON (256u << 20)  /* a file manifest */
+
+/* The resolved image.  Every member is owned by the source and freed by
+ * export_source_free(); writers only read it. */
+struct store;
+struct export_source {
+    struct store *st;     /* the store, opened read-only */
+    char *store;          /* its directory */
+    char *ref;            /* REF as the user gave it */
+    char *ref_name;       /* "NAME:VERSION" of the image; NULL when unnamed */
+    char *name, *version; /* its parts; NULL when unnamed */
+    char *channel;        /* the channel REF named, or NULL */
+    json_t *top;          /* descriptor of the image as index.json lists NAME:VERSION
+                             (mediaType, digest, size[, artifactType], annotations) */
+    json_t *top_doc;      /* that manifest or index, parsed */
+    char *image_digest;   /* the container image manifest: the top one, or the index's
+                             linux/amd64 image; NULL when there is none */
+    json_t *image;        /* that manifest, parsed; NULL when none */
+    json_t *config;       /* its config, parsed; NULL when none */
+    json_t *referrers;    /* index.json descriptors whose dev.kiln.subject is in the closure */
+    char **closure;       /* every blob digest to copy, sorted, unique, NULL-terminated */
+    int64_t created;      /* the image's creation time (config "created"), 0 when unknown;
+                             used as the mtime of every entry of a layout tar */
+};
+
+/* Loads REF from the store.  *out is owned by the caller (export_source_free). */
+int export_source_load(const char *store, const char *ref, struct export_source **out,
+                       struct kiln_err *err);
+void export_source_free(struct export_source *s);
+
+/* The path of blob `digest` ("sha256:<hex>") in the store; caller-owned. */
+char *export_blob_path(const struct export_source *s, const char *digest);
+
+/* Opens blob `digest` for reading; *fd is owned by the caller.  The digest
+ * is checked as the blob is read: feed every byte to a hash_ctx from
+ * export_blob_hash_new() and call export_blob_hash_check() at the end. */
+int export_blob_open(const struct export_source *s, const char *digest, int *fd, uint64_t *size,
+                     struct kiln_err *err);
+/* Fails with KILN_EVERIFY if h (consumed and freed) does not hash to digest. */
+int export_blob_hash_check(struct hash_ctx *h, const char *digest, struct kiln_err *err);
+
+/* Reads, verifies and parses a JSON blob no larger than limit; *out is a new reference. */
+int export_blob_json(const struct export_source *s, const char *digest, size_t limit, json_t **out,
+                     struct kiln_err *err);
+
+/* Loads the image's file manifest (the dev.kiln.files annotation of the top
+ * index or manifest, else of the container image).  *out is a new reference. */
+int export_source_files(const struct export_source *s, json_t **out, struct kiln_err *err);
+
+/* Reading a layer blob through libarchive, its digest checked as it is read.
+ * raw = 1: one entry holding the decompressed stream (format "raw");
+ * raw = 0: the layer's tar entries. */
+struct archive;
+struct export_layer {
+    const struct export_source *src;
+    struct archive *ar;   /* owned; read entries from it */
+    int fd;
+    struct hash_ctx *h;
+    char *rbuf;           /* what libarchive reads from */
+    char *chunk;          /* free for the caller's use: EXPORT_LAYER_CHUNK bytes */
+    char *digest;
+    uint64_t size, done;
+};
+
+#define EXPORT_LAYER_CHUNK (1u << 20)
+
+int export_layer_open(const struct export_source *s, const char *digest, int raw,
+                      struct export_layer *l, struct kiln_err *err);
+/* Reads the rest of the blob and checks its digest (KILN_EVERIFY on mismatch). */
+int export_layer_finish(struct export_layer *l, struct kiln_err *err);
+/* The error for a failed read from l->ar: KILN_EVERIFY when the blob is
+ * corrupt (checked first), else KILN_EINVAL with libarchive's message. */
+int export_layer_error(struct export_layer *l, struct kiln_err *err);
+/* Frees everything; safe on a zeroed or finished layer. */
+void export_layer_close(struct export_layer *l);
+
+/* A tar writer for an export: pax (ustar where it fits), no compression,
+ * written to path.  Returns NULL with err set on failure; free with
+ * archive_write_free().  export_tar_close() finishes and syncs the file. */
+struct archive *export_tar_open(const char *path, struct kiln_err *err);
+int export_tar_close(struct archive *ar, const char *path, struct kiln_err *err);
+
+/* The artifact manifest of type `artifact_type` (e.g. KILN_AT_QCOW2) in the
+ * image's index, read and verified: *out is a new reference.  KILN_ENOTFOUND
+ * naming the image when it has none.  For the disk formats: the artifact's
+ * first layer is the disk, copied with export_blob_open(). */
+int export_source_artifact(const struct export_source *s, const char *artifact_type, json_t **out,
+                           struct kiln_err *err);
+
+/* One output format.  write() creates `tmp` (which does not exist yet).
+ * To add one: a writer in export-<format>.c, declared below, and a row in
+ * export_formats[] (export.c). */
+struct export_format {
+    const char *name;
+    int (*write)(const struct export_source *s, const char *tmp, struct kiln_err *err);
+};
+
+/* The table, terminated by { NULL, NULL }. */
+extern const struct export_format export_formats[];
+
+const struct export_format *export_format_find(const char *name);
+
+/* The writers (export-oci.c, export-docker.c, export-tar.c). */
+int export_write_oci(const struct export_source *s, const char *tmp, struct kiln_err *err);
+int export_write_oci_archive(const struct export_source *s, const char *tmp, struct kiln_err *err);
+int export_write_docker_archive(const struct export_source *s, const char *tmp, struct kiln_err *err);
+int export_write_rootfs_tar(const struct export_source *s, const char *tmp, struct kiln_err *err);
+
+struct export_opts {
+    const char *store;
+    const char *ref;
+    const char *format;  /* a name from export_formats */
+    const char *output;  /* the file or directory to create */
+    int force;           /* replace an existing non-empty output */
+};
+
+struct export_result {
+    char digest[7 + HASH_HEX_LEN + 1]; /* what REF resolved to */
+    char *ref_name;                    /* "NAME:VERSION" or NULL; owned by the result */
+};
+
+void export_result_release(struct export_result *r);
+
+int export_run(const struct export_opts *o, struct export_result *res, struct kiln_err *err);
+
+#endif

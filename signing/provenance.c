@@ -1,0 +1,153 @@
+/* provenance.c - SLSA provenance v1 in an in-toto Statement v1.
+ *
+ * Stored as an artifact (artifactType application/vnd.dev.kiln.provenance.v1)
+ * whose subject is the image: layer 0 is the statement
+ * (application/vnd.in-toto+json, canonical JSON) and, when a key is given,
+ * layer 1 is the raw signature over the statement bytes, made and checked
+ * exactly like an image signature (the same openssl command verifies it). */
+#include "signing/signing.h"
+
+#include <string.h>
+
+#include "common/common.h"
+#include "images/store.h"
+#include "signing/signing-internal.h"
+#include "common/banned.h"
+
+#define KILN_BUILD_TYPE "https://kiln.dev/build/v1"
+#define KILN_BUILDER_ID "https://kiln.dev/builder/local"
+
+static json_t *sha256_digest(const char *hex)
+{
+    return json_pack("{s:s}", "sha256", hex ? hex : "");
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+json_t *signing_provenance_statement(const char *name, const char *version, const char *digest,
+                                     json_t *rec)
+{
+    _cleanup_free_ char *subject_name = version ? xasprintf("%s:%s", name, version) : xstrdup(name ? name : "");
+    const char *hex = digest && strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : digest;
+
+    json_t *recipe = json_object_get(rec, "recipe");
+    json_t *ext = json_pack("{s:{s:s, s:o}}", "recipe", "path", str(recipe, "path"), "digest",
+                            sha256_digest(str(recipe, "sha256")));
+    json_t *deps = json_array();
+    size_t i;
+    json_t *in;
+    json_array_foreach(json_object_get(rec, "inputs"), i, in) {
+        json_t *d = json_pack("{s:s, s:o}", "name", str(in, "name"), "digest", sha256_digest(str(in, "sha256")));
+        if (json_is_string(json_object_get(in, "uri")))
+            json_object_set(d, "uri", json_object_get(in, "uri"));
+        json_array_append_new(deps, d);
+    }
+    json_t *internal = json_object();
+    if (json_is_string(json_object_get(rec, "host")))
+        json_object_set(internal, "host", json_object_get(rec, "host"));
+    if (json_is_integer(json_object_get(rec, "source_date_epoch")))
+        json_object_set(internal, "sourceDateEpoch", json_object_get(rec, "source_date_epoch"));
+    json_t *metadata = json_object();
+    if (json_is_string(json_object_get(rec, "started")))
+        json_object_set(metadata, "startedOn", json_object_get(rec, "started"));
+    if (json_is_string(json_object_get(rec, "finished")))
+        json_object_set(metadata, "finishedOn", json_object_get(rec, "finished"));
+    if (json_is_string(json_object_get(rec, "invocation_id")))
+        json_object_set(metadata, "invocationId", json_object_get(rec, "invocation_id"));
+    const char *kv = json_string_value(json_object_get(rec, "kiln_version"));
+
+    return json_pack("{s:s, s:[{s:s, s:o}], s:s, s:{s:{s:s, s:o, s:o, s:o}, s:{s:{s:s, s:{s:s}}, s:o}}}",
+                     "_type", "https://in-toto.io/Statement/v1",
+                     "subject", "name", subject_name, "digest", sha256_digest(hex),
+                     "predicateType", "https://slsa.dev/provenance/v1",
+                     "predicate",
+                     "buildDefinition", "buildType", KILN_BUILD_TYPE, "externalParameters", ext,
+                     "internalParameters", internal, "resolvedDependencies", deps,
+                     "runDetails", "builder", "id", KILN_BUILDER_ID, "version", "kiln", kv ? kv : KILN_VERSION,
+                     "metadata", metadata);
+}
+
+int signing_attach_provenance(struct store *st, const char *name, const char *version,
+                              const char *digest, json_t *build_record,
+                              const struct signing_key *key, struct kiln_err *err)
+{
+    if (!build_record)
+        return 0;
+    struct oci_desc subject;
+    int r = signing_subject_desc(st, digest, &subject, err);
+    if (r < 0)
+        return r;
+    json_t *stmt = signing_provenance_statement(name, version, digest, build_record);
+    _cleanup_free_ char *text = stmt ? json_dumps(stmt, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(stmt);
+    _cleanup_free_ char *created = signing_now_rfc3339();
+    _cleanup_free_ unsigned char *sig = NULL;
+    size_t sig_len = 0;
+    char d[DIGEST_STR_SIZE];
+    if (!text)
+        r = kiln_errf(err, KILN_EINVAL, "cannot make the provenance statement");
+    else if (key)
+        r = signing_sign_bytes(key, text, strlen(text), &sig, &sig_len, err);
+    if (r == 0)
+        r = signing_artifact_store(st, &subject, SIGNING_AT_PROVENANCE, SIGNING_MT_INTOTO, text, strlen(text), sig,
+                                   sig_len, key, created, d, err);
+    oci_desc_release(&subject);
+    if (r < 0)
+        kiln_err_prefix(err, "provenance");
+    return r;
+}
+
+int signing_provenance_find(struct store *st, const char *digest, struct signing_pubkey *const *keys,
+                            size_t n_keys, json_t **out, struct kiln_err *err)
+{
+    *out = NULL;
+    struct oci_desc *refs = NULL;
+    size_t n = 0;
+    int r = store_referrers(st, digest, SIGNING_AT_PROVENANCE, &refs, &n, err);
+    if (r < 0)
+        return r;
+    /* The last one listed is the newest. */
+    for (size_t i = n; i-- > 0 && !*out;) {
+        struct signing_artifact a;
+        struct kiln_err e = KILN_ERR_INIT;
+        json_t *res = json_object();
+        json_object_set_new(res, "artifact", json_string(refs[i].digest));
+        if (signing_artifact_read(st, &refs[i], SIGNING_AT_PROVENANCE, SIGNING_MT_INTOTO, SIGNING_STATEMENT_LIMIT,
+                                  digest, &a, &e) < 0) {
+            json_object_set_new(res, "error", json_string(e.msg));
+            *out = res;
+            break;
+        }
+        json_error_t je;
+        json_t *stmt = json_loadb(a.payload.data, a.payload.len, JSON_REJECT_DUPLICATES, &je);
+        const char *sub = json_string_value(
+            json_object_get(json_object_get(json_array_get(json_object_get(stmt, "subject"), 0), "digest"), "sha256"));
+        if (!json_is_object(stmt) || !sub || strcmp(sub, digest + 7) != 0) {
+            json_object_set_new(res, "error", json_string("provenance statement does not name this image"));
+        } else {
+            json_object_set(res, "statement", stmt);
+        }
+        json_decref(stmt);
+        json_object_set_new(res, "signed", json_boolean(a.has_sig));
+        const char *kid = oci_desc_annotation(&(struct oci_desc){ .annotations = a.m->annotations }, SIGNING_ANN_KEY_ID);
+        if (a.has_sig && kid)
+            json_object_set_new(res, "keyId", json_string(kid));
+        if (a.has_sig && n_keys) {
+            int verified = 0;
+            for (size_t k = 0; k < n_keys && kid; k++)
+                if (strcmp(signing_pubkey_id(keys[k]), kid) == 0 &&
+                    signing_verify_bytes(keys[k], a.payload.data, a.payload.len, (unsigned char *)a.sig.data, a.sig.len,
+                                         NULL) == 0)
+                    verified = 1;
+            json_object_set_new(res, "verified", json_boolean(verified));
+        }
+        signing_artifact_release(&a);
+        *out = res;
+    }
+    oci_desc_list_free(refs, n);
+    return 0;
+}

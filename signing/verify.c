@@ -1,0 +1,231 @@
+/* verify.c - what `kiln verify` checks, in order:
+ *
+ *   for each signature artifact whose subject is the image:
+ *     1. its key ID is one of the trusted keys (compared before any crypto)
+ *     2. the signature over the payload bytes is valid for that key
+ *     3. the payload names exactly this image: digest, media type, size
+ *        (and name and version when the caller asks)
+ *   then every blob the image reaches is re-hashed, streamed, against its
+ *   descriptor (manifests, configs, layers, dev.kiln.files, nested manifests).
+ *
+ * It passes when at least one trusted key signed exactly this image and every
+ * blob matches.  The report says what was checked and what failed. */
+#include "signing/signing.h"
+
+#include <string.h>
+
+#include "common/common.h"
+#include "images/store.h"
+#include "signing/signing-internal.h"
+#include "common/banned.h"
+
+static const struct signing_pubkey *find_key(const struct signing_verify_opts *o, const char *id)
+{
+    for (size_t i = 0; i < o->n_keys; i++)
+        if (strcmp(signing_pubkey_id(o->keys[i]), id) == 0)
+            return o->keys[i];
+    return NULL;
+}
+
+/* Checks one signature artifact; fills rep; 0 when it is a valid signature
+ * by a trusted key over exactly this image. */
+static int check_signature(struct store *st, const struct oci_desc *d, const char *digest, const char *media_type,
+                           long long size, const struct signing_verify_opts *o, json_t *rep, struct kiln_err *err)
+{
+    struct signing_artifact a;
+    int r = signing_artifact_read(st, d, SIGNING_AT_SIGNATURE, SIGNING_MT_PAYLOAD, SIGNING_PAYLOAD_LIMIT, digest, &a,
+                                  err);
+    if (r < 0)
+        return kiln_err_prefix(err, "signature '%s'", d->digest);
+    struct signing_payload p;
+    if (!a.has_sig) {
+        r = kiln_errf(err, KILN_EVERIFY, "signature '%s' has no signature blob", d->digest);
+        goto out_a;
+    }
+    if ((r = signing_payload_parse(a.payload.data, a.payload.len, &p, err)) < 0) {
+        kiln_err_prefix(err, "signature '%s'", d->digest);
+        r = err ? (err->code = KILN_EVERIFY) : KILN_EVERIFY;
+        goto out_a;
+    }
+    json_object_set_new(rep, "keyId", json_string(p.key_id));
+    json_object_set_new(rep, "algorithm", json_string(p.algorithm));
+    json_object_set_new(rep, "created", json_string(p.created));
+    /* 1. the key ID, before any crypto */
+    const struct signing_pubkey *k = find_key(o, p.key_id);
+    json_object_set_new(rep, "trusted", json_boolean(k != NULL));
+    if (!k) {
+        r = kiln_errf(err, KILN_EVERIFY, "signature '%s' is by unknown key '%s'", d->digest, p.key_id);
+        goto out_p;
+    }
+    if (strcmp(p.algorithm, signing_pubkey_algorithm(k)) != 0) {
+        r = kiln_errf(err, KILN_EVERIFY, "signature '%s' says algorithm '%s' but key '%s' is %s", d->digest,
+                      p.algorithm, p.key_id, signing_pubkey_algorithm(k));
+        goto out_p;
+    }
+    /* 2. the signature over the exact payload bytes */
+    if ((r = signing_verify_bytes(k, a.payload.data, a.payload.len, (const unsigned char *)a.sig.data, a.sig.len,
+                                  err)) < 0) {
+        kiln_err_prefix(err, "signature '%s'", d->digest);
+        goto out_p;
+    }
+    /* 3. what the payload names */
+    if (strcmp(p.digest, digest) != 0) {
+        r = kiln_errf(err, KILN_EVERIFY, "signature '%s': payload names another image '%s'", d->digest, p.digest);
+    } else if (strcmp(p.media_type, media_type) != 0 || p.size != size) {
+        r = kiln_errf(err, KILN_EVERIFY, "signature '%s': payload names media type '%s' and size %lld, the image "
+                      "is '%s', %lld bytes", d->digest, p.media_type, p.size, media_type, size);
+    } else if (o->name && (!p.name || strcmp(p.name, o->name) != 0)) {
+        r = kiln_errf(err, KILN_EVERIFY, "signature '%s': payload names image '%s', not '%s'", d->digest,
+                      p.name ? p.name : "(none)", o->name);
+    } else if (o->version && (!p.version || strcmp(p.version, o->version) != 0)) {
+        r = kiln_errf(err, KILN_EVERIFY, "signature '%s': payload names version '%s', not '%s'", d->digest,
+                      p.version ? p.version : "(none)", o->version);
+    }
+    if (p.name)
+        json_object_set_new(rep, "name", json_string(p.name));
+    if (p.version)
+        json_object_set_new(rep, "version", json_string(p.version));
+out_p:
+    signing_payload_release(&p);
+out_a:
+    signing_artifact_release(&a);
+    return r;
+}
+
+struct walk_ctx {
+    struct store *st;
+    json_t *blobs;
+    struct kiln_err first;
+};
+
+static const char *role_of(const struct oci_desc *d, const struct oci_desc *parent)
+{
+    if (!parent)
+        return oci_media_type_is_index(d->media_type) ? "index" : "manifest";
+    if (oci_media_type_is_manifest(d->media_type))
+        return "manifest";
+    if (oci_media_type_is_index(d->media_type))
+        return "index";
+    if (strcmp(d->media_type, KILN_MT_FILES) == 0)
+        return "file manifest";
+    if (strcmp(d->media_type, OCI_MT_CONFIG) == 0 || strcmp(d->media_type, OCI_MT_EMPTY) == 0)
+        return "config";
+    return "layer";
+}
+
+static int walk_blob(const struct oci_desc *d, const struct oci_desc *parent, void *ud, struct kiln_err *err)
+{
+    (void)err;
+    struct walk_ctx *w = ud;
+    const char *role = role_of(d, parent);
+    struct kiln_err e = KILN_ERR_INIT;
+    int r = store_blob_verify(w->st, d->digest, d->size, &e);
+    json_t *b = json_pack("{s:s, s:s, s:s, s:I, s:b}", "digest", d->digest, "mediaType", d->media_type, "role", role,
+                          "size", (json_int_t)d->size, "ok", r == 0);
+    if (r < 0) {
+        if (r == KILN_ENOTFOUND)
+            kiln_errf(&e, KILN_EVERIFY, "missing blob '%s' (%s)", d->digest, role);
+        else
+            kiln_err_prefix(&e, "digest mismatch in %s", role);
+        json_object_set_new(b, "error", json_string(e.msg));
+        if (!w->first.code) {
+            w->first = e;
+            w->first.code = KILN_EVERIFY;
+        }
+    }
+    json_array_append_new(w->blobs, b);
+    /* A broken manifest cannot be walked into; the walk would fail on it. */
+    return r < 0 && (oci_media_type_is_manifest(d->media_type) || oci_media_type_is_index(d->media_type)) ? 1 : 0;
+}
+
+int signing_verify_image(struct store *st, const char *digest, const char *media_type, long long size,
+                         const struct signing_verify_opts *o, json_t **report, struct kiln_err *err)
+{
+    json_t *rep = json_pack("{s:s, s:s, s:I}", "digest", digest, "mediaType", media_type, "size", (json_int_t)size);
+    json_t *sigs = json_array();
+    json_t *signers = json_array();
+    json_object_set_new(rep, "signatures", sigs);
+    json_object_set_new(rep, "signers", signers);
+    *report = rep;
+
+    struct oci_desc *refs = NULL;
+    size_t n = 0;
+    int r = store_referrers(st, digest, NULL, &refs, &n, err);
+    if (r < 0) {
+        json_object_set_new(rep, "verified", json_false());
+        return r;
+    }
+    struct kiln_err sig_err = KILN_ERR_INIT;
+    int good = 0, seen = 0;
+    for (size_t i = 0; i < n && seen < SIGNING_MAX_SIGNATURES; i++) {
+        /* Only signatures; provenance and other artifacts are reported apart. */
+        if (refs[i].artifact_type && strcmp(refs[i].artifact_type, SIGNING_AT_SIGNATURE) != 0)
+            continue;
+        seen++;
+        json_t *s = json_pack("{s:s}", "artifact", refs[i].digest);
+        struct kiln_err e = KILN_ERR_INIT;
+        int cr = check_signature(st, &refs[i], digest, media_type, size, o, s, &e);
+        json_object_set_new(s, "valid", json_boolean(cr == 0));
+        if (cr == 0) {
+            good++;
+            json_array_append(signers, json_object_get(s, "keyId"));
+        } else {
+            json_object_set_new(s, "error", json_string(e.msg));
+            /* Prefer reporting a failure by a trusted key over an unknown key's. */
+            if (!sig_err.code || (json_is_true(json_object_get(s, "trusted")) && !strstr(e.msg, "unknown key")))
+                sig_err = e;
+        }
+        json_array_append_new(sigs, s);
+    }
+    oci_desc_list_free(refs, n);
+
+    /* Every blob, streamed. */
+    struct walk_ctx w = { .st = st, .blobs = json_array() };
+    json_object_set_new(rep, "blobs", w.blobs);
+    struct oci_desc root = { .media_type = (char *)media_type, .digest = (char *)digest, .size = size };
+    struct kiln_err we = KILN_ERR_INIT;
+    int wr = store_walk(st, &root, 0, walk_blob, &w, &we);
+    if (wr < 0 && !w.first.code) {
+        w.first = we;
+        w.first.code = KILN_EVERIFY;
+    }
+
+    json_t *prov = NULL;
+    struct kiln_err pe = KILN_ERR_INIT;
+    if (signing_provenance_find(st, digest, o->keys, o->n_keys, &prov, &pe) == 0 && prov) {
+        json_t *stmt = json_object_get(prov, "statement");
+        json_t *summary = json_pack("{s:O, s:O}", "artifact", json_object_get(prov, "artifact"), "signed",
+                                    json_object_get(prov, "signed") ? json_object_get(prov, "signed") : json_false());
+        json_t *pred = json_object_get(stmt, "predicate");
+        json_t *bd = json_object_get(pred, "buildDefinition");
+        json_t *rd = json_object_get(pred, "runDetails");
+        const char *keys[][2] = { { "keyId", NULL }, { "verified", NULL }, { "error", NULL } };
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+            if (json_object_get(prov, keys[i][0]))
+                json_object_set(summary, keys[i][0], json_object_get(prov, keys[i][0]));
+        if (bd) {
+            json_object_set(summary, "recipe", json_object_get(json_object_get(bd, "externalParameters"), "recipe"));
+            json_object_set(summary, "inputs", json_object_get(bd, "resolvedDependencies"));
+        }
+        if (rd) {
+            json_object_set(summary, "builder", json_object_get(rd, "builder"));
+            json_object_set(summary, "startedOn", json_object_get(json_object_get(rd, "metadata"), "startedOn"));
+            json_object_set(summary, "finishedOn", json_object_get(json_object_get(rd, "metadata"), "finishedOn"));
+        }
+        json_object_set_new(rep, "provenance", summary);
+        json_decref(prov);
+    }
+
+    int ok = good > 0 && !w.first.code;
+    json_object_set_new(rep, "verified", json_boolean(ok));
+    if (ok)
+        return 0;
+    if (!good) {
+        if (!seen)
+            return kiln_errf(err, KILN_EVERIFY, "image '%s' has no signature", digest);
+        if (seen == 1)
+            return kiln_errf(err, KILN_EVERIFY, "%s", sig_err.msg);
+        return kiln_errf(err, KILN_EVERIFY, "no valid signature by a trusted key among %d (%s)", seen, sig_err.msg);
+    }
+    return kiln_errf(err, KILN_EVERIFY, "%s", w.first.msg);
+}

@@ -1,0 +1,85 @@
+#!/bin/bash
+# The same recipe and inputs give the same manifest digest in two fresh
+# stores, whatever the wall clock and the input files' mtimes.
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p root/etc root/bin dir/etc
+cp /bin/busybox root/bin/busybox
+ln -s busybox root/bin/sh
+echo "root:x:0:0:root:/root:/bin/sh" >root/etc/passwd
+tar -C root -czf base.tgz .
+echo "payload" >payload.txt
+echo "in dir" >dir/etc/file
+
+cat >tb.yaml <<'YAML'
+name: repro
+version: 1.0.0
+base:
+  tarball:
+    path: base.tgz
+files:
+  - src: payload.txt
+    dest: /srv/payload.txt
+users:
+  - name: app
+hostname: repro
+container:
+  cmd: [/bin/sh]
+outputs: [oci, tar]
+YAML
+
+cat >dir.yaml <<'YAML'
+name: repro-dir
+version: 1.0.0
+base:
+  directory: dir
+outputs: [oci]
+YAML
+
+digest_in() { KILN_STORE="$TEST_DIR/$1" kiln build "$2" ${3:+--compression $3} | tail -n1 | sed 's/.*@//'; }
+
+test_expect_success 'two builds in two stores, a second apart and with touched inputs, are identical' '
+    a=$(digest_in s1 tb.yaml) &&
+    sleep 1 && touch payload.txt base.tgz &&
+    b=$(digest_in s2 tb.yaml) &&
+    test -n "$a" && test "$a" = "$b" &&
+    (cd s1 && find blobs -type f | sort) >l1 && (cd s2 && find blobs -type f | sort) >l2 &&
+    cmp l1 l2
+'
+
+test_expect_success 'a directory base does not carry its mtimes into the image' '
+    a=$(digest_in d1 dir.yaml) &&
+    sleep 1 && touch dir/etc/file dir/etc dir &&
+    b=$(digest_in d2 dir.yaml) &&
+    test "$a" = "$b"
+'
+
+test_expect_success 'zstd output is reproducible too' '
+    a=$(digest_in z1 tb.yaml zstd) && b=$(digest_in z2 tb.yaml zstd) &&
+    test "$a" = "$b"
+'
+
+test_expect_success 'SOURCE_DATE_EPOCH sets created and the mtimes, and changes the digest' '
+    a=$(SOURCE_DATE_EPOCH=1700000000 digest_in e1 dir.yaml) &&
+    b=$(SOURCE_DATE_EPOCH=1700000000 digest_in e2 dir.yaml) &&
+    c=$(digest_in e3 dir.yaml) &&
+    test "$a" = "$b" && test "$a" != "$c" &&
+    M=e1/blobs/sha256/${a#sha256:} &&
+    C=e1/blobs/sha256/$(jq -r .config.digest "$M" | cut -d: -f2) &&
+    jq -e ".created == \"2023-11-14T22:13:20Z\"" "$C" &&
+    L=e1/blobs/sha256/$(jq -r ".layers[0].digest" "$M" | cut -d: -f2) &&
+    tar tvzf "$L" --full-time >list && test_grep "2023-11-14 22:13:20 etc/file" list
+'
+
+test_expect_success 'a bad SOURCE_DATE_EPOCH is a usage error' '
+    SOURCE_DATE_EPOCH=yesterday test_expect_code 2 kiln build dir.yaml &&
+    test_grep SOURCE_DATE_EPOCH err
+'
+
+test_expect_success 'the gzip layer header has no name and no time' '
+    a=$(digest_in g1 dir.yaml) &&
+    L=g1/blobs/sha256/$(jq -r ".layers[0].digest" g1/blobs/sha256/${a#sha256:} | cut -d: -f2) &&
+    test "$(od -An -tx1 -N10 "$L" | tr -d " ")" = "1f8b0800000000000003"
+'
+
+test_done
