@@ -38,6 +38,24 @@ test_expect_success 'a marker that never appears fails with the console tail' '
     test "$before" = "$(store_digest)"
 '
 
+test_expect_success 'export writes the disk as qcow2 and raw, verified' '
+    kiln export debian-vm:1.0.0 --format qcow2 --output d.qcow2 &&
+    m=$(blob "$(manifest_of debian-vm:1.0.0)") &&
+    cmp d.qcow2 "$(blob "$(jq -r ".layers[0].digest" "$m")")" &&
+    kiln export debian-vm:1.0.0 --format raw --output d.raw &&
+    qemu-img compare -f qcow2 -F raw d.qcow2 d.raw
+'
+
+test_expect_success 'export --format containerdisk is an OCI image with the qcow2 at /disk owned by 107' '
+    kiln export debian-vm:1.0.0 --format containerdisk --output cd &&
+    skopeo inspect oci:cd >insp &&
+    jq -e ".Layers | length == 1" insp &&
+    l=$(jq -r ".Layers[0]" insp) &&
+    tar -tvf "cd/blobs/sha256/${l#sha256:}" >list &&
+    test_grep -E "^-r--r--r-- 107/107 .* disk/debian-vm.qcow2$" list &&
+    tar -xOf "cd/blobs/sha256/${l#sha256:}" disk/debian-vm.qcow2 | cmp - d.qcow2
+'
+
 test_expect_success 'boot-test of an image without a disk is refused' '
     test_expect_code 1 kiln boot-test nosuch:1.0.0
 '
