@@ -129,6 +129,13 @@ static int services(guestfs_h *g, const struct recipe *r, struct kiln_err *err)
 int customize_apply(guestfs_h *g, const struct recipe *r, struct kiln_err *err)
 {
     int ret = 0;
+    if (!r->packages.n && !r->n_run && !r->services_enable.n && !r->services_disable.n)
+        return 0;
+    /* Commands run chrooted with /dev, /proc and /sys bound in, which needs the mountpoints. */
+    static const char *const mps[] = { "/dev", "/proc", "/sys", "/tmp", NULL };
+    for (const char *const *p = mps; *p; p++)
+        if (!guest_exists(g, *p) && guestfs_mkdir_mode(g, *p, strcmp(*p, "/tmp") == 0 ? 01777 : 0755) < 0)
+            return guest_fail(g, err, KILN_EFAIL, "cannot create '%s' in the guest", *p);
     if (r->packages.n)
         ret = install_packages(g, r, err);
     if (ret == 0)
