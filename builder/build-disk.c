@@ -82,6 +82,10 @@ int base_disk_run(struct build_ctx *ctx, struct kiln_err *err)
 
 int disk_guest_hook(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err)
 {
+    if (host_disk_eligible(ctx->recipe)) {
+        int hr = host_disk_stage(ctx, out_tar, err);
+        return hr < 0 ? kiln_err_prefix(err, "disk") : 0;
+    }
     struct guest_result res;
     int r = guest_stage_run(ctx->recipe, in_tar, ctx->scratch, out_tar, &res, err);
     if (r < 0)

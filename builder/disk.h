@@ -90,6 +90,13 @@ int base_disk_run(struct build_ctx *ctx, struct kiln_err *err);
  * the raw disk in the scratch directory for output_disk_run(). */
 int disk_guest_hook(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err);
 
+/* The host fast path (host-disk.c): 1 when the recipe's disk can be laid out
+ * without an appliance (no in-guest steps, not bootable, ext4, running as root,
+ * parted and mke2fs present); host_disk_stage() then sysprep-checks the tree,
+ * writes it to out_tar and builds the disk with mke2fs -d. */
+int host_disk_eligible(const struct recipe *r);
+int host_disk_stage(struct build_ctx *ctx, const char *out_tar, struct kiln_err *err);
+
 /* The qcow2/raw output: the disk as a held blob layer of an artifact manifest
  * (artifactType DISK_ARTIFACT_*, empty config, dev.kiln.files annotation). */
 int output_disk_run(struct build_ctx *ctx, const struct recipe_output *o, struct output_desc *out,
