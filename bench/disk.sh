@@ -60,11 +60,12 @@ if [ "${KILN_ACCEL:-auto}" = tcg ] || ! grep -q "Linux version" "$WORK/probe" 2>
     echo "# KVM does not work here: virt-make-fs runs under TCG"
     export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 fi
+t1v=$(now)
 virt-make-fs --format=qcow2 --type=ext4 --partition=gpt "$ROOTFS" "$WORK/vmf.qcow2"
 t2=$(now)
 
 kiln_s=$(echo "$t1 - $t0" | bc -l)
-vmf_s=$(echo "$t2 - $t1" | bc -l)
+vmf_s=$(echo "$t2 - $t1v" | bc -l)
 kiln_mb=$(du -m "$WORK/store/blobs" | tail -n 1 | cut -f1)
 vmf_mb=$(du -m "$WORK/vmf.qcow2" | cut -f1)
 printf '# kiln %.1f s (store %s MB), virt-make-fs %.1f s (%s MB)\n' "$kiln_s" "$kiln_mb" "$vmf_s" "$vmf_mb"
