@@ -203,6 +203,16 @@ void build_emergency_cleanup(void)
     /* current_lock stays held: the build must not go on committing. */
 }
 
+void build_critical_begin(void)
+{
+    pthread_mutex_lock(&current_lock);
+}
+
+void build_critical_end(void)
+{
+    pthread_mutex_unlock(&current_lock);
+}
+
 static int fd_sink(void *ud, const void *data, size_t len, struct kiln_err *err)
 {
     int fd = *(int *)ud;

@@ -123,6 +123,10 @@ void build_result_release(struct build_result *res);
 /* For a signal-handling thread: removes the held temp blobs and the scratch
  * directory of the build in progress (if any) and stops further commits. */
 void build_emergency_cleanup(void);
+/* Brackets build_commit() and store_image_add(): an interrupt waits until
+ * the end of the section (then the image is complete in the store). */
+void build_critical_begin(void);
+void build_critical_end(void);
 
 /* --- for the step and output files ----------------------------------------- */
 

@@ -418,7 +418,7 @@ struct tree_entry *tree_resolve(const struct tree *t, const char *path)
                 cur[1] = '\0';
             continue;
         }
-        if (*rest && e->type != TREE_DIR) {
+        if (rest[strspn(rest, "/")] && e->type != TREE_DIR) {
             free(next);
             return NULL;
         }

@@ -44,7 +44,7 @@ static void *signal_thread(void *ud)
     if (sigwait(&stop_signals, &sig) != 0)
         return NULL;
     build_emergency_cleanup();
-    static const char msg[] = "kiln: interrupted; the store is unchanged\n";
+    static const char msg[] = "kiln: interrupted\n";
     ssize_t w = write(2, msg, sizeof(msg) - 1);
     (void)w;
     _exit(128 + sig);
@@ -227,7 +227,9 @@ CLI_COMMAND(build)
         }
         kiln_err_clear(&err);
     }
+    build_critical_begin();
     if (build_commit(&res, &err) < 0) {
+        build_critical_end();
         build_result_release(&res);
         return cli_fail(&err);
     }
@@ -243,7 +245,9 @@ CLI_COMMAND(build)
     img.channel = (char *)channel;
     _cleanup_free_ char *stored = NULL;
     int flags = (force ? STORE_ADD_FORCE : 0) | (autov ? STORE_ADD_AUTO_VERSION : 0);
-    if (store_image_add(st, &img, flags, &stored, &err) < 0) {
+    int added = store_image_add(st, &img, flags, &stored, &err);
+    build_critical_end();
+    if (added < 0) {
         build_result_release(&res);
         return cli_fail(&err);
     }

@@ -122,7 +122,14 @@ static int provenance(const struct store *st, struct oci_desc *refs, size_t n, j
                 oci_manifest_free(m);
                 return r;
             }
-            json_array_append_new(arr, json_pack("{s:s,s:o}", "artifact", refs[i].digest, "statement", stmt));
+            json_t *e = json_pack("{s:s,s:o}", "artifact", refs[i].digest, "statement", stmt);
+            /* Signed provenance carries the raw signature as a second layer
+             * and the signer's key ID as an annotation (signing/provenance.c). */
+            json_t *kid = json_object_get(m->annotations, "dev.kiln.signature.key-id");
+            json_object_set_new(e, "signed", json_boolean(m->n_descs == 2 && kid));
+            if (kid)
+                json_object_set(e, "keyId", kid);
+            json_array_append_new(arr, e);
         }
         oci_manifest_free(m);
     }
@@ -322,7 +329,9 @@ static void print_text(json_t *o)
         json_t *p;
         json_array_foreach(prov, i, p) {
             _cleanup_free_ char *s = json_dumps(json_object_get(p, "statement"), JSON_INDENT(2) | JSON_SORT_KEYS);
-            printf("  from %s:\n%s\n", str(p, "artifact"), s ? s : "");
+            printf("  from %s (%s%s):\n%s\n", str(p, "artifact"),
+                   json_is_true(json_object_get(p, "signed")) ? "signed by " : "unsigned",
+                   json_is_true(json_object_get(p, "signed")) ? str(p, "keyId") : "", s ? s : "");
         }
     }
     json_t *files = json_object_get(o, "files");

@@ -149,6 +149,8 @@ CLI_COMMAND(verify)
         r = signing_verify_image(st, img->digest, img->media_type, (long long)img->size, &o, &rep, &err);
         if (rep) {
             json_object_set_new(rep, "image", json_string(ref));
+            if (r < 0)
+                json_object_set_new(rep, "error", json_string(err.msg));
             if (ctx->json)
                 cli_print_json(json_incref(rep));
             else

@@ -57,8 +57,10 @@ enum store_open_flags {
 };
 
 /* Opens the store at dir.  Without STORE_CREATE a missing store is
- * KILN_ENOTFOUND.  A directory that exists but is not an OCI image layout is
- * refused (KILN_EINVAL).  A read-only handle (flags 0) takes no locks and
+ * KILN_ENOTFOUND (so is an empty directory, or one whose creation was
+ * interrupted: oci-layout is written last; STORE_CREATE finishes it).  A
+ * directory that exists but is not an OCI image layout is refused
+ * (KILN_EINVAL), also with STORE_CREATE.  A read-only handle (flags 0) takes no locks and
  * refuses every write.  *out is owned by the caller: store_close(). */
 int store_open(const char *dir, int flags, struct store **out, struct kiln_err *err);
 /* Releases the locks and frees st (NULL is fine). */
@@ -214,7 +216,7 @@ enum store_rm_flags {
 };
 
 /* Removes REF from index.json:
- *   NAME:VERSION  the version; refused (KILN_EINVAL naming the channels) while a
+ *   NAME:VERSION  the version; refused (KILN_EFAIL naming the channel) while a
  *                 channel points at it, unless STORE_RM_FORCE, which removes those
  *                 channel entries too
  *   NAME:CHANNEL  only the channel pointer
@@ -227,7 +229,9 @@ int store_rm(struct store *st, const char *ref, int flags, struct kiln_err *err)
 
 /* Lists manifest_digest in index.json as an artifact whose subject is
  * subject_digest (annotation dev.kiln.subject; no ref.name).  The manifest
- * blob must be in the store.  artifact_type and annotations (object of
+ * blob and everything it reaches must be in the store, subject_digest must be
+ * listed (KILN_ENOTFOUND), and a manifest with a `subject` must name
+ * subject_digest (KILN_EINVAL).  artifact_type and annotations (object of
  * strings; borrowed) may be NULL; size 0 = take it from the blob.  Adding the
  * same manifest again is a no-op. */
 int store_referrer_add(struct store *st, const char *subject_digest, const char *manifest_digest,

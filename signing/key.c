@@ -221,6 +221,12 @@ int signing_keygen(const char *prefix, const char *algorithm, const char *passph
 
 /* ---- loading private keys ------------------------------------------------------ */
 
+/* 1 if the PEM text contains s. */
+static int pem_has(const char *pem, size_t len, const char *s)
+{
+    return memmem(pem, len, s, strlen(s)) != NULL;
+}
+
 struct pass {
     const char *s;
 };
@@ -244,9 +250,10 @@ int signing_key_from_pem(const char *pem, size_t len, const char *passphrase, co
     *out = NULL;
     if (len > SIGNING_KEY_FILE_LIMIT)
         return kiln_errf(err, KILN_EINVAL, "key '%s' is larger than %u bytes", what, SIGNING_KEY_FILE_LIMIT);
-    int encrypted = memmem(pem, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----", 37) != NULL;
-    if (!memmem(pem, len, "PRIVATE KEY-----", 16)) {
-        if (memmem(pem, len, "-----BEGIN PUBLIC KEY-----", 26))
+    /* PKCS#8 encrypted, or a traditional PEM key with Proc-Type: 4,ENCRYPTED */
+    int encrypted = pem_has(pem, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----") || pem_has(pem, len, "4,ENCRYPTED");
+    if (!pem_has(pem, len, "PRIVATE KEY-----")) {
+        if (pem_has(pem, len, "-----BEGIN PUBLIC KEY-----"))
             return kiln_errf(err, KILN_EINVAL, "key '%s' is a public key; signing needs the private key", what);
         return kiln_errf(err, KILN_EINVAL, "key '%s' holds no PEM private key", what);
     }
@@ -362,10 +369,11 @@ int signing_pubkey_from_pem(const char *pem, size_t len, const char *what,
     if (len > SIGNING_KEY_FILE_LIMIT)
         return kiln_errf(err, KILN_EINVAL, "public key '%s' is larger than %u bytes", what, SIGNING_KEY_FILE_LIMIT);
     /* Look at every PEM block before parsing any: exactly one PUBLIC KEY. */
-    if (memmem(pem, len, "PRIVATE KEY-----", 16))
+    if (pem_has(pem, len, "PRIVATE KEY-----"))
         return kiln_errf(err, KILN_EINVAL, "public key '%s' holds a private key; give the .pub file "
                          "(and keep the private key secret)", what);
-    if (memmem(pem, len, "-----BEGIN CERTIFICATE", 22) || memmem(pem, len, "-----BEGIN TRUSTED CERTIFICATE", 30))
+    if (pem_has(pem, len, "-----BEGIN CERTIFICATE") || pem_has(pem, len, "-----BEGIN TRUSTED CERTIFICATE") ||
+        pem_has(pem, len, "-----BEGIN X509 CERTIFICATE"))
         return kiln_errf(err, KILN_EINVAL, "public key '%s' holds a certificate, not a public key; "
                          "extract the key with 'openssl x509 -pubkey -noout'", what);
     _cleanup_(BIO_freep) BIO *b = BIO_new_mem_buf(pem, (int)len);

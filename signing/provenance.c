@@ -4,7 +4,12 @@
  * whose subject is the image: layer 0 is the statement
  * (application/vnd.in-toto+json, canonical JSON) and, when a key is given,
  * layer 1 is the raw signature over the statement bytes, made and checked
- * exactly like an image signature (the same openssl command verifies it). */
+ * exactly like an image signature (the same openssl command verifies it).
+ *
+ * Only a signed statement records the build's start and finish times: an
+ * unsigned statement proves nothing about when it was made, and without the
+ * times it is the same bytes for the same recipe and inputs, like the image
+ * it describes (rebuilding an image reproduces its store contents). */
 #include "signing/signing.h"
 
 #include <string.h>
@@ -29,7 +34,7 @@ static const char *str(json_t *o, const char *key)
 }
 
 json_t *signing_provenance_statement(const char *name, const char *version, const char *digest,
-                                     json_t *rec)
+                                     json_t *rec, int dated)
 {
     _cleanup_free_ char *subject_name = version ? xasprintf("%s:%s", name, version) : xstrdup(name ? name : "");
     const char *hex = digest && strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : digest;
@@ -52,9 +57,9 @@ json_t *signing_provenance_statement(const char *name, const char *version, cons
     if (json_is_integer(json_object_get(rec, "source_date_epoch")))
         json_object_set(internal, "sourceDateEpoch", json_object_get(rec, "source_date_epoch"));
     json_t *metadata = json_object();
-    if (json_is_string(json_object_get(rec, "started")))
+    if (dated && json_is_string(json_object_get(rec, "started")))
         json_object_set(metadata, "startedOn", json_object_get(rec, "started"));
-    if (json_is_string(json_object_get(rec, "finished")))
+    if (dated && json_is_string(json_object_get(rec, "finished")))
         json_object_set(metadata, "finishedOn", json_object_get(rec, "finished"));
     if (json_is_string(json_object_get(rec, "invocation_id")))
         json_object_set(metadata, "invocationId", json_object_get(rec, "invocation_id"));
@@ -81,10 +86,10 @@ int signing_attach_provenance(struct store *st, const char *name, const char *ve
     int r = signing_subject_desc(st, digest, &subject, err);
     if (r < 0)
         return r;
-    json_t *stmt = signing_provenance_statement(name, version, digest, build_record);
+    json_t *stmt = signing_provenance_statement(name, version, digest, build_record, key != NULL);
     _cleanup_free_ char *text = stmt ? json_dumps(stmt, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(stmt);
-    _cleanup_free_ char *created = signing_now_rfc3339();
+    _cleanup_free_ char *created = key ? signing_now_rfc3339() : NULL;
     _cleanup_free_ unsigned char *sig = NULL;
     size_t sig_len = 0;
     char d[DIGEST_STR_SIZE];
@@ -101,8 +106,49 @@ int signing_attach_provenance(struct store *st, const char *name, const char *ve
     return r;
 }
 
-int signing_provenance_find(struct store *st, const char *digest, struct signing_pubkey *const *keys,
-                            size_t n_keys, json_t **out, struct kiln_err *err)
+/* Reads one attestation into a result object; never fails (errors go in "error"). */
+static json_t *read_attestation(struct store *st, const struct oci_desc *d, const char *digest,
+                                struct signing_pubkey *const *keys, size_t n_keys)
+{
+    struct signing_artifact a;
+    struct kiln_err e = KILN_ERR_INIT;
+    json_t *res = json_object();
+    json_object_set_new(res, "artifact", json_string(d->digest));
+    json_object_set_new(res, "signed", json_false());
+    if (signing_artifact_read(st, d, SIGNING_AT_PROVENANCE, SIGNING_MT_INTOTO, SIGNING_STATEMENT_LIMIT, digest, &a,
+                              &e) < 0) {
+        json_object_set_new(res, "error", json_string(e.msg));
+        return res;
+    }
+    json_error_t je;
+    json_t *stmt = json_loadb(a.payload.data, a.payload.len, JSON_REJECT_DUPLICATES, &je);
+    const char *sub = json_string_value(
+        json_object_get(json_object_get(json_array_get(json_object_get(stmt, "subject"), 0), "digest"), "sha256"));
+    if (!json_is_object(stmt) || !sub || strcmp(sub, digest + 7) != 0)
+        json_object_set_new(res, "error", json_string("provenance statement does not name this image"));
+    else
+        json_object_set(res, "statement", stmt);
+    json_decref(stmt);
+    json_object_set_new(res, "signed", json_boolean(a.has_sig));
+    const char *kid = json_string_value(json_object_get(a.m->annotations, SIGNING_ANN_KEY_ID));
+    if (a.has_sig && kid)
+        json_object_set_new(res, "keyId", json_string(kid));
+    if (a.has_sig && n_keys) {
+        int verified = 0;
+        /* The key ID first, then the signature over the exact statement bytes. */
+        for (size_t k = 0; k < n_keys && kid && !verified; k++)
+            if (strcmp(signing_pubkey_id(keys[k]), kid) == 0 &&
+                signing_verify_bytes(keys[k], a.payload.data, a.payload.len, (unsigned char *)a.sig.data, a.sig.len,
+                                     NULL) == 0)
+                verified = 1;
+        json_object_set_new(res, "verified", json_boolean(verified));
+    }
+    signing_artifact_release(&a);
+    return res;
+}
+
+int signing_provenance_find(struct store *st, const char *digest, const char *subject_name,
+                            struct signing_pubkey *const *keys, size_t n_keys, json_t **out, struct kiln_err *err)
 {
     *out = NULL;
     struct oci_desc *refs = NULL;
@@ -110,43 +156,25 @@ int signing_provenance_find(struct store *st, const char *digest, struct signing
     int r = store_referrers(st, digest, SIGNING_AT_PROVENANCE, &refs, &n, err);
     if (r < 0)
         return r;
-    /* The last one listed is the newest. */
-    for (size_t i = n; i-- > 0 && !*out;) {
-        struct signing_artifact a;
-        struct kiln_err e = KILN_ERR_INIT;
-        json_t *res = json_object();
-        json_object_set_new(res, "artifact", json_string(refs[i].digest));
-        if (signing_artifact_read(st, &refs[i], SIGNING_AT_PROVENANCE, SIGNING_MT_INTOTO, SIGNING_STATEMENT_LIMIT,
-                                  digest, &a, &e) < 0) {
-            json_object_set_new(res, "error", json_string(e.msg));
+    /* One image (digest) may have been built more than once, under several
+     * versions: prefer the statement naming subject_name, then one verified
+     * by a given key, then a signed one, then the newest (listed last). */
+    int best = -1;
+    for (size_t i = 0; i < n && i < SIGNING_MAX_SIGNATURES; i++) {
+        json_t *res = read_attestation(st, &refs[i], digest, keys, n_keys);
+        const char *name = json_string_value(json_object_get(
+            json_array_get(json_object_get(json_object_get(res, "statement"), "subject"), 0), "name"));
+        int score = (json_object_get(res, "statement") ? 8 : 0) +
+                    (subject_name && name && strcmp(name, subject_name) == 0 ? 4 : 0) +
+                    (json_is_true(json_object_get(res, "verified")) ? 2 : 0) +
+                    (json_is_true(json_object_get(res, "signed")) ? 1 : 0);
+        if (score >= best) {
+            best = score;
+            json_decref(*out);
             *out = res;
-            break;
-        }
-        json_error_t je;
-        json_t *stmt = json_loadb(a.payload.data, a.payload.len, JSON_REJECT_DUPLICATES, &je);
-        const char *sub = json_string_value(
-            json_object_get(json_object_get(json_array_get(json_object_get(stmt, "subject"), 0), "digest"), "sha256"));
-        if (!json_is_object(stmt) || !sub || strcmp(sub, digest + 7) != 0) {
-            json_object_set_new(res, "error", json_string("provenance statement does not name this image"));
         } else {
-            json_object_set(res, "statement", stmt);
+            json_decref(res);
         }
-        json_decref(stmt);
-        json_object_set_new(res, "signed", json_boolean(a.has_sig));
-        const char *kid = oci_desc_annotation(&(struct oci_desc){ .annotations = a.m->annotations }, SIGNING_ANN_KEY_ID);
-        if (a.has_sig && kid)
-            json_object_set_new(res, "keyId", json_string(kid));
-        if (a.has_sig && n_keys) {
-            int verified = 0;
-            for (size_t k = 0; k < n_keys && kid; k++)
-                if (strcmp(signing_pubkey_id(keys[k]), kid) == 0 &&
-                    signing_verify_bytes(keys[k], a.payload.data, a.payload.len, (unsigned char *)a.sig.data, a.sig.len,
-                                         NULL) == 0)
-                    verified = 1;
-            json_object_set_new(res, "verified", json_boolean(verified));
-        }
-        signing_artifact_release(&a);
-        *out = res;
     }
     oci_desc_list_free(refs, n);
     return 0;

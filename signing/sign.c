@@ -171,7 +171,8 @@ int signing_artifact_store(struct store *st, const struct oci_desc *subject, con
     json_t *layers = json_array();
     json_array_append_new(layers, desc_json(payload_mt, pd, payload_len));
     json_t *ann = json_object();
-    json_object_set_new(ann, OCI_ANN_CREATED, json_string(created));
+    if (created)
+        json_object_set_new(ann, OCI_ANN_CREATED, json_string(created));
     if (sig) {
         if ((r = store_blob_put(st, sig, sig_len, sd, err)) < 0) {
             json_decref(layers);
@@ -211,6 +212,21 @@ void signing_artifact_release(struct signing_artifact *a)
     memset(a, 0, sizeof(*a));
 }
 
+int signing_artifact_check(const struct oci_manifest *m, const char *artifact_type, const char *payload_mt,
+                           const char *subject_digest, struct kiln_err *err)
+{
+    if (m->kind != OCI_KIND_MANIFEST || !m->artifact_type || strcmp(m->artifact_type, artifact_type) != 0)
+        return kiln_errf(err, KILN_EVERIFY, "not of type '%s'", artifact_type);
+    if (!m->subject || strcmp(m->subject->digest, subject_digest) != 0)
+        return kiln_errf(err, KILN_EVERIFY, "is for another image ('%s')", m->subject ? m->subject->digest : "none");
+    if (m->n_descs < 1 || m->n_descs > 2 || strcmp(m->descs[0].media_type, payload_mt) != 0 ||
+        (m->n_descs == 2 && strcmp(m->descs[1].media_type, SIGNING_MT_RAWSIG) != 0))
+        return kiln_errf(err, KILN_EVERIFY, "does not have the layers of a '%s'", artifact_type);
+    if (m->descs[0].size < 0 || (m->n_descs == 2 && (m->descs[1].size <= 0 || m->descs[1].size > SIGNING_SIG_LIMIT)))
+        return kiln_errf(err, KILN_EVERIFY, "has a payload or signature of an impossible size");
+    return 0;
+}
+
 int signing_artifact_read(struct store *st, const struct oci_desc *d, const char *artifact_type,
                           const char *payload_mt, size_t payload_limit, const char *subject_digest,
                           struct signing_artifact *out, struct kiln_err *err)
@@ -222,19 +238,8 @@ int signing_artifact_read(struct store *st, const struct oci_desc *d, const char
     if (r < 0)
         goto fail;
     struct oci_manifest *m = out->m;
-    if (m->kind != OCI_KIND_MANIFEST || !m->artifact_type || strcmp(m->artifact_type, artifact_type) != 0) {
-        r = kiln_errf(err, KILN_EVERIFY, "artifact '%s' is not of type '%s'", d->digest, artifact_type);
-        goto fail;
-    }
-    if (!m->subject || strcmp(m->subject->digest, subject_digest) != 0) {
-        r = kiln_errf(err, KILN_EVERIFY, "artifact '%s' is for another image ('%s')", d->digest,
-                      m->subject ? m->subject->digest : "none");
-        goto fail;
-    }
-    if (m->n_descs < 1 || m->n_descs > 2 || strcmp(m->descs[0].media_type, payload_mt) != 0 ||
-        (m->n_descs == 2 && strcmp(m->descs[1].media_type, SIGNING_MT_RAWSIG) != 0)) {
-        r = kiln_errf(err, KILN_EVERIFY, "artifact '%s' does not have the layers of a '%s'", d->digest,
-                      artifact_type);
+    if ((r = signing_artifact_check(m, artifact_type, payload_mt, subject_digest, err)) < 0) {
+        kiln_err_prefix(err, "artifact '%s'", d->digest);
         goto fail;
     }
     if ((r = store_blob_read(st, m->descs[0].digest, payload_limit, &out->payload, err)) < 0)

@@ -15,8 +15,9 @@ int signing_subject_desc(struct store *st, const char *digest, struct oci_desc *
 
 /* Stores an artifact manifest with subject, artifactType, the empty config,
  * layer 0 = payload (payload_mt) and, when sig is not NULL, layer 1 = the raw
- * signature made by key; lists it as a referrer of subject.  digest_out gets
- * the artifact manifest's digest. */
+ * signature made by key; lists it as a referrer of subject.  created (may be
+ * NULL: no date) is the manifest's org.opencontainers.image.created.
+ * digest_out gets the artifact manifest's digest. */
 int signing_artifact_store(struct store *st, const struct oci_desc *subject, const char *artifact_type,
                            const char *payload_mt, const void *payload, size_t payload_len,
                            const unsigned char *sig, size_t sig_len, const struct signing_key *key,
@@ -30,6 +31,11 @@ struct signing_artifact {
     struct buf sig;
     int has_sig;
 };
+
+/* Checks the shape of an artifact manifest: artifactType, subject, layers
+ * (payload of payload_mt, then optionally a raw signature).  No I/O. */
+int signing_artifact_check(const struct oci_manifest *m, const char *artifact_type, const char *payload_mt,
+                           const char *subject_digest, struct kiln_err *err);
 
 /* Reads the artifact `d` (a referrer descriptor) of type artifact_type whose
  * subject must be subject_digest: KILN_EVERIFY naming what is wrong. */

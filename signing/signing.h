@@ -131,20 +131,24 @@ int signing_sign_image(struct store *st, const char *name, const char *version, 
 
 /* Builds an in-toto statement with a SLSA provenance v1 predicate from the
  * build record (see builder: recipe, inputs, times, host) and attaches it to
- * the image as an attestation; signed with key when key is not NULL. */
+ * the image as an attestation; signed with key when key is not NULL.  Only a
+ * signed statement carries the start and finish times (runDetails.metadata):
+ * an unsigned one is the same bytes for the same recipe and inputs. */
 int signing_attach_provenance(struct store *st, const char *name, const char *version,
                               const char *digest, json_t *build_record,
                               const struct signing_key *key, struct kiln_err *err);
 
-/* The statement alone (new reference), for tests and inspect. */
+/* The statement alone (new reference); dated: include the build times. */
 json_t *signing_provenance_statement(const char *name, const char *version, const char *digest,
-                                     json_t *build_record);
+                                     json_t *build_record, int dated);
 
 /* Finds the image's provenance attestation.  *out gets a new reference to
  * {"statement": {...}, "artifact": "sha256:..", "signed": bool, "keyId": ..}
  * or NULL when there is none (returns 0).  With keys (n_keys > 0), a signed
- * attestation is checked: "verified" is true when a given key signed it. */
-int signing_provenance_find(struct store *st, const char *digest,
+ * attestation is checked: "verified" is true when a given key signed it.
+ * When the same image was built under several versions, the statement whose
+ * subject is subject_name ("NAME:VERSION", may be NULL) is preferred. */
+int signing_provenance_find(struct store *st, const char *digest, const char *subject_name,
                             struct signing_pubkey *const *keys, size_t n_keys, json_t **out,
                             struct kiln_err *err);
 

@@ -120,8 +120,10 @@ static int walk_blob(const struct oci_desc *d, const struct oci_desc *parent, vo
     const char *role = role_of(d, parent);
     struct kiln_err e = KILN_ERR_INIT;
     int r = store_blob_verify(w->st, d->digest, d->size, &e);
-    json_t *b = json_pack("{s:s, s:s, s:s, s:I, s:b}", "digest", d->digest, "mediaType", d->media_type, "role", role,
-                          "size", (json_int_t)d->size, "ok", r == 0);
+    json_t *b = json_pack("{s:s, s:s, s:s, s:b}", "digest", d->digest, "mediaType", d->media_type, "role", role,
+                          "ok", r == 0);
+    if (d->size >= 0) /* the files blob's size is not written in the manifest */
+        json_object_set_new(b, "size", json_integer(d->size));
     if (r < 0) {
         if (r == KILN_ENOTFOUND)
             kiln_errf(&e, KILN_EVERIFY, "missing blob '%s' (%s)", d->digest, role);
@@ -158,9 +160,19 @@ int signing_verify_image(struct store *st, const char *digest, const char *media
     struct kiln_err sig_err = KILN_ERR_INIT;
     int good = 0, seen = 0;
     for (size_t i = 0; i < n && seen < SIGNING_MAX_SIGNATURES; i++) {
-        /* Only signatures; provenance and other artifacts are reported apart. */
+        /* Only signatures; provenance and other artifacts are reported apart.
+         * An entry without artifactType (a layout written by another tool)
+         * is looked at: its manifest says what it is. */
         if (refs[i].artifact_type && strcmp(refs[i].artifact_type, SIGNING_AT_SIGNATURE) != 0)
             continue;
+        if (!refs[i].artifact_type) {
+            struct oci_manifest *m = NULL;
+            int is_sig = store_manifest_read(st, refs[i].digest, refs[i].size, &m, NULL) < 0 ||
+                         (m->artifact_type && strcmp(m->artifact_type, SIGNING_AT_SIGNATURE) == 0);
+            oci_manifest_free(m);
+            if (!is_sig)
+                continue;
+        }
         seen++;
         json_t *s = json_pack("{s:s}", "artifact", refs[i].digest);
         struct kiln_err e = KILN_ERR_INIT;
@@ -192,10 +204,13 @@ int signing_verify_image(struct store *st, const char *digest, const char *media
 
     json_t *prov = NULL;
     struct kiln_err pe = KILN_ERR_INIT;
-    if (signing_provenance_find(st, digest, o->keys, o->n_keys, &prov, &pe) == 0 && prov) {
+    _cleanup_free_ char *subject_name = o->name && o->version ? xasprintf("%s:%s", o->name, o->version) : NULL;
+    if (signing_provenance_find(st, digest, subject_name, o->keys, o->n_keys, &prov, &pe) == 0 && prov) {
         json_t *stmt = json_object_get(prov, "statement");
         json_t *summary = json_pack("{s:O, s:O}", "artifact", json_object_get(prov, "artifact"), "signed",
-                                    json_object_get(prov, "signed") ? json_object_get(prov, "signed") : json_false());
+                                    json_object_get(prov, "signed"));
+        if (stmt)
+            json_object_set(summary, "subject", json_array_get(json_object_get(stmt, "subject"), 0));
         json_t *pred = json_object_get(stmt, "predicate");
         json_t *bd = json_object_get(pred, "buildDefinition");
         json_t *rd = json_object_get(pred, "runDetails");

@@ -149,6 +149,18 @@ free_port() {
     done
 }
 
+# Stops a registry started by start_registry: TERM, then KILL if it lingers.
+stop_registry() {
+    kill "$1" 2>/dev/null || return 0
+    for _i in 1 2 3 4 5 6 7 8 9 10; do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    return 0
+}
+
 # Starts docker-registry on a free port with its storage in DIR; sets
 # REGISTRY (host:port) and stops it when the test ends.  Call it from the
 # test file's top level, not inside a test body (a subshell): the REGISTRY
@@ -172,9 +184,10 @@ http:
 EOR
         docker-registry serve "$_dir/config.yml" >"$_dir/log" 2>&1 &
         _pid=$!
-        test_on_exit "kill $_pid; wait $_pid"
+        echo "$_pid" >"$_dir/pid"
+        test_on_exit "stop_registry $_pid"
         # also when the test is interrupted before test_done
-        trap "kill $_pid 2>/dev/null" EXIT
+        trap "stop_registry $_pid" EXIT
         for _i in $(seq 50); do
             if port_open "$_port"; then
                 REGISTRY=127.0.0.1:$_port
@@ -183,8 +196,7 @@ EOR
             kill -0 $_pid 2>/dev/null || break
             sleep 0.2
         done
-        kill $_pid 2>/dev/null
-        wait $_pid 2>/dev/null
+        stop_registry $_pid
     done
     echo "docker-registry did not start:" >&2
     cat "$_dir/log" >&2

@@ -88,4 +88,18 @@ test_expect_success 'a private key given as --key to verify is never echoed' '
     ! grep -q "BEGIN\|MHcC" err out
 '
 
+test_expect_success 'usage errors exit 2 and say what is missing' '
+    test_expect_code 2 kiln keygen && test_grep "output PREFIX is required" err &&
+    test_expect_code 2 kiln verify web:1.0.0 && test_grep "at least one trusted public key" err &&
+    test_expect_code 2 kiln sign && test_grep "one image reference" err &&
+    test_expect_code 2 kiln verify web:1.0.0 --key k.pub --store s --layout l &&
+    test_grep "exclude each other" err &&
+    test_expect_code 2 kiln verify web:1.0.0 --key k.pub --bogus
+'
+
+test_expect_success 'verify of an image that does not exist fails with exit 1, not 3' '
+    test_expect_code 1 kiln verify nosuch:1.0.0 --key k.pub &&
+    test_grep "nosuch" err
+'
+
 test_done

@@ -5,6 +5,7 @@
 #
 #   . "$KILN_SRC/tests/data/sign/make-image.sh"
 #   make_image NAME VERSION [CONTENT]   prints the manifest digest
+#   LAYER_FILE=path make_image ...      uses that file as the layer blob as it is
 
 _blob() { # file -> prints digest, stores the blob
     _h=$(sha256sum "$1" | cut -d' ' -f1)
@@ -30,6 +31,7 @@ make_image() {
         | tr -d '\n' >"$_w/files"
     jq -cnS --arg d "sha256:$_diff" \
         '{architecture:"amd64",os:"linux",config:{},rootfs:{type:"layers",diff_ids:[$d]}}' | tr -d '\n' >"$_w/config"
+    if [ -n "${LAYER_FILE:-}" ]; then mv "$LAYER_FILE" "$_w/layer"; fi
     _ld=$(_blob "$_w/layer") _cd=$(_blob "$_w/config") _fd=$(_blob "$_w/files")
     jq -cnS --arg ld "$_ld" --argjson ls "$(stat -c %s "$_w/layer")" \
         --arg cd "$_cd" --argjson cs "$(stat -c %s "$_w/config")" --arg fd "$_fd" \
