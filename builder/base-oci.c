@@ -53,6 +53,9 @@ static int read_doc(const char *what, const char *layout, const char *digest, in
     int r = blob_path(what, layout, digest, &path, err);
     if (r < 0)
         return r;
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return kiln_errf(err, KILN_EINVAL, "%s: blob '%s' is not a regular file", what, digest);
     r = fs_read_file(path, OCI_DOC_LIMIT, out, err);
     if (r == KILN_ENOTFOUND)
         return kiln_errf(err, KILN_EINVAL, "%s: blob '%s' is missing", what, digest);

@@ -291,6 +291,7 @@ static int run_base(struct build_ctx *ctx, struct kiln_err *err)
     return kiln_errf(err, KILN_EINVAL, "unknown base kind");
 }
 
+/* One output_*_run per output type; qcow2 and raw are added here. */
 static output_fn output_for(enum recipe_output_type t)
 {
     switch (t) {

@@ -3,7 +3,7 @@
  *   plan_make()      recipe -> ordered steps with content hashes (builder/plan.h, no I/O)
  *   build_run()      runs the plan in a scratch directory:
  *                      base (scratch | tarball | directory | oci)  -> struct tree
- *                      host steps on the tree: files, users, hostname
+ *                      host steps on the tree: files, users, hostname, files' owners
  *                      guest stage (packages, run, services, debian/disk bases), see below
  *                      outputs: one output_*_run() per recipe output (oci, tar; qcow2/raw
  *                      plug in the same way), each returning a struct output_desc
@@ -26,7 +26,10 @@
  * recipe and inputs therefore give the same manifest digest on any day.
  *
  * Layers.  An OCI output is one layer holding the whole tree (an OCI base is
- * flattened: its layers applied in order, whiteouts resolved).  The base
+ * flattened: its layers applied in order, whiteouts resolved; its layers are
+ * not reused as they are, because their diff_ids could not be checked without
+ * a second read).  gzip layers use zlib level 4 on two threads; a tar output
+ * next to an oci output is stored from the same pass.  The base
  * image's config (Env, Entrypoint, Cmd, WorkingDir, User, ExposedPorts,
  * Labels) is inherited; the recipe's `container` and `labels` override it.
  *
@@ -37,6 +40,14 @@
  * OUT_TAR, which is read back as the tree (as a trusted base: whiteouts
  * refused, devices allowed).  With no hook, such recipes fail with
  * KILN_EFAIL and a message saying the in-guest builder is not available.
+ *
+ * Hostile input.  Bases are read through builder/tree.h, which refuses
+ * escaping paths, writes through symlinks, bad hard links, whiteout names
+ * outside OCI layers, malformed whiteouts, device nodes other than null, zero, full, random,
+ * urandom, tty, console and ptmx (unless
+ * $KILN_ALLOW_DEVICES=1) and more than $KILN_MAX_ENTRIES entries or
+ * $KILN_MAX_EXPANDED_BYTES of content (defaults in tree.h); OCI bases have
+ * every blob's digest and size checked.  All of these are KILN_EINVAL.
  *
  * Ownership: struct build_ctx is owned by build_run's caller through
  * build_result (build_result_release()). */
@@ -93,6 +104,8 @@ struct build_ctx {
     char files_digest[DIGEST_STR_SIZE]; /* the file manifest blob, once written */
     char *guest_disk;             /* the raw disk the guest stage made (in scratch), or NULL; owned */
     int sysprep_verified;         /* the guest stage checked the sysprep post-condition */
+    char rootfs_digest[DIGEST_STR_SIZE]; /* the uncompressed rootfs tar, when an oci output stored it */
+    uint64_t rootfs_size;
 
     /* blobs written but not committed */
     pthread_mutex_t lock;

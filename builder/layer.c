@@ -65,6 +65,7 @@ struct pipe {
     struct kiln_err cerr;
     /* output state (only the worker whose turn it is touches it) */
     struct build_blob_writer *bw;
+    struct build_blob_writer *tee;  /* the uncompressed tar, or NULL */
     uLong crc;
     uint64_t in_total;
     ZSTD_CCtx *zc;
@@ -126,6 +127,8 @@ static int gzip_chunk(z_stream *z, struct chunk *c, struct kiln_err *err)
 static int write_chunk(struct pipe *p, struct chunk *c, struct kiln_err *err)
 {
     int r = 0;
+    if (p->tee && c->len && (r = build_blob_write(p->tee, c->data, c->len, err)) < 0)
+        return r;
     switch (p->comp) {
     case LAYER_NONE:
         return emit(p, c->data, c->len, err);
@@ -250,7 +253,8 @@ static int sink(void *ud, const void *data, size_t len, struct kiln_err *err)
     return 0;
 }
 
-int layer_write(struct build_ctx *ctx, enum layer_compression comp, struct layer_info *out, struct kiln_err *err)
+int layer_write(struct build_ctx *ctx, enum layer_compression comp, int tee, struct layer_info *out,
+                struct kiln_err *err)
 {
     struct pipe p;
     memset(&p, 0, sizeof(p));
@@ -285,11 +289,16 @@ int layer_write(struct build_ctx *ctx, enum layer_compression comp, struct layer
     }
     if ((r = build_blob_begin(ctx, &p.bw, err)) < 0)
         goto out;
+    if (tee && comp != LAYER_NONE && (r = build_blob_begin(ctx, &p.tee, err)) < 0) {
+        build_blob_cancel(p.bw);
+        goto out;
+    }
     for (; started < p.nworkers; started++)
         if (pthread_create(&th[started], NULL, worker, &p) != 0)
             break;
     if (!started) {
         build_blob_cancel(p.bw);
+        build_blob_cancel(p.tee);
         r = kiln_errf(err, KILN_EFAIL, "cannot start the compression thread");
         goto out;
     }
@@ -308,7 +317,18 @@ int layer_write(struct build_ctx *ctx, enum layer_compression comp, struct layer
     }
     if (r < 0) {
         build_blob_cancel(p.bw);
+        build_blob_cancel(p.tee);
         goto out;
+    }
+    if (p.tee) {
+        char td[DIGEST_STR_SIZE];
+        if ((r = build_blob_end(p.tee, td, NULL, err)) < 0) {
+            build_blob_cancel(p.bw);
+            goto out;
+        }
+        out->tar_stored = 1;
+    } else {
+        out->tar_stored = 0;
     }
     char hex[HASH_HEX_LEN + 1];
     hash_final_hex(p.tar_hash, hex);

@@ -19,8 +19,12 @@ struct layer_info {
     uint64_t size;
     char diff_id[DIGEST_STR_SIZE];  /* of the uncompressed tar */
     uint64_t tar_size;
+    int tar_stored;                 /* tee: the uncompressed tar is a held blob too (digest = diff_id) */
 };
 
-int layer_write(struct build_ctx *ctx, enum layer_compression c, struct layer_info *out, struct kiln_err *err);
+/* tee: also store the uncompressed tar as a second blob in the same pass
+ * (for a build with both an oci and a tar output). */
+int layer_write(struct build_ctx *ctx, enum layer_compression c, int tee, struct layer_info *out,
+                struct kiln_err *err);
 
 #endif

@@ -105,9 +105,17 @@ int output_oci_run(struct build_ctx *ctx, const struct recipe_output *o, struct 
     if (r < 0)
         return r;
     enum recipe_compression comp = ctx->opts->has_compression ? ctx->opts->compression : o->compression;
+    /* A later tar output gets its tar from this same pass. */
+    int tee = 0;
+    for (const struct recipe_output *x = o + 1; x < ctx->recipe->outputs + ctx->recipe->n_outputs; x++)
+        tee |= x->type == OUTPUT_TAR && !ctx->rootfs_digest[0];
     struct layer_info li;
-    if ((r = layer_write(ctx, comp == COMPRESSION_ZSTD ? LAYER_ZSTD : LAYER_GZIP, &li, err)) < 0)
+    if ((r = layer_write(ctx, comp == COMPRESSION_ZSTD ? LAYER_ZSTD : LAYER_GZIP, tee, &li, err)) < 0)
         return kiln_err_prefix(err, "oci output");
+    if (li.tar_stored) {
+        memcpy(ctx->rootfs_digest, li.diff_id, sizeof(ctx->rootfs_digest));
+        ctx->rootfs_size = li.tar_size;
+    }
     const char *layer_mt = comp == COMPRESSION_ZSTD ? OCI_MT_LAYER_ZSTD : OCI_MT_LAYER_GZIP;
 
     char created[32];

@@ -19,8 +19,12 @@ int output_tar_run(struct build_ctx *ctx, const struct recipe_output *o, struct 
     if (r < 0)
         return r;
     struct layer_info li;
-    if ((r = layer_write(ctx, LAYER_NONE, &li, err)) < 0)
+    if (ctx->rootfs_digest[0]) {
+        memcpy(li.digest, ctx->rootfs_digest, sizeof(li.digest));
+        li.size = ctx->rootfs_size;
+    } else if ((r = layer_write(ctx, LAYER_NONE, 0, &li, err)) < 0) {
         return kiln_err_prefix(err, "tar output");
+    }
     char edigest[DIGEST_STR_SIZE];
     if ((r = build_blob_put(ctx, "{}", 2, edigest, NULL, err)) < 0)
         return r;

@@ -19,7 +19,7 @@
 static int copy_src(struct build_ctx *ctx, const char *what, const struct recipe_file *f,
                     struct tree_entry *e, struct kiln_err *err)
 {
-    _cleanup_close_ int fd = open(f->src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    _cleanup_close_ int fd = open(f->src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return kiln_errno(err, errno == ENOENT ? KILN_EINVAL : KILN_EFAIL, errno, "%s: cannot open '%s'",
                           what, f->src);

@@ -11,6 +11,8 @@
 int step_hostname_run(struct build_ctx *ctx, struct kiln_err *err)
 {
     const char *h = ctx->recipe->hostname;
+    if (!*h || strpbrk(h, " \t\n\r/:"))
+        return kiln_errf(err, KILN_EINVAL, "hostname '%s' is not a host name", h);
     _cleanup_free_ char *line = xasprintf("%s\n", h);
     int r = step_write_text(ctx, "hostname", "/etc/hostname", line, strlen(line), 0644, 0, 0, err);
     if (r < 0)

@@ -56,9 +56,23 @@ static int add_dir(struct build_ctx *ctx, const char *what, const char *path, un
     return tree_add(ctx->tree, what, &ne, NULL, err);
 }
 
+/* A field of /etc/passwd or /etc/group must not carry a separator. */
+static int field_ok(const char *s)
+{
+    return s && *s && !strpbrk(s, ":\n\r,");
+}
+
 static int add_user(struct build_ctx *ctx, const struct recipe_user *u, struct kiln_err *err)
 {
     _cleanup_free_ char *what = xasprintf("users: '%s'", u->name);
+    if (!field_ok(u->name) || (u->shell && (!field_ok(u->shell))))
+        return kiln_errf(err, KILN_EINVAL, "%s: names and shells cannot contain ':', ',' or line breaks", what);
+    for (size_t i = 0; i < u->groups.n; i++)
+        if (!field_ok(u->groups.v[i]))
+            return kiln_errf(err, KILN_EINVAL, "%s: group names cannot contain ':', ',' or line breaks", what);
+    for (size_t i = 0; i < u->ssh_authorized_keys.n; i++)
+        if (strpbrk(u->ssh_authorized_keys.v[i], "\n\r"))
+            return kiln_errf(err, KILN_EINVAL, "%s: an ssh key cannot contain line breaks", what);
     _cleanup_free_ char *passwd = NULL, *group = NULL, *shadow = NULL;
     int r;
     if ((r = step_read_text(ctx, "/etc/passwd", &passwd, NULL, err)) < 0 ||
@@ -75,10 +89,22 @@ static int add_user(struct build_ctx *ctx, const struct recipe_user *u, struct k
     } else if (step_db_has_id(passwd, uid)) {
         return kiln_errf(err, KILN_EINVAL, "%s: uid %ld is taken in the image", what, uid);
     }
+    /* /etc/gshadow, when the image has one, follows /etc/group. */
+    _cleanup_free_ char *gshadow = NULL;
+    size_t gslen = 0;
+    if ((r = step_read_text(ctx, "/etc/gshadow", &gshadow, &gslen, err)) < 0)
+        return r;
     /* The user's own group: same name, gid = uid when free. */
     if (step_db_lookup(group, u->name, &id, NULL)) {
         gid = id;
     } else {
+        if (gslen) {
+            _cleanup_free_ char *gsl = xasprintf("%s:!::\n", u->name);
+            struct buf g = BUF_INIT;
+            append_line(&g, gshadow, gsl);
+            free(gshadow);
+            gshadow = buf_detach(&g, &gslen);
+        }
         for (gid = uid; step_db_has_id(group, gid); gid++)
             ;
         _cleanup_free_ char *gl = xasprintf("%s:x:%ld:\n", u->name, gid);
@@ -95,6 +121,12 @@ static int add_user(struct build_ctx *ctx, const struct recipe_user *u, struct k
         if (!found)
             return kiln_errf(err, KILN_EINVAL, "%s: group '%s' is not in the image's /etc/group", what,
                              u->groups.v[i]);
+        if (gslen) {
+            struct buf gs = BUF_INIT;
+            add_member(&gs, gshadow, u->groups.v[i], u->name);
+            free(gshadow);
+            gshadow = buf_detach(&gs, &gslen);
+        }
     }
     _cleanup_free_ char *home = xasprintf("/home/%s", u->name);
     const char *shell = u->shell ? u->shell : "/bin/sh";
@@ -110,6 +142,8 @@ static int add_user(struct build_ctx *ctx, const struct recipe_user *u, struct k
     if ((r = step_write_text(ctx, what, "/etc/passwd", p.data, p.len, 0644, 0, 0, err)) == 0 &&
         (r = step_write_text(ctx, what, "/etc/group", group, strlen(group), 0644, 0, 0, err)) == 0)
         r = step_write_text(ctx, what, "/etc/shadow", s.data, s.len, 0640, 0, (uint32_t)shadow_gid, err);
+    if (r == 0 && gslen)
+        r = step_write_text(ctx, what, "/etc/gshadow", gshadow, gslen, 0640, 0, (uint32_t)shadow_gid, err);
     buf_release(&p);
     buf_release(&s);
     if (r < 0)

@@ -41,7 +41,7 @@ static const char *hl_find(struct walk *w, dev_t dev, ino_t ino)
 static int copy_file(struct walk *w, int dirfd, const char *name, const char *path,
                      struct tree_entry *e, struct kiln_err *err)
 {
-    _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "%s: cannot open '%s'", w->what, path);
     int r = tree_content_begin(w->t, err);

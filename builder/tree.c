@@ -427,6 +427,18 @@ struct tree_entry *tree_resolve(const struct tree *t, const char *path)
     }
 }
 
+int tree_device_harmless(unsigned major, unsigned minor)
+{
+    /* null zero full random urandom; tty console ptmx: what a minimal rootfs
+     * (mmdebstrap, debootstrap) ships and what a container runtime provides. */
+    static const unsigned ok[][2] = { { 1, 3 }, { 1, 5 }, { 1, 7 }, { 1, 8 }, { 1, 9 },
+                                      { 5, 0 }, { 5, 1 }, { 5, 2 } };
+    for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+        if (ok[i][0] == major && ok[i][1] == minor)
+            return 1;
+    return 0;
+}
+
 static int check_owner(const char *what, const char *path, int64_t id, const char *kind,
                        struct kiln_err *err)
 {
@@ -443,14 +455,30 @@ int tree_add(struct tree *t, const char *what, const struct tree_new_entry *ne,
     int r = tree_normalize(what, ne->path, &path, err);
     if (r < 0)
         return r;
+    if (ne->type != TREE_DIR) {
+        /* "x/." or "." naming a non-directory is never an honest entry. */
+        size_t l = strlen(ne->path);
+        while (l > 1 && ne->path[l - 1] == '/')
+            l--;
+        if ((l == 1 && ne->path[0] == '.') || (l >= 2 && ne->path[l - 1] == '.' && ne->path[l - 2] == '/'))
+            return kiln_errf(err, KILN_EINVAL, "%s: entry '%s' is a %s named '.'", what, ne->path,
+                             tree_type_name(ne->type == TREE_HARDLINK ? TREE_FILE : ne->type));
+    }
+    const char *base = strrchr(path, '/') + 1;
+    if (strncmp(base, ".wh.", 4) == 0)
+        return kiln_errf(err, KILN_EINVAL,
+                         "%s: entry '%s' has a whiteout name ('.wh.'), which an image layer cannot carry",
+                         what, ne->path);
     if ((r = check_owner(what, ne->path, ne->uid, "uid", err)) < 0 ||
         (r = check_owner(what, ne->path, ne->gid, "gid", err)) < 0)
         return r;
-    if ((ne->type == TREE_CHAR || ne->type == TREE_BLOCK) && !t->limits.allow_devices)
+    if ((ne->type == TREE_CHAR || ne->type == TREE_BLOCK) && !t->limits.allow_devices &&
+        !(ne->type == TREE_CHAR && tree_device_harmless(ne->major, ne->minor)))
         return kiln_errf(err, KILN_EINVAL,
-                         "%s: entry '%s' is a %s device; device nodes are refused "
-                         "(set KILN_ALLOW_DEVICES=1 to accept them)",
-                         what, ne->path, ne->type == TREE_CHAR ? "character" : "block");
+                         "%s: entry '%s' is a %s device %u:%u; only the standard character devices "
+                         "(null, zero, full, random, urandom, tty, console, ptmx) are accepted "
+                         "(set KILN_ALLOW_DEVICES=1 to accept all device nodes)",
+                         what, ne->path, ne->type == TREE_CHAR ? "character" : "block", ne->major, ne->minor);
     if (t->added >= t->limits.max_entries)
         return kiln_errf(err, KILN_EINVAL, "%s: more than %llu entries (set KILN_MAX_ENTRIES)", what,
                          (unsigned long long)t->limits.max_entries);

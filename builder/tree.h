@@ -37,7 +37,8 @@
 struct tree_limits {
     uint64_t max_bytes;     /* total content bytes read into the tree */
     uint64_t max_entries;   /* entries added, including replaced ones */
-    int allow_devices;      /* accept char/block device nodes from bases (default: refuse) */
+    int allow_devices;      /* accept every char/block device node (default: only the
+                               harmless character devices, see tree_device_harmless) */
 };
 
 enum tree_type {
@@ -129,10 +130,11 @@ struct tree_new_entry {
 
 /* Adds an entry, replacing what is at its path (a directory over a
  * directory keeps the children).  Refuses, with KILN_EINVAL and a message
- * prefixed by `what`: paths escaping the root, an entry whose parent
+ * prefixed by `what`: paths escaping the root, names starting ".wh." (a
+ * written layer would turn them into whiteouts), an entry whose parent
  * crosses a symlink or is not a directory, a non-directory at the root,
  * hard links to missing or non-file entries (or through symlinks),
- * device nodes unless allowed, sockets, owners beyond 2^32-2 and
+ * device nodes other than the harmless ones unless allowed, sockets, owners beyond 2^32-2 and
  * exceeding the entry limit.  Missing parent directories are created
  * 0755 root-owned.  For files, the content must be set afterwards with
  * tree_set_content_*; *out (may be NULL) points at the new entry. */
@@ -198,5 +200,11 @@ int tree_write_tar(struct tree *t, tree_sink_fn sink, void *ud, struct kiln_err 
 json_t *tree_file_manifest(struct tree *t);
 
 const char *tree_type_name(enum tree_type type);
+/* 1 for the character devices every minimal rootfs has and that give no
+ * access to hardware: null 1:3, zero 1:5, full 1:7, random 1:8, urandom 1:9,
+ * tty 5:0, console 5:1, ptmx 5:2.  Other device nodes in a base are refused
+ * unless allowed: extracted as root, a block device such as 8:0 opens the
+ * host's disk to whoever can reach the extracted tree. */
+int tree_device_harmless(unsigned major, unsigned minor);
 
 #endif

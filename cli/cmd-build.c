@@ -127,7 +127,7 @@ CLI_COMMAND(build)
     };
     const char *version = NULL, *channel = NULL, *sign = NULL;
     int force = 0;
-    struct build_opts bo = { 0 };
+    struct build_opts bo = { 0 }; /* bo.guest: the in-guest builder plugs in here */
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int h = cli_common_opt(ctx, "build", c, optarg);

@@ -16,6 +16,7 @@ ln -s busybox root/bin/sh
 ln root/bin/busybox root/bin/busybox.hard
 printf 'root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/false\n' >root/etc/passwd
 printf 'root:x:0:\nwww:x:33:\nwheel:x:10:\n' >root/etc/group
+printf 'root:*::\nwww:*::\nwheel:*::\n' >root/etc/gshadow
 echo base >root/usr/share/from-base
 tar -C root -czf base.tgz .
 echo "hello from the host" >hello.txt
@@ -93,6 +94,7 @@ test_expect_success 'a tarball base with users, owners, hostname and container c
     tar xzf "$L" -O etc/group >group && test_grep "^wheel:x:10:app$" group &&
     test_grep "^app:x:1000:$" group &&
     tar xzf "$L" -O etc/shadow >shadow && test_grep "^app:!:" shadow &&
+    tar xzf "$L" -O etc/gshadow >gshadow && test_grep "^wheel:\*::app$" gshadow && test_grep "^app:!::$" gshadow &&
     tar xzf "$L" -O etc/hostname >hn && test_grep "^tb-host$" hn &&
     tar xzf "$L" -O etc/hosts >hosts && test_grep "127.0.1.1.tb-host" hosts &&
     C=$(config_of tb:2.0.0) &&

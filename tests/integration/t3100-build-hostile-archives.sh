@@ -101,7 +101,9 @@ test_expect_success 'a relative symlink chain used as a parent is refused' '
 
 test_expect_success 'a symlink named . is refused' '
     mk symdot.tar s:.:/etc &&
-    refused symdot.tar "would replace the root with a symlink"
+    refused symdot.tar "entry .\.. is a symlink named .\.." &&
+    mk symdot2.tar d:etc s:etc/.:/ &&
+    refused symdot2.tar "entry .etc/\.. is a symlink named"
 '
 
 test_expect_success 'a whiteout name in a rootfs tarball is refused' '
@@ -109,13 +111,34 @@ test_expect_success 'a whiteout name in a rootfs tarball is refused' '
     refused wh.tar "whiteout name"
 '
 
+test_expect_success 'a recipe file with a whiteout name is refused' '
+    printf "name: hostile\nversion: 1.0.0\nbase:\n  scratch: true\nfiles:\n  - content: x\n    dest: /etc/.wh.passwd\noutputs: [oci]\n" >r.yaml &&
+    before=$(store_digest) &&
+    test_expect_code 2 kiln build r.yaml &&
+    test_grep "whiteout name" err &&
+    test "$before" = "$(store_digest)"
+'
+
 test_expect_success 'device nodes are refused unless allowed' '
     mk chr.tar d:dev c:dev/sda &&
-    refused chr.tar "character device; device nodes are refused" &&
+    refused chr.tar "is a character device 8:0; only the standard character devices" &&
     mk blk.tar b:dev/sdb &&
     refused blk.tar "block device" &&
     recipe chr.tar &&
     KILN_ALLOW_DEVICES=1 kiln build r.yaml --version 1.0.1
+'
+
+test_expect_success 'the standard character devices of a minimal rootfs are accepted' '
+    python3 - <<-PY &&
+	import tarfile
+	with tarfile.open("devs.tar", "w") as t:
+	    for name, ma, mi in [("null", 1, 3), ("zero", 1, 5), ("tty", 5, 0), ("ptmx", 5, 2)]:
+	        ti = tarfile.TarInfo("dev/" + name)
+	        ti.type, ti.devmajor, ti.devminor, ti.mode = tarfile.CHRTYPE, ma, mi, 0o666
+	        t.addfile(ti)
+	PY
+    recipe devs.tar &&
+    kiln build r.yaml --version 1.0.3
 '
 
 test_expect_success 'a truncated archive is refused' '

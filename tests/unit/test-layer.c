@@ -106,14 +106,14 @@ static void check(struct store *st, enum layer_compression c, const char *name)
     struct kiln_err err = KILN_ERR_INIT;
     struct build_ctx *a = ctx_new(st), *b = ctx_new(st);
     struct layer_info la, lb;
-    ok(layer_write(a, c, &la, &err) == 0, "%s: write a layer: %s", name, err.msg);
+    ok(layer_write(a, c, 0, &la, &err) == 0, "%s: write a layer: %s", name, err.msg);
     char hex[HASH_HEX_LEN + 1];
     ok(decompressed_sha(a, c, hex) == 0, "%s: the reference decoder accepts it", name);
     ok(strcmp(la.diff_id + 7, hex) == 0, "%s: it decompresses to the tar named by the diff_id", name);
     ok(la.tar_size > 5 * (1 << 20), "%s: the tar spans several chunks (%llu bytes)", name,
        (unsigned long long)la.tar_size);
     ok(la.size < la.tar_size / 3, "%s: and is compressed", name);
-    ok(layer_write(b, c, &lb, &err) == 0, "%s: write it again", name);
+    ok(layer_write(b, c, 0, &lb, &err) == 0, "%s: write it again", name);
     is_str(la.digest, lb.digest, "%s: the same bytes both times", name);
     ctx_free(a);
     ctx_free(b);
@@ -133,8 +133,15 @@ int main(void)
 
     struct build_ctx *c = ctx_new(st);
     struct layer_info l;
-    ok(layer_write(c, LAYER_NONE, &l, &err) == 0, "an uncompressed layer");
+    ok(layer_write(c, LAYER_NONE, 0, &l, &err) == 0, "an uncompressed layer");
     is_str(l.digest, l.diff_id, "its digest is its diff_id");
+    ctx_free(c);
+
+    c = ctx_new(st);
+    struct layer_info lt;
+    ok(layer_write(c, LAYER_GZIP, 1, &lt, &err) == 0 && lt.tar_stored, "a gzip layer with the tar beside it");
+    ok(c->n_blobs == 2 && strcmp(c->blobs[1].digest, lt.diff_id) == 0 && c->blobs[1].size == lt.tar_size,
+       "the tee'd blob is the uncompressed tar");
     ctx_free(c);
     store_close(st);
     return tap_done();

@@ -68,7 +68,8 @@ static void test_hostile(void)
     has_str(err.msg, "written through the symlink '/x'", "names the symlink");
     ok(add(t, TREE_DIR, "x/sub", NULL, &err) == KILN_EINVAL, "a directory through a symlink is refused");
     ok(add(t, TREE_SYMLINK, ".", "/etc", &err) == KILN_EINVAL, "a symlink named . is refused");
-    has_str(err.msg, "replace the root", "says why");
+    has_str(err.msg, "symlink named '.'", "says why");
+    ok(add(t, TREE_SYMLINK, "etc/.", "/", &err) == KILN_EINVAL, "so is one named etc/.");
     ok(add(t, TREE_FILE, "f", NULL, &err) == 0, "a file");
     ok(add(t, TREE_FILE, "f/g", NULL, &err) == KILN_EINVAL, "a child of a file is refused");
     has_str(err.msg, "not a directory", "says why");
@@ -79,7 +80,12 @@ static void test_hostile(void)
     ok(add(t, TREE_HARDLINK, "f", "f", &err) == KILN_EINVAL, "a hard link to itself is refused");
     ok(add(t, TREE_HARDLINK, "h", "f", &err) == 0, "a hard link to a file");
     ok(tree_get(t, "/h")->content == tree_get(t, "/f")->content, "hard links share their content");
-    ok(add(t, TREE_CHAR, "dev/null", NULL, &err) == KILN_EINVAL, "devices are refused by default");
+    ok(add(t, TREE_CHAR, "dev/sda", NULL, &err) == KILN_EINVAL, "devices are refused by default");
+    struct tree_new_entry dn = { .path = "dev/null", .type = TREE_CHAR, .mode = 0666, .major = 1, .minor = 3 };
+    ok(tree_add(t, "test", &dn, NULL, &err) == 0, "but /dev/null (1:3) is accepted");
+    dn.type = TREE_BLOCK;
+    ok(tree_add(t, "test", &dn, NULL, &err) == KILN_EINVAL, "a block device 1:3 is not");
+    ok(add(t, TREE_FILE, "etc/.wh.passwd", NULL, &err) == KILN_EINVAL, "a whiteout name is refused");
     struct tree_new_entry ne = { .path = "u", .type = TREE_FILE, .uid = -1 };
     ok(tree_add(t, "test", &ne, NULL, &err) == KILN_EINVAL, "a negative uid is refused");
     ne.uid = 4294967295ll;
