@@ -82,6 +82,11 @@ int base_disk_run(struct build_ctx *ctx, struct kiln_err *err)
 
 int disk_guest_hook(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err)
 {
+    /* What the in-guest steps need, checked on the tree before any appliance starts. */
+    if (ctx->recipe->n_run && !tree_resolve(ctx->tree, "/bin/sh"))
+        return kiln_errf(err, KILN_EINVAL, "'run' needs a shell, and the image has no '/bin/sh'");
+    if (ctx->recipe->packages.n && !tree_resolve(ctx->tree, "/usr/bin/apt-get"))
+        return kiln_errf(err, KILN_EINVAL, "'packages' needs apt-get, and the image has no '/usr/bin/apt-get'");
     if (host_disk_eligible(ctx->recipe)) {
         int hr = host_disk_stage(ctx, out_tar, err);
         return hr < 0 ? kiln_err_prefix(err, "disk") : 0;
