@@ -79,4 +79,17 @@ test_expect_success 'the raw disk has the same content as the qcow2' '
     qemu-img compare -q -f qcow2 -F raw "$(blob "$(jq -r ".layers[0].digest" "$q")")" "$(blob "$(jq -r ".layers[0].digest" "$r")")"
 '
 
+test_expect_success 'compress: true writes compressed clusters, smaller and still valid' '
+    sed -e "s/^name: plain/name: packed/" -e "s/qcow2: {size: 256M}/qcow2: {size: 256M, compress: true}/" \
+        -e "/raw: {size: 256M}/d" plain.yaml >packed.yaml &&
+    kiln build packed.yaml >out 2>err &&
+    p=$(blob "$(manifest_of packed:1.0.0)") &&
+    pd=$(blob "$(jq -r ".layers[0].digest" "$p")") &&
+    idx=$(blob "$(manifest_of plain:1.0.0)") &&
+    q=$(blob "$(jq -r ".manifests[] | select(.artifactType == \"application/vnd.dev.kiln.disk.qcow2.v1\") | .digest" "$idx")") &&
+    qd=$(blob "$(jq -r ".layers[0].digest" "$q")") &&
+    qemu-img check -q -f qcow2 "$pd" &&
+    test "$(stat -c %s "$pd")" -lt "$(stat -c %s "$qd")"
+'
+
 test_done
