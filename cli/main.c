@@ -11,7 +11,7 @@
 const struct cli_command cli_commands[] = {
     { "build", cmd_build, "bake a recipe into images in the store",
       "kiln build RECIPE [--store DIR] [--version V|auto] [--channel NAME] [--force]\n"
-      "                  [--sign KEY] [--compression gzip|zstd] [--json] [--quiet] [--verbose]" },
+      "                  [--sign KEY|-] [--compression gzip|zstd] [--json] [--quiet] [--verbose]" },
     { "check", cmd_check, "validate a recipe and print it normalised",
       "kiln check RECIPE... [--json]" },
     { "list", cmd_list, "list the images in the store",

@@ -6,10 +6,10 @@
  * layer 1 is the raw signature over the statement bytes, made and checked
  * exactly like an image signature (the same openssl command verifies it).
  *
- * Only a signed statement records the build's start and finish times: an
- * unsigned statement proves nothing about when it was made, and without the
- * times it is the same bytes for the same recipe and inputs, like the image
- * it describes (rebuilding an image reproduces its store contents). */
+ * The statement records when and where the build ran (start, finish, host),
+ * so it differs between two builds of the same image: reproducibility is a
+ * property of the image it describes (its manifest digest and every blob that
+ * manifest reaches), never of the attestation about one particular build. */
 #include "signing/signing.h"
 
 #include <string.h>
@@ -34,7 +34,7 @@ static const char *str(json_t *o, const char *key)
 }
 
 json_t *signing_provenance_statement(const char *name, const char *version, const char *digest,
-                                     json_t *rec, int dated)
+                                     json_t *rec)
 {
     _cleanup_free_ char *subject_name = version ? xasprintf("%s:%s", name, version) : xstrdup(name ? name : "");
     const char *hex = digest && strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : digest;
@@ -57,9 +57,9 @@ json_t *signing_provenance_statement(const char *name, const char *version, cons
     if (json_is_integer(json_object_get(rec, "source_date_epoch")))
         json_object_set(internal, "sourceDateEpoch", json_object_get(rec, "source_date_epoch"));
     json_t *metadata = json_object();
-    if (dated && json_is_string(json_object_get(rec, "started")))
+    if (json_is_string(json_object_get(rec, "started")))
         json_object_set(metadata, "startedOn", json_object_get(rec, "started"));
-    if (dated && json_is_string(json_object_get(rec, "finished")))
+    if (json_is_string(json_object_get(rec, "finished")))
         json_object_set(metadata, "finishedOn", json_object_get(rec, "finished"));
     if (json_is_string(json_object_get(rec, "invocation_id")))
         json_object_set(metadata, "invocationId", json_object_get(rec, "invocation_id"));
@@ -86,7 +86,7 @@ int signing_attach_provenance(struct store *st, const char *name, const char *ve
     int r = signing_subject_desc(st, digest, &subject, err);
     if (r < 0)
         return r;
-    json_t *stmt = signing_provenance_statement(name, version, digest, build_record, key != NULL);
+    json_t *stmt = signing_provenance_statement(name, version, digest, build_record);
     _cleanup_free_ char *text = stmt ? json_dumps(stmt, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(stmt);
     _cleanup_free_ char *created = key ? signing_now_rfc3339() : NULL;

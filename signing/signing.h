@@ -131,16 +131,15 @@ int signing_sign_image(struct store *st, const char *name, const char *version, 
 
 /* Builds an in-toto statement with a SLSA provenance v1 predicate from the
  * build record (see builder: recipe, inputs, times, host) and attaches it to
- * the image as an attestation; signed with key when key is not NULL.  Only a
- * signed statement carries the start and finish times (runDetails.metadata):
- * an unsigned one is the same bytes for the same recipe and inputs. */
+ * the image as an attestation; signed with key when key is not NULL.  The
+ * statement carries the build's start and finish times (runDetails.metadata). */
 int signing_attach_provenance(struct store *st, const char *name, const char *version,
                               const char *digest, json_t *build_record,
                               const struct signing_key *key, struct kiln_err *err);
 
-/* The statement alone (new reference); dated: include the build times. */
+/* The statement alone (new reference). */
 json_t *signing_provenance_statement(const char *name, const char *version, const char *digest,
-                                     json_t *build_record, int dated);
+                                     json_t *build_record);
 
 /* Finds the image's provenance attestation.  *out gets a new reference to
  * {"statement": {...}, "artifact": "sha256:..", "signed": bool, "keyId": ..}

@@ -33,7 +33,7 @@ test_expect_success 'setup: one finished build' '
 test_expect_success "kiln build killed at random points $ROUNDS times leaves only whole images" '
     for i in $(seq 1 "$ROUNDS"); do
         listed >before || exit 1
-        kiln build r.yaml --version auto >build.out 2>build.err &
+        "$KILN_BIN" build r.yaml --version auto >build.out 2>build.err &
         pid=$!
         echo "$pid" >build.pid
         sleep "$((RANDOM % 4)).$((RANDOM % 10))"
@@ -62,7 +62,7 @@ test_expect_success 'gc removes what the killed builds left, every listed image 
 '
 
 test_expect_success 'gc run while builds are writing keeps their blobs' '
-    kiln build r.yaml --version auto >b1.out 2>b1.err &
+    "$KILN_BIN" build r.yaml --version auto >b1.out 2>b1.err &
     p1=$!
     echo "$p1" >build.pid
     sleep 0.5
