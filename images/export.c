@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,11 +442,75 @@ static int commit_output(const char *tmp, const char *output, int force, struct 
     return fs_fsync_dir(dir, err);
 }
 
-int export_run(const struct export_opts *o, struct export_result *res, struct kiln_err *err)
+/* The output path without trailing slashes (caller-owned), or NULL when it
+ * names something export must never replace ("/", ".", ".."). */
+static char *output_path(const char *given)
 {
-    const struct export_format *fmt = export_format_find(o->format);
+    char *p = xstrdup(given);
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    const char *base = strrchr(p, '/');
+    base = base ? base + 1 : p;
+    if (!p[0] || strcmp(p, "/") == 0 || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* 1 if the existing path output is dir or one of dir's parents. */
+static int output_holds(const char *output, const char *dir)
+{
+    _cleanup_free_ char *out = realpath(output, NULL);
+    _cleanup_free_ char *d = realpath(dir, NULL);
+    if (!out || !d)
+        return 0;
+    size_t n = strlen(out);
+    return strcmp(out, "/") == 0 || (strncmp(d, out, n) == 0 && (d[n] == '\0' || d[n] == '/'));
+}
+
+/* The work directory of the export in progress, for export_emergency_cleanup(). */
+static pthread_mutex_t work_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *work_dir;
+
+static void work_set(const char *dir)
+{
+    pthread_mutex_lock(&work_mu);
+    free(work_dir);
+    work_dir = dir ? xstrdup(dir) : NULL;
+    pthread_mutex_unlock(&work_mu);
+}
+
+void export_emergency_cleanup(void)
+{
+    pthread_mutex_lock(&work_mu);
+    if (work_dir) {
+        /* Renamed first: the writer, still running, opens paths under the
+         * old name, which no longer exist, so it cannot add to what we remove. */
+        _cleanup_free_ char *dead = xasprintf("%s.dead", work_dir);
+        if (rename(work_dir, dead) == 0)
+            fs_rm_rf(dead, NULL);
+        else
+            fs_rm_rf(work_dir, NULL);
+    }
+    pthread_mutex_unlock(&work_mu);
+}
+
+int export_run(const struct export_opts *opts, struct export_result *res, struct kiln_err *err)
+{
+    const struct export_format *fmt = export_format_find(opts->format);
     if (!fmt)
-        return kiln_errf(err, KILN_EINVAL, "unknown export format '%s'", o->format);
+        return kiln_errf(err, KILN_EINVAL, "unknown export format '%s'", opts->format);
+    struct export_opts fixed = *opts;
+    const struct export_opts *o = &fixed;
+    _cleanup_free_ char *output = output_path(opts->output);
+    if (!output)
+        return kiln_errf(err, KILN_EINVAL, "output '%s' must name a new file or directory", opts->output);
+    fixed.output = output;
+    if (output_holds(o->output, o->store))
+        return kiln_errf(err, KILN_EINVAL, "output '%s' is or holds the store; refusing to replace it",
+                         o->output);
     if (!o->force && output_nonempty(o->output))
         return kiln_errf(err, KILN_EEXIST, "'%s' exists and is not empty (use --force)", o->output);
 
@@ -456,7 +521,12 @@ int export_run(const struct export_opts *o, struct export_result *res, struct ki
 
     _cleanup_free_ char *dir = path_dirname(o->output);
     _cleanup_free_ char *work = NULL;
+    /* made and registered under the lock: a signal in between cannot miss it */
+    pthread_mutex_lock(&work_mu);
     r = fs_mkdtemp(dir, ".kiln-export.", &work, err);
+    if (r == 0)
+        work_dir = xstrdup(work);
+    pthread_mutex_unlock(&work_mu);
     if (r < 0)
         return kiln_err_prefix(err, "export to '%s'", o->output);
     _cleanup_free_ char *tmp = path_join(work, "out");
@@ -467,6 +537,7 @@ int export_run(const struct export_opts *o, struct export_result *res, struct ki
     }
     struct kiln_err ignored = KILN_ERR_INIT;
     fs_rm_rf(work, &ignored);
+    work_set(NULL);
     if (r < 0)
         return r;
     if (res) {

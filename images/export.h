@@ -49,8 +49,8 @@ struct export_source {
     struct store *st;     /* the store, opened read-only */
     char *store;          /* its directory */
     char *ref;            /* REF as the user gave it */
-    char *ref_name;       /* "NAME:VERSION" of the image; NULL when unnamed */
-    char *name, *version; /* its parts; NULL when unnamed */
+    char *ref_name;       /* "NAME:VERSION" of the image */
+    char *name, *version; /* its parts */
     char *channel;        /* the channel REF named, or NULL */
     json_t *top;          /* descriptor of the image as index.json lists NAME:VERSION
                              (mediaType, digest, size[, artifactType], annotations) */
@@ -73,9 +73,9 @@ void export_source_free(struct export_source *s);
 /* The path of blob `digest` ("sha256:<hex>") in the store; caller-owned. */
 char *export_blob_path(const struct export_source *s, const char *digest);
 
-/* Opens blob `digest` for reading; *fd is owned by the caller.  The digest
- * is checked as the blob is read: feed every byte to a hash_ctx from
- * export_blob_hash_new() and call export_blob_hash_check() at the end. */
+/* Opens blob `digest` for reading; *fd is owned by the caller.  The content
+ * is not verified: hash every byte read (hash_new()) and end with
+ * export_blob_hash_check(). */
 int export_blob_open(const struct export_source *s, const char *digest, int *fd, uint64_t *size,
                      struct kiln_err *err);
 /* Fails with KILN_EVERIFY if h (consumed and freed) does not hash to digest. */
@@ -113,7 +113,7 @@ int export_layer_finish(struct export_layer *l, struct kiln_err *err);
 /* The error for a failed read from l->ar: KILN_EVERIFY when the blob is
  * corrupt (checked first), else KILN_EINVAL with libarchive's message. */
 int export_layer_error(struct export_layer *l, struct kiln_err *err);
-/* Frees everything; safe on a zeroed or finished layer. */
+/* Frees everything; safe after a failed export_layer_open() and twice. */
 void export_layer_close(struct export_layer *l);
 
 /* A tar writer for an export: pax (ustar where it fits), no compression,
@@ -168,5 +168,9 @@ struct export_result {
 void export_result_release(struct export_result *r);
 
 int export_run(const struct export_opts *o, struct export_result *res, struct kiln_err *err);
+
+/* Removes the temporary output of the export in progress, if any.  For the
+ * program's signal thread (not a signal handler): after it, exit at once. */
+void export_emergency_cleanup(void);
 
 #endif

@@ -34,6 +34,26 @@ test_expect_success '--force replaces a non-empty directory and a file' '
     tar tf taken.tar | grep -q "etc/one"
 '
 
+test_expect_success 'an output with a trailing slash names the directory' '
+    kiln export app:1.0.0 --format oci --output slash/ &&
+    test -f slash/index.json
+'
+
+test_expect_success '".", "..", "/" are refused, even with --force (exit 2)' '
+    for o in . .. / ./ sub/..; do
+        test_expect_code 2 kiln export app:1.0.0 --format oci --output $o --force || exit 1
+        test_grep "must name a new file or directory" err || exit 1
+    done
+'
+
+test_expect_success 'the store itself, or a directory holding it, is refused even with --force' '
+    before=$(store_digest) &&
+    test_expect_code 2 kiln export app:1.0.0 --format oci --output "$KILN_STORE" --force &&
+    test_grep "is or holds the store" err &&
+    test_expect_code 2 kiln export app:1.0.0 --format tar --output "$TEST_DIR" --force &&
+    test "$(store_digest)" = "$before"
+'
+
 test_expect_success 'no temporary files are left beside the output' '
     ! ls -A | grep -q "^\.kiln-"
 '

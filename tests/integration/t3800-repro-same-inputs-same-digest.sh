@@ -72,6 +72,13 @@ test_expect_success 'the oci exports name the same image digest' '
     test "$a" = "$b"
 '
 
+test_expect_success 'the flattened export is the same file as the tar output of the build' '
+    idx="$TEST_DIR/a/blobs/sha256/$(ref_digest "$TEST_DIR/a" multi:1.0.0 | cut -d: -f2)" &&
+    art=$(jq -r ".manifests[] | select(.artifactType == \"application/vnd.dev.kiln.rootfs.tar.v1\") | .digest" "$idx") &&
+    layer=$(jq -r ".layers[0].digest" "$TEST_DIR/a/blobs/sha256/${art#sha256:}") &&
+    cmp a.tar "$TEST_DIR/a/blobs/sha256/${layer#sha256:}"
+'
+
 test_expect_success 'a changed input changes the digest' '
     echo "other motd" >src/motd &&
     kiln build app.yaml --store "$TEST_DIR/c" --quiet &&
