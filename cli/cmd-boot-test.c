@@ -70,12 +70,15 @@ CLI_COMMAND(boot_test)
     /* Never boot a blob that is not what its digest says. */
     r = store_blob_verify(st, disk.digest, (int64_t)disk.size, &err);
     store_close(st);
+    enum disk_format found;
+    if (r == 0 && (r = disk_detect_format(disk.blob_path, &found, &err)) == 0 && found != disk.format)
+        r = kiln_errf(&err, KILN_EVERIFY, "image '%s': the disk blob is not the format its manifest says", ref);
     if (r < 0) {
         disk_ref_release(&disk);
         return cli_fail(&err);
     }
-    if (!marker)
-        marker = disk.marker ? disk.marker : BOOT_TEST_DEFAULT_MARKER;
+    _cleanup_free_ char *marker_copy = xstrdup(marker ? marker : disk.marker ? disk.marker : BOOT_TEST_DEFAULT_MARKER);
+    marker = marker_copy;
     if (!timeout)
         timeout = disk.timeout ? disk.timeout : BOOT_TEST_DEFAULT_TIMEOUT;
     const char *tmp = getenv("TMPDIR");

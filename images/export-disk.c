@@ -61,6 +61,7 @@ static int find_disk(const struct export_source *s, int want_qcow2, char **diges
     return kiln_errf(err, KILN_EINVAL, "image '%s' has no disk (build it with a qcow2 or raw output)", s->ref);
 }
 
+/* Streams blob digest through SHA-256 into dest (dest NULL: only checks it). */
 static int copy_verified(const struct export_source *s, const char *digest, const char *dest,
                          struct kiln_err *err)
 {
@@ -70,9 +71,12 @@ static int copy_verified(const struct export_source *s, const char *digest, cons
     if (r < 0)
         return r;
     _cleanup_close_ int ifd = in;
-    _cleanup_close_ int ofd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (ofd < 0)
-        return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", dest);
+    _cleanup_close_ int ofd = -1;
+    if (dest) {
+        ofd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (ofd < 0)
+            return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", dest);
+    }
     struct hash_ctx *h = hash_new();
     if (!h)
         return kiln_errf(err, KILN_ENOMEM, "out of memory");
@@ -88,7 +92,7 @@ static int copy_verified(const struct export_source *s, const char *digest, cons
         if (n == 0)
             break;
         hash_update(h, chunk, (size_t)n);
-        for (ssize_t off = 0; off < n;) {
+        for (ssize_t off = 0; ofd >= 0 && off < n;) {
             ssize_t w = write(ofd, chunk + off, (size_t)(n - off));
             if (w < 0 && errno == EINTR)
                 continue;
@@ -101,8 +105,23 @@ static int copy_verified(const struct export_source *s, const char *digest, cons
     }
     if ((r = export_blob_hash_check(h, digest, err)) < 0)
         return r;
-    if (fsync(ofd) < 0)
+    if (ofd >= 0 && fsync(ofd) < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot sync '%s'", dest);
+    return 0;
+}
+
+/* A stored qcow2 must stand alone: qemu-img would read a backing file it names. */
+static int refuse_backing(const char *path, struct kiln_err *err)
+{
+    unsigned char h[20];
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+        return kiln_errf(err, KILN_EVERIFY, "disk blob '%s' has no qcow2 header", path);
+    int backed = 0;
+    for (int i = 8; i < 20; i++)
+        backed |= h[i] != 0;
+    if (memcmp(h, "QFI\xfb", 4) != 0 || backed)
+        return kiln_errf(err, KILN_EVERIFY, "disk blob '%s' is not a stand-alone qcow2 image", path);
     return 0;
 }
 
@@ -116,16 +135,16 @@ static int disk_to(const struct export_source *s, int want_qcow2, const char *de
         return r;
     if (is_qcow2 == want_qcow2)
         return copy_verified(s, digest, dest, err);
-    _cleanup_free_ char *mid = xasprintf("%s.src", dest);
-    if ((r = copy_verified(s, digest, mid, err)) < 0) {
-        unlink(mid);
+    /* Converting: check the stored blob first, then let qemu-img read it
+     * (read-only, its format given) straight into dest. */
+    if ((r = copy_verified(s, digest, NULL, err)) < 0)
         return r;
-    }
+    _cleanup_free_ char *src = export_blob_path(s, digest);
+    if (is_qcow2 && (r = refuse_backing(src, err)) < 0)
+        return r;
     char *argv[] = { "qemu-img", "convert", "-q", "-f", is_qcow2 ? "qcow2" : "raw", "-O",
-                     want_qcow2 ? "qcow2" : "raw", mid, (char *)dest, NULL };
-    r = run_argv(argv, NULL, NULL, err);
-    unlink(mid);
-    return r;
+                     want_qcow2 ? "qcow2" : "raw", src, (char *)dest, NULL };
+    return run_argv(argv, NULL, NULL, err);
 }
 
 int export_write_qcow2(const struct export_source *s, const char *tmp, struct kiln_err *err)
