@@ -238,9 +238,7 @@ static int write_layer(const struct export_source *s, const char *qcow2, const c
         if (archive_write_data(out, chunk, (size_t)n) != n)
             return kiln_errf(err, KILN_EFAIL, "cannot write '%s': %s", layer, archive_error_string(out));
     }
-    int r = export_tar_close(out, layer, err);
-    out = NULL;
-    return r;
+    return export_tar_close(out, layer, err); /* out is still freed on return */
 }
 
 static int containerdisk(const struct export_source *s, const char *tmp, struct kiln_err *err)
