@@ -1,6 +1,7 @@
 /* build.c - runs a plan: scratch directory, base, host steps, guest hook,
  * outputs, and the held blobs that build_commit() puts in the store. */
 #include "builder/build.h"
+#include "builder/disk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -178,6 +179,7 @@ static void ctx_free(struct build_ctx *ctx)
         fs_rm_rf(ctx->scratch, NULL);
         free(ctx->scratch);
     }
+    free(ctx->guest_disk);
     json_decref(ctx->inputs);
     json_decref(ctx->base_config);
     pthread_mutex_destroy(&ctx->lock);
@@ -295,8 +297,9 @@ static int run_base(struct build_ctx *ctx, struct kiln_err *err)
     case BASE_OCI:
         return base_oci_run(ctx, err);
     case BASE_DEBIAN:
+        return base_debian_run(ctx, err);
     case BASE_DISK:
-        return 0; /* built by the guest stage */
+        return base_disk_run(ctx, err);
     }
     return kiln_errf(err, KILN_EINVAL, "unknown base kind");
 }
@@ -309,6 +312,9 @@ static output_fn output_for(enum recipe_output_type t)
         return output_oci_run;
     case OUTPUT_TAR:
         return output_tar_run;
+    case OUTPUT_QCOW2:
+    case OUTPUT_RAW:
+        return output_disk_run;
     default:
         return NULL;
     }

@@ -81,6 +81,7 @@ struct build_opts {
     enum recipe_compression compression;
     struct tree_limits limits;    /* hostile-input limits for bases */
     build_guest_fn guest;         /* NULL: guest recipes are refused */
+    const char *cache_dir;        /* for downloaded bases (debian); NULL = none */
 };
 
 /* One stored output, as the output_*_run functions describe it. */
@@ -104,6 +105,8 @@ struct build_ctx {
     json_t *inputs;               /* build record inputs (array) */
     json_t *base_config;          /* the OCI base's config object, or NULL */
     char files_digest[DIGEST_STR_SIZE]; /* the file manifest blob, once written */
+    char *guest_disk;             /* the raw disk the guest stage made (in scratch), or NULL; owned */
+    int sysprep_verified;         /* the guest stage checked the sysprep post-condition */
     char rootfs_digest[DIGEST_STR_SIZE]; /* the uncompressed rootfs tar, when an oci output stored it */
     uint64_t rootfs_size;
 

@@ -93,6 +93,8 @@ json_t *output_annotations(struct build_ctx *ctx)
     if (ctx->recipe->description && !json_object_get(a, "org.opencontainers.image.description"))
         json_object_set_new(a, "org.opencontainers.image.description", json_string(ctx->recipe->description));
     json_object_set_new(a, KILN_ANN_FILES, json_string(ctx->files_digest));
+    if (ctx->sysprep_verified)
+        json_object_set_new(a, "dev.kiln.sysprep", json_string("verified"));
     return a;
 }
 

@@ -204,6 +204,9 @@ int plan_make(const struct recipe *r, struct build_plan **out, struct kiln_err *
     else
         json_decref(owners);
     p->needs_guest = recipe_needs_guest(r);
+    for (size_t i = 0; i < r->n_outputs; i++)
+        if (r->outputs[i].type == OUTPUT_QCOW2 || r->outputs[i].type == OUTPUT_RAW)
+            p->needs_guest = 1; /* disks are laid out by the guest stage */
     if (p->needs_guest)
         add_step(p, PLAN_GUEST, 0, guest_inputs(r));
     for (size_t i = 0; i < r->n_outputs; i++)

@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "builder/accel.h"
 #include "builder/build.h"
+#include "builder/disk.h"
 #include "cli/cli.h"
 #include "common/log.h"
 #include "images/ref.h"
@@ -62,6 +64,21 @@ static int env_u64(const char *name, uint64_t *out, struct kiln_err *err)
     return 0;
 }
 
+/* $XDG_CACHE_HOME/kiln, else ~/.cache/kiln (static storage). */
+static const char *disk_cache_dir(void)
+{
+    static char *dir;
+    if (!dir) {
+        const char *x = getenv("XDG_CACHE_HOME");
+        const char *home = getenv("HOME");
+        if (x && *x == '/')
+            dir = xasprintf("%s/kiln", x);
+        else
+            dir = xasprintf("%s/.cache/kiln", home && *home ? home : "/tmp");
+    }
+    return dir;
+}
+
 static int build_opts_from_env(struct build_opts *o, struct kiln_err *err)
 {
     tree_limits_default(&o->limits);
@@ -83,6 +100,12 @@ static int build_opts_from_env(struct build_opts *o, struct kiln_err *err)
     }
     const char *tmp = getenv("TMPDIR");
     o->scratch_parent = tmp && *tmp ? tmp : "/tmp";
+    o->guest = disk_guest_hook;
+    o->cache_dir = disk_cache_dir();
+    enum accel_mode am;
+    if ((r = accel_parse_mode(getenv("KILN_ACCEL"), &am, err)) < 0)
+        return kiln_err_prefix(err, "$KILN_ACCEL");
+    accel_set_mode(am);
     return 0;
 }
 

@@ -28,6 +28,9 @@ const struct export_format export_formats[] = {
     { "oci-archive", export_write_oci_archive },
     { "docker-archive", export_write_docker_archive },
     { "tar", export_write_rootfs_tar },
+    { "qcow2", export_write_qcow2 },
+    { "raw", export_write_raw },
+    { "containerdisk", export_write_containerdisk },
     { NULL, NULL },
 };
 

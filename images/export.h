@@ -147,6 +147,10 @@ int export_write_oci(const struct export_source *s, const char *tmp, struct kiln
 int export_write_oci_archive(const struct export_source *s, const char *tmp, struct kiln_err *err);
 int export_write_docker_archive(const struct export_source *s, const char *tmp, struct kiln_err *err);
 int export_write_rootfs_tar(const struct export_source *s, const char *tmp, struct kiln_err *err);
+/* export-disk.c: the disk as a qcow2 or raw file; a KubeVirt containerDisk layout. */
+int export_write_qcow2(const struct export_source *s, const char *tmp, struct kiln_err *err);
+int export_write_raw(const struct export_source *s, const char *tmp, struct kiln_err *err);
+int export_write_containerdisk(const struct export_source *s, const char *tmp, struct kiln_err *err);
 
 struct export_opts {
     const char *store;

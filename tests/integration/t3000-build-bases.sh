@@ -217,7 +217,7 @@ test_expect_success 'the last line names NAME:VERSION@digest and matches the sto
     test "$D" = "sha256:$(manifest_of scratch-img:1.0.5)"
 '
 
-test_expect_success 'recipes that need the in-guest builder fail clearly and leave the store alone' '
+test_expect_success 'a run command on a base without a shell fails clearly and leaves the store alone' '
     cat >guest.yaml <<-YAML &&
 	name: guest
 	version: 1.0.0
@@ -228,8 +228,8 @@ test_expect_success 'recipes that need the in-guest builder fail clearly and lea
 	outputs: [oci]
 	YAML
     before=$(store_digest) &&
-    test_expect_code 1 kiln build guest.yaml &&
-    test_grep "in-guest builder" err &&
+    test_expect_code 2 kiln build guest.yaml &&
+    test_grep "needs a shell" err &&
     test "$before" = "$(store_digest)"
 '
 

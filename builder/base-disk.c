@@ -1,0 +1,205 @@
+/* base-disk.c - a root filesystem taken from an existing disk image. */
+#include "builder/disk.h"
+#include "builder/guest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/run.h"
+#include "common/banned.h"
+
+#define HEADER_LEN 512
+#define MIN_DISK (64u << 10)
+
+static uint64_t be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int disk_detect_format(const char *path, enum disk_format *fmt, struct kiln_err *err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return kiln_errno(err, errno == ENOENT ? KILN_ENOTFOUND : KILN_EFAIL, errno,
+                          "base disk '%s'", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return kiln_errno(err, KILN_EFAIL, errno, "base disk '%s'", path);
+    if (!S_ISREG(st.st_mode))
+        return kiln_errf(err, KILN_EINVAL, "base disk '%s' is not a regular file", path);
+    unsigned char h[HEADER_LEN];
+    memset(h, 0, sizeof(h));
+    ssize_t n = pread(fd, h, sizeof(h), 0);
+    if (n < 0)
+        return kiln_errno(err, KILN_EFAIL, errno, "base disk '%s'", path);
+    if (n >= 4 && memcmp(h, "QFI\xfb", 4) == 0) {
+        if (n < 104)
+            return kiln_errf(err, KILN_EINVAL, "base disk '%s' has a truncated qcow2 header", path);
+        uint32_t version = be32(h + 4);
+        if (version != 2 && version != 3)
+            return kiln_errf(err, KILN_EINVAL, "base disk '%s' is qcow2 version %u, which kiln does not read",
+                             path, version);
+        uint64_t backing_off = be64(h + 8);
+        uint32_t backing_len = be32(h + 16);
+        if (backing_off != 0 || backing_len != 0)
+            return kiln_errf(err, KILN_EINVAL, "base disk '%s' names a backing file; kiln refuses disks that read other files", path);
+        if (version == 3) {
+            uint64_t incompatible = be64(h + 72);
+            if (incompatible & (1u << 2))
+                return kiln_errf(err, KILN_EINVAL, "base disk '%s' uses an external data file; kiln refuses disks that read other files", path);
+            if (incompatible & (1u << 1))
+                return kiln_errf(err, KILN_EINVAL, "base disk '%s' is marked corrupt", path);
+        }
+        *fmt = DISK_FORMAT_QCOW2;
+        return 0;
+    }
+    static const struct { const char *magic; size_t len; const char *name; } others[] = {
+        { "KDMV", 4, "vmdk" }, { "# Disk DescriptorFile", 21, "vmdk" }, { "conectix", 8, "vhd" },
+        { "vhdxfile", 8, "vhdx" }, { "<<< ", 4, "vdi" }, { "QFI", 3, "qcow" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(others); i++)
+        if ((size_t)n >= others[i].len && memcmp(h, others[i].magic, others[i].len) == 0)
+            return kiln_errf(err, KILN_EINVAL, "base disk '%s' is a %s image; kiln reads raw and qcow2", path,
+                             others[i].name);
+    if (st.st_size < MIN_DISK || st.st_size % 512 != 0)
+        return kiln_errf(err, KILN_EINVAL, "base disk '%s' is not a disk image (size %lld is not a whole number of sectors of at least 64 KiB)",
+                         path, (long long)st.st_size);
+    *fmt = DISK_FORMAT_RAW;
+    return 0;
+}
+
+static void free_strings(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+/* Mountpoints come from the guest's fstab: only plain absolute paths. */
+static int sane_mountpoint(const char *mp)
+{
+    if (mp[0] != '/' || strlen(mp) > 4096)
+        return 0;
+    for (const char *p = mp; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            return 0;
+    return strstr(mp, "/../") == NULL && strstr(mp, "/./") == NULL &&
+           (strlen(mp) < 3 || strcmp(mp + strlen(mp) - 3, "/..") != 0);
+}
+
+static int export_root(guestfs_h *g, const char *path, const char *tar_out, struct kiln_err *err)
+{
+    int ret = guest_launch(g, err);
+    if (ret < 0)
+        return kiln_err_prefix(err, "base disk '%s'", path);
+    char **roots = guestfs_inspect_os(g);
+    if (!roots)
+        return guest_fail(g, err, KILN_EINVAL, "base disk '%s' cannot be inspected", path);
+    if (!roots[0]) {
+        free_strings(roots);
+        return kiln_errf(err, KILN_EINVAL, "base disk '%s' has no recognisable operating system", path);
+    }
+    if (roots[1]) {
+        free_strings(roots);
+        return kiln_errf(err, KILN_EINVAL, "base disk '%s' holds more than one operating system", path);
+    }
+    char *root = roots[0];
+    char **mps = guestfs_inspect_get_mountpoints(g, root);
+    if (!mps) {
+        free_strings(roots);
+        return guest_fail(g, err, KILN_EINVAL, "base disk '%s': cannot read its mountpoints", path);
+    }
+    /* Pairs (mountpoint, device); mount shorter mountpoints first. */
+    size_t n = 0;
+    while (mps[n])
+        n++;
+    for (int pass = 0; pass < 2 && ret == 0; pass++) {
+        for (size_t len = 1; len <= 4096 && ret == 0; len++) {
+            for (size_t i = 0; i + 1 < n && ret == 0; i += 2) {
+                if (strlen(mps[i]) != len)
+                    continue;
+                if (!sane_mountpoint(mps[i])) {
+                    ret = kiln_errf(err, KILN_EINVAL, "base disk '%s': refusing mountpoint '%s'", path, mps[i]);
+                    break;
+                }
+                if (pass == 1 && guestfs_mount_ro(g, mps[i + 1], mps[i]) < 0) {
+                    if (len == 1)
+                        ret = guest_fail(g, err, KILN_EINVAL, "base disk '%s': cannot mount its root", path);
+                    else
+                        kiln_log(KILN_LOG_WARN, "base disk: skipping '%s' (cannot mount it)", mps[i]);
+                }
+            }
+        }
+    }
+    free_strings(mps);
+    free_strings(roots);
+    if (ret < 0)
+        return ret;
+    kiln_log(KILN_LOG_INFO, "copying the root filesystem out of the base disk");
+    char *excludes[] = { "./lost+found", NULL };
+    if (guestfs_tar_out_opts(g, "/", tar_out, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
+                             GUESTFS_TAR_OUT_OPTS_XATTRS, 1, GUESTFS_TAR_OUT_OPTS_EXCLUDES, excludes, -1) < 0)
+        return guest_fail(g, err, KILN_EFAIL, "base disk '%s': cannot copy its root filesystem out", path);
+    if (guestfs_umount_all(g) < 0 || guestfs_shutdown(g) < 0)
+        return guest_fail(g, err, KILN_EFAIL, "base disk '%s'", path);
+    return 0;
+}
+
+int base_disk_tar(const struct recipe_base *b, const char *tar_out, struct kiln_err *err)
+{
+    const char *path = b->path;
+    enum disk_format fmt;
+    int ret = disk_detect_format(path, &fmt, err);
+    if (ret < 0)
+        return ret;
+    if (b->sha256[0]) {
+        char hex[HASH_HEX_LEN + 1];
+        ret = hash_file_sha256(path, hex, NULL, err);
+        if (ret < 0)
+            return ret;
+        if (strcmp(hex, b->sha256) != 0)
+            return kiln_errf(err, KILN_EVERIFY, "base disk '%s' has sha256 %s, the recipe declares %s", path,
+                             hex, b->sha256);
+    }
+    if (fmt == DISK_FORMAT_QCOW2) {
+        /* Structural check before any guest sees it. */
+        _cleanup_free_ char *abs = xstrdup(path);
+        char *argv[] = { "qemu-img", "check", "-q", "-f", "qcow2", abs, NULL };
+        struct buf out = BUF_INIT;
+        buf_init(&out, 64 << 10);
+        struct run_opts opts = { .out = &out, .timeout_sec = 600 };
+        int st = 0;
+        ret = run_argv(argv, &opts, &st, err);
+        buf_release(&out);
+        if (ret < 0)
+            return ret;
+        if (st != 0 && st != 3) /* 3: leaked clusters only */
+            return kiln_errf(err, KILN_EINVAL, "base disk '%s' is a corrupt qcow2 image", path);
+    }
+    guestfs_h *g = NULL;
+    ret = guest_open(0, &g, err);
+    if (ret < 0)
+        return ret;
+    ret = guest_add_drive(g, path, fmt == DISK_FORMAT_QCOW2 ? "qcow2" : "raw", 1, err);
+    if (ret == 0)
+        ret = export_root(g, path, tar_out, err);
+    guestfs_close(g);
+    if (ret < 0)
+        unlink(tar_out);
+    return ret;
+}

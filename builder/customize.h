@@ -1,0 +1,28 @@
+/* customize.h - in-guest steps on a mounted libguestfs handle (step files only). */
+#ifndef KILN_CUSTOMIZE_H
+#define KILN_CUSTOMIZE_H
+
+#include "builder/guest.h"
+#include "recipes/recipe.h"
+
+/* packages (apt-get, network on the handle), run commands, services. */
+int customize_apply(guestfs_h *g, const struct recipe *r, struct kiln_err *err);
+
+/* Removes per-instance state: machine-id, SSH host keys (regenerated at
+ * first boot by a unit when sshd is present), cloud-init state, /var/log
+ * files, apt lists, /tmp and /var/tmp. */
+int sysprep_apply(guestfs_h *g, struct kiln_err *err);
+
+/* The post-condition: fails naming the first leftover it finds. */
+int sysprep_check(guestfs_h *g, struct kiln_err *err);
+
+/* Disk layout (output-disk.c).  Partitions /dev/sda for o (GPT with a BIOS
+ * boot partition, or MBR), makes the ext4 root and returns its device
+ * (owned by the caller). */
+int disk_partition(guestfs_h *g, const struct recipe_output *o, char **root_dev, struct kiln_err *err);
+
+/* Writes /etc/fstab (root by UUID) and, when o->bootable, installs GRUB
+ * from the guest with console=ttyS0.  The root must be mounted at /. */
+int disk_finish(guestfs_h *g, const struct recipe_output *o, const char *root_dev, struct kiln_err *err);
+
+#endif

@@ -1,0 +1,319 @@
+/* host-disk.c - the fast path for plain disks: laid out on the host.
+ *
+ * A disk output whose recipe runs nothing inside the image (no packages,
+ * run or services) and is not bootable needs no appliance: kiln applies
+ * sysprep to the tree itself, adds /etc/fstab, checks the post-condition on
+ * the tree, extracts it with libarchive into a scratch directory and lets
+ * `mke2fs -d` build the ext4 root straight into the partition (`-E offset`)
+ * of a disk partitioned with `parted`.  Only as root (owners and device
+ * nodes must survive the extraction); otherwise the guest path is used. */
+#include "builder/build.h"
+#include "builder/disk.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "common/fsutil.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/run.h"
+#include "common/banned.h"
+
+#define MIB (1ull << 20)
+#define SSH_KEYGEN_UNIT "kiln-ssh-host-keys.service"
+
+int host_disk_eligible(const struct recipe *r)
+{
+    const struct recipe_output *o = disk_first_output(r);
+    if (!o || o->bootable || r->packages.n || r->n_run || r->services_enable.n || r->services_disable.n)
+        return 0;
+    if (o->filesystem && strcmp(o->filesystem, "ext4") != 0)
+        return 0;
+    for (size_t i = 0; i < r->n_outputs; i++) {
+        const struct recipe_output *x = &r->outputs[i];
+        if ((x->type == OUTPUT_QCOW2 || x->type == OUTPUT_RAW) && x->bootable)
+            return 0;
+    }
+    return geteuid() == 0 && run_have("parted") && run_have("mke2fs");
+}
+
+/* What sysprep removes, as tree paths (fnmatch patterns, FNM_PATHNAME). */
+static int sysprep_removes(const struct tree_entry *e)
+{
+    static const char *const gone[] = {
+        "/etc/ssh/ssh_host_*", "/var/lib/cloud/instance", "/var/lib/cloud/instances",
+        "/var/lib/cloud/data", "/var/lib/cloud/sem", "/var/lib/systemd/random-seed",
+        "/var/cache/apt/*.bin", "/var/cache/apt/archives/*.deb", "/tmp/*", "/var/tmp/*", NULL,
+    };
+    for (const char *const *p = gone; *p; p++)
+        if (fnmatch(*p, e->path, FNM_PATHNAME) == 0)
+            return 1;
+    if (e->type == TREE_DIR || e->type == TREE_SYMLINK)
+        return 0;
+    if (strncmp(e->path, "/var/log/", 9) == 0)
+        return 1;
+    if (strncmp(e->path, "/var/lib/apt/lists/", 19) == 0 && strcmp(e->path, "/var/lib/apt/lists/lock") != 0 &&
+        strncmp(e->path, "/var/lib/apt/lists/partial/", 27) != 0)
+        return 1;
+    if (strcmp(e->path, "/var/lib/dbus/machine-id") == 0)
+        return 1;
+    return 0;
+}
+
+static int add_file(struct tree *t, const char *path, const char *data, unsigned mode, struct kiln_err *err)
+{
+    struct tree_new_entry ne = { .path = path, .type = TREE_FILE, .mode = mode, .mtime = tree_epoch(t) };
+    struct tree_entry *e = NULL;
+    int r = tree_add(t, "sysprep", &ne, &e, err);
+    if (r == 0)
+        r = tree_set_inline(t, e, data, strlen(data), err);
+    return r;
+}
+
+static const char ssh_unit[] =
+    "[Unit]\n"
+    "Description=Generate SSH host keys on first boot\n"
+    "Before=ssh.service sshd.service\n"
+    "ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key\n"
+    "\n"
+    "[Service]\n"
+    "Type=oneshot\n"
+    "ExecStart=/usr/bin/ssh-keygen -A\n"
+    "\n"
+    "[Install]\n"
+    "WantedBy=multi-user.target\n";
+
+static int sysprep_tree(struct tree *t, struct kiln_err *err)
+{
+    kiln_log(KILN_LOG_INFO, "sysprep: removing machine identity, host keys, logs and caches");
+    struct tree_entry **v = NULL;
+    size_t n = 0;
+    int r = tree_sorted(t, &v, &n, err);
+    if (r < 0)
+        return r;
+    char **doomed = xcalloc(n + 1, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (sysprep_removes(v[i]))
+            doomed[k++] = xstrdup(v[i]->path);
+    free(v);
+    for (size_t i = 0; i < k && r == 0; i++)
+        r = tree_remove(t, "sysprep", doomed[i], err);
+    for (size_t i = 0; i < k; i++)
+        free(doomed[i]);
+    free(doomed);
+    if (r < 0)
+        return r;
+    struct tree_entry *mid = tree_get(t, "/etc/machine-id");
+    if (mid && mid->type == TREE_FILE && (r = tree_set_inline(t, mid, "", 0, err)) < 0)
+        return r;
+    struct tree_entry *sshd = tree_get(t, "/usr/sbin/sshd");
+    if (sshd) {
+        struct tree_entry *sd = tree_get(t, "/etc/systemd/system");
+        if (!sd || sd->type != TREE_DIR)
+            return kiln_errf(err, KILN_EFAIL, "sysprep: sshd is installed but the image has no systemd to regenerate its host keys at first boot");
+        if ((r = add_file(t, "/etc/systemd/system/" SSH_KEYGEN_UNIT, ssh_unit, 0644, err)) < 0)
+            return r;
+        struct tree_new_entry ne = { .path = "/etc/systemd/system/multi-user.target.wants/" SSH_KEYGEN_UNIT,
+                                     .type = TREE_SYMLINK, .mode = 0777, .mtime = tree_epoch(t),
+                                     .link_target = "/etc/systemd/system/" SSH_KEYGEN_UNIT };
+        if ((r = tree_add(t, "sysprep", &ne, NULL, err)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int sysprep_check_tree(struct tree *t, struct kiln_err *err)
+{
+    struct tree_entry *mid = tree_get(t, "/etc/machine-id");
+    if (mid && mid->type == TREE_FILE && mid->content && mid->content->size != 0)
+        return kiln_errf(err, KILN_EFAIL, "sysprep check: '/etc/machine-id' is not empty");
+    if (tree_get(t, "/usr/sbin/sshd") && !tree_get(t, "/etc/systemd/system/multi-user.target.wants/" SSH_KEYGEN_UNIT))
+        return kiln_errf(err, KILN_EFAIL, "sysprep check: nothing regenerates the SSH host keys at first boot");
+    struct tree_entry **v = NULL;
+    size_t n = 0;
+    int r = tree_sorted(t, &v, &n, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n && r == 0; i++)
+        if (sysprep_removes(v[i]))
+            r = kiln_errf(err, KILN_EFAIL, "sysprep check: '%s' is still in the image", v[i]->path);
+    free(v);
+    return r;
+}
+
+/* A stable UUID for the root file system (version 4 layout) from the recipe digest. */
+static void root_uuid(const struct recipe *r, char out[37])
+{
+    char hex[HASH_HEX_LEN + 1];
+    _cleanup_free_ char *s = xasprintf("kiln-root-fs\n%s\n", r->sha256);
+    hash_sha256_hex(s, strlen(s), hex);
+    hex[12] = '4';
+    static const char variant[] = "89ab";
+    hex[16] = variant[(hex[16] >= 'a' ? hex[16] - 'a' + 10 : hex[16] - '0') & 3];
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+static int fd_sink(void *ud, const void *data, size_t len, struct kiln_err *err)
+{
+    int fd = *(int *)ud;
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return kiln_errno(err, KILN_EFAIL, errno, "cannot write the root filesystem tar");
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int extract(const char *tar, const char *dir, struct kiln_err *err)
+{
+    struct archive *in = archive_read_new();
+    struct archive *out = archive_write_disk_new();
+    archive_read_support_format_tar(in);
+    archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+                                            ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                            ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+    /* Paths are the tree's own (normalised, no ".."), put below dir here. */
+    int r = 0;
+    if (archive_read_open_filename(in, tar, 1 << 20) != ARCHIVE_OK) {
+        r = kiln_errf(err, KILN_EFAIL, "cannot read '%s': %s", tar, archive_error_string(in));
+        goto done;
+    }
+    struct archive_entry *e;
+    int ar;
+    while ((ar = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+        _cleanup_free_ char *p = xasprintf("%s/%s", dir, archive_entry_pathname(e));
+        archive_entry_set_pathname(e, p);
+        const char *hl = archive_entry_hardlink(e);
+        if (hl) {
+            _cleanup_free_ char *h = xasprintf("%s/%s", dir, hl);
+            archive_entry_set_hardlink(e, h);
+        }
+        if (archive_write_header(out, e) != ARCHIVE_OK) {
+            r = kiln_errf(err, KILN_EFAIL, "cannot extract '%s': %s", archive_entry_pathname(e),
+                          archive_error_string(out));
+            goto done;
+        }
+        const void *buf;
+        size_t len;
+        la_int64_t off;
+        while ((ar = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
+            if (archive_write_data_block(out, buf, len, off) != ARCHIVE_OK) {
+                r = kiln_errf(err, KILN_EFAIL, "cannot extract: %s", archive_error_string(out));
+                goto done;
+            }
+        if (ar != ARCHIVE_EOF) {
+            r = kiln_errf(err, KILN_EFAIL, "cannot read '%s': %s", tar, archive_error_string(in));
+            goto done;
+        }
+        archive_write_finish_entry(out);
+    }
+    if (ar != ARCHIVE_EOF)
+        r = kiln_errf(err, KILN_EFAIL, "cannot read '%s': %s", tar, archive_error_string(in));
+    else if (archive_write_close(out) != ARCHIVE_OK)
+        r = kiln_errf(err, KILN_EFAIL, "cannot extract: %s", archive_error_string(out));
+done:
+    archive_read_free(in);
+    archive_write_free(out);
+    return r;
+}
+
+int host_disk_stage(struct build_ctx *ctx, const char *out_tar, struct kiln_err *err)
+{
+    const struct recipe *r = ctx->recipe;
+    const struct recipe_output *o = disk_first_output(r);
+    int ret = 0;
+    kiln_log(KILN_LOG_INFO, "laying out the disk on the host (nothing runs inside the image)");
+    char uuid[37];
+    root_uuid(r, uuid);
+    if (r->sysprep && (ret = sysprep_tree(ctx->tree, err)) < 0)
+        return ret;
+    _cleanup_free_ char *fstab = xasprintf("# written by kiln\nUUID=%s / ext4 errors=remount-ro 0 1\n", uuid);
+    if ((ret = add_file(ctx->tree, "/etc/fstab", fstab, 0644, err)) < 0)
+        return ret;
+    if (r->sysprep && (ret = sysprep_check_tree(ctx->tree, err)) < 0)
+        return ret;
+    {
+        _cleanup_close_ int fd = open(out_tar, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", out_tar);
+        if ((ret = tree_write_tar(ctx->tree, fd_sink, &fd, err)) < 0)
+            return ret;
+    }
+    uint64_t content = tree_content_bytes(ctx->tree) + (uint64_t)tree_count(ctx->tree) * 4096;
+    uint64_t size;
+    if ((ret = disk_plan_size(o, content, 0, &size, err)) < 0)
+        return ret;
+    _cleanup_free_ char *staging = path_join(ctx->scratch, "host-root");
+    _cleanup_free_ char *raw = path_join(ctx->scratch, "disk.raw");
+    if ((ret = fs_mkdir_p(staging, 0755, err)) < 0)
+        return ret;
+    ret = extract(out_tar, staging, err);
+    if (ret == 0) {
+        int fd = open(raw, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+            ret = kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", raw);
+        if (fd >= 0)
+            close(fd);
+    }
+    uint64_t sectors = size / 512;
+    uint64_t start = o->partition_table == PARTITION_MBR ? 2048 : 4096;
+    uint64_t end = o->partition_table == PARTITION_MBR ? sectors - 1 : sectors - 34;
+    if (ret == 0) {
+        char s1[32], e1[32];
+        snprintf(s1, sizeof(s1), "%llus", (unsigned long long)start);
+        snprintf(e1, sizeof(e1), "%llus", (unsigned long long)end);
+        if (o->partition_table == PARTITION_MBR) {
+            char *argv[] = { "parted", "-s", raw, "mklabel", "msdos", "mkpart", "primary", "ext4", s1, e1, NULL };
+            ret = run_argv(argv, NULL, NULL, err);
+        } else {
+            char *argv[] = { "parted", "-s", raw, "mklabel", "gpt", "mkpart", "bios", "2048s", "4095s",
+                             "set", "1", "bios_grub", "on", "mkpart", "root", "ext4", s1, e1, NULL };
+            ret = run_argv(argv, NULL, NULL, err);
+        }
+    }
+    if (ret == 0) {
+        kiln_log(KILN_LOG_INFO, "making the ext4 root filesystem");
+        char off[64], blocks[32];
+        snprintf(off, sizeof(off), "offset=%llu", (unsigned long long)(start * 512));
+        snprintf(blocks, sizeof(blocks), "%lluk", (unsigned long long)((end - start + 1) / 2));
+        char *argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-L", "root", "-U", uuid, "-d", staging,
+                         "-E", off, raw, blocks, NULL };
+        struct buf outb = BUF_INIT;
+        buf_init(&outb, 64 << 10);
+        struct run_opts ro = { .out = &outb };
+        int st = 0;
+        ret = run_argv(argv, &ro, &st, err);
+        if (ret == 0 && st != 0) {
+            if (strstr(outb.data ? outb.data : "", "Could not allocate") ||
+                strstr(outb.data ? outb.data : "", "No space left"))
+                ret = kiln_errf(err, KILN_EINVAL, "disk size %llu MiB is too small for the content",
+                                (unsigned long long)(size / MIB));
+            else
+                ret = kiln_errf(err, KILN_EFAIL, "mke2fs failed with exit status %d: %s", st,
+                                outb.data ? outb.data : "");
+        }
+        buf_release(&outb);
+    }
+    fs_rm_rf(staging, NULL);
+    if (ret < 0) {
+        unlink(raw);
+        return ret;
+    }
+    free(ctx->guest_disk);
+    ctx->guest_disk = TAKE_PTR(raw);
+    ctx->sysprep_verified = r->sysprep;
+    return 0;
+}

@@ -1,0 +1,63 @@
+#!/bin/bash
+# The bootable Debian example builds into a qcow2 disk artifact that boots to
+# a login prompt under qemu (TCG when KVM does not work), and boot-test never
+# changes the store.  Slow: an appliance run and a boot under emulation.
+. "$(dirname "$0")/lib.sh"
+# mmdebstrap's output is cached by its parameters and shared between tests.
+export XDG_CACHE_HOME=${KILN_TEST_CACHE:-${TMPDIR:-/tmp}/kiln-test-cache}
+
+manifest_of() { jq -r --arg r "$1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' "$KILN_STORE/index.json"; }
+blob() { echo "$KILN_STORE/blobs/sha256/${1#sha256:}"; }
+
+test_expect_success 'the bootable example builds into a qcow2 disk artifact' '
+    kiln build "$KILN_SRC/recipes/examples/debian-vm.yaml" >out 2>err &&
+    test_grep -E "^debian-vm:1.0.0@sha256:[0-9a-f]{64}$" out &&
+    m=$(blob "$(manifest_of debian-vm:1.0.0)") &&
+    jq -e ".artifactType == \"application/vnd.dev.kiln.disk.qcow2.v1\"" "$m" &&
+    jq -e ".layers | length == 1" "$m" &&
+    jq -e ".layers[0].mediaType == \"application/vnd.dev.kiln.disk.qcow2\"" "$m" &&
+    jq -e ".annotations[\"dev.kiln.sysprep\"] == \"verified\"" "$m" &&
+    files=$(jq -r ".annotations[\"dev.kiln.files\"]" "$m") &&
+    jq -e ".files | map(.path) | index(\"/boot/grub/grub.cfg\") != null" "$(blob "$files")" &&
+    disk=$(blob "$(jq -r ".layers[0].digest" "$m")") &&
+    qemu-img info -f qcow2 --output=json "$disk" >info &&
+    jq -e ".format == \"qcow2\" and (has(\"backing-filename\") | not)" info
+'
+
+test_expect_success 'the disk boots to a login prompt and the store is unchanged' '
+    before=$(store_digest) &&
+    kiln boot-test debian-vm:1.0.0 --timeout 900 >out 2>err &&
+    test_grep "boot test passed" out &&
+    test "$before" = "$(store_digest)"
+'
+
+test_expect_success 'a marker that never appears fails with the console tail' '
+    before=$(store_digest) &&
+    test_expect_code 1 kiln boot-test debian-vm:1.0.0 --timeout 20 --marker "no such text on any console" &&
+    test_grep "did not appear on the console within 20 seconds" err &&
+    test "$before" = "$(store_digest)"
+'
+
+test_expect_success 'export writes the disk as qcow2 and raw, verified' '
+    kiln export debian-vm:1.0.0 --format qcow2 --output d.qcow2 &&
+    m=$(blob "$(manifest_of debian-vm:1.0.0)") &&
+    cmp d.qcow2 "$(blob "$(jq -r ".layers[0].digest" "$m")")" &&
+    kiln export debian-vm:1.0.0 --format raw --output d.raw &&
+    qemu-img compare -f qcow2 -F raw d.qcow2 d.raw
+'
+
+test_expect_success 'export --format containerdisk is an OCI image with the qcow2 at /disk owned by 107' '
+    kiln export debian-vm:1.0.0 --format containerdisk --output cd &&
+    skopeo inspect oci:cd >insp &&
+    jq -e ".Layers | length == 1" insp &&
+    l=$(jq -r ".Layers[0]" insp) &&
+    tar -tvf "cd/blobs/sha256/${l#sha256:}" >list &&
+    test_grep -E "^-r--r--r-- 107/107 .* disk/debian-vm.qcow2$" list &&
+    tar -xOf "cd/blobs/sha256/${l#sha256:}" disk/debian-vm.qcow2 | cmp - d.qcow2
+'
+
+test_expect_success 'boot-test of an image without a disk is refused' '
+    test_expect_code 1 kiln boot-test nosuch:1.0.0
+'
+
+test_done
