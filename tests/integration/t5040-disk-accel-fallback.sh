@@ -1,0 +1,75 @@
+#!/bin/bash
+# Acceleration: kiln probes whether KVM really boots a kernel, falls back to
+# TCG saying so once, and KILN_ACCEL=auto|kvm|tcg overrides.  The test probes
+# KVM itself, independently of kiln, so it checks the right outcome on a
+# machine where KVM works as well as on one where it does not.
+. "$(dirname "$0")/lib.sh"
+export TMPDIR="$TEST_DIR/tmp"
+mkdir -p "$TMPDIR"
+
+mkdir -p root/bin root/etc root/tmp
+cp /bin/busybox root/bin/busybox
+for a in sh cat echo; do ln -s busybox root/bin/$a; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' >root/etc/passwd
+tar -C root -cf base.tar .
+cat >r.yaml <<-YAML
+name: accel
+version: 1.0.0
+base:
+  tarball: {path: base.tar}
+run:
+  - echo ran in the guest > /etc/ran
+outputs: [oci]
+YAML
+
+# Does qemu boot the host kernel with KVM far enough to print its banner?
+kvm_works() {
+    [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+    k=$(ls /boot/vmlinuz-* 2>/dev/null | sort | tail -n 1)
+    [ -n "$k" ] || return 1
+    rm -f probe.log
+    (timeout -s KILL 10 qemu-system-x86_64 -accel kvm -cpu host -M pc -m 128 \
+        -display none -nodefaults -no-reboot -serial file:probe.log \
+        -kernel "$k" -append "console=ttyS0 panic=-1" >/dev/null 2>&1) 2>/dev/null
+    grep -q "Linux version" probe.log 2>/dev/null
+}
+if kvm_works; then KVM=yes; else KVM=no; fi
+say "KVM works here: $KVM"
+
+test_expect_success 'KILN_ACCEL=auto builds, and says once that it uses TCG exactly when KVM is broken' '
+    KILN_ACCEL=auto kiln build r.yaml >out 2>err &&
+    test_grep "^accel:1.0.0@sha256:" out &&
+    n=$(grep -c "KVM does not work here; using TCG" err || true) &&
+    if [ $KVM = no ]; then test "$n" = 1; else test "$n" = 0; fi
+'
+
+test_expect_success 'the run command really ran inside the guest' '
+    umoci unpack --image "$KILN_STORE:accel:1.0.0" bundle >/dev/null &&
+    test "$(cat bundle/rootfs/etc/ran)" = "ran in the guest"
+'
+
+test_expect_success 'KILN_ACCEL=tcg builds without probing or warning' '
+    KILN_ACCEL=tcg kiln build r.yaml --force >out 2>err &&
+    test_grep "^accel:1.0.0@sha256:" out &&
+    ! grep -q "KVM" err
+'
+
+test_expect_success 'KILN_ACCEL=kvm fails clearly when KVM is broken, and the store is unchanged' '
+    if [ $KVM = yes ]; then
+        say "skipped: KVM works here"
+    else
+        rm -rf bundle &&
+        before=$(store_digest) &&
+        KILN_ACCEL=kvm test_expect_code 1 kiln build r.yaml --version 2.0.0 &&
+        test_grep "KVM does not work" err &&
+        test "$before" = "$(store_digest)" &&
+        test -z "$(ls -A "$TMPDIR")"
+    fi
+'
+
+test_expect_success 'an unknown KILN_ACCEL is a usage error' '
+    KILN_ACCEL=hvf test_expect_code 2 kiln build r.yaml --version 3.0.0 &&
+    test_grep "KILN_ACCEL.*hvf.*auto, kvm, tcg" err
+'
+
+test_done
