@@ -97,6 +97,30 @@ int disk_guest_hook(struct build_ctx *ctx, const char *in_tar, const char *out_t
 int host_disk_eligible(const struct recipe *r);
 int host_disk_stage(struct build_ctx *ctx, const char *out_tar, struct kiln_err *err);
 
+/* The kernel console and the /etc/default/grub.d drop-in every bootable
+ * disk gets, whichever path installs GRUB. */
+#define DISK_KERNEL_CONSOLE "console=tty0 console=ttyS0,115200n8"
+#define DISK_GRUB_DEFAULTS                                                    \
+    "# written by kiln: serial console for headless boots\n"                 \
+    "GRUB_TIMEOUT=1\n"                                                        \
+    "GRUB_CMDLINE_LINUX_DEFAULT=\"" DISK_KERNEL_CONSOLE "\"\n"                \
+    "GRUB_TERMINAL=\"console serial\"\n"                                      \
+    "GRUB_SERIAL_COMMAND=\"serial --speed=115200\"\n"
+
+/* Bootable disks on the host (host-grub.c).  host_grub_prepare() checks the
+ * tree for a kernel with its initramfs and the image's BIOS GRUB files,
+ * makes core.img with the host's grub-mkimage from those files (copied out
+ * of the tree, never read through guest paths) and adds to the tree what
+ * grub-install and update-grub would (/boot/grub/i386-pc/, grub.cfg for
+ * the newest kernel with a serial console, the grub.d drop-in).  *core_img
+ * and *boot_img (caller-owned) are paths in ctx->scratch.
+ * host_grub_embed() writes boot.img into raw's MBR (keeping the partition
+ * table) and core.img at first_sector, which has max_sectors of room. */
+int host_grub_prepare(struct build_ctx *ctx, const char *uuid, int mbr, char **core_img, char **boot_img,
+                      struct kiln_err *err);
+int host_grub_embed(const char *core_img, const char *boot_img, const char *raw, uint64_t first_sector,
+                    uint64_t max_sectors, struct kiln_err *err);
+
 /* The qcow2/raw output: the disk as a held blob layer of an artifact manifest
  * (artifactType DISK_ARTIFACT_*, empty config, dev.kiln.files annotation). */
 int output_disk_run(struct build_ctx *ctx, const struct recipe_output *o, struct output_desc *out,

@@ -1,12 +1,14 @@
-/* host-disk.c - the fast path for plain disks: laid out on the host.
+/* host-disk.c - the fast path for disks laid out on the host.
  *
  * A disk output whose recipe runs nothing inside the image (no packages,
- * run or services) and is not bootable needs no appliance: kiln applies
- * sysprep to the tree itself, adds /etc/fstab, checks the post-condition on
- * the tree, extracts it with libarchive into a scratch directory and lets
- * `mke2fs -d` build the ext4 root straight into the partition (`-E offset`)
- * of a disk partitioned with `parted`.  Only as root (owners and device
- * nodes must survive the extraction); otherwise the guest path is used. */
+ * run or services) needs no appliance: kiln applies sysprep to the tree
+ * itself, adds /etc/fstab (and, for a bootable disk, GRUB's files: see
+ * host-grub.c), checks the post-condition on the tree, extracts it with
+ * libarchive into a scratch directory and lets `mke2fs -d` build the ext4
+ * root straight into the partition (`-E offset`) of a disk partitioned with
+ * `parted`; a bootable disk then gets GRUB's boot sector and core image.
+ * Only as root (owners and device nodes must survive the extraction);
+ * otherwise the guest path is used. */
 #include "builder/build.h"
 #include "builder/disk.h"
 
@@ -29,18 +31,25 @@
 #define MIB (1ull << 20)
 #define SSH_KEYGEN_UNIT "kiln-ssh-host-keys.service"
 
-int host_disk_eligible(const struct recipe *r)
+static int any_bootable(const struct recipe *r)
 {
-    const struct recipe_output *o = disk_first_output(r);
-    if (!o || o->bootable || r->packages.n || r->n_run || r->services_enable.n || r->services_disable.n)
-        return 0;
-    if (o->filesystem && strcmp(o->filesystem, "ext4") != 0)
-        return 0;
     for (size_t i = 0; i < r->n_outputs; i++) {
         const struct recipe_output *x = &r->outputs[i];
         if ((x->type == OUTPUT_QCOW2 || x->type == OUTPUT_RAW) && x->bootable)
-            return 0;
+            return 1;
     }
+    return 0;
+}
+
+int host_disk_eligible(const struct recipe *r)
+{
+    const struct recipe_output *o = disk_first_output(r);
+    if (!o || r->packages.n || r->n_run || r->services_enable.n || r->services_disable.n)
+        return 0;
+    if (o->filesystem && strcmp(o->filesystem, "ext4") != 0)
+        return 0;
+    if (any_bootable(r) && !run_have("grub-mkimage"))
+        return 0;
     return geteuid() == 0 && run_have("parted") && run_have("mke2fs");
 }
 
@@ -243,6 +252,10 @@ int host_disk_stage(struct build_ctx *ctx, const char *out_tar, struct kiln_err 
     _cleanup_free_ char *fstab = xasprintf("# written by kiln\nUUID=%s / ext4 errors=remount-ro 0 1\n", uuid);
     if ((ret = add_file(ctx->tree, "/etc/fstab", fstab, 0644, err)) < 0)
         return ret;
+    int mbr = o->partition_table == PARTITION_MBR;
+    _cleanup_free_ char *core_img = NULL, *boot_img = NULL;
+    if (any_bootable(r) && (ret = host_grub_prepare(ctx, uuid, mbr, &core_img, &boot_img, err)) < 0)
+        return ret;
     if (r->sysprep && (ret = sysprep_check_tree(ctx->tree, err)) < 0)
         return ret;
     {
@@ -269,13 +282,13 @@ int host_disk_stage(struct build_ctx *ctx, const char *out_tar, struct kiln_err 
             close(fd);
     }
     uint64_t sectors = size / 512;
-    uint64_t start = o->partition_table == PARTITION_MBR ? 2048 : 4096;
-    uint64_t end = o->partition_table == PARTITION_MBR ? sectors - 1 : sectors - 34;
+    uint64_t start = mbr ? 2048 : 4096;
+    uint64_t end = mbr ? sectors - 1 : sectors - 34;
     if (ret == 0) {
         char s1[32], e1[32];
         snprintf(s1, sizeof(s1), "%llus", (unsigned long long)start);
         snprintf(e1, sizeof(e1), "%llus", (unsigned long long)end);
-        if (o->partition_table == PARTITION_MBR) {
+        if (mbr) {
             char *argv[] = { "parted", "-s", raw, "mklabel", "msdos", "mkpart", "primary", "ext4", s1, e1, NULL };
             ret = run_argv(argv, NULL, NULL, err);
         } else {
@@ -308,6 +321,13 @@ int host_disk_stage(struct build_ctx *ctx, const char *out_tar, struct kiln_err 
         buf_release(&outb);
     }
     fs_rm_rf(staging, NULL);
+    if (ret == 0 && core_img) {
+        /* GPT: the BIOS boot partition (sectors 2048-4095); MBR: the gap
+         * between the partition table and the first partition. */
+        kiln_log(KILN_LOG_INFO, "installing GRUB's boot sector and core image");
+        ret = mbr ? host_grub_embed(core_img, boot_img, raw, 1, start - 1, err)
+                  : host_grub_embed(core_img, boot_img, raw, 2048, 2048, err);
+    }
     if (ret < 0) {
         unlink(raw);
         return ret;

@@ -97,12 +97,7 @@ static int has_glob(guestfs_h *g, const char *pattern)
     return found;
 }
 
-static const char grub_cfg[] =
-    "# written by kiln: serial console for headless boots\n"
-    "GRUB_TIMEOUT=1\n"
-    "GRUB_CMDLINE_LINUX_DEFAULT=\"console=tty0 console=ttyS0,115200n8\"\n"
-    "GRUB_TERMINAL=\"console serial\"\n"
-    "GRUB_SERIAL_COMMAND=\"serial --speed=115200\"\n";
+static const char grub_cfg[] = DISK_GRUB_DEFAULTS;
 
 static int install_grub(guestfs_h *g, struct kiln_err *err)
 {

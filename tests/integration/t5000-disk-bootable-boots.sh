@@ -56,6 +56,35 @@ test_expect_success 'export --format containerdisk is an OCI image with the qcow
     tar -xOf "cd/blobs/sha256/${l#sha256:}" disk/debian-vm.qcow2 | cmp - d.qcow2
 '
 
+test_expect_success 'the disk records its boot loader: GRUB files, a grub.cfg for the fstab root, the console drop-in' '
+    m=$(blob "$(manifest_of debian-vm:1.0.0)") &&
+    files=$(blob "$(jq -r ".annotations[\"dev.kiln.files\"]" "$m")") &&
+    for p in /boot/grub/i386-pc/core.img /boot/grub/i386-pc/normal.mod /etc/default/grub.d/50-kiln-console.cfg; do
+        jq -e --arg p "$p" ".files | map(.path) | index(\$p) != null" "$files" || return 1
+    done &&
+    LIBGUESTFS_BACKEND_SETTINGS=force_tcg guestfish --ro --format=qcow2 -a d.qcow2 -i <<-GF >gf &&
+	cat /etc/fstab
+	cat /boot/grub/grub.cfg
+	GF
+    uuid=$(sed -n "s/^UUID=\([0-9a-f-]*\) \/ ext4.*/\1/p" gf) &&
+    test -n "$uuid" &&
+    test_grep "search --no-floppy --fs-uuid --set=root $uuid" gf &&
+    test_grep "linux /boot/vmlinuz-.* root=UUID=$uuid ro console=tty0 console=ttyS0,115200n8" gf
+'
+
+# An MBR disk embeds GRUB in the gap before the first partition instead.
+test_expect_success 'a bootable raw disk with an MBR partition table boots too' '
+    sed -e "s/^name: debian-vm/name: debian-vm-mbr/" \
+        -e "s/- qcow2: {bootable: true}/- raw: {bootable: true, partition_table: mbr}/" \
+        "$KILN_SRC/recipes/examples/debian-vm.yaml" >mbr.yaml &&
+    kiln build mbr.yaml >out 2>err &&
+    kiln export debian-vm-mbr:1.0.0 --format raw --output mbr.raw &&
+    parted -s mbr.raw print >pt &&
+    test_grep "Partition Table: msdos" pt &&
+    kiln boot-test debian-vm-mbr:1.0.0 --timeout 900 >out 2>err &&
+    test_grep "boot test passed" out
+'
+
 test_expect_success 'boot-test of an image without a disk is refused' '
     test_expect_code 1 kiln boot-test nosuch:1.0.0
 '

@@ -54,6 +54,47 @@ test_expect_success 'a store to compare against' '
     kiln build "$KILN_SRC/recipes/examples/busybox.yaml" >out
 '
 
+boot_recipe() {
+    cat >"$1.yaml" <<-YAML
+	name: boots
+	version: 1.0.0
+	base:
+	  tarball: {path: $2}
+	outputs:
+	  - qcow2: {bootable: true}
+	YAML
+}
+
+test_expect_success 'a bootable disk without a kernel is refused, naming what to add' '
+    boot_recipe nokernel base.tar &&
+    refused 2 "needs a kernel.*linux-image-amd64" nokernel.yaml
+'
+
+test_expect_success 'a kernel without its initramfs is refused' '
+    cp -a root root-k && mkdir -p root-k/boot &&
+    echo not-a-kernel >root-k/boot/vmlinuz-6.1.0-1-amd64 &&
+    tar -C root-k -cf k.tar . &&
+    boot_recipe noinitrd k.tar &&
+    refused 2 "needs an initramfs" noinitrd.yaml
+'
+
+test_expect_success 'a kernel and initramfs without BIOS GRUB is refused, naming grub-pc' '
+    echo not-an-initrd >root-k/boot/initrd.img-6.1.0-1-amd64 &&
+    tar -C root-k -cf ki.tar . &&
+    boot_recipe nogrub ki.tar &&
+    refused 2 "no BIOS GRUB.*grub-pc" nogrub.yaml
+'
+
+test_expect_success 'a kernel name that could inject boot loader config is not used' '
+    mkdir -p root-x/boot &&
+    cp -a root/. root-x/ &&
+    echo x >"root-x/boot/vmlinuz-1 init=evil" &&
+    echo x >"root-x/boot/initrd.img-1 init=evil" &&
+    tar -C root-x -cf x.tar . &&
+    boot_recipe inject x.tar &&
+    refused 2 "needs a kernel" inject.yaml
+'
+
 test_expect_success 'a base disk that is not a disk image is refused' '
     echo "just some text" >notadisk.img &&
     disk_recipe notdisk notadisk.img &&
