@@ -213,21 +213,6 @@ void build_critical_end(void)
     pthread_mutex_unlock(&current_lock);
 }
 
-static int fd_sink(void *ud, const void *data, size_t len, struct kiln_err *err)
-{
-    int fd = *(int *)ud;
-    const char *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return kiln_errno(err, KILN_EFAIL, errno, "cannot write the guest stage's input");
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 static int run_guest(struct build_ctx *ctx, struct kiln_err *err)
 {
@@ -242,7 +227,7 @@ static int run_guest(struct build_ctx *ctx, struct kiln_err *err)
         _cleanup_close_ int fd = open(in, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
             return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", in);
-        int r = tree_write_tar(ctx->tree, fd_sink, &fd, err);
+        int r = tree_write_tar(ctx->tree, tree_sink_fd, &fd, err);
         if (r < 0)
             return r;
     }

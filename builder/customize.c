@@ -1,5 +1,6 @@
 /* customize.c - packages, run commands, services and sysprep inside the guest. */
 #include "builder/customize.h"
+#include "builder/disk.h"
 
 #include <string.h>
 
@@ -10,7 +11,6 @@
 #define RESOLV "/etc/resolv.conf"
 #define RESOLV_SAVED "/etc/resolv.conf.kiln-saved"
 #define POLICY_RC "/usr/sbin/policy-rc.d"
-#define SSH_KEYGEN_UNIT "kiln-ssh-host-keys.service"
 
 static void free_strings(char **v)
 {
@@ -199,19 +199,6 @@ static int rm_glob(guestfs_h *g, const char *pattern, struct kiln_err *err)
     return ret;
 }
 
-static const char ssh_unit[] =
-    "[Unit]\n"
-    "Description=Generate SSH host keys on first boot\n"
-    "Before=ssh.service sshd.service\n"
-    "ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key\n"
-    "\n"
-    "[Service]\n"
-    "Type=oneshot\n"
-    "ExecStart=/usr/bin/ssh-keygen -A\n"
-    "\n"
-    "[Install]\n"
-    "WantedBy=multi-user.target\n";
-
 /* sshd refuses to start without host keys: make the first boot make them. */
 static int ssh_keys_at_first_boot(guestfs_h *g, struct kiln_err *err)
 {
@@ -219,13 +206,13 @@ static int ssh_keys_at_first_boot(guestfs_h *g, struct kiln_err *err)
         return 0;
     if (guestfs_is_dir(g, "/etc/systemd/system") != 1)
         return kiln_errf(err, KILN_EFAIL, "sysprep: sshd is installed but the image has no systemd to regenerate its host keys at first boot");
-    int ret = guest_write(g, "/etc/systemd/system/" SSH_KEYGEN_UNIT, ssh_unit, sizeof(ssh_unit) - 1, 0644, err);
+    int ret = guest_write(g, "/etc/systemd/system/" DISK_SSH_KEYGEN_UNIT, DISK_SSH_KEYGEN_SERVICE, sizeof(DISK_SSH_KEYGEN_SERVICE) - 1, 0644, err);
     if (ret < 0)
         return ret;
     if (guestfs_mkdir_p(g, "/etc/systemd/system/multi-user.target.wants") < 0 ||
-        guestfs_ln_sf(g, "/etc/systemd/system/" SSH_KEYGEN_UNIT,
-                      "/etc/systemd/system/multi-user.target.wants/" SSH_KEYGEN_UNIT) < 0)
-        return guest_fail(g, err, KILN_EFAIL, "sysprep: cannot enable '%s'", SSH_KEYGEN_UNIT);
+        guestfs_ln_sf(g, "/etc/systemd/system/" DISK_SSH_KEYGEN_UNIT,
+                      "/etc/systemd/system/multi-user.target.wants/" DISK_SSH_KEYGEN_UNIT) < 0)
+        return guest_fail(g, err, KILN_EFAIL, "sysprep: cannot enable '%s'", DISK_SSH_KEYGEN_UNIT);
     return 0;
 }
 
@@ -294,7 +281,7 @@ int sysprep_check(guestfs_h *g, struct kiln_err *err)
     }
     free_strings(keys);
     if (guest_exists(g, "/usr/sbin/sshd") &&
-        !guest_exists(g, "/etc/systemd/system/multi-user.target.wants/" SSH_KEYGEN_UNIT))
+        !guest_exists(g, "/etc/systemd/system/multi-user.target.wants/" DISK_SSH_KEYGEN_UNIT))
         return kiln_errf(err, KILN_EFAIL, "sysprep check: nothing regenerates the SSH host keys at first boot");
     static const char *const gone[] = { "/var/lib/cloud/instance", "/var/lib/cloud/instances",
                                         "/var/lib/dbus/machine-id", NULL };

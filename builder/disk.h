@@ -97,6 +97,22 @@ int disk_guest_hook(struct build_ctx *ctx, const char *in_tar, const char *out_t
 int host_disk_eligible(const struct recipe *r);
 int host_disk_stage(struct build_ctx *ctx, const char *out_tar, struct kiln_err *err);
 
+/* sshd will not start without host keys and sysprep removes them: this unit,
+ * enabled by sysprep wherever sshd is installed, makes them at first boot. */
+#define DISK_SSH_KEYGEN_UNIT "kiln-ssh-host-keys.service"
+#define DISK_SSH_KEYGEN_SERVICE                                               \
+    "[Unit]\n"                                                                \
+    "Description=Generate SSH host keys on first boot\n"                      \
+    "Before=ssh.service sshd.service\n"                                       \
+    "ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key\n"                      \
+    "\n"                                                                      \
+    "[Service]\n"                                                             \
+    "Type=oneshot\n"                                                          \
+    "ExecStart=/usr/bin/ssh-keygen -A\n"                                      \
+    "\n"                                                                      \
+    "[Install]\n"                                                             \
+    "WantedBy=multi-user.target\n"
+
 /* The kernel console and the /etc/default/grub.d drop-in every bootable
  * disk gets, whichever path installs GRUB. */
 #define DISK_KERNEL_CONSOLE "console=tty0 console=ttyS0,115200n8"

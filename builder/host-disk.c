@@ -29,7 +29,6 @@
 #include "common/banned.h"
 
 #define MIB (1ull << 20)
-#define SSH_KEYGEN_UNIT "kiln-ssh-host-keys.service"
 
 static int any_bootable(const struct recipe *r)
 {
@@ -86,19 +85,6 @@ static int add_file(struct tree *t, const char *path, const char *data, unsigned
     return r;
 }
 
-static const char ssh_unit[] =
-    "[Unit]\n"
-    "Description=Generate SSH host keys on first boot\n"
-    "Before=ssh.service sshd.service\n"
-    "ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key\n"
-    "\n"
-    "[Service]\n"
-    "Type=oneshot\n"
-    "ExecStart=/usr/bin/ssh-keygen -A\n"
-    "\n"
-    "[Install]\n"
-    "WantedBy=multi-user.target\n";
-
 static int sysprep_tree(struct tree *t, struct kiln_err *err)
 {
     kiln_log(KILN_LOG_INFO, "sysprep: removing machine identity, host keys, logs and caches");
@@ -128,11 +114,11 @@ static int sysprep_tree(struct tree *t, struct kiln_err *err)
         struct tree_entry *sd = tree_get(t, "/etc/systemd/system");
         if (!sd || sd->type != TREE_DIR)
             return kiln_errf(err, KILN_EFAIL, "sysprep: sshd is installed but the image has no systemd to regenerate its host keys at first boot");
-        if ((r = add_file(t, "/etc/systemd/system/" SSH_KEYGEN_UNIT, ssh_unit, 0644, err)) < 0)
+        if ((r = add_file(t, "/etc/systemd/system/" DISK_SSH_KEYGEN_UNIT, DISK_SSH_KEYGEN_SERVICE, 0644, err)) < 0)
             return r;
-        struct tree_new_entry ne = { .path = "/etc/systemd/system/multi-user.target.wants/" SSH_KEYGEN_UNIT,
+        struct tree_new_entry ne = { .path = "/etc/systemd/system/multi-user.target.wants/" DISK_SSH_KEYGEN_UNIT,
                                      .type = TREE_SYMLINK, .mode = 0777, .mtime = tree_epoch(t),
-                                     .link_target = "/etc/systemd/system/" SSH_KEYGEN_UNIT };
+                                     .link_target = "/etc/systemd/system/" DISK_SSH_KEYGEN_UNIT };
         if ((r = tree_add(t, "sysprep", &ne, NULL, err)) < 0)
             return r;
     }
@@ -144,7 +130,7 @@ static int sysprep_check_tree(struct tree *t, struct kiln_err *err)
     struct tree_entry *mid = tree_get(t, "/etc/machine-id");
     if (mid && mid->type == TREE_FILE && mid->content && mid->content->size != 0)
         return kiln_errf(err, KILN_EFAIL, "sysprep check: '/etc/machine-id' is not empty");
-    if (tree_get(t, "/usr/sbin/sshd") && !tree_get(t, "/etc/systemd/system/multi-user.target.wants/" SSH_KEYGEN_UNIT))
+    if (tree_get(t, "/usr/sbin/sshd") && !tree_get(t, "/etc/systemd/system/multi-user.target.wants/" DISK_SSH_KEYGEN_UNIT))
         return kiln_errf(err, KILN_EFAIL, "sysprep check: nothing regenerates the SSH host keys at first boot");
     struct tree_entry **v = NULL;
     size_t n = 0;
@@ -170,21 +156,6 @@ static void root_uuid(const struct recipe *r, char out[37])
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }
 
-static int fd_sink(void *ud, const void *data, size_t len, struct kiln_err *err)
-{
-    int fd = *(int *)ud;
-    const char *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return kiln_errno(err, KILN_EFAIL, errno, "cannot write the root filesystem tar");
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 static int extract(const char *tar, const char *dir, struct kiln_err *err)
 {
@@ -262,7 +233,7 @@ int host_disk_stage(struct build_ctx *ctx, const char *out_tar, struct kiln_err 
         _cleanup_close_ int fd = open(out_tar, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
             return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", out_tar);
-        if ((ret = tree_write_tar(ctx->tree, fd_sink, &fd, err)) < 0)
+        if ((ret = tree_write_tar(ctx->tree, tree_sink_fd, &fd, err)) < 0)
             return ret;
     }
     uint64_t content = tree_content_bytes(ctx->tree) + (uint64_t)tree_count(ctx->tree) * 4096;

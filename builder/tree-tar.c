@@ -282,6 +282,22 @@ static int write_fail(struct archive *a, struct writer *w, struct kiln_err *err)
     return kiln_errf(err, KILN_EFAIL, "cannot write the tar stream: %s", msg ? msg : "unknown error");
 }
 
+int tree_sink_fd(void *ud, const void *data, size_t len, struct kiln_err *err)
+{
+    int fd = *(int *)ud;
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return kiln_errno(err, KILN_EFAIL, errno, "cannot write the root file system's tar");
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int tree_write_tar(struct tree *t, tree_sink_fn sink, void *ud, struct kiln_err *err)
 {
     _cleanup_(archive_write_freep) struct archive *a = archive_write_new();

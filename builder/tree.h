@@ -196,6 +196,8 @@ int tree_read_dir(struct tree *t, const char *what, const char *dir, struct kiln
  * with chunks of the stream; returns 0 or a negative code). */
 typedef int (*tree_sink_fn)(void *ud, const void *data, size_t len, struct kiln_err *err);
 int tree_write_tar(struct tree *t, tree_sink_fn sink, void *ud, struct kiln_err *err);
+/* A sink writing to the file descriptor *(int *)ud. */
+int tree_sink_fd(void *ud, const void *data, size_t len, struct kiln_err *err);
 
 /* The file manifest (application/vnd.dev.kiln.files.v1+json): a new
  * reference owned by the caller. */
