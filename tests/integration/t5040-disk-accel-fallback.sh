@@ -30,7 +30,7 @@ kvm_works() {
     rm -f probe.log
     (timeout -s KILL 10 qemu-system-x86_64 -accel kvm -cpu host -M pc -m 128 \
         -display none -nodefaults -no-reboot -serial file:probe.log \
-        -kernel "$k" -append "console=ttyS0 panic=-1" >/dev/null 2>&1) 2>/dev/null
+        -kernel "$k" -append "console=ttyS0 panic=-1" >/dev/null 2>&1; true) 2>/dev/null
     grep -q "Linux version" probe.log 2>/dev/null
 }
 if kvm_works; then KVM=yes; else KVM=no; fi
