@@ -99,23 +99,6 @@ static int find_kernel(struct tree *t, char **version, struct kiln_err *err)
     return 0;
 }
 
-/* pwrite all of [data, data+len) at off. */
-static int write_at(int fd, const void *data, size_t len, uint64_t off, const char *what, struct kiln_err *err)
-{
-    const unsigned char *p = data;
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return kiln_errno(err, KILN_EFAIL, n < 0 ? errno : EIO, "cannot write '%s'", what);
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
 static int add_inline(struct tree *t, const char *path, const void *data, size_t len, struct kiln_err *err)
 {
     struct tree_new_entry ne = { .path = path, .type = TREE_FILE, .mode = 0644, .mtime = tree_epoch(t) };
@@ -178,7 +161,7 @@ static int copy_grub_files(struct tree *t, const char *dir, struct kiln_err *err
         if (fd < 0)
             r = kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", host);
         else {
-            r = write_at(fd, data, len, 0, host, err);
+            r = fs_pwrite_all(fd, data, len, 0, host, err);
             if (close(fd) < 0 && r == 0)
                 r = kiln_errno(err, KILN_EFAIL, errno, "cannot write '%s'", host);
         }
@@ -309,9 +292,9 @@ int host_grub_embed(const char *core_img, const char *boot_img, const char *raw,
         put_le16(bl + 8, (unsigned)(nsec - 1));
         put_le16(bl + 10, KERNEL_SEGMENT);
         memset(bl - BLOCKLIST_SIZE, 0, BLOCKLIST_SIZE);
-        r = write_at(fd, c, padded, first_sector * SECTOR, raw, err);
+        r = fs_pwrite_all(fd, c, padded, first_sector * SECTOR, raw, err);
         if (r == 0)
-            r = write_at(fd, img, SECTOR, 0, raw, err);
+            r = fs_pwrite_all(fd, img, SECTOR, 0, raw, err);
         free(c);
     }
     if (fd >= 0 && close(fd) < 0 && r == 0)

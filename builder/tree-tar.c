@@ -9,6 +9,7 @@
 
 #include "builder/tree-internal.h"
 #include "common/common.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/banned.h"
 
@@ -284,18 +285,7 @@ static int write_fail(struct archive *a, struct writer *w, struct kiln_err *err)
 
 int tree_sink_fd(void *ud, const void *data, size_t len, struct kiln_err *err)
 {
-    int fd = *(int *)ud;
-    const char *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return kiln_errno(err, KILN_EFAIL, errno, "cannot write the root file system's tar");
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return fs_write_all(*(int *)ud, data, len, "the root file system's tar", err);
 }
 
 int tree_write_tar(struct tree *t, tree_sink_fn sink, void *ud, struct kiln_err *err)

@@ -68,32 +68,54 @@ int fs_commit_tmp(int fd, const char *tmp, const char *path, struct kiln_err *er
     return fs_fsync_dir(dir, err);
 }
 
+int fs_write_all(int fd, const void *data, size_t len, const char *what, struct kiln_err *err)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return kiln_errno(err, KILN_EFAIL, n < 0 ? errno : EIO, "cannot write '%s'", what);
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int fs_pwrite_all(int fd, const void *data, size_t len, uint64_t off, const char *what, struct kiln_err *err)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return kiln_errno(err, KILN_EFAIL, n < 0 ? errno : EIO, "cannot write '%s'", what);
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct kiln_err *err)
 {
     _cleanup_free_ char *tmp = xasprintf("%s.tmp.XXXXXX", path);
     _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot create a temporary file for '%s'", path);
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            unlink(tmp);
-            return kiln_errno(err, KILN_EFAIL, e, "cannot write '%s'", tmp);
-        }
-        p += n;
-        left -= (size_t)n;
+    int r = fs_write_all(fd, data, len, tmp, err);
+    if (r < 0) {
+        unlink(tmp);
+        return r;
     }
     if (fchmod(fd, mode) < 0) {
         int e = errno;
         unlink(tmp);
         return kiln_errno(err, KILN_EFAIL, e, "cannot chmod '%s'", tmp);
     }
-    int r = fs_commit_tmp(fd, tmp, path, err);
+    r = fs_commit_tmp(fd, tmp, path, err);
     if (r < 0)
         unlink(tmp);
     return r;

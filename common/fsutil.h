@@ -7,12 +7,17 @@
 #define KILN_FSUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/buf.h"
 #include "common/err.h"
 
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct kiln_err *err);
+/* Writes all of [data, data+len) to fd (at off for fs_pwrite_all), retrying
+ * short writes and EINTR; `what` names the file in the error. */
+int fs_write_all(int fd, const void *data, size_t len, const char *what, struct kiln_err *err);
+int fs_pwrite_all(int fd, const void *data, size_t len, uint64_t off, const char *what, struct kiln_err *err);
 int fs_fsync_dir(const char *dir, struct kiln_err *err);
 /* fsync an open fd, then rename tmp to path and fsync path's directory. */
 int fs_commit_tmp(int fd, const char *tmp, const char *path, struct kiln_err *err);

@@ -39,22 +39,6 @@ static int cmp_item(const void *a, const void *b)
     return strcmp(((const struct item *)a)->name, ((const struct item *)b)->name);
 }
 
-static int write_all(int fd, const void *data, size_t len, const char *path, struct kiln_err *err)
-{
-    const char *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return kiln_errno(err, KILN_EFAIL, errno, "cannot write '%s'", path);
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Decompresses layer `digest` into path; its sha256 must be diff_id. */
 static int unpack_layer(const struct export_source *s, const char *digest, const char *diff_id,
                         const char *path, struct kiln_err *err)
@@ -84,7 +68,7 @@ static int unpack_layer(const struct export_source *s, const char *digest, const
         if (n == 0)
             break;
         hash_update(h, l.chunk, (size_t)n);
-        r = write_all(fd, l.chunk, (size_t)n, path, err);
+        r = fs_write_all(fd, l.chunk, (size_t)n, path, err);
         if (r < 0)
             goto out;
     }

@@ -66,22 +66,6 @@ static int out_dir(struct layout_out *o, const char *rel, struct kiln_err *err)
     return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len, const char *path, struct kiln_err *err)
-{
-    const char *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return kiln_errno(err, KILN_EFAIL, errno, "cannot write '%s'", path);
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int out_mem(struct layout_out *o, const char *rel, const char *data, size_t len,
                    struct kiln_err *err)
 {
@@ -97,7 +81,7 @@ static int out_mem(struct layout_out *o, const char *rel, const char *data, size
     _cleanup_close_ int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", p);
-    int r = write_all(fd, data, len, p, err);
+    int r = fs_write_all(fd, data, len, p, err);
     if (r == 0 && fsync(fd) < 0)
         r = kiln_errno(err, KILN_EFAIL, errno, "cannot sync '%s'", p);
     return r;
@@ -153,7 +137,7 @@ static int out_blob(struct layout_out *o, const char *digest, struct kiln_err *e
                 return ar_fail(o, err);
             }
         } else {
-            r = write_all(fd, chunk, (size_t)n, p, err);
+            r = fs_write_all(fd, chunk, (size_t)n, p, err);
             if (r < 0) {
                 hash_free(h);
                 return r;

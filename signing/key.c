@@ -125,24 +125,6 @@ void signing_pubkey_free(struct signing_pubkey *k)
 
 /* ---- keygen ------------------------------------------------------------------ */
 
-static int write_all(int fd, const char *path, const void *data, size_t len, struct kiln_err *err)
-{
-    const char *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return kiln_errno(err, KILN_EFAIL, errno, "cannot write '%s'", path);
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    if (fsync(fd) < 0)
-        return kiln_errno(err, KILN_EFAIL, errno, "cannot sync '%s'", path);
-    return 0;
-}
-
 /* Writes the contents of a memory BIO to a new file (O_EXCL). */
 static int write_bio_file(BIO *b, const char *path, mode_t mode, int *created, struct kiln_err *err)
 {
@@ -156,7 +138,7 @@ static int write_bio_file(BIO *b, const char *path, mode_t mode, int *created, s
     *created = 1;
     if (fchmod(fd, mode) < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot set the mode of '%s'", path);
-    int r = write_all(fd, path, data, (size_t)n, err);
+    int r = fs_write_all(fd, data, (size_t)n, path, err);
     if (r < 0)
         return r;
     if (close(TAKE_FD(fd)) < 0)
