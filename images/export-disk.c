@@ -61,7 +61,18 @@ static int find_disk(const struct export_source *s, int want_qcow2, char **diges
     return kiln_errf(err, KILN_EINVAL, "image '%s' has no disk (build it with a qcow2 or raw output)", s->ref);
 }
 
-/* Streams blob digest through SHA-256 into dest (dest NULL: only checks it). */
+struct fd_out {
+    int fd;
+    const char *path;
+};
+
+static int fd_sink(void *ud, const void *data, size_t len, struct kiln_err *err)
+{
+    struct fd_out *o = ud;
+    return fs_write_all(o->fd, data, len, o->path, err);
+}
+
+/* Copies blob digest into dest, verified (dest NULL: only checks it). */
 static int copy_verified(const struct export_source *s, const char *digest, const char *dest,
                          struct kiln_err *err)
 {
@@ -77,33 +88,8 @@ static int copy_verified(const struct export_source *s, const char *digest, cons
         if (ofd < 0)
             return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", dest);
     }
-    struct hash_ctx *h = hash_new();
-    if (!h)
-        return kiln_errf(err, KILN_ENOMEM, "out of memory");
-    _cleanup_free_ char *chunk = xmalloc(1 << 20);
-    for (;;) {
-        ssize_t n = read(ifd, chunk, 1 << 20);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            hash_free(h);
-            return kiln_errno(err, KILN_EFAIL, errno, "cannot read blob '%s'", digest);
-        }
-        if (n == 0)
-            break;
-        hash_update(h, chunk, (size_t)n);
-        for (ssize_t off = 0; ofd >= 0 && off < n;) {
-            ssize_t w = write(ofd, chunk + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                hash_free(h);
-                return kiln_errno(err, KILN_EFAIL, errno, "cannot write '%s'", dest);
-            }
-            off += w;
-        }
-    }
-    if ((r = export_blob_hash_check(h, digest, err)) < 0)
+    struct fd_out out = { ofd, dest };
+    if ((r = export_blob_copy(ifd, size, digest, dest ? fd_sink : NULL, &out, err)) < 0)
         return r;
     if (ofd >= 0 && fsync(ofd) < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot sync '%s'", dest);

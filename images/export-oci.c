@@ -22,7 +22,6 @@
 
 DEFINE_CLEANUP(struct archive, archive_write_free)
 
-#define COPY_CHUNK (1u << 20)
 
 /* Where layout files go: a directory, or a tar when ar is set. */
 struct layout_out {
@@ -87,6 +86,21 @@ static int out_mem(struct layout_out *o, const char *rel, const char *data, size
     return r;
 }
 
+/* Where out_blob() sends a blob: the archive, else fd (at path). */
+struct blob_out {
+    struct layout_out *o;
+    int fd;
+    const char *path;
+};
+
+static int blob_sink(void *ud, const void *data, size_t len, struct kiln_err *err)
+{
+    struct blob_out *b = ud;
+    if (b->o->ar)
+        return archive_write_data(b->o->ar, data, len) == (la_ssize_t)len ? 0 : ar_fail(b->o, err);
+    return fs_write_all(b->fd, data, len, b->path, err);
+}
+
 /* Copies a blob, checking its digest on the way. */
 static int out_blob(struct layout_out *o, const char *digest, struct kiln_err *err)
 {
@@ -110,45 +124,8 @@ static int out_blob(struct layout_out *o, const char *digest, struct kiln_err *e
         if (fd < 0)
             return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", p);
     }
-    struct hash_ctx *h = hash_new();
-    if (!h)
-        return kiln_errf(err, KILN_ENOMEM, "out of memory");
-    _cleanup_free_ char *chunk = xmalloc(COPY_CHUNK);
-    uint64_t done = 0;
-    for (;;) {
-        ssize_t n = read(in, chunk, COPY_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            hash_free(h);
-            return kiln_errno(err, KILN_EFAIL, errno, "cannot read blob '%s'", digest);
-        }
-        if (n == 0)
-            break;
-        if (done + (uint64_t)n > size) {
-            hash_free(h);
-            return kiln_errf(err, KILN_EVERIFY, "blob '%s' changed while it was copied", digest);
-        }
-        done += (uint64_t)n;
-        hash_update(h, chunk, (size_t)n);
-        if (o->ar) {
-            if (archive_write_data(o->ar, chunk, (size_t)n) != n) {
-                hash_free(h);
-                return ar_fail(o, err);
-            }
-        } else {
-            r = fs_write_all(fd, chunk, (size_t)n, p, err);
-            if (r < 0) {
-                hash_free(h);
-                return r;
-            }
-        }
-    }
-    if (done != size) {
-        hash_free(h);
-        return kiln_errf(err, KILN_EVERIFY, "blob '%s' changed while it was copied", digest);
-    }
-    r = export_blob_hash_check(h, digest, err);
+    struct blob_out bo = { o, fd, p };
+    r = export_blob_copy(in, size, digest, blob_sink, &bo, err);
     if (r < 0)
         return r;
     if (fd >= 0 && fsync(fd) < 0)

@@ -44,6 +44,8 @@ const struct export_format *export_format_find(const char *name)
 
 /* ---- blobs ---------------------------------------------------------- */
 
+#define EXPORT_COPY_CHUNK (1u << 20)
+
 char *export_blob_path(const struct export_source *s, const char *digest)
 {
     return store_blob_path(s->st, digest);
@@ -67,6 +69,43 @@ int export_blob_hash_check(struct hash_ctx *h, const char *digest, struct kiln_e
         return kiln_errf(err, KILN_EVERIFY, "blob '%s' is corrupt: its content hashes to sha256:%s",
                          digest, hex);
     return 0;
+}
+
+int export_blob_copy(int in, uint64_t size, const char *digest, export_sink_fn sink, void *ud,
+                     struct kiln_err *err)
+{
+    struct hash_ctx *h = hash_new();
+    if (!h)
+        return kiln_errf(err, KILN_ENOMEM, "out of memory");
+    _cleanup_free_ char *chunk = xmalloc(EXPORT_COPY_CHUNK);
+    uint64_t done = 0;
+    int r = 0;
+    for (;;) {
+        ssize_t n = read(in, chunk, EXPORT_COPY_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = kiln_errno(err, KILN_EFAIL, errno, "cannot read blob '%s'", digest);
+            break;
+        }
+        if (n == 0)
+            break;
+        if (done + (uint64_t)n > size) {
+            r = kiln_errf(err, KILN_EVERIFY, "blob '%s' changed while it was copied", digest);
+            break;
+        }
+        done += (uint64_t)n;
+        hash_update(h, chunk, (size_t)n);
+        if (sink && (r = sink(ud, chunk, (size_t)n, err)) < 0)
+            break;
+    }
+    if (r == 0 && done != size)
+        r = kiln_errf(err, KILN_EVERIFY, "blob '%s' changed while it was copied", digest);
+    if (r < 0) {
+        hash_free(h);
+        return r;
+    }
+    return export_blob_hash_check(h, digest, err);
 }
 
 int export_blob_json(const struct export_source *s, const char *digest, size_t limit, json_t **out,

@@ -81,6 +81,15 @@ int export_blob_open(const struct export_source *s, const char *digest, int *fd,
 /* Fails with KILN_EVERIFY if h (consumed and freed) does not hash to digest. */
 int export_blob_hash_check(struct hash_ctx *h, const char *digest, struct kiln_err *err);
 
+/* Streams the size bytes of blob digest from in (from export_blob_open())
+ * to sink (NULL: only checks it), hashing every byte: KILN_EVERIFY when the
+ * blob changes size while it is read or does not hash to its digest.  The
+ * sink has seen the bytes before the hash is checked, so it must write to
+ * something the caller discards on failure. */
+typedef int (*export_sink_fn)(void *ud, const void *data, size_t len, struct kiln_err *err);
+int export_blob_copy(int in, uint64_t size, const char *digest, export_sink_fn sink, void *ud,
+                     struct kiln_err *err);
+
 /* Reads, verifies and parses a JSON blob no larger than limit; *out is a new reference. */
 int export_blob_json(const struct export_source *s, const char *digest, size_t limit, json_t **out,
                      struct kiln_err *err);
