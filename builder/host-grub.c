@@ -124,9 +124,9 @@ static int copy_grub_files(struct tree *t, const char *dir, struct kiln_err *err
     int r = tree_sorted(t, &v, &n, err);
     if (r < 0)
         return r;
-    /* Collect first: adding entries changes the tree under v. */
+    /* Collect the names first: adding entries changes the tree under v. */
     size_t k = 0;
-    struct tree_entry **files = xcalloc(n + 1, sizeof(*files));
+    char **names = xcalloc(n + 1, sizeof(char *));
     const size_t plen = strlen(GRUB_DIR "/");
     for (size_t i = 0; i < n; i++) {
         const char *name = v[i]->path + plen;
@@ -134,12 +134,9 @@ static int copy_grub_files(struct tree *t, const char *dir, struct kiln_err *err
             continue;
         const char *dot = strrchr(name, '.');
         if (dot && (strcmp(dot, ".mod") == 0 || strcmp(dot, ".lst") == 0 || strcmp(dot, ".img") == 0))
-            files[k++] = v[i];
+            names[k++] = xstrdup(name);
     }
     free(v);
-    char **names = xcalloc(k + 1, sizeof(char *));
-    for (size_t i = 0; i < k; i++)
-        names[i] = xstrdup(files[i]->path + plen);
     for (size_t i = 0; i < k && r == 0; i++) {
         _cleanup_free_ char *src = xasprintf(GRUB_DIR "/%s", names[i]);
         struct tree_entry *e = tree_get(t, src);
@@ -174,7 +171,6 @@ static int copy_grub_files(struct tree *t, const char *dir, struct kiln_err *err
     for (size_t i = 0; i < k; i++)
         free(names[i]);
     free(names);
-    free(files);
     return r;
 }
 

@@ -67,9 +67,11 @@ test_expect_success 'KILN_ACCEL=kvm fails clearly when KVM is broken, and the st
     fi
 '
 
-test_expect_success 'an unknown KILN_ACCEL is a usage error' '
+test_expect_success 'an unknown KILN_ACCEL is a usage error, and the store is unchanged' '
+    before=$(store_digest) &&
     KILN_ACCEL=hvf test_expect_code 2 kiln build r.yaml --version 3.0.0 &&
-    test_grep "KILN_ACCEL.*hvf.*auto, kvm, tcg" err
+    test_grep "KILN_ACCEL.*hvf.*auto, kvm, tcg" err &&
+    test "$before" = "$(store_digest)"
 '
 
 test_done
