@@ -44,6 +44,13 @@ char *cli_store_path(const struct cli_ctx *ctx);
 /* Prints a JSON value on stdout (indented, sorted keys) and takes its reference. */
 void cli_print_json(json_t *j);
 
+/* From now on SIGINT, SIGTERM and SIGHUP stop the command through one
+ * thread (threads started later inherit the blocked mask): it calls cleanup
+ * (may be NULL), says "kiln: interrupted" ("; nothing was written" when
+ * cleanup returned > 0) and exits 128+signal.  cleanup must be safe to call
+ * from that thread while the command runs. */
+int cli_on_stop(int (*cleanup)(void), struct kiln_err *err);
+
 /* Installs the log sink for this command's verbosity. */
 void cli_setup_log(struct cli_ctx *ctx);
 

@@ -10,8 +10,6 @@
  * KILN_MAX_EXPANDED_BYTES, KILN_MAX_ENTRIES, KILN_ALLOW_DEVICES=1 (limits
  * for base archives and directories, see builder/tree.h). */
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,19 +33,12 @@ DEFINE_CLEANUP(struct signing_key, signing_key_free)
 
 enum { OPT_VERSION = 1, OPT_CHANNEL, OPT_FORCE, OPT_SIGN, OPT_COMPRESSION };
 
-static sigset_t stop_signals;
-
-static void *signal_thread(void *ud)
+/* The build's cleanup on SIGINT/SIGTERM/SIGHUP.  It does not claim that
+ * nothing was written: the signal may come after the image was stored. */
+static int build_stop(void)
 {
-    (void)ud;
-    int sig = 0;
-    if (sigwait(&stop_signals, &sig) != 0)
-        return NULL;
     build_emergency_cleanup();
-    static const char msg[] = "kiln: interrupted\n";
-    ssize_t w = write(2, msg, sizeof(msg) - 1);
-    (void)w;
-    _exit(128 + sig);
+    return 0;
 }
 
 static int env_u64(const char *name, uint64_t *out, struct kiln_err *err)
@@ -183,22 +174,8 @@ CLI_COMMAND(build)
     if (sign && signing_key_load(strcmp(sign, "-") == 0 ? NULL : sign, NULL, &key, &err) < 0)
         return cli_fail(&err);
 
-    /* From here on the signals are handled by one thread; every thread
-     * started later inherits the blocked mask. */
-    /* A background job starts with SIGINT ignored; a build must still stop cleanly. */
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    pthread_t sth;
-    if (pthread_create(&sth, NULL, signal_thread, NULL) != 0) {
-        kiln_errf(&err, KILN_EFAIL, "cannot start the signal thread");
+    if (cli_on_stop(build_stop, &err) < 0)
         return cli_fail(&err);
-    }
-    pthread_detach(sth);
 
     _cleanup_free_ char *dir = cli_store_path(ctx);
     _cleanup_(store_closep) struct store *st = NULL;

@@ -1,45 +1,9 @@
 /* cmd-export.c - kiln export REF --format F --output PATH [--force] */
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "images/export.h"
 #include "common/banned.h"
-
-static sigset_t stop_signals;
-
-/* Waits for SIGINT, SIGTERM or SIGHUP; removes the unfinished output and exits. */
-static void *signal_thread(void *ud)
-{
-    (void)ud;
-    int sig = 0;
-    if (sigwait(&stop_signals, &sig) != 0)
-        return NULL;
-    static const char removed[] = "kiln: interrupted; nothing was written\n";
-    static const char done[] = "kiln: interrupted\n";
-    ssize_t w = export_emergency_cleanup() ? write(2, removed, sizeof(removed) - 1)
-                                           : write(2, done, sizeof(done) - 1);
-    (void)w;
-    _exit(128 + sig);
-}
-
-static void catch_stop_signals(void)
-{
-    /* a background job starts with SIGINT ignored: an ignored signal never
-     * reaches sigwait(); SIGHUP keeps what nohup chose */
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    pthread_t th;
-    if (pthread_create(&th, NULL, signal_thread, NULL) == 0)
-        pthread_detach(th);
-}
 
 CLI_COMMAND(export)
 {
@@ -86,7 +50,8 @@ CLI_COMMAND(export)
     o.ref = argv[optind];
     struct kiln_err err = KILN_ERR_INIT;
     struct export_result res = { 0 };
-    catch_stop_signals();
+    if (cli_on_stop(export_emergency_cleanup, &err) < 0)
+        return cli_fail(&err);
     if (export_run(&o, &res, &err) < 0)
         return cli_fail(&err);
     if (ctx->json) {
