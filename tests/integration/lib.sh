@@ -39,12 +39,21 @@ test_expect_success() {
     _desc=$1
     _body=$2
     _out="$TEST_DIR/.out.$test_count"
+    : >"$TEST_DIR/.start"
     if (set -e; eval "$_body") >"$_out" 2>&1; then
         echo "ok $test_count - $_desc"
     else
         test_failures=$((test_failures + 1))
         echo "not ok $test_count - $_desc"
-        sed -e 's/^/#   /' "$_out" | tail -n 40
+        # On stderr, so that prove shows why without --verbose; with the
+        # stderr a command of this test left in ./err, if any.
+        {
+            sed -e 's/^/#   /' "$_out" | tail -n 40
+            if [ -s err ] && [ err -nt "$TEST_DIR/.start" ]; then
+                echo "#   ./err:"
+                sed -e 's/^/#     /' err | tail -n 20
+            fi
+        } >&2
     fi
 }
 
