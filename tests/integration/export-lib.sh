@@ -131,13 +131,6 @@ outputs:$_outs
 EOR
 }
 
-# 1 when this kiln can build images (the builder is part of it).
-kiln_can_build() {
-    busybox_recipe "$TEST_DIR/.probe.yaml" probe 0.0.1 oci "$TEST_DIR/.probe-src"
-    ! "$KILN_BIN" build "$TEST_DIR/.probe.yaml" --store "$TEST_DIR/.probe-store" 2>&1 |
-        grep -q "not available in this build"
-}
-
 # 0 when something listens on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
