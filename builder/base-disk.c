@@ -81,15 +81,6 @@ int disk_detect_format(const char *path, enum disk_format *fmt, struct kiln_err 
     return 0;
 }
 
-static void free_strings(char **v)
-{
-    if (!v)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
-
 /* Mountpoints come from the guest's fstab: only plain absolute paths. */
 static int sane_mountpoint(const char *mp)
 {
@@ -111,17 +102,17 @@ static int export_root(guestfs_h *g, const char *path, const char *tar_out, stru
     if (!roots)
         return guest_fail(g, err, KILN_EINVAL, "base disk '%s' cannot be inspected", path);
     if (!roots[0]) {
-        free_strings(roots);
+        guest_free_strings(roots);
         return kiln_errf(err, KILN_EINVAL, "base disk '%s' has no recognisable operating system", path);
     }
     if (roots[1]) {
-        free_strings(roots);
+        guest_free_strings(roots);
         return kiln_errf(err, KILN_EINVAL, "base disk '%s' holds more than one operating system", path);
     }
     char *root = roots[0];
     char **mps = guestfs_inspect_get_mountpoints(g, root);
     if (!mps) {
-        free_strings(roots);
+        guest_free_strings(roots);
         return guest_fail(g, err, KILN_EINVAL, "base disk '%s': cannot read its mountpoints", path);
     }
     /* Pairs (mountpoint, device); mount shorter mountpoints first. */
@@ -146,8 +137,8 @@ static int export_root(guestfs_h *g, const char *path, const char *tar_out, stru
             }
         }
     }
-    free_strings(mps);
-    free_strings(roots);
+    guest_free_strings(mps);
+    guest_free_strings(roots);
     if (ret < 0)
         return ret;
     kiln_log(KILN_LOG_INFO, "copying the root filesystem out of the base disk");
@@ -155,8 +146,8 @@ static int export_root(guestfs_h *g, const char *path, const char *tar_out, stru
     if (guestfs_tar_out_opts(g, "/", tar_out, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
                              GUESTFS_TAR_OUT_OPTS_XATTRS, 1, GUESTFS_TAR_OUT_OPTS_EXCLUDES, excludes, -1) < 0)
         return guest_fail(g, err, KILN_EFAIL, "base disk '%s': cannot copy its root filesystem out", path);
-    if (guestfs_umount_all(g) < 0 || guestfs_shutdown(g) < 0)
-        return guest_fail(g, err, KILN_EFAIL, "base disk '%s'", path);
+    if (guest_finish(g, err) < 0)
+        return kiln_err_prefix(err, "base disk '%s'", path);
     return 0;
 }
 

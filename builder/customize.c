@@ -12,15 +12,6 @@
 #define RESOLV_SAVED "/etc/resolv.conf.kiln-saved"
 #define POLICY_RC "/usr/sbin/policy-rc.d"
 
-static void free_strings(char **v)
-{
-    if (!v)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
-
 /* The guest's DNS points at the appliance's resolver while apt runs. */
 static int net_setup(guestfs_h *g, int *saved, struct kiln_err *err)
 {
@@ -165,7 +156,7 @@ static int rm_files_below(guestfs_h *g, const char *dir, const char *const *keep
         if (guestfs_is_file(g, path) == 1 && guestfs_rm(g, path) < 0)
             ret = guest_fail(g, err, KILN_EFAIL, "cannot remove '%s'", path);
     }
-    free_strings(names);
+    guest_free_strings(names);
     return ret;
 }
 
@@ -182,7 +173,7 @@ static int empty_dir(guestfs_h *g, const char *dir, struct kiln_err *err)
         if (guestfs_rm_rf(g, path) < 0)
             ret = guest_fail(g, err, KILN_EFAIL, "cannot remove '%s'", path);
     }
-    free_strings(names);
+    guest_free_strings(names);
     return ret;
 }
 
@@ -195,7 +186,7 @@ static int rm_glob(guestfs_h *g, const char *pattern, struct kiln_err *err)
     for (char **p = paths; *p && ret == 0; p++)
         if (guestfs_rm_rf(g, *p) < 0)
             ret = guest_fail(g, err, KILN_EFAIL, "cannot remove '%s'", *p);
-    free_strings(paths);
+    guest_free_strings(paths);
     return ret;
 }
 
@@ -263,7 +254,7 @@ static int any_file_below(guestfs_h *g, const char *dir, const char *const *keep
         if (!kept && guestfs_is_file(g, path) == 1)
             *found = TAKE_PTR(path);
     }
-    free_strings(names);
+    guest_free_strings(names);
     return 0;
 }
 
@@ -276,10 +267,10 @@ int sysprep_check(guestfs_h *g, struct kiln_err *err)
         return guest_fail(g, err, KILN_EFAIL, "sysprep check: cannot list '/etc/ssh'");
     if (keys[0]) {
         int r = kiln_errf(err, KILN_EFAIL, "sysprep check: SSH host key '%s' is still in the image", keys[0]);
-        free_strings(keys);
+        guest_free_strings(keys);
         return r;
     }
-    free_strings(keys);
+    guest_free_strings(keys);
     if (guest_exists(g, "/usr/sbin/sshd") &&
         !guest_exists(g, "/etc/systemd/system/multi-user.target.wants/" DISK_SSH_KEYGEN_UNIT))
         return kiln_errf(err, KILN_EFAIL, "sysprep check: nothing regenerates the SSH host keys at first boot");

@@ -94,9 +94,7 @@ static int stage(guestfs_h *g, const struct recipe *r, const char *rootfs_tar,
                              GUESTFS_TAR_OUT_OPTS_XATTRS, 1, GUESTFS_TAR_OUT_OPTS_EXCLUDES, excludes,
                              -1) < 0)
         return guest_fail(g, err, KILN_EFAIL, "cannot copy the customised root filesystem out");
-    if (guestfs_umount_all(g) < 0 || guestfs_shutdown(g) < 0)
-        return guest_fail(g, err, KILN_EFAIL, "cannot finish writing the disk");
-    return 0;
+    return guest_finish(g, err);
 }
 
 int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *workdir,

@@ -16,6 +16,9 @@
 #define GUEST_LOG "/.kiln-run.log"
 #define GUEST_LOG_LIMIT (1u << 20) /* the last 1 MiB of a command's output is logged */
 #define WATCHDOG_GRACE 60          /* seconds past the in-guest timeout */
+#define GUEST_STOP_ROUNDS 30       /* kill rounds (1 s apart) for what a command left running */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 int guest_fail(guestfs_h *g, struct kiln_err *err, int code, const char *fmt, ...)
 {
@@ -73,6 +76,24 @@ int guest_launch(guestfs_h *g, struct kiln_err *err)
     kiln_log(KILN_LOG_INFO, "starting the build appliance");
     if (guestfs_launch(g) < 0)
         return guest_fail(g, err, KILN_EFAIL, "cannot start the build appliance");
+    return 0;
+}
+
+void guest_free_strings(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+int guest_finish(guestfs_h *g, struct kiln_err *err)
+{
+    if (guestfs_umount_all(g) < 0)
+        return guest_fail(g, err, KILN_EFAIL, "cannot unmount the guest's filesystems");
+    if (guestfs_shutdown(g) < 0)
+        return guest_fail(g, err, KILN_EFAIL, "cannot finish writing the disk");
     return 0;
 }
 
@@ -174,7 +195,12 @@ static void log_guest_output(guestfs_h *g)
 }
 
 /* The wrapper: run "$@" with its output in GUEST_LOG, under timeout(1)
- * when the guest has it, and report the status on stdout. */
+ * when the guest has it, and report the status on stdout.  Then stop what
+ * the command left running in the guest (a daemon it started, busybox
+ * timeout's watcher): every process whose root is the guest's, found with
+ * the shell's own test -ef, is killed until none is left, and their number
+ * (timeout's watcher aside) is reported.  A process still holding the guest
+ * open would keep libguestfs from unmounting the /dev it bound in. */
 static const char wrapper[] =
     "t=$1; shift; "
     "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "
@@ -182,7 +208,40 @@ static const char wrapper[] =
     "if [ \"$t\" != 0 ] && command -v timeout >/dev/null 2>&1; then "
     "timeout -s KILL \"$t\" \"$@\" >" GUEST_LOG " 2>&1 </dev/null; s=$?; "
     "else \"$@\" >" GUEST_LOG " 2>&1 </dev/null; s=$?; fi; "
-    "echo \"kiln-status:$s\"";
+    "n=0; i=0; while [ $i -lt " STR(GUEST_STOP_ROUNDS) " ]; do "
+    "k=0; for p in /proc/[0-9]*; do p=${p#/proc/}; "
+    "[ \"$p\" != $$ ] && [ /proc/$p/root -ef / ] || continue; "
+    "c=; read -r c 2>/dev/null </proc/$p/comm; "
+    "if kill -9 \"$p\" 2>/dev/null; then k=$((k+1)); "
+    "[ $i = 0 ] && [ \"$c\" != timeout ] && n=$((n+1)); fi; "
+    "done; [ $k = 0 ] && break; i=$((i+1)); sleep 1 2>/dev/null || :; done; "
+    "echo \"kiln-left:$n\"; echo \"kiln-status:$s\"";
+
+/* guestfs_command() bind-mounts these into the guest for a command and
+ * ignores a failed unmount afterwards; a mount left there would be copied
+ * into the image.  "/dev/pts" itself cannot be named (libguestfs would
+ * take it for the appliance's own device): a lazy unmount of "/dev"
+ * detaches it with the rest. */
+static const char *const command_binds[] = { "/dev", "/proc", "/sys/fs/selinux", "/sys", NULL };
+
+static int unbind_command_mounts(guestfs_h *g, const char *what, struct kiln_err *err)
+{
+    char **mps = guestfs_mountpoints(g);
+    if (!mps)
+        return guest_fail(g, err, KILN_EFAIL, "after '%s': cannot list the guest's mounts", what);
+    int ret = 0;
+    for (size_t i = 0; mps[i] && mps[i + 1] && ret == 0; i += 2)
+        for (const char *const *b = command_binds; *b; b++)
+            if (strcmp(mps[i + 1], *b) == 0) {
+                kiln_log(KILN_LOG_DEBUG, "after '%s': unmounting the '%s' that libguestfs left", what, *b);
+                if (guestfs_umount_opts(g, *b, GUESTFS_UMOUNT_OPTS_LAZYUNMOUNT, 1, -1) < 0)
+                    ret = guest_fail(g, err, KILN_EFAIL, "after '%s': cannot unmount '%s' in the guest",
+                                     what, *b);
+                break;
+            }
+    guest_free_strings(mps);
+    return ret;
+}
 
 int guest_run(guestfs_h *g, const char *what, char *const argv[], unsigned timeout,
               struct kiln_err *err)
@@ -217,6 +276,15 @@ int guest_run(guestfs_h *g, const char *what, char *const argv[], unsigned timeo
     }
     log_guest_output(g);
     guestfs_rm_f(g, GUEST_LOG);
+    int r = unbind_command_mounts(g, what, err);
+    if (r < 0) {
+        free(out);
+        return r;
+    }
+    const char *left = strstr(out, "kiln-left:");
+    if (left && strtol(left + 10, NULL, 10) > 0)
+        kiln_log(KILN_LOG_WARN, "command '%s' left %ld process(es) running in the image; they were stopped",
+                 what, strtol(left + 10, NULL, 10));
     const char *s = strstr(out, "kiln-status:");
     long st = -1;
     if (s) {

@@ -28,8 +28,18 @@ int guest_add_drive(guestfs_h *g, const char *path, const char *format, int read
 
 int guest_launch(guestfs_h *g, struct kiln_err *err);
 
+/* Unmounts the guest's filesystems and shuts the appliance down, so that
+ * everything is on the disk. */
+int guest_finish(guestfs_h *g, struct kiln_err *err);
+
+/* Frees a NULL-terminated string list that libguestfs returned (NULL is fine). */
+void guest_free_strings(char **v);
+
 /* Runs argv inside the mounted guest (chroot at /, with /dev, /proc and /sys
- * bound in), output logged line by line after it finishes.  A non-zero exit
+ * bound in), output logged line by line after it finishes.  Processes the
+ * command leaves running in the guest are stopped when it ends (with a
+ * warning), and the bind mounts are gone when this returns, so that nothing
+ * of the appliance ends up in the image.  A non-zero exit
  * fails with "'<what>' failed with exit status N"; when timeout is non-zero
  * the command is killed after that many seconds (in the guest with
  * timeout(1), and the appliance is killed from the host as a last resort)

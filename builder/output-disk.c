@@ -80,20 +80,11 @@ int disk_partition(guestfs_h *g, const struct recipe_output *o, char **root_dev,
     return 0;
 }
 
-static void free_strings(char **v)
-{
-    if (!v)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
-
 static int has_glob(guestfs_h *g, const char *pattern)
 {
     char **v = guestfs_glob_expand(g, pattern);
     int found = v && v[0];
-    free_strings(v);
+    guest_free_strings(v);
     return found;
 }
 

@@ -48,10 +48,12 @@ test_expect_success 'the run command really ran inside the guest' '
     test "$(cat bundle/rootfs/etc/ran)" = "ran in the guest"
 '
 
-test_expect_success 'KILN_ACCEL=tcg builds without probing or warning' '
+test_expect_success 'KILN_ACCEL=tcg builds without probing or warning, to the same digest' '
+    d1=$(sed -n "s/^accel:1.0.0@//p" out) &&
     KILN_ACCEL=tcg kiln build r.yaml --force >out 2>err &&
     test_grep "^accel:1.0.0@sha256:" out &&
-    ! grep -q "KVM" err
+    ! grep -q "KVM" err &&
+    test "$(sed -n "s/^accel:1.0.0@//p" out)" = "$d1"
 '
 
 test_expect_success 'KILN_ACCEL=kvm fails clearly when KVM is broken, and the store is unchanged' '

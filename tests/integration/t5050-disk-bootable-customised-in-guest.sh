@@ -36,7 +36,9 @@ test_expect_success 'a bootable recipe with run and services builds through the 
     jq -e ".annotations[\"dev.kiln.sysprep\"] == \"verified\"" "$m" &&
     files=$(blob "$(jq -r ".annotations[\"dev.kiln.files\"]" "$m")") &&
     jq -e ".files | map(.path) | index(\"/boot/grub/grub.cfg\") != null" "$files" &&
-    jq -e ".files | map(.path) | index(\"/etc/systemd/system/multi-user.target.wants/e2scrub_reap.service\") == null" "$files"
+    jq -e ".files | map(.path) | index(\"/etc/systemd/system/multi-user.target.wants/e2scrub_reap.service\") == null" "$files" &&
+    # nothing of the appliance /dev that libguestfs binds in while a command runs
+    jq -e "[.files[].path | select(test(\"^/dev/(disk|sd|virtio|block)\"))] == []" "$files"
 '
 
 test_expect_success 'it boots, and the console shows what the run command wrote' '
