@@ -99,8 +99,14 @@ static int install_grub(guestfs_h *g, struct kiln_err *err)
     if (ret < 0)
         return ret;
     kiln_log(KILN_LOG_INFO, "installing GRUB");
-    char *inst[] = { "grub-install", "--target=i386-pc", "/dev/sda", NULL };
-    ret = guest_run(g, "grub-install --target=i386-pc /dev/sda", inst, 600, err);
+    /* Inside the appliance the kernel may name the disk /dev/sdb (the
+     * appliance's own disk then being /dev/sda): libguestfs translates
+     * device names in its API, not in a command.  grub-probe names the
+     * disk that holds /boot as the guest sees it. */
+    ret = guest_sh(g, "grub-install --target=i386-pc DISK",
+                   "d=$(grub-probe --target=disk /boot) && "
+                   "echo \"installing GRUB on $d\" && grub-install --target=i386-pc \"$d\"",
+                   600, err);
     if (ret < 0)
         return ret;
     char *upd[] = { "update-grub", NULL };
