@@ -141,6 +141,8 @@ static int write_bio_file(BIO *b, const char *path, mode_t mode, int *created, s
     int r = fs_write_all(fd, data, (size_t)n, path, err);
     if (r < 0)
         return r;
+    if (fsync(fd) < 0)
+        return kiln_errno(err, KILN_EFAIL, errno, "cannot sync '%s'", path);
     if (close(TAKE_FD(fd)) < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot write '%s'", path);
     return 0;
