@@ -68,35 +68,33 @@ int fs_commit_tmp(int fd, const char *tmp, const char *path, struct kiln_err *er
     return fs_fsync_dir(dir, err);
 }
 
-int fs_write_all(int fd, const void *data, size_t len, const char *what, struct kiln_err *err)
+/* Writes all of [data, data+len) with write(), or with pwrite() from *off. */
+static int write_loop(int fd, const void *data, size_t len, const uint64_t *off, const char *what,
+                      struct kiln_err *err)
 {
     const char *p = data;
+    uint64_t at = off ? *off : 0;
     while (len) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = off ? pwrite(fd, p, len, (off_t)at) : write(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return kiln_errno(err, KILN_EFAIL, n < 0 ? errno : EIO, "cannot write '%s'", what);
         p += n;
         len -= (size_t)n;
+        at += (uint64_t)n;
     }
     return 0;
 }
 
+int fs_write_all(int fd, const void *data, size_t len, const char *what, struct kiln_err *err)
+{
+    return write_loop(fd, data, len, NULL, what, err);
+}
+
 int fs_pwrite_all(int fd, const void *data, size_t len, uint64_t off, const char *what, struct kiln_err *err)
 {
-    const char *p = data;
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return kiln_errno(err, KILN_EFAIL, n < 0 ? errno : EIO, "cannot write '%s'", what);
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
+    return write_loop(fd, data, len, &off, what, err);
 }
 
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct kiln_err *err)
