@@ -61,17 +61,6 @@ static int find_disk(const struct export_source *s, int want_qcow2, char **diges
     return kiln_errf(err, KILN_EINVAL, "image '%s' has no disk (build it with a qcow2 or raw output)", s->ref);
 }
 
-struct fd_out {
-    int fd;
-    const char *path;
-};
-
-static int fd_sink(void *ud, const void *data, size_t len, struct kiln_err *err)
-{
-    struct fd_out *o = ud;
-    return fs_write_all(o->fd, data, len, o->path, err);
-}
-
 /* Copies blob digest into dest, verified (dest NULL: only checks it). */
 static int copy_verified(const struct export_source *s, const char *digest, const char *dest,
                          struct kiln_err *err)
@@ -88,8 +77,8 @@ static int copy_verified(const struct export_source *s, const char *digest, cons
         if (ofd < 0)
             return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", dest);
     }
-    struct fd_out out = { ofd, dest };
-    if ((r = export_blob_copy(ifd, size, digest, dest ? fd_sink : NULL, &out, err)) < 0)
+    struct export_fd_out out = { ofd, dest };
+    if ((r = export_blob_copy(ifd, size, digest, dest ? export_fd_sink : NULL, &out, err)) < 0)
         return r;
     if (ofd >= 0 && fsync(ofd) < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot sync '%s'", dest);

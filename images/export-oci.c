@@ -22,7 +22,6 @@
 
 DEFINE_CLEANUP(struct archive, archive_write_free)
 
-
 /* Where layout files go: a directory, or a tar when ar is set. */
 struct layout_out {
     const struct export_source *src;
@@ -86,11 +85,10 @@ static int out_mem(struct layout_out *o, const char *rel, const char *data, size
     return r;
 }
 
-/* Where out_blob() sends a blob: the archive, else fd (at path). */
+/* Where out_blob() sends a blob: the archive, else a file. */
 struct blob_out {
     struct layout_out *o;
-    int fd;
-    const char *path;
+    struct export_fd_out file;
 };
 
 static int blob_sink(void *ud, const void *data, size_t len, struct kiln_err *err)
@@ -98,7 +96,7 @@ static int blob_sink(void *ud, const void *data, size_t len, struct kiln_err *er
     struct blob_out *b = ud;
     if (b->o->ar)
         return archive_write_data(b->o->ar, data, len) == (la_ssize_t)len ? 0 : ar_fail(b->o, err);
-    return fs_write_all(b->fd, data, len, b->path, err);
+    return export_fd_sink(&b->file, data, len, err);
 }
 
 /* Copies a blob, checking its digest on the way. */
@@ -124,7 +122,7 @@ static int out_blob(struct layout_out *o, const char *digest, struct kiln_err *e
         if (fd < 0)
             return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", p);
     }
-    struct blob_out bo = { o, fd, p };
+    struct blob_out bo = { o, { fd, p } };
     r = export_blob_copy(in, size, digest, blob_sink, &bo, err);
     if (r < 0)
         return r;

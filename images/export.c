@@ -108,6 +108,12 @@ int export_blob_copy(int in, uint64_t size, const char *digest, export_sink_fn s
     return export_blob_hash_check(h, digest, err);
 }
 
+int export_fd_sink(void *ud, const void *data, size_t len, struct kiln_err *err)
+{
+    const struct export_fd_out *o = ud;
+    return fs_write_all(o->fd, data, len, o->path, err);
+}
+
 int export_blob_json(const struct export_source *s, const char *digest, size_t limit, json_t **out,
                      struct kiln_err *err)
 {

@@ -89,6 +89,12 @@ int export_blob_hash_check(struct hash_ctx *h, const char *digest, struct kiln_e
 typedef int (*export_sink_fn)(void *ud, const void *data, size_t len, struct kiln_err *err);
 int export_blob_copy(int in, uint64_t size, const char *digest, export_sink_fn sink, void *ud,
                      struct kiln_err *err);
+/* The export_sink_fn that writes to fd (path names it in errors). */
+struct export_fd_out {
+    int fd;
+    const char *path;
+};
+int export_fd_sink(void *ud, const void *data, size_t len, struct kiln_err *err);
 
 /* Reads, verifies and parses a JSON blob no larger than limit; *out is a new reference. */
 int export_blob_json(const struct export_source *s, const char *digest, size_t limit, json_t **out,
