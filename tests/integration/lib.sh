@@ -30,6 +30,18 @@ kiln() { "$KILN_BIN" "$@"; }
 
 say() { echo "# $*"; }
 
+# busybox_root DIR APPLET...: a minimal root file system in DIR: the host's
+# static busybox with the given applets linked to it, /etc/passwd with root,
+# and an empty /tmp.
+busybox_root() {
+    _d=$1
+    shift
+    mkdir -p "$_d/bin" "$_d/etc" "$_d/tmp" &&
+        cp /bin/busybox "$_d/bin/busybox" &&
+        for _a in "$@"; do ln -s busybox "$_d/bin/$_a" || return 1; done &&
+        printf 'root:x:0:0:root:/root:/bin/sh\n' >"$_d/etc/passwd"
+}
+
 # Runs at exit (servers started by a test, mounts).
 test_on_exit() { test_cleanups="$test_cleanups
 $1"; }

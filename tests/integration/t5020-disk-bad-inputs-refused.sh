@@ -7,10 +7,7 @@ export TMPDIR="$TEST_DIR/tmp"
 mkdir -p "$TMPDIR"
 
 # A tiny busybox rootfs with a shell and timeout(1).
-mkdir -p root/bin root/etc root/tmp
-cp /bin/busybox root/bin/busybox
-for a in sh timeout sleep true false echo; do ln -s busybox root/bin/$a; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >root/etc/passwd
+busybox_root root sh timeout sleep true false echo
 tar -C root -cf base.tar .
 
 disk_recipe() {

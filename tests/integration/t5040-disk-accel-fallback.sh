@@ -7,10 +7,7 @@
 export TMPDIR="$TEST_DIR/tmp"
 mkdir -p "$TMPDIR"
 
-mkdir -p root/bin root/etc root/tmp
-cp /bin/busybox root/bin/busybox
-for a in sh cat echo; do ln -s busybox root/bin/$a; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >root/etc/passwd
+busybox_root root sh cat echo
 tar -C root -cf base.tar .
 cat >r.yaml <<-YAML
 name: accel
