@@ -204,7 +204,6 @@ void build_emergency_cleanup(void)
     /* current_lock stays held: the build must not go on committing. */
 }
 
-
 static int run_guest(struct build_ctx *ctx, struct kiln_err *err)
 {
     if (!ctx->opts->guest)
