@@ -169,6 +169,12 @@ CLI_COMMAND(build)
         return cli_fail(&err);
     if (recipe_check_inputs(r, &err) < 0)
         return cli_fail(&err);
+    /* The reference it will store is checked before any work (name and
+     * version by recipe_load, with the store's own validators). */
+    if (version && strcmp(version, "auto") == 0 && ref_check_auto_base(r->version, &err) < 0) {
+        kiln_err_prefix(&err, "--version auto");
+        return cli_fail(&err);
+    }
     _cleanup_(signing_key_freep) struct signing_key *key = NULL;
     /* --sign - takes the PEM key from $KILN_SIGNING_KEY (CI secrets). */
     if (sign && signing_key_load(strcmp(sign, "-") == 0 ? NULL : sign, NULL, &key, &err) < 0)

@@ -57,6 +57,23 @@ void kiln_err_clear(struct kiln_err *err)
     }
 }
 
+const char *kiln_err_shown(const char *s, size_t len, char *out, size_t outsz)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 4 < outsz; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+        if (i == 60 && len > 64) {
+            out[o++] = '.';
+            out[o++] = '.';
+            out[o++] = '.';
+            break;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 int kiln_exit_status(int code)
 {
     switch (code) {
