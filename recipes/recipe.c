@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -471,8 +472,10 @@ static int parse_path_sha(struct rp *p, const struct ynode *v, const char *where
     if (r == 0)
         r = need(p, v, "path", where, &n);
     snprintf(w, sizeof(w), "%s.path", where);
-    if (r == 0)
+    if (r == 0) {
+        b->path_pos = n->pos;
         r = get_host_path(p, n, w, &b->path);
+    }
     snprintf(w, sizeof(w), "%s.sha256", where);
     if (r == 0 && (n = ymap_get(v, "sha256", NULL)))
         r = get_sha256(p, n, w, b->sha256);
@@ -511,6 +514,7 @@ static int parse_base(struct rp *p, const struct ynode *v, struct recipe_base *b
         r = parse_path_sha(p, n, "base.disk", b);
     } else if (!strcmp(kind, "directory")) {
         b->kind = BASE_DIRECTORY;
+        b->path_pos = n->pos;
         r = get_host_path(p, n, "base.directory", &b->path);
     } else if (!strcmp(kind, "oci")) {
         static const char *const keys[] = { "layout", "ref", NULL };
@@ -521,8 +525,10 @@ static int parse_base(struct rp *p, const struct ynode *v, struct recipe_base *b
             r = check_keys(p, n, keys, "base.oci");
         if (r == 0)
             r = need(p, n, "layout", "base.oci", &l);
-        if (r == 0)
+        if (r == 0) {
+            b->path_pos = l->pos;
             r = get_host_path(p, l, "base.oci.layout", &b->path);
+        }
         if (r == 0 && (x = ymap_get(n, "ref", NULL))) {
             r = get_str(p, x, "base.oci.ref", &b->ref);
             struct kiln_err e = KILN_ERR_INIT;
@@ -554,6 +560,7 @@ static int parse_base(struct rp *p, const struct ynode *v, struct recipe_base *b
                                "apt, standard)", SHOWS(b->variant));
         }
         if (r == 0 && (x = ymap_get(n, "mirror", NULL))) {
+            b->path_pos = x->pos;
             r = get_str(p, x, "base.debian.mirror", &b->mirror);
             if (r == 0 && strncmp(b->mirror, "http://", 7) && strncmp(b->mirror, "https://", 8) &&
                 strncmp(b->mirror, "file:///", 8))
@@ -562,6 +569,10 @@ static int parse_base(struct rp *p, const struct ynode *v, struct recipe_base *b
                 r = check_oneline(p, x, "base.debian.mirror", b->mirror);
             if (r == 0 && strpbrk(b->mirror, " \t"))
                 r = fail(p, x, "'base.debian.mirror' must not contain spaces");
+            /* a file:/// mirror is a host folder, checked against the build
+             * context as written: no URL escapes that apt would decode */
+            if (r == 0 && !strncmp(b->mirror, "file://", 7) && strchr(b->mirror, '%'))
+                r = fail(p, x, "'base.debian.mirror': a file:/// URL must not contain '%%'");
         }
         if (r == 0 && (x = ymap_get(n, "packages", NULL)))
             r = get_strv(p, x, "base.debian.packages", check_package, 1, &b->packages);
@@ -709,6 +720,7 @@ static int parse_file(struct rp *p, const struct ynode *n, size_t idx, struct re
         return r;
     if (src) {
         snprintf(ww, sizeof(ww), "%s.src", w);
+        f->src_pos = src->pos;
         r = get_host_path(p, src, ww, &f->src);
     } else if (link) {
         snprintf(ww, sizeof(ww), "%s.link", w);
@@ -1283,6 +1295,7 @@ void recipe_free(struct recipe *r)
         free(r->outputs[i].filesystem);
     free(r->outputs);
     free(r->boot_test.marker);
+    strv_release(&r->context);
     free(r);
 }
 
@@ -1324,6 +1337,8 @@ static int parse_internal(const char *data, size_t len, const char *name, const 
     r = parse_root(&p, root, rec);
     if (r < 0)
         return r;
+    char *real = realpath(abs_dir, NULL);
+    strv_push(&rec->context, real ? real : xstrdup(abs_dir));
     *out = TAKE_PTR(rec);
     return 0;
 }
@@ -1364,4 +1379,24 @@ int recipe_load(const char *path, struct recipe **out, struct kiln_err *err)
     r = parse_internal(b.data, b.len, path, dir, abs, out, err);
     buf_release(&b);
     return r;
+}
+
+int recipe_context_add(struct recipe *r, const char *dir, struct kiln_err *err)
+{
+    char *real = realpath(dir, NULL);
+    if (!real)
+        return kiln_errno(err, KILN_EINVAL, errno, "build context '%s'", dir);
+    struct stat st;
+    if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        free(real);
+        return kiln_errf(err, KILN_EINVAL, "build context '%s' is not a directory", dir);
+    }
+    for (size_t i = 0; i < r->context.n; i++) {
+        if (!strcmp(r->context.v[i], real)) {
+            free(real);
+            return 0;
+        }
+    }
+    strv_push(&r->context, real);
+    return 0;
 }

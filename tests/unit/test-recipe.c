@@ -675,6 +675,74 @@ static void write_file(const char *path, const char *data)
     }
 }
 
+/* Loads path and checks its inputs, widened by ctx (may be NULL). */
+static int check_in_context(const char *path, const char *ctx, struct kiln_err *err)
+{
+    struct recipe *r = NULL;
+    int rc = recipe_load(path, &r, err);
+    if (rc == 0 && ctx)
+        rc = recipe_context_add(r, ctx, err);
+    if (rc == 0)
+        rc = recipe_check_inputs(r, err);
+    recipe_free(r);
+    return rc;
+}
+
+/* Host paths resolve, symlinks followed, inside the recipe's folder unless
+ * the context is widened. */
+static void test_context(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    mkdir("ctx", 0755);
+    mkdir("ctx/proj", 0755);
+    write_file("ctx/secret", "secret\n");
+    write_file("ctx/proj/mine", "mine\n");
+    char *secret = realpath("ctx/secret", NULL), *proj = realpath("ctx/proj", NULL);
+    char *y = xasprintf("name: t\nversion: 0.1.0\nbase: {scratch: true}\nfiles:\n  - {src: mine, dest: /a}\n"
+                        "  - {src: %s, dest: /b}\n", secret);
+    write_file("ctx/proj/abs.yaml", y);
+    free(y);
+    is_int(check_in_context("ctx/proj/abs.yaml", NULL, &err), KILN_EINVAL, "an absolute src outside the folder is refused");
+    char *want = xasprintf("ctx/proj/abs.yaml:6:11: files[1].src '%s' is outside the build context '%s' "
+                           "(use --context to widen it)", secret, proj);
+    is_str(err.msg, want, "naming the key, the path and the context");
+    free(want);
+    is_int(check_in_context("ctx/proj/abs.yaml", "ctx", &err), 0, "--context widens it: %s", err.msg);
+    is_int(check_in_context("ctx/proj/abs.yaml", "ctx/proj/mine", &err), KILN_EINVAL, "a context must be a directory");
+    has_str(err.msg, "is not a directory", "and says so");
+
+    write_file("ctx/proj/up.yaml", "name: t\nversion: 0.1.0\nbase: {scratch: true}\nfiles: [{src: ../secret, dest: /b}]\n");
+    is_int(check_in_context("ctx/proj/up.yaml", NULL, &err), KILN_EINVAL, "a ../ src is refused");
+    has_str(err.msg, "files[0].src '", "naming the key");
+    has_str(err.msg, "is outside the build context", "as outside the context");
+
+    symlink(secret, "ctx/proj/link");
+    write_file("ctx/proj/link.yaml", "name: t\nversion: 0.1.0\nbase: {scratch: true}\nfiles: [{src: link, dest: /b}]\n");
+    is_int(check_in_context("ctx/proj/link.yaml", NULL, &err), KILN_EINVAL, "a symlink in the folder pointing out is refused");
+    want = xasprintf("(it resolves to '%s') is outside the build context", secret);
+    has_str(err.msg, want, "naming where it leads");
+    free(want);
+    symlink("mine", "ctx/proj/inner");
+    write_file("ctx/proj/inner.yaml", "name: t\nversion: 0.1.0\nbase: {scratch: true}\nfiles: [{src: inner, dest: /b}]\n");
+    is_int(check_in_context("ctx/proj/inner.yaml", NULL, &err), 0, "a symlink that stays inside is fine: %s", err.msg);
+
+    static const char *const bases[] = { "directory: /", "directory: ..", "tarball: {path: ../secret}",
+                                         "disk: {path: ../secret}", "oci: {layout: ..}",
+                                         "debian: {suite: bookworm, mirror: 'file:///var'}" };
+    static const char *const keys[] = { "base.directory '/'", "base.directory '", "base.tarball.path '",
+                                        "base.disk.path '", "base.oci.layout '", "base.debian.mirror '/var'" };
+    for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
+        y = xasprintf("name: t\nversion: 0.1.0\nbase: {%s}\n", bases[i]);
+        write_file("ctx/proj/base.yaml", y);
+        free(y);
+        is_int(check_in_context("ctx/proj/base.yaml", NULL, &err), KILN_EINVAL, "base '%s' outside is refused", bases[i]);
+        has_str(err.msg, keys[i], "naming its key");
+        has_str(err.msg, "is outside the build context", "as outside the context");
+    }
+    free(secret);
+    free(proj);
+}
+
 static void test_load_and_inputs(void)
 {
     char hex[HASH_HEX_LEN + 1];
@@ -703,7 +771,7 @@ static void test_load_and_inputs(void)
         write_file("sub/rootfs.tar", "tampered\n");
         rc = recipe_check_inputs(r, &err);
         ok(rc == KILN_EINVAL, "a changed tarball is refused");
-        has_str(err.msg, "sub/good.yaml:4:3: base tarball '", "mismatch names the recipe position");
+        has_str(err.msg, "sub/good.yaml:4:19: base tarball '", "mismatch names the recipe position");
         has_str(err.msg, "rootfs.tar' has sha256 ", "mismatch names the path");
         has_str(err.msg, hex, "mismatch names the declared digest");
         unlink("sub/rootfs.tar");
@@ -715,7 +783,7 @@ static void test_load_and_inputs(void)
         mkdir("sub/hello.txt", 0755);
         rc = recipe_check_inputs(r, &err);
         ok(rc == KILN_EINVAL, "a directory as a file's src is refused");
-        has_str(err.msg, "sub/good.yaml:5:9: files[0].src '", "src error position");
+        has_str(err.msg, "sub/good.yaml:5:15: files[0].src '", "src error position");
         has_str(err.msg, "hello.txt' is not a regular file", "src error message");
         recipe_free(r);
     }
@@ -725,7 +793,7 @@ static void test_load_and_inputs(void)
     ok(recipe_load("sub/dir.yaml", &r, &err) == 0, "directory recipe loads");
     if (r) {
         ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a missing base directory is refused");
-        has_str(err.msg, "base directory '", "base directory message");
+        has_str(err.msg, "sub/dir.yaml:3:19: base.directory '", "base directory message");
         mkdir("sub/nodir", 0755);
         ok(recipe_check_inputs(r, &err) == 0, "an existing base directory is fine");
         recipe_free(r);
@@ -738,7 +806,7 @@ static void test_load_and_inputs(void)
         has_str(err.msg, "has no 'oci-layout' file", "oci layout message");
         write_file("sub/nodir/oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
         ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout without index.json is refused");
-        has_str(err.msg, "sub/oci.yaml:3:8: base OCI layout: cannot open '", "no index.json message");
+        has_str(err.msg, "sub/oci.yaml:3:22: base OCI layout: cannot open '", "no index.json message");
         write_file("sub/nodir/index.json", "{\"manifests\": 3}");
         ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout with a bad index.json is refused");
         has_str(err.msg, "has no valid index.json", "bad index.json message");
@@ -751,6 +819,7 @@ static void test_load_and_inputs(void)
         ok(recipe_check_inputs(r, &err) == 0, "an OCI layout with the ref is fine: %s", err.msg);
         recipe_free(r);
     }
+    test_context();
     r = NULL;
     rc = recipe_load("sub/nosuch.yaml", &r, &err);
     ok(rc == KILN_EINVAL && !r, "a missing recipe is invalid input");
