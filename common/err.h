@@ -45,7 +45,7 @@ int kiln_err_prefix(struct kiln_err *err, const char *fmt, ...) KILN_PRINTF(2, 3
 void kiln_err_clear(struct kiln_err *err);
 
 /* Untrusted text made fit for a message: control characters become '?',
- * and text past about 60 characters is cut with "...".  Writes into out
+ * and text longer than out can hold is cut with "...".  Writes into out
  * (outsz >= 8) and returns it. */
 const char *kiln_err_shown(const char *s, size_t len, char *out, size_t outsz);
 
