@@ -58,8 +58,9 @@ compare() { # LABEL TAR BOOTABLE
     local t0 t1 t2
     t0=$(now)
     # mmdebstrap's tar holds /dev nodes: accept them, as bench/oci.sh does.
+    # The tar lives in the cache, outside the recipe's folder: --context.
     if ! KILN_ALLOW_DEVICES=1 KILN_STORE="$WORK/store-$label" "$KILN" build "$WORK/$label.yaml" \
-            >/dev/null 2>"$WORK/kiln.err"; then
+            --context "$CACHE" >/dev/null 2>"$WORK/kiln.err"; then
         cat "$WORK/kiln.err" >&2
         exit 1
     fi

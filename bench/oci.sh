@@ -69,7 +69,7 @@ manifest_digest() { # LAYOUT REF
 
 for i in $(seq "$RUNS"); do
     sync
-    measure kiln env KILN_ALLOW_DEVICES=1 "$KILN" build "$WORK/bench.yaml" --store "$WORK/kiln-$i" --quiet
+    measure kiln env KILN_ALLOW_DEVICES=1 "$KILN" build "$WORK/bench.yaml" --context "$CACHE" --store "$WORK/kiln-$i" --quiet
     sync
     measure umoci bash -c 'umoci_build "$0" "$1"' "$WORK/umoci-$i" "$WORK/bundle-$i"
     rm -rf "$WORK/bundle-$i"

@@ -1,7 +1,9 @@
-/* base-directory.c - a host directory as the base (lstat walk, no symlink
- * followed; mtimes newer than SOURCE_DATE_EPOCH are clamped on output). */
+/* base-directory.c - a host directory inside the build context as the base
+ * (lstat walk, no symlink followed; mtimes newer than SOURCE_DATE_EPOCH are
+ * clamped on output). */
 #include "builder/build.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +14,11 @@ int base_directory_run(struct build_ctx *ctx, struct kiln_err *err)
 {
     const struct recipe_base *b = &ctx->recipe->base;
     _cleanup_free_ char *what = xasprintf("base directory '%s'", b->path);
-    int r = tree_read_dir(ctx->tree, what, b->path, err);
+    _cleanup_close_ int fd = recipe_open_input(ctx->recipe, "base.directory", b->path, O_RDONLY | O_DIRECTORY,
+                                               NULL, err);
+    if (fd < 0)
+        return fd;
+    int r = tree_read_dir(ctx->tree, what, fd, err);
     if (r < 0)
         return r;
     /* A directory has no digest of its own: record its file manifest's. */

@@ -29,9 +29,10 @@ static uint32_t be32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-int disk_detect_format(const char *path, enum disk_format *fmt, struct kiln_err *err)
+/* Reads the header at src; messages name path. */
+static int detect_format(const char *src, const char *path, enum disk_format *fmt, struct kiln_err *err)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    _cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return kiln_errno(err, errno == ENOENT ? KILN_ENOTFOUND : KILN_EFAIL, errno,
                           "base disk '%s'", path);
@@ -79,6 +80,11 @@ int disk_detect_format(const char *path, enum disk_format *fmt, struct kiln_err 
                          path, (long long)st.st_size);
     *fmt = DISK_FORMAT_RAW;
     return 0;
+}
+
+int disk_detect_format(const char *path, enum disk_format *fmt, struct kiln_err *err)
+{
+    return detect_format(path, path, fmt, err);
 }
 
 /* Mountpoints come from the guest's fstab: only plain absolute paths. */
@@ -151,16 +157,16 @@ static int export_root(guestfs_h *g, const char *path, const char *tar_out, stru
     return 0;
 }
 
-int base_disk_tar(const struct recipe_base *b, const char *tar_out, struct kiln_err *err)
+int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_out, struct kiln_err *err)
 {
     const char *path = b->path;
     enum disk_format fmt;
-    int ret = disk_detect_format(path, &fmt, err);
+    int ret = detect_format(src, path, &fmt, err);
     if (ret < 0)
         return ret;
     if (b->sha256[0]) {
         char hex[HASH_HEX_LEN + 1];
-        ret = hash_file_sha256(path, hex, NULL, err);
+        ret = hash_file_sha256(src, hex, NULL, err);
         if (ret < 0)
             return ret;
         if (strcmp(hex, b->sha256) != 0)
@@ -169,7 +175,7 @@ int base_disk_tar(const struct recipe_base *b, const char *tar_out, struct kiln_
     }
     if (fmt == DISK_FORMAT_QCOW2) {
         /* Structural check before any guest sees it. */
-        _cleanup_free_ char *abs = xstrdup(path);
+        _cleanup_free_ char *abs = xstrdup(src);
         char *argv[] = { "qemu-img", "check", "-q", "-f", "qcow2", abs, NULL };
         struct buf out = BUF_INIT;
         buf_init(&out, 64 << 10);
@@ -186,7 +192,7 @@ int base_disk_tar(const struct recipe_base *b, const char *tar_out, struct kiln_
     ret = guest_open(0, &g, err);
     if (ret < 0)
         return ret;
-    ret = guest_add_drive(g, path, fmt == DISK_FORMAT_QCOW2 ? "qcow2" : "raw", 1, err);
+    ret = guest_add_drive(g, src, fmt == DISK_FORMAT_QCOW2 ? "qcow2" : "raw", 1, err);
     if (ret == 0)
         ret = export_root(g, path, tar_out, err);
     guestfs_close(g);

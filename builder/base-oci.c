@@ -1,5 +1,6 @@
-/* base-oci.c - an OCI image layout as the base: index.json -> manifest ->
- * layers applied in order (OCI whiteouts resolved), every blob's digest and
+/* base-oci.c - an OCI image layout inside the build context as the base
+ * (read through its open directory, see recipe_open_layout): index.json ->
+ * manifest -> layers applied in order (OCI whiteouts resolved), every blob's digest and
  * size verified while it is read.  The image config is kept so the new image
  * inherits Env, Entrypoint, Cmd, WorkingDir, User, ExposedPorts and Labels. */
 #include "builder/build.h"
@@ -184,15 +185,21 @@ int base_oci_run(struct build_ctx *ctx, struct kiln_err *err)
     const struct recipe_base *b = &ctx->recipe->base;
     const char *ref = b->ref ? b->ref : "latest";
     _cleanup_free_ char *what = xasprintf("base oci '%s:%s'", b->path, ref);
+    /* The layout is read through its directory opened inside the build
+     * context, so that a path swapped since the check cannot lead out. */
+    _cleanup_close_ int dirfd = recipe_open_layout(ctx->recipe, err);
+    if (dirfd < 0)
+        return dirfd;
+    _cleanup_free_ char *layout = xasprintf("/proc/self/fd/%d", dirfd);
     struct oci_manifest *m = NULL;
     char mdigest[DIGEST_STR_SIZE];
-    int r = find_manifest(what, b->path, ref, &m, mdigest, err);
+    int r = find_manifest(what, layout, ref, &m, mdigest, err);
     if (r < 0)
         return r;
 
     /* The config: verified, kept for inheritance. */
     struct buf cb = BUF_INIT;
-    if ((r = read_doc(what, b->path, m->config.digest, m->config.size, &cb, err)) < 0)
+    if ((r = read_doc(what, layout, m->config.digest, m->config.size, &cb, err)) < 0)
         goto out;
     json_error_t jerr;
     json_t *cfg = json_loadb(cb.data, cb.len, 0, &jerr);
@@ -215,7 +222,7 @@ int base_oci_run(struct build_ctx *ctx, struct kiln_err *err)
             goto out;
         }
         _cleanup_free_ char *path = NULL;
-        if ((r = blob_path(lwhat, b->path, l->digest, &path, err)) < 0)
+        if ((r = blob_path(lwhat, layout, l->digest, &path, err)) < 0)
             goto out;
         int fd = -1;
         if ((r = open_blob(lwhat, path, l->digest, &fd, err)) < 0)

@@ -1,5 +1,6 @@
 /* base-tarball.c - a rootfs tarball (any compression) as the base.  The
- * archive is hostile until proven otherwise: see tree_read_tar(). */
+ * archive, inside the build context, is hostile until proven otherwise: see
+ * tree_read_tar(). */
 #include "builder/build.h"
 
 #include <errno.h>
@@ -16,9 +17,9 @@ int base_tarball_run(struct build_ctx *ctx, struct kiln_err *err)
     const struct recipe_base *b = &ctx->recipe->base;
     const char *slash = strrchr(b->path, '/');
     _cleanup_free_ char *what = xasprintf("base tarball '%s'", slash ? slash + 1 : b->path);
-    _cleanup_close_ int fd = open(b->path, O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int fd = recipe_open_input(ctx->recipe, "base.tarball.path", b->path, O_RDONLY, NULL, err);
     if (fd < 0)
-        return kiln_errno(err, errno == ENOENT ? KILN_EINVAL : KILN_EFAIL, errno, "cannot open %s", what);
+        return fd;
     char hex[HASH_HEX_LEN + 1];
     uint64_t size = 0;
     struct tree_read_opts o = { .whiteouts = 0, .sha256_out = hex, .size_out = &size };

@@ -44,9 +44,12 @@ int base_debian_run(struct build_ctx *ctx, struct kiln_err *err)
     const struct recipe_base *b = &ctx->recipe->base;
     if (!ctx->opts->cache_dir)
         return kiln_errf(err, KILN_EFAIL, "base 'debian' needs a cache directory");
+    int r = recipe_check_mirror(ctx->recipe, err);
+    if (r < 0)
+        return r;
     _cleanup_free_ char *tar = NULL;
     char hex[HASH_HEX_LEN + 1];
-    int r = base_debian_tar(b, ctx->opts->cache_dir, &tar, hex, err);
+    r = base_debian_tar(b, ctx->opts->cache_dir, &tar, hex, err);
     if (r < 0)
         return r;
     _cleanup_free_ char *what = xasprintf("base debian '%s'", b->suite);
@@ -62,8 +65,16 @@ int base_debian_run(struct build_ctx *ctx, struct kiln_err *err)
 int base_disk_run(struct build_ctx *ctx, struct kiln_err *err)
 {
     const struct recipe_base *b = &ctx->recipe->base;
+    /* Opened inside the build context and held open: qemu-img and the
+     * appliance read this very file through /proc/PID/fd/N, whatever
+     * happens to the path meanwhile. */
+    _cleanup_close_ int fd = recipe_open_input(ctx->recipe, "base.disk.path", b->path, O_RDONLY | O_NOCTTY, NULL,
+                                               err);
+    if (fd < 0)
+        return fd;
+    _cleanup_free_ char *src = xasprintf("/proc/%ld/fd/%d", (long)getpid(), fd);
     _cleanup_free_ char *tar = path_join(ctx->scratch, "base-disk.tar");
-    int r = base_disk_tar(b, tar, err);
+    int r = base_disk_tar(b, src, tar, err);
     if (r < 0)
         return r;
     const char *slash = strrchr(b->path, '/');
@@ -73,7 +84,9 @@ int base_disk_run(struct build_ctx *ctx, struct kiln_err *err)
     if (r < 0)
         return r;
     char hex[HASH_HEX_LEN + 1];
-    if ((r = hash_file_sha256(b->path, hex, NULL, err)) < 0)
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return kiln_errno(err, KILN_EFAIL, errno, "%s", what);
+    if ((r = hash_fd_sha256(fd, b->path, hex, NULL, err)) < 0)
         return r;
     _cleanup_free_ char *name = xasprintf("base disk %s", slash ? slash + 1 : b->path);
     build_add_input(ctx, name, b->path, hex);

@@ -75,8 +75,10 @@ int disk_detect_format(const char *path, enum disk_format *fmt, struct kiln_err 
 /* The disk base: checks the declared sha256, the format (above), that the
  * disk holds an operating system (libguestfs inspection), and exports its
  * root filesystem (every mounted filesystem) as a tar at tar_out with
- * numeric owners and xattrs. */
-int base_disk_tar(const struct recipe_base *b, const char *tar_out, struct kiln_err *err);
+ * numeric owners and xattrs.  The disk is read at `src` (a /proc/PID/fd/N
+ * path of the file opened inside the build context); messages name
+ * b->path. */
+int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_out, struct kiln_err *err);
 
 /* --- the pipeline's side (build-disk.c) --------------------------------- */
 struct build_ctx;

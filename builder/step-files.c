@@ -1,6 +1,6 @@
-/* step-files.c - the recipe's `files`: host files (src), inline content and
- * symlinks (link), with mode and owner, placed through the tree's own
- * symlinks but never outside its root. */
+/* step-files.c - the recipe's `files`: host files (src, inside the build
+ * context), inline content and symlinks (link), with mode and owner, placed
+ * through the tree's own symlinks but never outside its root. */
 #include "builder/step.h"
 
 #include <errno.h>
@@ -16,13 +16,14 @@
 
 #define IO_CHUNK (1u << 20)
 
-static int copy_src(struct build_ctx *ctx, const char *what, const struct recipe_file *f,
+static int copy_src(struct build_ctx *ctx, const char *what, size_t idx, const struct recipe_file *f,
                     struct tree_entry *e, struct kiln_err *err)
 {
-    _cleanup_close_ int fd = open(f->src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    char key[64];
+    snprintf(key, sizeof(key), "files[%zu].src", idx);
+    _cleanup_close_ int fd = recipe_open_input(ctx->recipe, key, f->src, O_RDONLY | O_NOCTTY | O_NONBLOCK, NULL, err);
     if (fd < 0)
-        return kiln_errno(err, errno == ENOENT ? KILN_EINVAL : KILN_EFAIL, errno, "%s: cannot open '%s'",
-                          what, f->src);
+        return fd;
     struct stat st;
     if (fstat(fd, &st) < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "%s: cannot stat '%s'", what, f->src);
@@ -80,7 +81,7 @@ int step_files_run(struct build_ctx *ctx, struct kiln_err *err)
         if (f->content)
             r = tree_set_inline(ctx->tree, e, f->content, f->content_len, err);
         else if (f->src)
-            r = copy_src(ctx, what, f, e, err);
+            r = copy_src(ctx, what, i, f, e, err);
         else
             r = tree_set_inline(ctx->tree, e, "", 0, err);
         if (r < 0)

@@ -1,7 +1,8 @@
 /* tree-dir.c - a host directory into a tree: an lstat walk that never
  * follows symlinks (every directory is opened O_NOFOLLOW relative to its
- * parent's descriptor, every file O_NOFOLLOW), so a symlink in the source
- * cannot lead the walk out of it. */
+ * parent's descriptor, every file O_NOFOLLOW, its capabilities read from
+ * the open file), so a symlink in the source cannot lead the walk out of
+ * it: a symlink is stored as a symlink. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +24,6 @@
 struct walk {
     struct tree *t;
     const char *what;
-    const char *root;
     unsigned char *buf;
     /* hard links: (dev, ino) of files with nlink > 1 -> first path */
     struct hl { dev_t dev; ino_t ino; char *path; } *hls;
@@ -38,12 +38,8 @@ static const char *hl_find(struct walk *w, dev_t dev, ino_t ino)
     return NULL;
 }
 
-static int copy_file(struct walk *w, int dirfd, const char *name, const char *path,
-                     struct tree_entry *e, struct kiln_err *err)
+static int copy_file(struct walk *w, int fd, const char *path, struct tree_entry *e, struct kiln_err *err)
 {
-    _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return kiln_errno(err, KILN_EFAIL, errno, "%s: cannot open '%s'", w->what, path);
     int r = tree_content_begin(w->t, err);
     if (r < 0)
         return r;
@@ -61,12 +57,11 @@ static int copy_file(struct walk *w, int dirfd, const char *name, const char *pa
     return tree_content_end(w->t, e, err);
 }
 
-static int read_caps(int dirfd, const char *name, const char *full, struct tree_xattr *x)
+/* File capabilities, read from the open file (never through a path). */
+static int read_caps(int fd, struct tree_xattr *x)
 {
-    (void)dirfd;
-    (void)name;
     unsigned char v[256];
-    ssize_t n = lgetxattr(full, "security.capability", v, sizeof(v));
+    ssize_t n = fgetxattr(fd, "security.capability", v, sizeof(v));
     if (n <= 0)
         return 0;
     x->name = (char *)"security.capability";
@@ -157,10 +152,17 @@ static int walk_dir(struct walk *w, int dirfd, const char *rel, unsigned depth, 
             break;
         }
         struct tree_xattr cap = { 0 };
-        _cleanup_free_ char *full = xasprintf("%s%s", w->root, path);
-        if (ne.type == TREE_FILE && read_caps(dirfd, de->d_name, full, &cap)) {
-            ne.xattrs = &cap;
-            ne.n_xattrs = 1;
+        _cleanup_close_ int fd = -1;
+        if (ne.type == TREE_FILE) {
+            fd = openat(dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+            if (fd < 0) {
+                r = kiln_errno(err, KILN_EFAIL, errno, "%s: cannot open '%s'", w->what, path);
+                break;
+            }
+            if (read_caps(fd, &cap)) {
+                ne.xattrs = &cap;
+                ne.n_xattrs = 1;
+            }
         }
         struct tree_entry *e = NULL;
         r = tree_add(w->t, w->what, &ne, &e, err);
@@ -168,7 +170,7 @@ static int walk_dir(struct walk *w, int dirfd, const char *rel, unsigned depth, 
         if (r < 0)
             break;
         if (ne.type == TREE_FILE) {
-            if ((r = copy_file(w, dirfd, de->d_name, path, e, err)) < 0)
+            if ((r = copy_file(w, fd, path, e, err)) < 0)
                 break;
             if (st.st_nlink > 1) {
                 if (w->n_hls == w->cap_hls) {
@@ -192,15 +194,11 @@ static int walk_dir(struct walk *w, int dirfd, const char *rel, unsigned depth, 
     return r;
 }
 
-int tree_read_dir(struct tree *t, const char *what, const char *dir, struct kiln_err *err)
+int tree_read_dir(struct tree *t, const char *what, int dirfd, struct kiln_err *err)
 {
-    _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return kiln_errno(err, errno == ENOENT ? KILN_EINVAL : KILN_EFAIL, errno,
-                          "%s: cannot open directory '%s'", what, dir);
-    struct walk w = { .t = t, .what = what, .root = dir };
+    struct walk w = { .t = t, .what = what };
     w.buf = xmalloc(IO_CHUNK);
-    int r = walk_dir(&w, fd, "", 0, err);
+    int r = walk_dir(&w, dirfd, "", 0, err);
     free(w.buf);
     for (size_t i = 0; i < w.n_hls; i++)
         free(w.hls[i].path);

@@ -189,8 +189,9 @@ struct tree_read_opts {
 int tree_read_tar(struct tree *t, const char *what, int fd, const struct tree_read_opts *opts,
                   struct kiln_err *err);
 
-/* Reads a host directory (lstat walk, symlinks never followed) into the tree. */
-int tree_read_dir(struct tree *t, const char *what, const char *dir, struct kiln_err *err);
+/* Reads the host directory open as dirfd (borrowed) into the tree: an
+ * lstat walk relative to it, symlinks stored as symlinks, never followed. */
+int tree_read_dir(struct tree *t, const char *what, int dirfd, struct kiln_err *err);
 
 /* Writes the tree as an uncompressed tar through the callback (called
  * with chunks of the stream; returns 0 or a negative code). */

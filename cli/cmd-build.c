@@ -33,7 +33,7 @@ DEFINE_CLEANUP(struct recipe, recipe_free)
 DEFINE_CLEANUP(struct store, store_close)
 DEFINE_CLEANUP(struct signing_key, signing_key_free)
 
-enum { OPT_VERSION = 1, OPT_CHANNEL, OPT_FORCE, OPT_SIGN, OPT_COMPRESSION };
+enum { OPT_VERSION = 1, OPT_CHANNEL, OPT_FORCE, OPT_SIGN, OPT_COMPRESSION, OPT_CONTEXT };
 
 /* The build's cleanup on SIGINT/SIGTERM/SIGHUP.  It does not claim that
  * nothing was written: the signal may come after the image was published. */
@@ -116,9 +116,12 @@ CLI_COMMAND(build)
         { "force", no_argument, NULL, OPT_FORCE },
         { "sign", required_argument, NULL, OPT_SIGN },
         { "compression", required_argument, NULL, OPT_COMPRESSION },
+        { "context", required_argument, NULL, OPT_CONTEXT },
         { 0 },
     };
     const char *version = NULL, *channel = NULL, *sign = NULL;
+    _cleanup_free_ const char **contexts = xcalloc((size_t)argc + 1, sizeof(*contexts));
+    size_t n_contexts = 0;
     int force = 0;
     struct build_opts bo = { 0 }; /* bo.guest: the in-guest builder plugs in here */
     int c;
@@ -150,6 +153,9 @@ CLI_COMMAND(build)
             else
                 return cli_usage_error("build", "--compression must be gzip or zstd, not '%s'", optarg);
             break;
+        case OPT_CONTEXT:
+            contexts[n_contexts++] = optarg;
+            break;
         default:
             return cli_usage_error("build", "unknown option");
         }
@@ -165,6 +171,13 @@ CLI_COMMAND(build)
     _cleanup_(recipe_freep) struct recipe *r = NULL;
     if (recipe_load(argv[optind], &r, &err) < 0)
         return cli_fail(&err);
+    for (size_t k = 0; k < n_contexts; k++)
+        if (recipe_context_add(r, contexts[k], &err) < 0) {
+            kiln_err_prefix(&err, "--context");
+            return cli_fail(&err);
+        }
+    if (recipe_check_inputs(r, &err) < 0)
+        return cli_fail(&err);
     int autov = version && strcmp(version, "auto") == 0;
     struct publish_ref ref = {
         .name = r->name,
@@ -175,8 +188,6 @@ CLI_COMMAND(build)
     };
     /* The reference the build will be stored under is checked before any work. */
     if (publish_ref_check(&ref, &err) < 0)
-        return cli_fail(&err);
-    if (recipe_check_inputs(r, &err) < 0)
         return cli_fail(&err);
     _cleanup_(signing_key_freep) struct signing_key *key = NULL;
     /* --sign - takes the PEM key from $KILN_SIGNING_KEY (CI secrets). */

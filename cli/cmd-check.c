@@ -1,5 +1,7 @@
-/* cmd-check.c - kiln check RECIPE... [--json]: validate recipes and their
- * inputs, print each normalised (YAML for people, JSON with --json). */
+/* cmd-check.c - kiln check RECIPE... [--context DIR]... [--json]: validate
+ * recipes and their inputs (inside the build context: each recipe's folder
+ * and every --context DIR), print each normalised (YAML for people, JSON
+ * with --json). */
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
@@ -103,16 +105,27 @@ static void print_yaml(const char *source, json_t *j)
         fprintf(stderr, "kiln: cannot print recipe '%s'\n", source);
 }
 
+enum { OPT_CONTEXT = 1 };
+
 CLI_COMMAND(check)
 {
-    static const struct option opts[] = { CLI_COMMON_LONGOPTS, { 0 } };
+    static const struct option opts[] = {
+        CLI_COMMON_LONGOPTS,
+        { "context", required_argument, NULL, OPT_CONTEXT },
+        { 0 },
+    };
+    _cleanup_free_ const char **contexts = xcalloc((size_t)argc + 1, sizeof(*contexts));
+    size_t n_contexts = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int h = cli_common_opt(ctx, "check", c, optarg);
         if (h < 0)
             return 0;
-        if (!h)
+        if (h)
+            continue;
+        if (c != OPT_CONTEXT)
             return cli_usage_error("check", "unknown option");
+        contexts[n_contexts++] = optarg;
     }
     if (optind >= argc)
         return cli_usage_error("check", "check needs at least one recipe");
@@ -125,6 +138,9 @@ CLI_COMMAND(check)
         struct kiln_err err = KILN_ERR_INIT;
         _cleanup_(recipe_freep) struct recipe *r = NULL;
         int rc = recipe_load(path, &r, &err);
+        for (size_t k = 0; rc == 0 && k < n_contexts; k++)
+            if ((rc = recipe_context_add(r, contexts[k], &err)) < 0)
+                kiln_err_prefix(&err, "--context");
         if (rc == 0)
             rc = recipe_check_inputs(r, &err);
         if (rc < 0) {

@@ -11,9 +11,10 @@
 const struct cli_command cli_commands[] = {
     { "build", cmd_build, "bake a recipe into images in the store",
       "kiln build RECIPE [--store DIR] [--version V|auto] [--channel NAME] [--force]\n"
-      "                  [--sign KEY|-] [--compression gzip|zstd] [--json] [--quiet] [--verbose]" },
+      "                  [--sign KEY|-] [--compression gzip|zstd] [--context DIR]...\n"
+      "                  [--json] [--quiet] [--verbose]" },
     { "check", cmd_check, "validate a recipe and print it normalised",
-      "kiln check RECIPE... [--json]" },
+      "kiln check RECIPE... [--context DIR]... [--json]" },
     { "list", cmd_list, "list the images in the store",
       "kiln list [NAME] [--store DIR] [--json]" },
     { "inspect", cmd_inspect, "show an image's manifest, annotations and provenance",

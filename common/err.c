@@ -57,6 +57,23 @@ void kiln_err_clear(struct kiln_err *err)
     }
 }
 
+const char *kiln_err_shown(const char *s, size_t len, char *out, size_t outsz)
+{
+    /* all of it when it fits, else as much as fits before "..." */
+    size_t keep = len < outsz ? len : outsz - 4;
+    size_t o = 0;
+    for (size_t i = 0; i < keep; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    if (keep < len) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 int kiln_exit_status(int code)
 {
     switch (code) {

@@ -44,6 +44,11 @@ int kiln_err_prefix(struct kiln_err *err, const char *fmt, ...) KILN_PRINTF(2, 3
 /* Reset err to KILN_OK with an empty message. */
 void kiln_err_clear(struct kiln_err *err);
 
+/* Untrusted text made fit for a message: control characters become '?',
+ * and text longer than out can hold is cut with "...".  Writes into out
+ * (outsz >= 8) and returns it. */
+const char *kiln_err_shown(const char *s, size_t len, char *out, size_t outsz);
+
 /* The process exit status for a code: 0, 1, 2 or 3. */
 int kiln_exit_status(int code);
 

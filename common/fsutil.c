@@ -42,6 +42,59 @@ char *path_resolve_from(const char *base_file, const char *path)
     return path_join(dir, path);
 }
 
+int path_is_beneath(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n == 1 && dir[0] == '/')
+        return path[0] == '/';
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+int fs_open_nofollow(const char *canonical, int flags)
+{
+    if (canonical[0] != '/') {
+        errno = EINVAL;
+        return -1;
+    }
+    int dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    const char *p = canonical;
+    while (dir >= 0) {
+        while (*p == '/')
+            p++;
+        size_t len = strcspn(p, "/");
+        const char *next = p + len;
+        while (*next == '/')
+            next++;
+        if (len == 0) { /* the path is "/" itself */
+            int fd = openat(dir, ".", flags | O_CLOEXEC);
+            close(dir);
+            return fd;
+        }
+        if (len >= NAME_MAX + 1 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) {
+            close(dir);
+            errno = len > NAME_MAX ? ENAMETOOLONG : EINVAL;
+            return -1;
+        }
+        char name[NAME_MAX + 1];
+        memcpy(name, p, len);
+        name[len] = '\0';
+        int last = *next == '\0';
+        int fd = openat(dir, name, last ? flags | O_NOFOLLOW | O_CLOEXEC
+                                        : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        close(dir);
+        if (last || fd < 0) {
+            errno = e;
+            return fd;
+        }
+        dir = fd;
+        p = next;
+    }
+    return -1;
+}
+
 int fs_exists(const char *path)
 {
     struct stat st;
@@ -141,11 +194,8 @@ int fs_mkdir_p(const char *path, mode_t mode, struct kiln_err *err)
     return 0;
 }
 
-int fs_read_file(const char *path, size_t limit, struct buf *out, struct kiln_err *err)
+int fs_read_fd(int fd, const char *path, size_t limit, struct buf *out, struct kiln_err *err)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return kiln_errno(err, errno == ENOENT ? KILN_ENOTFOUND : KILN_EFAIL, errno, "cannot open '%s'", path);
     struct stat st;
     if (fstat(fd, &st) < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot stat '%s'", path);
@@ -176,6 +226,14 @@ int fs_read_file(const char *path, size_t limit, struct buf *out, struct kiln_er
     }
     out->limit = saved;
     return r;
+}
+
+int fs_read_file(const char *path, size_t limit, struct buf *out, struct kiln_err *err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return kiln_errno(err, errno == ENOENT ? KILN_ENOTFOUND : KILN_EFAIL, errno, "cannot open '%s'", path);
+    return fs_read_fd(fd, path, limit, out, err);
 }
 
 static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -24,11 +24,23 @@ int fs_commit_tmp(int fd, const char *tmp, const char *path, struct kiln_err *er
 int fs_mkdir_p(const char *path, mode_t mode, struct kiln_err *err);
 /* Reads a whole file; fails with KILN_EINVAL if it is larger than limit. */
 int fs_read_file(const char *path, size_t limit, struct buf *out, struct kiln_err *err);
+/* The same from an open fd (its current offset to the end); path names it in messages. */
+int fs_read_fd(int fd, const char *path, size_t limit, struct buf *out, struct kiln_err *err);
 /* Removes path and everything below it; never follows symlinks. ENOENT is fine. */
 int fs_rm_rf(const char *path, struct kiln_err *err);
 /* Creates a fresh directory parent/prefixXXXXXX; *out is owned by the caller. */
 int fs_mkdtemp(const char *parent, const char *prefix, char **out, struct kiln_err *err);
 int fs_exists(const char *path);
+/* Opens `canonical`, an absolute path without symlinks, '.' or '..' (as
+ * realpath() gives it), walking from '/' one component at a time with
+ * O_NOFOLLOW: the file opened is the one at that path now, never one that a
+ * symlink swapped in since the path was resolved leads to.  flags are for
+ * the last component (O_NOFOLLOW and O_CLOEXEC are added).  Returns the fd,
+ * or -1 with errno set (ELOOP or ENOTDIR: a component is now a symlink;
+ * EINVAL: the path is not canonical). */
+int fs_open_nofollow(const char *canonical, int flags);
+/* 1 if the canonical path is dir or below it (dir canonical too). */
+int path_is_beneath(const char *path, const char *dir);
 /* Caller-owned "a/b" (b absolute -> b). */
 char *path_join(const char *a, const char *b);
 /* Caller-owned directory part of path ("." when none). */

@@ -70,11 +70,8 @@ void hash_sha256_hex(const void *data, size_t len, char hex[HASH_HEX_LEN + 1])
     to_hex(d, n, hex);
 }
 
-int hash_file_sha256(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size, struct kiln_err *err)
+int hash_fd_sha256(int fd, const char *name, char hex[HASH_HEX_LEN + 1], uint64_t *size, struct kiln_err *err)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return kiln_errno(err, errno == ENOENT ? KILN_ENOTFOUND : KILN_EFAIL, errno, "cannot open '%s'", path);
     struct hash_ctx *h = hash_new();
     if (!h)
         return kiln_errf(err, KILN_ENOMEM, "out of memory");
@@ -87,7 +84,7 @@ int hash_file_sha256(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *siz
                 continue;
             int e = errno;
             hash_free(h);
-            return kiln_errno(err, KILN_EFAIL, e, "cannot read '%s'", path);
+            return kiln_errno(err, KILN_EFAIL, e, "cannot read '%s'", name);
         }
         if (n == 0)
             break;
@@ -99,6 +96,14 @@ int hash_file_sha256(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *siz
     if (size)
         *size = total;
     return 0;
+}
+
+int hash_file_sha256(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size, struct kiln_err *err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return kiln_errno(err, errno == ENOENT ? KILN_ENOTFOUND : KILN_EFAIL, errno, "cannot open '%s'", path);
+    return hash_fd_sha256(fd, path, hex, size, err);
 }
 
 int hash_is_hex(const char *s)

@@ -22,6 +22,9 @@ void hash_free(struct hash_ctx *h);
 void hash_sha256_hex(const void *data, size_t len, char hex[HASH_HEX_LEN + 1]);
 /* Streams a file through SHA-256 in fixed-size chunks; *size may be NULL. */
 int hash_file_sha256(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size, struct kiln_err *err);
+/* The same from an open fd, read from its current offset to the end; name
+ * is the file in messages. */
+int hash_fd_sha256(int fd, const char *name, char hex[HASH_HEX_LEN + 1], uint64_t *size, struct kiln_err *err);
 /* 1 if s is exactly 64 lowercase hex characters. */
 int hash_is_hex(const char *s);
 

@@ -253,23 +253,12 @@ static char *nightly_prefix(const char *base, time_t now)
     return xasprintf("%s-nightly.%s.", base, day);
 }
 
-static int check_auto_base(const char *base, struct kiln_err *err)
-{
-    int r = ref_check_version(base, err);
-    if (r < 0)
-        return r;
-    if (strchr(base, '-'))
-        return kiln_errf(err, KILN_EINVAL, "auto version base '%s' must be MAJOR.MINOR.PATCH without a prerelease",
-                         base);
-    return 0;
-}
-
 int store_next_auto_version(struct store *st, const char *name, const char *base, time_t now, char **out,
                             struct kiln_err *err)
 {
     *out = NULL;
     int r;
-    if ((r = ref_check_name(name, err)) < 0 || (r = check_auto_base(base, err)) < 0)
+    if ((r = ref_check_name(name, err)) < 0 || (r = ref_check_auto_base(base, err)) < 0)
         return r;
     json_t *index;
     if ((r = store_index_read(st, &index, err)) < 0)
@@ -462,7 +451,7 @@ int store_image_check(const struct store_image *img, int flags, struct kiln_err 
     if ((r = ref_check_name(img->name, err)) < 0)
         return r;
     if (flags & STORE_ADD_AUTO_VERSION)
-        r = check_auto_base(img->version, err);
+        r = ref_check_auto_base(img->version, err);
     else
         r = ref_check_version(img->version, err);
     if (r < 0 || (img->channel && (r = ref_check_channel(img->channel, err)) < 0))

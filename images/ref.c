@@ -18,6 +18,8 @@ const char *digest_hex(const char *digest)
     return digest_valid(digest) ? digest + 7 : NULL;
 }
 
+#define SHOW(s) kiln_err_shown((s), strlen(s), (char[96]){ 0 }, 96)
+
 static int is_lower_alnum(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -36,12 +38,12 @@ int ref_check_name(const char *name, struct kiln_err *err)
     if (!name || !name[0])
         return kiln_errf(err, KILN_EINVAL, "image name is empty");
     if (strlen(name) > REF_NAME_MAX)
-        return kiln_errf(err, KILN_EINVAL, "image name '%.40s...' is longer than %d characters", name,
+        return kiln_errf(err, KILN_EINVAL, "image name '%s' is longer than %d characters", SHOW(name),
                          REF_NAME_MAX);
     if (!is_lower_alnum(name[0]) || !name_chars_ok(name))
         return kiln_errf(err, KILN_EINVAL,
                          "image name '%s' is invalid: use lowercase letters, digits, '.', '_' and '-', "
-                         "starting with a letter or digit", name);
+                         "starting with a letter or digit", SHOW(name));
     return 0;
 }
 
@@ -50,12 +52,12 @@ int ref_check_channel(const char *channel, struct kiln_err *err)
     if (!channel || !channel[0])
         return kiln_errf(err, KILN_EINVAL, "channel name is empty");
     if (strlen(channel) > REF_CHANNEL_MAX)
-        return kiln_errf(err, KILN_EINVAL, "channel name '%.40s...' is longer than %d characters", channel,
+        return kiln_errf(err, KILN_EINVAL, "channel name '%s' is longer than %d characters", SHOW(channel),
                          REF_CHANNEL_MAX);
     if (!(channel[0] >= 'a' && channel[0] <= 'z') || !name_chars_ok(channel))
         return kiln_errf(err, KILN_EINVAL,
                          "channel name '%s' is invalid: use lowercase letters, digits, '.', '_' and '-', "
-                         "starting with a letter (a version is not a channel)", channel);
+                         "starting with a letter (a version is not a channel)", SHOW(channel));
     return 0;
 }
 
@@ -78,62 +80,100 @@ static int all_digits(const char *s, const char *e)
     return s != e;
 }
 
-static int ident_ok(const char *s, const char *e)
+/* Dot-separated identifiers of [0-9A-Za-z-] in [s, e), none empty; with
+ * strict (a prerelease), numeric ones have no leading zero. */
+static int idents_ok(const char *s, const char *e, int strict)
 {
-    if (s == e)
-        return 0;
-    for (const char *p = s; p < e; p++) {
-        char c = *p;
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-'))
+    for (;;) {
+        const char *dot = memchr(s, '.', (size_t)(e - s));
+        const char *end = dot ? dot : e;
+        if (s == end)
             return 0;
+        for (const char *p = s; p < end; p++) {
+            char c = *p;
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-'))
+                return 0;
+        }
+        if (strict && all_digits(s, end) && !numeric_ok(s, end))
+            return 0;
+        if (!dot)
+            return 1;
+        s = dot + 1;
     }
-    if (all_digits(s, e))
-        return numeric_ok(s, e);
-    return 1;
 }
 
 int ref_check_version(const char *v, struct kiln_err *err)
 {
     if (!v || !v[0])
         return kiln_errf(err, KILN_EINVAL, "version is empty");
-    if (strlen(v) > REF_VERSION_MAX)
-        return kiln_errf(err, KILN_EINVAL, "version '%.40s...' is longer than %d characters", v, REF_VERSION_MAX);
-    if (strchr(v, '+'))
-        return kiln_errf(err, KILN_EINVAL,
-                         "version '%s': build metadata ('+...') is not supported in image references", v);
+    size_t len = strlen(v);
+    if (len > REF_VERSION_MAX)
+        return kiln_errf(err, KILN_EINVAL, "version '%s' is longer than %d characters", SHOW(v), REF_VERSION_MAX);
+    const char *plus = strchr(v, '+');
+    const char *end = plus ? plus : v + len;
     const char *p = v;
     for (int i = 0; i < 3; i++) {
         const char *e = p;
-        while (*e >= '0' && *e <= '9')
+        while (e < end && *e >= '0' && *e <= '9')
             e++;
         if (!numeric_ok(p, e) || e - p > 18)
             goto bad;
         if (i < 2) {
-            if (*e != '.')
+            if (e == end || *e != '.')
                 goto bad;
             p = e + 1;
         } else {
             p = e;
         }
     }
-    if (*p == '\0')
-        return 0;
-    if (*p != '-')
+    if (p != end && (*p != '-' || !idents_ok(p + 1, end, 1)))
         goto bad;
-    p++;
-    for (;;) {
-        const char *e = strchr(p, '.');
-        if (!e)
-            e = p + strlen(p);
-        if (!ident_ok(p, e))
-            goto bad;
-        if (*e == '\0')
-            return 0;
-        p = e + 1;
-    }
+    if (!plus)
+        return 0;
+    if (!idents_ok(plus + 1, v + len, 0))
+        goto bad;
+    /* Legal semver, but an image reference (an OCI tag) cannot hold '+'. */
+    return kiln_errf(err, KILN_EINVAL,
+                     "version '%s' has build metadata ('%s'), which kiln does not support: an image "
+                     "reference cannot hold '+'; leave it out or make it part of a prerelease ('-...')",
+                     SHOW(v), SHOW(plus));
 bad:
     return kiln_errf(err, KILN_EINVAL,
-                     "version '%s' is not a semantic version (MAJOR.MINOR.PATCH[-PRERELEASE], e.g. 1.2.0)", v);
+                     "version '%s' is not a semantic version (MAJOR.MINOR.PATCH[-PRERELEASE], e.g. 1.2.0 or "
+                     "1.2.0-rc.1)", SHOW(v));
+}
+
+int ref_check_auto_base(const char *base, struct kiln_err *err)
+{
+    int r = ref_check_version(base, err);
+    if (r < 0)
+        return r;
+    if (strchr(base, '-'))
+        return kiln_errf(err, KILN_EINVAL,
+                         "auto version base '%s' must be MAJOR.MINOR.PATCH without a prerelease", base);
+    return 0;
+}
+
+static int layout_char_ok(char c, int first)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')
+        return 1;
+    return !first && c && strchr(".-:+@/", c);
+}
+
+int ref_check_layout_name(const char *s, struct kiln_err *err)
+{
+    if (!s || !s[0])
+        return kiln_errf(err, KILN_EINVAL, "reference name is empty");
+    int ok = strlen(s) <= REF_LAYOUT_NAME_MAX && layout_char_ok(s[0], 1);
+    for (const char *p = s + 1; ok && *p; p++)
+        ok = layout_char_ok(*p, 0);
+    if (!ok)
+        return kiln_errf(err, KILN_EINVAL,
+                         "'%s' is not a valid reference name (a tag, or NAME:VERSION in a kiln store: letters, "
+                         "digits and '_', then also '.', '-', ':', '+', '@', '/'; at most %d characters)",
+                         SHOW(s), REF_LAYOUT_NAME_MAX);
+    return 0;
 }
 
 /* Compares numbers given as digit strings without leading zeros. */

@@ -2,13 +2,18 @@
  *
  *   NAME      [a-z0-9][a-z0-9._-]*, at most 128 characters
  *   VERSION   semantic version 2.0.0 MAJOR.MINOR.PATCH[-PRERELEASE], no
- *             "+build" part (OCI tools reject '+' in a reference name)
+ *             "+build" part: that is legal semver, but an OCI tag cannot
+ *             hold '+', so it is refused with its own message
  *   CHANNEL   [a-z][a-z0-9._-]*, at most 64 characters; it starts with a
  *             letter, so it never looks like a version
  *   DIGEST    "sha256:" + 64 lowercase hex characters
  *
  * A reference is one of NAME, NAME:VERSION, NAME:CHANNEL, NAME@DIGEST.
- * No I/O here. */
+ *
+ * These are the only validators for these concepts: recipes, the store
+ * and the command line all call them, so that what `kiln check` accepts
+ * is what the store accepts.  Messages quote the value (made printable)
+ * and never a position; callers add where it came from.  No I/O here. */
 #ifndef KILN_IMAGES_REF_H
 #define KILN_IMAGES_REF_H
 
@@ -19,6 +24,7 @@
 #define REF_NAME_MAX 128
 #define REF_CHANNEL_MAX 64
 #define REF_VERSION_MAX 128
+#define REF_LAYOUT_NAME_MAX 255
 
 /* "sha256:" + 64 hex + NUL */
 #define DIGEST_STR_SIZE 72
@@ -32,6 +38,12 @@ const char *digest_hex(const char *digest);
 int ref_check_name(const char *name, struct kiln_err *err);
 int ref_check_version(const char *version, struct kiln_err *err);
 int ref_check_channel(const char *channel, struct kiln_err *err);
+/* A version that `--version auto` builds on: MAJOR.MINOR.PATCH only. */
+int ref_check_auto_base(const char *base, struct kiln_err *err);
+/* An org.opencontainers.image.ref.name in an OCI layout that is not a kiln
+ * store (a tag, or NAME:VERSION): [A-Za-z0-9_][A-Za-z0-9_.:+@/-]*, at most
+ * REF_LAYOUT_NAME_MAX characters. */
+int ref_check_layout_name(const char *s, struct kiln_err *err);
 
 /* Compares two valid versions by semver 2.0.0 precedence: <0, 0, >0. */
 int semver_cmp(const char *a, const char *b);

@@ -10,15 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/common.h"
 #include "common/fsutil.h"
+#include "images/ref.h"
 #include "recipes/yaml-tree.h"
 #include "common/banned.h"
 
-#define MAX_NAME 128
-#define MAX_VERSION 128
 #define MAX_HOSTNAME 64
 #define MAX_USERNAME 32
 #define MAX_PATH 4096
@@ -43,24 +43,8 @@ static int fail(struct rp *p, const struct ynode *n, const char *fmt, ...)
 }
 
 /* Untrusted text shortened and made printable for a message. */
-static const char *shown(const char *s, size_t len, char *out, size_t outsz)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 4 < outsz; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-        if (i == 60 && len > 64) {
-            out[o++] = '.';
-            out[o++] = '.';
-            out[o++] = '.';
-            break;
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-#define SHOWN(n) shown((n)->str, (n)->len, (char[96]){ 0 }, 96)
-#define SHOWS(s) shown((s), strlen(s), (char[96]){ 0 }, 96)
+#define SHOWN(n) kiln_err_shown((n)->str, (n)->len, (char[96]){ 0 }, 96)
+#define SHOWS(s) kiln_err_shown((s), strlen(s), (char[96]){ 0 }, 96)
 
 static const char *describe(const struct ynode *n)
 {
@@ -330,82 +314,14 @@ static int all_in(const char *s, const char *set)
     return s[strspn(s, set)] == '\0';
 }
 
-static int check_name(struct rp *p, const struct ynode *n, const char *what, const char *s)
+/* Name and version are the store's (images/ref.h), so that a recipe that
+ * passes `kiln check` names an image the store accepts. */
+static int check_ref_part(struct rp *p, const struct ynode *n, int (*check)(const char *, struct kiln_err *),
+                          const char *s)
 {
-    (void)what;
-    if (strlen(s) > MAX_NAME)
-        return fail(p, n, "name is longer than %d characters", MAX_NAME);
-    if (!is_in(s[0], LOWER DIGIT) || !all_in(s, LOWER DIGIT "._-"))
-        return fail(p, n, "name '%s' is invalid: use lowercase letters, digits, '.', '_' and '-', "
-                          "starting with a letter or digit", SHOWS(s));
-    return 0;
-}
-
-/* A numeric identifier: digits, no leading zero. */
-static int semver_num(const char *s, size_t len)
-{
-    if (len == 0 || len > 20)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!is_in(s[i], DIGIT))
-            return 0;
-    return len == 1 || s[0] != '0';
-}
-
-/* Dot-separated identifiers of [0-9A-Za-z-]; numeric ones without leading
- * zeros when strict_num (pre-release). */
-static int semver_idents(const char *s, size_t len, int strict_num)
-{
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && s[i] != '.') {
-            if (!is_in(s[i], LOWER UPPER DIGIT "-"))
-                return 0;
-            continue;
-        }
-        size_t l = i - start;
-        if (l == 0)
-            return 0;
-        size_t digits = 0;
-        while (digits < l && is_in(s[start + digits], DIGIT))
-            digits++;
-        if (strict_num && digits == l && l > 1 && s[start] == '0')
-            return 0;
-        start = i + 1;
-    }
-    return 1;
-}
-
-static int is_semver(const char *s)
-{
-    size_t len = strlen(s);
-    const char *plus = memchr(s, '+', len);
-    size_t core_end = plus ? (size_t)(plus - s) : len;
-    const char *dash = memchr(s, '-', core_end);
-    size_t num_end = dash ? (size_t)(dash - s) : core_end;
-    const char *a = s, *dot1 = memchr(a, '.', num_end);
-    if (!dot1)
-        return 0;
-    const char *b = dot1 + 1, *dot2 = memchr(b, '.', num_end - (size_t)(b - s));
-    if (!dot2)
-        return 0;
-    const char *c = dot2 + 1;
-    if (!semver_num(a, (size_t)(dot1 - a)) || !semver_num(b, (size_t)(dot2 - b)) ||
-        !semver_num(c, num_end - (size_t)(c - s)))
-        return 0;
-    if (dash && !semver_idents(dash + 1, core_end - num_end - 1, 1))
-        return 0;
-    if (plus && !semver_idents(plus + 1, len - core_end - 1, 0))
-        return 0;
-    return 1;
-}
-
-static int check_version(struct rp *p, const struct ynode *n, const char *what, const char *s)
-{
-    (void)what;
-    if (strlen(s) > MAX_VERSION || !is_semver(s))
-        return fail(p, n, "version '%s' is not a semantic version (MAJOR.MINOR.PATCH, e.g. '1.2.0' "
-                          "or '1.2.0-rc.1')", SHOWS(s));
+    struct kiln_err e = KILN_ERR_INIT;
+    if (check(s, &e) < 0)
+        return fail(p, n, "%s", e.msg);
     return 0;
 }
 
@@ -556,8 +472,10 @@ static int parse_path_sha(struct rp *p, const struct ynode *v, const char *where
     if (r == 0)
         r = need(p, v, "path", where, &n);
     snprintf(w, sizeof(w), "%s.path", where);
-    if (r == 0)
+    if (r == 0) {
+        b->path_pos = n->pos;
         r = get_host_path(p, n, w, &b->path);
+    }
     snprintf(w, sizeof(w), "%s.sha256", where);
     if (r == 0 && (n = ymap_get(v, "sha256", NULL)))
         r = get_sha256(p, n, w, b->sha256);
@@ -596,6 +514,7 @@ static int parse_base(struct rp *p, const struct ynode *v, struct recipe_base *b
         r = parse_path_sha(p, n, "base.disk", b);
     } else if (!strcmp(kind, "directory")) {
         b->kind = BASE_DIRECTORY;
+        b->path_pos = n->pos;
         r = get_host_path(p, n, "base.directory", &b->path);
     } else if (!strcmp(kind, "oci")) {
         static const char *const keys[] = { "layout", "ref", NULL };
@@ -606,14 +525,15 @@ static int parse_base(struct rp *p, const struct ynode *v, struct recipe_base *b
             r = check_keys(p, n, keys, "base.oci");
         if (r == 0)
             r = need(p, n, "layout", "base.oci", &l);
-        if (r == 0)
+        if (r == 0) {
+            b->path_pos = l->pos;
             r = get_host_path(p, l, "base.oci.layout", &b->path);
+        }
         if (r == 0 && (x = ymap_get(n, "ref", NULL))) {
             r = get_str(p, x, "base.oci.ref", &b->ref);
-            /* an org.opencontainers.image.ref.name: a tag, or NAME:VERSION in a kiln store */
-            if (r == 0 && (strlen(b->ref) > 255 || !is_in(b->ref[0], LOWER UPPER DIGIT "_") ||
-                           !all_in(b->ref, LOWER UPPER DIGIT "_.-:+@/")))
-                r = fail(p, x, "'base.oci.ref': '%s' is not a valid reference name", SHOWS(b->ref));
+            struct kiln_err e = KILN_ERR_INIT;
+            if (r == 0 && ref_check_layout_name(b->ref, &e) < 0)
+                r = fail(p, x, "'base.oci.ref': %s", e.msg);
         }
         if (r == 0 && !b->ref)
             b->ref = xstrdup("latest");
@@ -640,6 +560,7 @@ static int parse_base(struct rp *p, const struct ynode *v, struct recipe_base *b
                                "apt, standard)", SHOWS(b->variant));
         }
         if (r == 0 && (x = ymap_get(n, "mirror", NULL))) {
+            b->path_pos = x->pos;
             r = get_str(p, x, "base.debian.mirror", &b->mirror);
             if (r == 0 && strncmp(b->mirror, "http://", 7) && strncmp(b->mirror, "https://", 8) &&
                 strncmp(b->mirror, "file:///", 8))
@@ -648,6 +569,10 @@ static int parse_base(struct rp *p, const struct ynode *v, struct recipe_base *b
                 r = check_oneline(p, x, "base.debian.mirror", b->mirror);
             if (r == 0 && strpbrk(b->mirror, " \t"))
                 r = fail(p, x, "'base.debian.mirror' must not contain spaces");
+            /* a file:/// mirror is a host folder, checked against the build
+             * context as written: no URL escapes that apt would decode */
+            if (r == 0 && !strncmp(b->mirror, "file://", 7) && strchr(b->mirror, '%'))
+                r = fail(p, x, "'base.debian.mirror': a file:/// URL must not contain '%%'");
         }
         if (r == 0 && (x = ymap_get(n, "packages", NULL)))
             r = get_strv(p, x, "base.debian.packages", check_package, 1, &b->packages);
@@ -795,6 +720,7 @@ static int parse_file(struct rp *p, const struct ynode *n, size_t idx, struct re
         return r;
     if (src) {
         snprintf(ww, sizeof(ww), "%s.src", w);
+        f->src_pos = src->pos;
         r = get_host_path(p, src, ww, &f->src);
     } else if (link) {
         snprintf(ww, sizeof(ww), "%s.link", w);
@@ -1170,13 +1096,13 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
     if (rc == 0)
         rc = get_str(p, x, "name", &r->name);
     if (rc == 0)
-        rc = check_name(p, x, "name", r->name);
+        rc = check_ref_part(p, x, ref_check_name, r->name);
     if (rc == 0)
         rc = need(p, root, "version", NULL, &x);
     if (rc == 0)
         rc = get_str(p, x, "version", &r->version);
     if (rc == 0)
-        rc = check_version(p, x, "version", r->version);
+        rc = check_ref_part(p, x, ref_check_version, r->version);
     if (rc == 0)
         rc = need(p, root, "base", NULL, &x);
     if (rc == 0)
@@ -1369,6 +1295,7 @@ void recipe_free(struct recipe *r)
         free(r->outputs[i].filesystem);
     free(r->outputs);
     free(r->boot_test.marker);
+    strv_release(&r->context);
     free(r);
 }
 
@@ -1410,6 +1337,8 @@ static int parse_internal(const char *data, size_t len, const char *name, const 
     r = parse_root(&p, root, rec);
     if (r < 0)
         return r;
+    char *real = realpath(abs_dir, NULL);
+    strv_push(&rec->context, real ? real : xstrdup(abs_dir));
     *out = TAKE_PTR(rec);
     return 0;
 }
@@ -1450,4 +1379,24 @@ int recipe_load(const char *path, struct recipe **out, struct kiln_err *err)
     r = parse_internal(b.data, b.len, path, dir, abs, out, err);
     buf_release(&b);
     return r;
+}
+
+int recipe_context_add(struct recipe *r, const char *dir, struct kiln_err *err)
+{
+    char *real = realpath(dir, NULL);
+    if (!real)
+        return kiln_errno(err, KILN_EINVAL, errno, "build context '%s'", dir);
+    struct stat st;
+    if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        free(real);
+        return kiln_errf(err, KILN_EINVAL, "build context '%s' is not a directory", dir);
+    }
+    for (size_t i = 0; i < r->context.n; i++) {
+        if (!strcmp(r->context.v[i], real)) {
+            free(real);
+            return 0;
+        }
+    }
+    strv_push(&r->context, real);
+    return 0;
 }

@@ -56,6 +56,7 @@ struct recipe_base {
     char *mirror;                   /* debian: default "http://deb.debian.org/debian" */
     struct strv packages;           /* debian: extra --include packages */
     struct recipe_pos pos;
+    struct recipe_pos path_pos;     /* of the path's (or mirror's) value, for host-path errors */
 };
 
 struct recipe_file {
@@ -68,6 +69,7 @@ struct recipe_file {
     int has_mode;       /* 0: 0644 for files */
     char *owner;        /* "USER[:GROUP]" or "UID[:GID]" as written, NULL = root */
     struct recipe_pos pos;
+    struct recipe_pos src_pos; /* of src's value */
 };
 
 struct recipe_user {
@@ -145,6 +147,12 @@ struct recipe {
     struct recipe_output *outputs;       /* at least one; default [oci] */
     size_t n_outputs;
     struct recipe_boot_test boot_test;
+
+    /* The build context: the canonical host directories that every host
+     * path the recipe names (base paths, files[].src) must resolve inside,
+     * symlinks followed.  [0] is the recipe's folder; recipe_context_add()
+     * appends the ones the command line gives. */
+    struct strv context;
 };
 
 /* Reads and validates the recipe at path.  *out is owned by the caller. */
@@ -157,10 +165,41 @@ int recipe_parse(const char *data, size_t len, const char *name, const char *bas
 
 void recipe_free(struct recipe *r);
 
-/* Checks that the inputs the recipe names exist and match their declared
- * sha256 (base tarball and disk, files' src; directory and OCI layout
- * bases exist, the layout's index.json names base.ref).  Streams; no I/O
- * beyond reading.  Fails with KILN_EINVAL, "FILE:LINE:COL: ... 'PATH' ...". */
+/* Widens the build context by dir (`--context DIR`), made canonical; it
+ * must be a directory.  KILN_EINVAL otherwise. */
+int recipe_context_add(struct recipe *r, const char *dir, struct kiln_err *err);
+
+/* Opens a host path the recipe names: `key` names it in messages
+ * ("files[0].src", "base.tarball.path").  The path is resolved (symlinks
+ * followed) and must be inside the build context; the resolved path is
+ * then opened from '/' with O_NOFOLLOW on every component, so a symlink
+ * swapped in after the check cannot lead out of the context.  flags as for
+ * open(2) (O_CLOEXEC added).  Returns the fd (the caller closes it) and,
+ * when real is not NULL, the resolved path (caller-owned); or a negative
+ * code, KILN_EINVAL with "KEY 'PATH' is outside the build context 'DIR'
+ * (use --context to widen it)" or "KEY 'PATH' cannot be read: ...". */
+int recipe_open_input(const struct recipe *r, const char *key, const char *path, int flags, char **real,
+                      struct kiln_err *err);
+
+/* Opens the OCI layout base's directory (O_RDONLY | O_DIRECTORY) through
+ * recipe_open_input(), and refuses a layout whose oci-layout, index.json,
+ * blobs or blobs/sha256 is a symlink.  Returns the fd or a negative code. */
+int recipe_open_layout(const struct recipe *r, struct kiln_err *err);
+
+/* A debian base's file:/// mirror is a host directory too: 0 when it is
+ * inside the build context (or not a file:/// URL), else as
+ * recipe_open_input(). */
+int recipe_check_mirror(const struct recipe *r, struct kiln_err *err);
+
+/* The key of the base's host path: "base.tarball.path", "base.disk.path",
+ * "base.directory" or "base.oci.layout"; NULL for bases without one. */
+const char *recipe_base_path_key(enum recipe_base_kind kind);
+
+/* Checks that the inputs the recipe names (a file:/// mirror too) are
+ * inside the build context, exist and match their declared sha256 (base tarball and disk, files'
+ * src; directory and OCI layout bases exist, the layout's index.json names
+ * base.ref).  Streams; no I/O beyond reading.  Fails with KILN_EINVAL,
+ * "FILE:LINE:COL: ... 'PATH' ...". */
 int recipe_check_inputs(const struct recipe *r, struct kiln_err *err);
 
 /* The normalised recipe as JSON (new reference, owned by the caller). */

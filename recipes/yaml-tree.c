@@ -86,23 +86,6 @@ static int tfail(struct tparse *t, struct recipe_pos pos, const char *fmt, ...)
     return kiln_errf(t->err, KILN_EINVAL, "%s:%u:%u: %s", t->name, pos.line, pos.col, msg);
 }
 
-/* A short, printable rendering of untrusted text for messages. */
-static void shorten(const char *s, size_t len, char *out, size_t outsz)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 4 < outsz; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-        if (i == 40 && len > 44) {
-            out[o++] = '.';
-            out[o++] = '.';
-            out[o++] = '.';
-            break;
-        }
-    }
-    out[o] = '\0';
-}
-
 static size_t span(const char *s, const char *set)
 {
     return strspn(s, set);
@@ -203,7 +186,7 @@ static int check_props(struct tparse *t, yaml_event_t *ev, struct ynode *n)
     (void)implicit;
     if (anchor) {
         char a[64];
-        shorten((const char *)anchor, strlen((const char *)anchor), a, sizeof(a));
+        kiln_err_shown((const char *)anchor, strlen((const char *)anchor), a, sizeof(a));
         return tfail(t, n->pos, "anchors and aliases are not supported in recipes ('&%s')", a);
     }
     const char *tg = (const char *)tag;
@@ -227,7 +210,7 @@ static int check_props(struct tparse *t, yaml_event_t *ev, struct ynode *n)
                     got = YS_FLOAT;
                 if (got != typed[i]) {
                     char v[64];
-                    shorten(n->str, n->len, v, sizeof(v));
+                    kiln_err_shown(n->str, n->len, v, sizeof(v));
                     return tfail(t, n->pos, "'%s' is not a valid !!%s", v, k);
                 }
                 n->type = typed[i];
@@ -242,7 +225,7 @@ static int check_props(struct tparse *t, yaml_event_t *ev, struct ynode *n)
     if (!strncmp(tg, TAG_PREFIX, strlen(TAG_PREFIX)))
         snprintf(tb, sizeof(tb), "!!%s", tg + strlen(TAG_PREFIX));
     else
-        shorten(tg, strlen(tg), tb, sizeof(tb));
+        kiln_err_shown(tg, strlen(tg), tb, sizeof(tb));
     return tfail(t, n->pos, "tag '%s' is not supported in recipes (only the YAML core schema)", tb);
 }
 
@@ -286,7 +269,7 @@ static int check_duplicates(struct tparse *t, const struct ynode *m)
     int r = 0;
     if (dup) {
         char k[64];
-        shorten(dup->key->str, dup->key->len, k, sizeof(k));
+        kiln_err_shown(dup->key->str, dup->key->len, k, sizeof(k));
         r = tfail(t, dup->key->pos, "duplicate key '%s' (first given at line %u)", k,
                   first->key->pos.line);
     }
@@ -325,7 +308,7 @@ static int attach(struct tparse *t, struct ynode *n)
         }
         if (n->type != YS_STR) {
             char k[64];
-            shorten(n->str, n->len, k, sizeof(k));
+            kiln_err_shown(n->str, n->len, k, sizeof(k));
             int r = tfail(t, n->pos, "mapping key '%s' is not a string (quote it)", k);
             ynode_free(n);
             return r;
@@ -391,7 +374,7 @@ static int handle_event(struct tparse *t, yaml_event_t *ev, int *docs, int *done
     case YAML_ALIAS_EVENT: {
         char a[64];
         const char *an = (const char *)ev->data.alias.anchor;
-        shorten(an, strlen(an), a, sizeof(a));
+        kiln_err_shown(an, strlen(an), a, sizeof(a));
         return tfail(t, mark_pos(ev->start_mark),
                      "anchors and aliases are not supported in recipes ('*%s')", a);
     }

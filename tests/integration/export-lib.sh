@@ -94,12 +94,14 @@ fixture_referrer() {
     echo "$1"
 }
 
-# A small recipe: the host's static busybox on an empty base.
+# A small recipe: the host's static busybox (copied next to the recipe, in
+# its build context) on an empty base.
 #   busybox_recipe FILE NAME VERSION OUTPUTS(yaml list items, comma separated) [SRC_DIR]
 busybox_recipe() {
     _outs=""
     for _o in $(echo "$4" | tr , ' '); do _outs="$_outs
   - $_o"; done
+    [ -f "$(dirname "$1")/busybox-static" ] || cp /bin/busybox "$(dirname "$1")/busybox-static"
     mkdir -p "${5:-$TEST_DIR/src}"
     [ -f "${5:-$TEST_DIR/src}/motd" ] || echo "hello from kiln" >"${5:-$TEST_DIR/src}/motd"
     cat >"$1" <<EOR
@@ -108,7 +110,7 @@ version: $3
 base:
   scratch: true
 files:
-  - src: /bin/busybox
+  - src: busybox-static
     dest: /bin/busybox
     mode: 0755
   - link: busybox

@@ -2,15 +2,23 @@
 # kiln check prints valid recipes normalised, with every default filled in.
 . "$(dirname "$0")/lib.sh"
 
+# The busybox example copies the host's /bin/busybox: its build context
+# must be widened to /bin.
 test_expect_success 'every example recipe is valid' '
     for f in "$KILN_SRC"/recipes/examples/*.yaml; do
-        kiln check "$f" >out 2>err || { cat err >&2; exit 1; }
+        kiln check "$f" --context /bin >out 2>err || { cat err >&2; exit 1; }
         test_grep -q "^name: " out
     done
 '
 
+test_expect_success 'the busybox example needs --context /bin, as the README says' '
+    test_expect_code 2 kiln check "$KILN_SRC/recipes/examples/busybox.yaml" &&
+    test_grep "files\[0\].src ./bin/busybox. .*is outside the build context .*(use --context to widen it)" err &&
+    test_grep -F "kiln build recipes/examples/busybox.yaml --context /bin" "$KILN_SRC/README.md"
+'
+
 test_expect_success 'the busybox example prints its normalised form' '
-    kiln check "$KILN_SRC/recipes/examples/busybox.yaml" >out &&
+    kiln check "$KILN_SRC/recipes/examples/busybox.yaml" --context /bin >out &&
     test_grep "^# .*busybox.yaml: valid$" out &&
     test_grep "^version: 1.0.0$" out &&
     test_grep "^  kind: scratch$" out &&
@@ -19,7 +27,7 @@ test_expect_success 'the busybox example prints its normalised form' '
 '
 
 test_expect_success 'kiln check --json prints the normalised recipe with defaults' '
-    kiln check --json "$KILN_SRC/recipes/examples/busybox.yaml" >out &&
+    kiln check --json "$KILN_SRC/recipes/examples/busybox.yaml" --context /bin >out &&
     jq -e ".name == \"busybox\" and .version == \"1.0.0\" and .base.kind == \"scratch\"" out &&
     jq -e ".files[0] == {\"dest\":\"/bin/busybox\",\"src\":\"/bin/busybox\",\"mode\":\"0755\",\"owner\":\"root\"}" out &&
     jq -e "[.files[] | select(.dest == \"/bin/sh\")][0].link == \"busybox\"" out &&

@@ -20,7 +20,7 @@ test_expect_success 'one invalid recipe among several fails the check and prints
 test_expect_success 'a missing file source exits 2 naming it' '
     printf "name: a\nversion: 0.1.0\nbase: {scratch: true}\nfiles:\n  - {src: nosuch, dest: /x}\n" >src.yaml &&
     test_expect_code 2 kiln check src.yaml &&
-    test_grep "^kiln: src.yaml:5:5: files\[0\].src .$TEST_DIR/nosuch. cannot be read" err
+    test_grep "^kiln: src.yaml:5:11: files\[0\].src .$TEST_DIR/nosuch. cannot be read" err
 '
 
 test_expect_success 'a missing recipe exits 2' '

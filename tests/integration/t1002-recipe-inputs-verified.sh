@@ -7,7 +7,7 @@ test_expect_success 'a tarball that does not match its declared sha256 exits 2 n
     printf "name: a\nversion: 0.1.0\nbase:\n  tarball:\n    path: rootfs.tar\n    sha256: %s\n" \
         "$(printf 0%.0s $(seq 64))" >tar.yaml &&
     test_expect_code 2 kiln check tar.yaml &&
-    test_grep "^kiln: tar.yaml:4:3: base tarball .$TEST_DIR/rootfs.tar. has sha256 $(sha256sum <rootfs.tar | cut -d" " -f1), the recipe declares 0000" err &&
+    test_grep "^kiln: tar.yaml:5:11: base tarball .$TEST_DIR/rootfs.tar. has sha256 $(sha256sum <rootfs.tar | cut -d" " -f1), the recipe declares 0000" err &&
     sed -i "s/sha256: .*/sha256: $(sha256sum <rootfs.tar | cut -d" " -f1)/" tar.yaml &&
     kiln check tar.yaml >out
 '

@@ -94,7 +94,7 @@ test_expect_success 'zstd layers export to the same rootfs and docker-archive as
 '
 
 test_expect_success 'the busybox example builds and its rootfs runs under chroot' '
-    kiln build "$KILN_SRC/recipes/examples/busybox.yaml" --quiet &&
+    kiln build "$KILN_SRC/recipes/examples/busybox.yaml" --context /bin --quiet &&
     skopeo inspect oci:$KILN_STORE:busybox:1.0.0 >insp &&
     jq -e ".Os == \"linux\"" insp &&
     kiln export busybox:1.0.0 --format tar --output busybox.tar &&

@@ -20,7 +20,7 @@ test_expect_success 'the README shows exactly tests/auditor-verify.sh' '
 kiln keygen --output ec >/dev/null
 kiln keygen --output ed --algorithm ed25519 >/dev/null
 if kiln build --help >/dev/null 2>&1 && [ -f "$KILN_SRC/recipes/examples/busybox.yaml" ] &&
-   kiln build "$KILN_SRC/recipes/examples/busybox.yaml" --version 1.0.0 >build.out 2>&1; then
+   kiln build "$KILN_SRC/recipes/examples/busybox.yaml" --context /bin --version 1.0.0 >build.out 2>&1; then
     REF=$(jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"]' "$KILN_STORE/index.json")
     say "image built by kiln build: $REF"
 else

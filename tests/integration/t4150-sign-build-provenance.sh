@@ -9,13 +9,13 @@ kiln keygen --output k >/dev/null
 P="correct horse" kiln keygen --output enc --passphrase-env P >/dev/null
 
 test_expect_success 'a build with an encrypted key and a wrong passphrase exits 2 and leaves no store' '
-    KILN_SIGNING_PASSPHRASE=wrong test_expect_code 2 kiln build "$RECIPE" --sign enc.key &&
+    KILN_SIGNING_PASSPHRASE=wrong test_expect_code 2 kiln build "$RECIPE" --context /bin --sign enc.key &&
     test_grep "wrong passphrase" err &&
     test "$(store_digest)" = "no store"
 '
 
 test_expect_success 'kiln build --sign signs the image it stores' '
-    kiln build "$RECIPE" --sign k.key --json >build.json &&
+    kiln build "$RECIPE" --context /bin --sign k.key --json >build.json &&
     kiln verify busybox --key k.pub --json >report.json &&
     jq -e ".verified and (.signers | length) == 1" report.json
 '
@@ -59,7 +59,7 @@ test_expect_success 'the README provenance commands verify it with openssl, as w
 '
 
 test_expect_success 'the same bytes built again as another version are not signed as that version' '
-    kiln build "$RECIPE" --version 9.9.9 >/dev/null &&
+    kiln build "$RECIPE" --context /bin --version 9.9.9 >/dev/null &&
     test "$(kiln inspect busybox:9.9.9 --json | jq -r .digest)" = "$(jq -r .digest report.json)" &&
     test_expect_code 3 kiln verify busybox:9.9.9 --key k.pub &&
     test_grep "names version .1.0.0., not .9.9.9." err &&

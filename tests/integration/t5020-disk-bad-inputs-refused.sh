@@ -48,7 +48,7 @@ refused() {
 }
 
 test_expect_success 'a store to compare against' '
-    kiln build "$KILN_SRC/recipes/examples/busybox.yaml" >out
+    kiln build "$KILN_SRC/recipes/examples/busybox.yaml" --context /bin >out
 '
 
 boot_recipe() {

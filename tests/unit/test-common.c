@@ -1,4 +1,5 @@
 /* test-common.c - buf, err, fsutil, hash, run. */
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -85,6 +86,55 @@ static void test_fsutil(void)
     free(j);
 }
 
+/* The build context's primitives: a path below a directory, and an open
+ * that follows no symlink on the way. */
+static void test_beneath(void)
+{
+    ok(path_is_beneath("/a/b", "/a/b") && path_is_beneath("/a/b/c", "/a/b") && path_is_beneath("/a/b/c", "/a/b/"),
+       "a directory and what is below it are beneath it");
+    ok(!path_is_beneath("/a/bc", "/a/b") && !path_is_beneath("/a", "/a/b") && !path_is_beneath("/x", "/a"),
+       "a sibling with the same prefix, the parent and elsewhere are not");
+    ok(path_is_beneath("/etc/shadow", "/"), "everything is beneath /");
+
+    mkdir("nf", 0755);
+    mkdir("nf/dir", 0755);
+    mkdir("nf/other", 0755);
+    int fd = open("nf/dir/file", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    close(fd);
+    fd = open("nf/other/file", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    close(fd);
+    char *real = realpath("nf/dir/file", NULL);
+    fd = fs_open_nofollow(real, O_RDONLY);
+    ok(fd >= 0, "a canonical path opens");
+    if (fd >= 0)
+        close(fd);
+    fd = fs_open_nofollow("/", O_RDONLY | O_DIRECTORY);
+    ok(fd >= 0, "so does /");
+    if (fd >= 0)
+        close(fd);
+    /* The race: a directory on the resolved path becomes a symlink. */
+    rename("nf/dir", "nf/dir.old");
+    symlink("other", "nf/dir");
+    errno = 0;
+    fd = fs_open_nofollow(real, O_RDONLY);
+    ok(fd < 0 && (errno == ENOTDIR || errno == ELOOP), "a symlink swapped into the path is not followed");
+    unlink("nf/dir");
+    rename("nf/dir.old", "nf/dir");
+    unlink("nf/dir/file");
+    symlink("../other/file", "nf/dir/file");
+    errno = 0;
+    fd = fs_open_nofollow(real, O_RDONLY);
+    ok(fd < 0 && errno == ELOOP, "nor one swapped in for the file itself");
+    free(real);
+    char *dir = realpath("nf", NULL);
+    char *dotdot = xasprintf("%s/dir/..", dir);
+    errno = 0;
+    ok(fs_open_nofollow(dotdot, O_RDONLY) < 0 && errno == EINVAL, "'..' is refused");
+    ok(fs_open_nofollow("nf/other/file", O_RDONLY) < 0 && errno == EINVAL, "a relative path is refused");
+    free(dotdot);
+    free(dir);
+}
+
 static void test_hash(void)
 {
     char hex[HASH_HEX_LEN + 1];
@@ -127,6 +177,7 @@ int main(void)
     test_buf();
     test_err();
     test_fsutil();
+    test_beneath();
     test_hash();
     test_run();
     return tap_done();

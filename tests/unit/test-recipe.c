@@ -8,6 +8,9 @@
 #include "tests/unit/tap.h"
 #include "common/common.h"
 #include "common/hash.h"
+#include "images/manifest.h"
+#include "images/ref.h"
+#include "images/store.h"
 #include "recipes/recipe.h"
 #include "common/banned.h"
 
@@ -44,7 +47,7 @@ static void parse_err(const char *yaml, const char *want, const char *what)
 static const char full_recipe[] =
     "# every key\n"
     "name: web.app_1-x\n"
-    "version: 2.1.0-rc.1+build.05\n"
+    "version: 2.1.0-rc.1.build.05a\n"
     "description: \"a web server\"\n"
     "labels:\n"
     "  zeta: last\n"
@@ -113,7 +116,7 @@ static void test_full(void)
     hash_sha256_hex(full_recipe, strlen(full_recipe), hex);
     is_str(r->sha256, hex, "sha256 is the digest of the bytes");
     is_str(r->name, "web.app_1-x", "name");
-    is_str(r->version, "2.1.0-rc.1+build.05", "version with pre-release and build");
+    is_str(r->version, "2.1.0-rc.1.build.05a", "version with a pre-release");
     is_str(r->description, "a web server", "description");
     is_int(r->n_labels, 3, "three labels");
     is_str(r->labels[0].key, "alpha", "labels sorted by key");
@@ -336,12 +339,12 @@ static void test_errors(void)
               "a duplicate port");
 
     /* name, version, hostname */
-    parse_err("name: My App\nversion: 1.0.0\nbase: {scratch: true}\n", "1:7: name 'My App' is invalid", "a bad name");
-    parse_err("name: -x\nversion: 1.0.0\nbase: {scratch: true}\n", "1:7: name '-x' is invalid", "a leading dash");
+    parse_err("name: My App\nversion: 1.0.0\nbase: {scratch: true}\n", "1:7: image name 'My App' is invalid", "a bad name");
+    parse_err("name: -x\nversion: 1.0.0\nbase: {scratch: true}\n", "1:7: image name '-x' is invalid", "a leading dash");
     {
         char y[400];
         snprintf(y, sizeof(y), "name: %0129d\nversion: 1.0.0\nbase: {scratch: true}\n", 0);
-        parse_err(y, "1:7: name is longer than 128 characters", "a 129-character name");
+        parse_err(y, "1:7: image name '000", "a 129-character name");
     }
     static const char *const bad_versions[] = { "1.0", "v1.0.0", "01.0.0", "1.0.0-", "1.0.0-01", "1.0.0+",
                                                 "1.0.0-a..b", "1.0.0-a_b", "1..0", "1.0.0.0", "1.0.x", "-1.0.0" };
@@ -352,12 +355,15 @@ static void test_errors(void)
         parse_err(y, want, bad_versions[i]);
     }
     static const char *const good_versions[] = { "0.0.0", "1.2.3-alpha.1", "1.0.0-0.3.7", "1.0.0-x-y-z.--",
-                                                 "1.0.0+20130313144700", "1.0.0-beta+exp.sha.5114f85", "10.20.30" };
+                                                 "10.20.30" };
     for (size_t i = 0; i < ARRAY_SIZE(good_versions); i++) {
         char y[200];
         snprintf(y, sizeof(y), "name: x\nversion: \"%s\"\nbase: {scratch: true}\n", good_versions[i]);
         recipe_free(parse_ok(y, good_versions[i]));
     }
+    parse_err("name: x\nversion: 1.0.0+build.1\nbase: {scratch: true}\n",
+              "2:10: version '1.0.0+build.1' has build metadata ('+build.1'), which kiln does not support",
+              "build metadata, with its own reason");
     parse_err(HEAD "hostname: -bad\n", "4:11: hostname '-bad' is invalid", "a hostname starting with '-'");
     parse_err(HEAD "hostname: a..b\n", "4:11: hostname 'a..b' is invalid", "an empty hostname label");
     parse_err(HEAD "hostname: a_b\n", "4:11: hostname 'a_b' is invalid", "an underscore in a hostname");
@@ -669,6 +675,74 @@ static void write_file(const char *path, const char *data)
     }
 }
 
+/* Loads path and checks its inputs, widened by ctx (may be NULL). */
+static int check_in_context(const char *path, const char *ctx, struct kiln_err *err)
+{
+    struct recipe *r = NULL;
+    int rc = recipe_load(path, &r, err);
+    if (rc == 0 && ctx)
+        rc = recipe_context_add(r, ctx, err);
+    if (rc == 0)
+        rc = recipe_check_inputs(r, err);
+    recipe_free(r);
+    return rc;
+}
+
+/* Host paths resolve, symlinks followed, inside the recipe's folder unless
+ * the context is widened. */
+static void test_context(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    mkdir("ctx", 0755);
+    mkdir("ctx/proj", 0755);
+    write_file("ctx/secret", "secret\n");
+    write_file("ctx/proj/mine", "mine\n");
+    char *secret = realpath("ctx/secret", NULL), *proj = realpath("ctx/proj", NULL);
+    char *y = xasprintf("name: t\nversion: 0.1.0\nbase: {scratch: true}\nfiles:\n  - {src: mine, dest: /a}\n"
+                        "  - {src: %s, dest: /b}\n", secret);
+    write_file("ctx/proj/abs.yaml", y);
+    free(y);
+    is_int(check_in_context("ctx/proj/abs.yaml", NULL, &err), KILN_EINVAL, "an absolute src outside the folder is refused");
+    char *want = xasprintf("ctx/proj/abs.yaml:6:11: files[1].src '%s' is outside the build context '%s' "
+                           "(use --context to widen it)", secret, proj);
+    is_str(err.msg, want, "naming the key, the path and the context");
+    free(want);
+    is_int(check_in_context("ctx/proj/abs.yaml", "ctx", &err), 0, "--context widens it: %s", err.msg);
+    is_int(check_in_context("ctx/proj/abs.yaml", "ctx/proj/mine", &err), KILN_EINVAL, "a context must be a directory");
+    has_str(err.msg, "is not a directory", "and says so");
+
+    write_file("ctx/proj/up.yaml", "name: t\nversion: 0.1.0\nbase: {scratch: true}\nfiles: [{src: ../secret, dest: /b}]\n");
+    is_int(check_in_context("ctx/proj/up.yaml", NULL, &err), KILN_EINVAL, "a ../ src is refused");
+    has_str(err.msg, "files[0].src '", "naming the key");
+    has_str(err.msg, "is outside the build context", "as outside the context");
+
+    symlink(secret, "ctx/proj/link");
+    write_file("ctx/proj/link.yaml", "name: t\nversion: 0.1.0\nbase: {scratch: true}\nfiles: [{src: link, dest: /b}]\n");
+    is_int(check_in_context("ctx/proj/link.yaml", NULL, &err), KILN_EINVAL, "a symlink in the folder pointing out is refused");
+    want = xasprintf("(it resolves to '%s') is outside the build context", secret);
+    has_str(err.msg, want, "naming where it leads");
+    free(want);
+    symlink("mine", "ctx/proj/inner");
+    write_file("ctx/proj/inner.yaml", "name: t\nversion: 0.1.0\nbase: {scratch: true}\nfiles: [{src: inner, dest: /b}]\n");
+    is_int(check_in_context("ctx/proj/inner.yaml", NULL, &err), 0, "a symlink that stays inside is fine: %s", err.msg);
+
+    static const char *const bases[] = { "directory: /", "directory: ..", "tarball: {path: ../secret}",
+                                         "disk: {path: ../secret}", "oci: {layout: ..}",
+                                         "debian: {suite: bookworm, mirror: 'file:///var'}" };
+    static const char *const keys[] = { "base.directory '/'", "base.directory '", "base.tarball.path '",
+                                        "base.disk.path '", "base.oci.layout '", "base.debian.mirror '/var'" };
+    for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
+        y = xasprintf("name: t\nversion: 0.1.0\nbase: {%s}\n", bases[i]);
+        write_file("ctx/proj/base.yaml", y);
+        free(y);
+        is_int(check_in_context("ctx/proj/base.yaml", NULL, &err), KILN_EINVAL, "base '%s' outside is refused", bases[i]);
+        has_str(err.msg, keys[i], "naming its key");
+        has_str(err.msg, "is outside the build context", "as outside the context");
+    }
+    free(secret);
+    free(proj);
+}
+
 static void test_load_and_inputs(void)
 {
     char hex[HASH_HEX_LEN + 1];
@@ -697,7 +771,7 @@ static void test_load_and_inputs(void)
         write_file("sub/rootfs.tar", "tampered\n");
         rc = recipe_check_inputs(r, &err);
         ok(rc == KILN_EINVAL, "a changed tarball is refused");
-        has_str(err.msg, "sub/good.yaml:4:3: base tarball '", "mismatch names the recipe position");
+        has_str(err.msg, "sub/good.yaml:4:19: base tarball '", "mismatch names the recipe position");
         has_str(err.msg, "rootfs.tar' has sha256 ", "mismatch names the path");
         has_str(err.msg, hex, "mismatch names the declared digest");
         unlink("sub/rootfs.tar");
@@ -709,7 +783,7 @@ static void test_load_and_inputs(void)
         mkdir("sub/hello.txt", 0755);
         rc = recipe_check_inputs(r, &err);
         ok(rc == KILN_EINVAL, "a directory as a file's src is refused");
-        has_str(err.msg, "sub/good.yaml:5:9: files[0].src '", "src error position");
+        has_str(err.msg, "sub/good.yaml:5:15: files[0].src '", "src error position");
         has_str(err.msg, "hello.txt' is not a regular file", "src error message");
         recipe_free(r);
     }
@@ -719,7 +793,7 @@ static void test_load_and_inputs(void)
     ok(recipe_load("sub/dir.yaml", &r, &err) == 0, "directory recipe loads");
     if (r) {
         ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a missing base directory is refused");
-        has_str(err.msg, "base directory '", "base directory message");
+        has_str(err.msg, "sub/dir.yaml:3:19: base.directory '", "base directory message");
         mkdir("sub/nodir", 0755);
         ok(recipe_check_inputs(r, &err) == 0, "an existing base directory is fine");
         recipe_free(r);
@@ -732,7 +806,7 @@ static void test_load_and_inputs(void)
         has_str(err.msg, "has no 'oci-layout' file", "oci layout message");
         write_file("sub/nodir/oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
         ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout without index.json is refused");
-        has_str(err.msg, "sub/oci.yaml:3:8: base OCI layout: cannot open '", "no index.json message");
+        has_str(err.msg, "sub/oci.yaml:3:22: base OCI layout: cannot open '", "no index.json message");
         write_file("sub/nodir/index.json", "{\"manifests\": 3}");
         ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout with a bad index.json is refused");
         has_str(err.msg, "has no valid index.json", "bad index.json message");
@@ -745,12 +819,104 @@ static void test_load_and_inputs(void)
         ok(recipe_check_inputs(r, &err) == 0, "an OCI layout with the ref is fine: %s", err.msg);
         recipe_free(r);
     }
+    test_context();
     r = NULL;
     rc = recipe_load("sub/nosuch.yaml", &r, &err);
     ok(rc == KILN_EINVAL && !r, "a missing recipe is invalid input");
     is_str(err.msg, "recipe 'sub/nosuch.yaml' does not exist", "missing recipe message");
     rc = recipe_load("sub", &r, &err);
     ok(rc < 0 && !r, "a directory is not a recipe");
+}
+
+/* One image with a unique config, for store_image_add. */
+static int put_image(struct store *st, size_t i, char digest[DIGEST_STR_SIZE], struct kiln_err *err)
+{
+    char cfg[DIGEST_STR_SIZE], layer[DIGEST_STR_SIZE];
+    _cleanup_free_ char *c = xasprintf("{\"architecture\":\"amd64\",\"os\":\"linux\",\"n\":%zu}", i);
+    if (store_blob_put(st, c, strlen(c), cfg, err) < 0 || store_blob_put(st, "x", 1, layer, err) < 0)
+        return -1;
+    _cleanup_free_ char *m = xasprintf(
+        "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_MANIFEST "\","
+        "\"config\":{\"mediaType\":\"" OCI_MT_CONFIG "\",\"digest\":\"%s\",\"size\":%zu},"
+        "\"layers\":[{\"mediaType\":\"" OCI_MT_LAYER_TAR "\",\"digest\":\"%s\",\"size\":1}]}",
+        cfg, strlen(c), layer);
+    return store_blob_put(st, m, strlen(m), digest, err);
+}
+
+/* What `kiln check` accepts in a recipe (name, version), what the command
+ * line accepts (NAME:VERSION, --channel) and what the store accepts are the
+ * same, case by case: one validator behind all three. */
+static void test_recipe_and_store_agree(void)
+{
+    static const struct {
+        const char *name, *version, *channel;
+        int name_ok, version_ok, channel_ok;
+    } cases[] = {
+        { "web", "1.0.0", "stable", 1, 1, 1 },
+        { "web.app_1-x", "2.1.0-rc.1", "nightly", 1, 1, 1 },
+        { "0web", "0.0.0", "a.b_c-d", 1, 1, 1 },
+        { "web", "1.0.0-0.3.7", "beta2", 1, 1, 1 },
+        { "web", "1.2.0-nightly.20261123.7", "nightly", 1, 1, 1 },
+        { "web", "1.0.0-x-y-z.--", "s", 1, 1, 1 },
+        { "web", "1.0.0+build.1", "stable", 1, 0, 1 },     /* build metadata: no '+' in a reference */
+        { "web", "1.0.0-beta+exp.sha.5114f85", "stable", 1, 0, 1 },
+        { "web", "1.0.0+", "stable", 1, 0, 1 },
+        { "web", "1.0", "stable", 1, 0, 1 },
+        { "web", "v1.0.0", "stable", 1, 0, 1 },
+        { "web", "01.0.0", "stable", 1, 0, 1 },
+        { "web", "1.0.0-01", "stable", 1, 0, 1 },
+        { "web", "1.0.0-a..b", "stable", 1, 0, 1 },
+        { "web", "1.0.0-a_b", "stable", 1, 0, 1 },
+        { "web", "1.0.0.0", "stable", 1, 0, 1 },
+        { "web", "1234567890123456789.0.0", "stable", 1, 0, 1 }, /* past 18 digits */
+        { "Web", "1.0.0", "stable", 0, 1, 1 },
+        { "-web", "1.0.0", "stable", 0, 1, 1 },
+        { "web/x", "1.0.0", "stable", 0, 1, 1 },
+        { "web:x", "1.0.0", "stable", 0, 1, 1 },
+        { "web", "1.0.0", "Stable", 1, 1, 0 },
+        { "web", "1.0.0", "1.0.0", 1, 1, 0 },              /* a version is not a channel */
+        { "web", "1.0.0", "-beta", 1, 1, 0 },
+    };
+    struct kiln_err err = KILN_ERR_INIT;
+    struct store *st = NULL;
+    if (!ok(store_open("agree-store", STORE_CREATE, &st, &err) == 0, "a store for the agreement table")) {
+        diag("%s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        const char *name = cases[i].name, *version = cases[i].version, *channel = cases[i].channel;
+        int want_image = cases[i].name_ok && cases[i].version_ok;
+        int want_channel = cases[i].name_ok && cases[i].channel_ok;
+        int want_all = want_image && cases[i].channel_ok;
+        /* the recipe (kiln check, kiln build) */
+        _cleanup_free_ char *yaml = xasprintf("name: \"%s\"\nversion: \"%s\"\nbase: {scratch: true}\n", name, version);
+        struct recipe *r = NULL;
+        int recipe_ok = recipe_parse(yaml, strlen(yaml), "t.yaml", "/recipes", &r, &err) == 0;
+        recipe_free(r);
+        /* the command line: NAME:VERSION and NAME:CHANNEL references */
+        _cleanup_free_ char *vref = xasprintf("%s:%s", name, version);
+        _cleanup_free_ char *cref = xasprintf("%s:%s", name, channel);
+        struct image_ref ref;
+        int vref_ok = image_ref_parse(vref, &ref, &err) == 0 && ref.kind == REF_VERSION;
+        image_ref_release(&ref);
+        int cref_ok = image_ref_parse(cref, &ref, &err) == 0 && ref.kind == REF_CHANNEL;
+        image_ref_release(&ref);
+        /* the store */
+        char digest[DIGEST_STR_SIZE];
+        int store_ok = 0;
+        if (put_image(st, i, digest, &err) == 0) {
+            struct store_image img = { .name = (char *)name, .version = (char *)version,
+                                       .digest = digest, .channel = (char *)channel };
+            int rc = store_image_add(st, &img, 0, NULL, &err);
+            store_ok = rc == 0;
+            if (rc < 0 && rc != KILN_EINVAL)
+                diag("store_image_add: %s", err.msg);
+        }
+        ok(recipe_ok == want_image && vref_ok == want_image && cref_ok == want_channel && store_ok == want_all,
+           "'%s' '%s' '%s': recipe %d, NAME:VERSION %d, NAME:CHANNEL %d, store %d (want %d %d %d %d)", name,
+           version, channel, recipe_ok, vref_ok, cref_ok, store_ok, want_image, want_image, want_channel, want_all);
+    }
+    store_close(st);
 }
 
 int main(void)
@@ -761,5 +927,6 @@ int main(void)
     test_errors();
     test_hostile();
     test_load_and_inputs();
+    test_recipe_and_store_agree();
     return tap_done();
 }

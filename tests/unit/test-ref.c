@@ -49,7 +49,38 @@ static void test_versions(void)
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
         is_int(ref_check_version(bad[i], &err), KILN_EINVAL, "'%s' is not a version", bad[i]);
     is_int(ref_check_version("1.0.0+build.1", &err), KILN_EINVAL, "build metadata is refused");
-    has_str(err.msg, "build metadata", "with a reason");
+    has_str(err.msg, "build metadata ('+build.1')", "with a reason naming the part");
+    has_str(err.msg, "cannot hold '+'", "and why");
+    is_int(ref_check_version("1.0.0-rc.1+exp.sha.5114f85", &err), KILN_EINVAL, "after a prerelease too");
+    has_str(err.msg, "build metadata", "for the same reason");
+    /* malformed build metadata is not a semantic version at all */
+    const char *bad_build[] = { "1.0.0+", "1.0.0+a..b", "1.0.0+a_b", "1.0+b", "1.0.0+a+b" };
+    for (size_t i = 0; i < ARRAY_SIZE(bad_build); i++) {
+        is_int(ref_check_version(bad_build[i], &err), KILN_EINVAL, "'%s' is refused", bad_build[i]);
+        has_str(err.msg, "is not a semantic version", "'%s' as not a semantic version", bad_build[i]);
+    }
+    is_int(ref_check_version("1.0.0-\x1b[31m", &err), KILN_EINVAL, "a control character is refused");
+    ok(!strchr(err.msg, '\x1b'), "and not echoed into the message (%s)", err.msg);
+    is_int(ref_check_version("123456789012345678.0.0", &err), 0, "18 digits fit");
+    is_int(ref_check_version("1234567890123456789.0.0", &err), KILN_EINVAL, "19 do not");
+    is_int(ref_check_auto_base("1.2.0", &err), 0, "an auto base is MAJOR.MINOR.PATCH");
+    is_int(ref_check_auto_base("1.2.0-rc.1", &err), KILN_EINVAL, "an auto base has no prerelease");
+    is_int(ref_check_auto_base("1.2.0+b", &err), KILN_EINVAL, "nor build metadata");
+}
+
+static void test_layout_names(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    const char *good[] = { "latest", "v1.0", "web:1.0.0", "Tag_1", "a/b@c+d:e-f.g" };
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+        is_int(ref_check_layout_name(good[i], &err), 0, "'%s' is a layout reference name", good[i]);
+    const char *bad[] = { "", "a b", ".x", "-x", ":x", "x\ny", "x#y" };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        is_int(ref_check_layout_name(bad[i], &err), KILN_EINVAL, "bad layout reference name %zu is refused", i);
+    char longname[300];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    is_int(ref_check_layout_name(longname, &err), KILN_EINVAL, "nor 299 characters");
 }
 
 static void test_semver(void)
@@ -138,6 +169,7 @@ int main(void)
     test_digests();
     test_names();
     test_versions();
+    test_layout_names();
     test_semver();
     test_refs();
     test_manifest();
