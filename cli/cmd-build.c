@@ -23,6 +23,7 @@
 #include "builder/disk.h"
 #include "cli/cli.h"
 #include "common/log.h"
+#include "images/ref.h"
 #include "images/store.h"
 #include "recipes/recipe.h"
 #include "signing/publish.h"
@@ -179,6 +180,10 @@ CLI_COMMAND(build)
     if (recipe_check_inputs(r, &err) < 0)
         return cli_fail(&err);
     int autov = version && strcmp(version, "auto") == 0;
+    if (autov && ref_check_auto_base(r->version, &err) < 0) {
+        kiln_err_prefix(&err, "--version auto");
+        return cli_fail(&err);
+    }
     struct publish_ref ref = {
         .name = r->name,
         .version = version && !autov ? version : r->version,
