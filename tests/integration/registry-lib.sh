@@ -1,0 +1,103 @@
+# registry-lib.sh - Debian's docker-registry on 127.0.0.1, started by the test
+# and stopped at its exit.  Source after lib.sh.
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Every server started below writes NAME.pid in $TEST_DIR; all stop at exit.
+test_on_exit 'for _p in "$TEST_DIR"/*.pid; do [ -f "$_p" ] && kill "$(cat "$_p")" 2>/dev/null; done'
+
+# start_registry NAME PORT [YAML]: docker-registry with its storage in ./NAME.data,
+# listening on 127.0.0.1:PORT; YAML (more lines under `http:` and top-level
+# `auth:`) is appended to the configuration.  Waits until it answers.
+start_registry() {
+    cat >"$TEST_DIR/$1.yml" <<EOF &&
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $TEST_DIR/$1.data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$2
+  secret: kiln-test-secret
+${3:-}
+EOF
+    (setsid docker-registry serve "$TEST_DIR/$1.yml" >>"$TEST_DIR/$1.log" 2>&1 &
+        echo $! >"$TEST_DIR/$1.pid") &&
+    for _i in $(seq 100); do
+        if curl -sk -o /dev/null "http://127.0.0.1:$2/v2/" || curl -sk -o /dev/null "https://127.0.0.1:$2/v2/"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "registry $1 did not start:" >&2
+    cat "$TEST_DIR/$1.log" >&2
+    return 1
+}
+
+# start_drop_proxy NAME PORT TARGET_PORT N: a TCP proxy on 127.0.0.1:PORT to
+# TARGET_PORT that cuts the connection carrying the Nth PATCH request (before
+# the registry sees it) and writes NAME.dropped when it does.
+start_drop_proxy() {
+    cat >"$TEST_DIR/$1.py" <<'EOF' &&
+import socket, sys, threading
+port, target, nth, flag = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+marker = b"PATCH /v2/"
+seen = [0]
+lock = threading.Lock()
+
+def close(*socks):
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+
+def pipe(src, dst, watch):
+    tail = b""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            if watch:
+                window = tail + data
+                n = window.count(marker)
+                drop = False
+                with lock:
+                    if seen[0] < nth <= seen[0] + n:
+                        drop = True
+                    seen[0] += n
+                if drop:
+                    open(flag, "w").write("dropped\n")
+                    break
+                tail = window[-(len(marker) - 1):]
+            dst.sendall(data)
+    except OSError:
+        pass
+    close(src, dst)
+
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", port))
+srv.listen(16)
+while True:
+    c, _ = srv.accept()
+    u = socket.create_connection(("127.0.0.1", target))
+    threading.Thread(target=pipe, args=(c, u, True), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c, False), daemon=True).start()
+EOF
+    (setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$4" "$TEST_DIR/$1.dropped" >"$TEST_DIR/$1.log" 2>&1 &
+        echo $! >"$TEST_DIR/$1.pid") &&
+    for _i in $(seq 50); do
+        curl -s -o /dev/null "http://127.0.0.1:$2/v2/" && return 0
+        sleep 0.1
+    done
+    return 1
+}
