@@ -109,7 +109,7 @@ CLI_COMMAND(push)
     }
     _cleanup_free_ char *where = xasprintf("%s/%s:%s", dest.host, dest.repo, res.tag);
     if (ctx->json) {
-        json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s}", "ref", ref, "destination", where, "digest",
+        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s}", "ref", ref, "destination", where, "tag", res.tag, "digest",
                               res.digest, "blobs_pushed", (json_int_t)res.blobs_pushed, "blobs_skipped",
                               (json_int_t)res.blobs_skipped, "bytes_pushed", (json_int_t)res.bytes_pushed,
                               "manifests_pushed", (json_int_t)res.manifests_pushed, "referrers_pushed",

@@ -276,11 +276,20 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *ud)
 
 enum { AUTH_NONE = 0, AUTH_REGISTRY = 1, AUTH_BASIC_ONLY = 2 };
 
+/* 1 if url is on the registry itself (credentials may go there). */
+static int same_origin(const struct reg_client *c, const char *url)
+{
+    size_t n = strlen(c->base);
+    return !strncmp(url, c->base, n) && (url[n] == '/' || url[n] == '?' || url[n] == '\0');
+}
+
 /* One request, no retries.  Returns the CURLcode; *over when the body passed its limit. */
 static CURLcode perform(struct reg_client *c, const struct reg_req *q, const char *url, int auth,
                         struct reg_resp *resp, int *over, int *read_errno)
 {
     CURL *h = c->curl;
+    if (auth == AUTH_REGISTRY && !same_origin(c, url))
+        auth = AUTH_NONE; /* an upload URL on another host gets no credentials */
     curl_easy_reset(h);
     c->errbuf[0] = '\0';
     struct body_src src = { .data = q->data, .fd = q->fd, .start = q->data ? 0 : q->off,

@@ -190,4 +190,68 @@ test_expect_success 'a malformed credentials file is refused (exit 2) naming it'
     test_grep "bad.json" err
 '
 
+# A bearer-token registry: docker-registry trusts tokens signed by token.key
+# (its certificate in the token as x5c); a small token service hands out one
+# token, only to pusher:s3cret, and logs what it was asked for.
+KPORT=$(free_port)
+KREG=127.0.0.1:$KPORT
+APORT=$(free_port)
+
+b64url() { base64 -w0 | tr "+/" "-_" | tr -d "="; }
+
+test_expect_success 'setup: a registry that wants bearer tokens, and its token service' '
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout token.key -out token.crt -days 2 -subj /CN=kiln-test-issuer 2>/dev/null &&
+    x5c=$(openssl x509 -in token.crt -outform DER | base64 -w0) &&
+    now=$(date +%s) &&
+    header=$(printf "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5c\":[\"%s\"]}" "$x5c" | b64url) &&
+    claims=$(printf "{\"iss\":\"kiln-test-issuer\",\"sub\":\"pusher\",\"aud\":\"kiln-test-registry\",\"exp\":%d,\"nbf\":%d,\"iat\":%d,\"jti\":\"1\",\"access\":[{\"type\":\"repository\",\"name\":\"team/app\",\"actions\":[\"pull\",\"push\"]}]}" \
+        $((now + 3600)) $((now - 60)) $((now - 60)) | b64url) &&
+    sig=$(printf "%s.%s" "$header" "$claims" | openssl dgst -sha256 -sign token.key -binary | b64url) &&
+    printf "{\"token\":\"%s.%s.%s\"}" "$header" "$claims" "$sig" >token.json &&
+    cat >tokensrv.py <<-\EOF &&
+	import base64, http.server, sys
+	port, answer, log = int(sys.argv[1]), open(sys.argv[2], "rb").read(), sys.argv[3]
+	want = "Basic " + base64.b64encode(b"pusher:s3cret").decode()
+	class H(http.server.BaseHTTPRequestHandler):
+	    def do_GET(self):
+	        open(log, "a").write(self.path + "\n")
+	        ok = self.headers.get("Authorization") == want
+	        self.send_response(200 if ok else 401)
+	        self.send_header("Content-Type", "application/json")
+	        self.end_headers()
+	        self.wfile.write(answer if ok else b"{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"bad credentials\"}]}")
+	    def log_message(self, *a):
+	        pass
+	http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+	EOF
+    (setsid python3 tokensrv.py "$APORT" token.json "$TEST_DIR/token.log" >tokensrv.out 2>&1 &
+        echo $! >"$TEST_DIR/tokensrv.pid") &&
+    start_registry bearer "$KPORT" "auth:
+  token:
+    realm: http://127.0.0.1:$APORT/token
+    service: kiln-test-registry
+    issuer: kiln-test-issuer
+    rootcertbundle: $TEST_DIR/token.crt" &&
+    printf "{\"auths\":{\"%s\":{\"auth\":\"%s\"}}}" "$KREG" "$(printf pusher:s3cret | base64)" >bearer.json &&
+    printf "{\"auths\":{\"%s\":{\"auth\":\"%s\"}}}" "$KREG" "$(printf pusher:wrong | base64)" >bearer-wrong.json
+'
+
+test_expect_success 'bearer tokens: push fetches a token for the repository and uses it' '
+    digest=$(cat app.digest) &&
+    REGISTRY_AUTH_FILE=$TEST_DIR/bearer.json kiln push app:1.0.0 "http://$KREG/team/app" --json >push9.json &&
+    jq -e --arg d "$digest" ".digest == \$d and .blobs_pushed > 0" push9.json &&
+    test_grep "service=kiln-test-registry" token.log &&
+    test_grep "scope=repository%3Ateam%2Fapp%3Apull%2Cpush" token.log &&
+    test "$(jq -r .token token.json)" != "" &&
+    tok=$(jq -r .token token.json) &&
+    test "$(curl -sf -H "Authorization: Bearer $tok" "http://$KREG/v2/team/app/manifests/1.0.0" \
+        -H "Accept: application/vnd.oci.image.manifest.v1+json" | sha256sum | cut -c1-64)" = "${digest#sha256:}"
+'
+
+test_expect_success 'bearer tokens: refused by the token service is exit 1 naming it' '
+    REGISTRY_AUTH_FILE=$TEST_DIR/bearer-wrong.json test_expect_code 1 kiln push app:1.0.0 "http://$KREG/team/app" &&
+    test_grep "UNAUTHORIZED" err &&
+    test_grep "token from .http://127.0.0.1:$APORT/token." err
+'
+
 test_done
