@@ -84,11 +84,54 @@ test_expect_success 'a second signature joins the first under the referrers tag'
     test "$(wc -l <expected2)" -eq 2 && diff expected2 listed2
 '
 
+test_expect_success 'two pushers adding signatures at once both end up under the referrers tag' '
+    digest=$(cat app.digest) &&
+    cp -a "$KILN_STORE" store2 &&
+    kiln keygen --output k3 >/dev/null && kiln keygen --output k4 >/dev/null &&
+    kiln sign app:1.0.0 --key k3.key >/dev/null &&
+    kiln sign app:1.0.0 --key k4.key --store store2 >/dev/null &&
+    { kiln push app:1.0.0 "$REG/team/app" --insecure >race1.out 2>race1.err & p1=$!; } &&
+    kiln push app:1.0.0 "$REG/team/app" --insecure --store store2 >race2.out 2>race2.err &&
+    wait $p1 &&
+    skopeo inspect --raw --tls-verify=false "docker://$REG/team/app:sha256-${digest#sha256:}" >refs3.json &&
+    jq -r "[.manifests[].digest] | sort | .[]" refs3.json >listed3 &&
+    { store_referrers "$digest" && KILN_STORE=store2 store_referrers "$digest"; } | sort -u >expected3 &&
+    test "$(wc -l <expected3)" -eq 4 && diff expected3 listed3
+'
+
 test_expect_success '--jobs 4 pushes another image in parallel' '
     other=$(make_image other 2.0.0 "in parallel") &&
     kiln push other:2.0.0 "$REG/team/other" --insecure --jobs 4 --json >push5.json &&
     jq -e ".blobs_pushed == 3" push5.json &&
     test "$(skopeo inspect --tls-verify=false "docker://$REG/team/other:2.0.0" | jq -r .Digest)" = "$other"
+'
+
+test_expect_success 'a multi-output index goes up children first, then the index under its tag' '
+    c=$(make_image part 1.0.0 "container") &&
+    d=$(make_image part 2.0.0 "disk") &&
+    jq -cnS --arg c "$c" --argjson cs "$(stat -c %s "$KILN_STORE/blobs/sha256/${c#sha256:}")" \
+        --arg d "$d" --argjson ds "$(stat -c %s "$KILN_STORE/blobs/sha256/${d#sha256:}")" \
+        "{schemaVersion:2,mediaType:\"application/vnd.oci.image.index.v1+json\",
+          manifests:[{mediaType:\"application/vnd.oci.image.manifest.v1+json\",digest:\$c,size:\$cs,
+                      platform:{os:\"linux\",architecture:\"amd64\"}},
+                     {mediaType:\"application/vnd.oci.image.manifest.v1+json\",digest:\$d,size:\$ds,
+                      artifactType:\"application/vnd.dev.kiln.disk.qcow2.v1\"}]}" | tr -d "\n" >index.blob &&
+    idx=$("$STORE_TOOL" put "$KILN_STORE" index.blob) &&
+    "$STORE_TOOL" add "$KILN_STORE" multi 1.0.0 "$idx" >/dev/null &&
+    kiln sign multi:1.0.0 --key k.key >/dev/null &&
+    kiln push multi:1.0.0 "$REG/team/multi" --insecure --jobs 2 --json >push10.json &&
+    jq -e --arg d "$idx" ".digest == \$d and .manifests_pushed == 4 and .referrers_pushed == 1" push10.json &&
+    skopeo inspect --raw --tls-verify=false "docker://$REG/team/multi:1.0.0" >multi.json &&
+    cmp multi.json index.blob &&
+    skopeo inspect --raw --tls-verify=false "docker://$REG/team/multi@$d" >child.json &&
+    cmp child.json "$KILN_STORE/blobs/sha256/${d#sha256:}" &&
+    test "$(skopeo inspect --tls-verify=false "docker://$REG/team/multi:1.0.0" | jq -r .Digest)" = "$idx" &&
+    idx_put=$(grep -n "PUT /v2/team/multi/manifests/1.0.0" plain.log | head -n1 | cut -d: -f1) &&
+    child_put=$(grep -n "PUT /v2/team/multi/manifests/$d" plain.log | head -n1 | cut -d: -f1) &&
+    test "$child_put" -lt "$idx_put" &&
+    skopeo inspect --raw --tls-verify=false "docker://$REG/team/multi:sha256-${idx#sha256:}" >mrefs.json &&
+    jq -r "[.manifests[].digest] | sort | .[]" mrefs.json >mlisted &&
+    store_referrers "$idx" >mexpected && test -s mexpected && diff mexpected mlisted
 '
 
 test_expect_success 'a large blob goes up in chunks and resumes after a dropped connection' '
