@@ -204,8 +204,8 @@ static int upload_status(struct reg_client *cl, char **loc, const char *digest, 
     struct reg_req q = { .method = "GET", .url = url, .what = what, .fd = -1 };
     struct reg_resp resp = { 0 };
     int r = reg_do(cl, &q, &resp, err);
-    if (r == 0 && resp.status == 404)
-        r = RESTART;
+    if (r == 0 && (resp.status == 404 || resp.status == 400 || resp.status == 416))
+        r = RESTART; /* the registry dropped the upload (distribution does after a cut mid-chunk) */
     else if (r == 0 && resp.status != 204 && resp.status != 200)
         r = reg_status_err(cl, &q, &resp, err);
     else if (r == 0 && range_next(resp.range, off) < 0)

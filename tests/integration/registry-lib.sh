@@ -40,13 +40,14 @@ EOF
     return 1
 }
 
-# start_drop_proxy NAME PORT TARGET_PORT N: a TCP proxy on 127.0.0.1:PORT to
-# TARGET_PORT that cuts the connection carrying the Nth PATCH request (before
-# the registry sees it) and writes NAME.dropped when it does.
+# start_drop_proxy NAME PORT TARGET_PORT N [BYTES]: a TCP proxy on
+# 127.0.0.1:PORT to TARGET_PORT that cuts the connection carrying the Nth PATCH
+# request after passing BYTES of it on (default 0: the registry sees nothing of
+# it) and writes NAME.dropped when it does.
 start_drop_proxy() {
     cat >"$TEST_DIR/$1.py" <<'EOF' &&
 import socket, sys, threading
-port, target, nth, flag = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+port, target, nth, flag, keep = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 marker = b"PATCH /v2/"
 seen = [0]
 lock = threading.Lock()
@@ -75,6 +76,15 @@ def pipe(src, dst, watch):
                         drop = True
                     seen[0] += n
                 if drop:
+                    # pass on the request up to BYTES past its start, then cut
+                    start = window.find(marker) - len(tail)
+                    while len(data) < start + keep:
+                        more = src.recv(65536)
+                        if not more:
+                            break
+                        data += more
+                    if start + keep > 0:
+                        dst.sendall(data[:start + keep])
                     open(flag, "w").write("dropped\n")
                     break
                 tail = window[-(len(marker) - 1):]
@@ -93,7 +103,7 @@ while True:
     threading.Thread(target=pipe, args=(c, u, True), daemon=True).start()
     threading.Thread(target=pipe, args=(u, c, False), daemon=True).start()
 EOF
-    (setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$4" "$TEST_DIR/$1.dropped" >"$TEST_DIR/$1.log" 2>&1 &
+    (setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$4" "$TEST_DIR/$1.dropped" "${5:-0}" >"$TEST_DIR/$1.log" 2>&1 &
         echo $! >"$TEST_DIR/$1.pid") &&
     for _i in $(seq 50); do
         curl -s -o /dev/null "http://127.0.0.1:$2/v2/" && return 0

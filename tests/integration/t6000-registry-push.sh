@@ -156,6 +156,17 @@ test_expect_success 'a large blob goes up in chunks, in constant memory, and res
     curl -sf "http://$REG/v2/big/blobs/$layer" | cmp - big/layer
 '
 
+test_expect_success 'a connection cut in the middle of a chunk: the upload completes all the same' '
+    proxy=$(free_port) &&
+    start_drop_proxy cut "$proxy" "$PORT" 2 5000000 &&
+    big=$(jq -r .digest push6.json) &&
+    layer=$(jq -r ".layers[0].digest" "$KILN_STORE/blobs/sha256/${big#sha256:}") &&
+    kiln push big:1.0.0 "127.0.0.1:$proxy/bigcut" --insecure --json >push11.json &&
+    test -f cut.dropped &&
+    jq -e --arg d "$big" ".digest == \$d and .blobs_pushed == 2" push11.json &&
+    curl -sf "http://$REG/v2/bigcut/blobs/$layer" | cmp - big/layer
+'
+
 test_expect_success 'a malformed DEST is refused (exit 2) and names the problem' '
     test_expect_code 2 kiln push app:1.0.0 no-repository &&
     test_grep "no-repository" err &&
