@@ -9,10 +9,13 @@
 #include "registry/registry.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -27,6 +30,7 @@
 #define MAX_RESTARTS 3     /* a blob upload started over from POST */
 #define MAX_RESUMES 16     /* a chunked upload picked up again after a drop */
 #define FALLBACK_ROUNDS 5  /* read-merge-write rounds on the referrers tag */
+#define FALLBACK_SETTLE_MS 1000 /* wait after writing it, before reading it back */
 
 /* A growable list of descriptors. */
 struct desc_list {
@@ -131,6 +135,25 @@ struct counts {
 
 enum { RESTART = 1 };
 
+/* An answer that means "start the upload over": err keeps what the registry said. */
+static int restart(const struct reg_client *cl, const struct reg_req *q, const struct reg_resp *resp,
+                   struct kiln_err *err)
+{
+    reg_status_err(cl, q, resp, err);
+    return RESTART;
+}
+
+static int restartf(struct kiln_err *err, const char *fmt, ...) KILN_PRINTF(2, 3);
+static int restartf(struct kiln_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    err->code = KILN_EFAIL;
+    return RESTART;
+}
+
 /* The end of a Range header "0-N" (or "bytes=0-N"): the next offset, N + 1. */
 static int range_next(const char *range, uint64_t *next)
 {
@@ -178,7 +201,7 @@ static int finish_upload(struct reg_client *cl, const char *loc, const char *dig
     if (r < 0 && resp.dropped)
         r = RESTART;
     else if (r == 0 && resp.status >= 500)
-        r = RESTART;
+        r = restart(cl, &q, &resp, err);
     else if (r == 0 && resp.status != 201)
         r = reg_status_err(cl, &q, &resp, err);
     else if (r == 0 && resp.digest && strcmp(resp.digest, digest) != 0)
@@ -205,11 +228,11 @@ static int upload_status(struct reg_client *cl, char **loc, const char *digest, 
     struct reg_resp resp = { 0 };
     int r = reg_do(cl, &q, &resp, err);
     if (r == 0 && (resp.status == 404 || resp.status == 400 || resp.status == 416))
-        r = RESTART; /* the registry dropped the upload (distribution does after a cut mid-chunk) */
+        r = restart(cl, &q, &resp, err); /* the registry dropped the upload (distribution does after a cut mid-chunk) */
     else if (r == 0 && resp.status != 204 && resp.status != 200)
         r = reg_status_err(cl, &q, &resp, err);
     else if (r == 0 && range_next(resp.range, off) < 0)
-        r = RESTART; /* nothing received yet, or no Range: start over */
+        r = restartf(err, "%s: no Range in the answer", what);
     if (r == 0 && resp.location) {
         free(*loc);
         *loc = TAKE_PTR(resp.location);
@@ -247,11 +270,11 @@ static int upload_chunked(struct reg_client *cl, const char *digest, int fd, uin
             if (r != 0)
                 return r;
             if (off > size)
-                return RESTART;
+                return restartf(err, "%s: the registry holds more than the blob", what);
             continue;
         }
-        if (r == 0 && resp.status == 416)
-            r = RESTART; /* the registry holds another length than we think: start over */
+        if (r == 0 && (resp.status == 416 || resp.status == 404 || resp.status == 400))
+            r = restart(cl, &q, &resp, err); /* the registry holds another length, or dropped the upload */
         else if (r == 0 && resp.status != 202)
             r = reg_status_err(cl, &q, &resp, err);
         if (r == 0 && resp.location) {
@@ -260,7 +283,8 @@ static int upload_chunked(struct reg_client *cl, const char *digest, int fd, uin
         }
         uint64_t next = end;
         if (r == 0 && resp.range && range_next(resp.range, &next) == 0 && next != end)
-            r = RESTART;
+            r = restartf(err, "%s: the registry holds %llu bytes, kiln sent %llu", what, (unsigned long long)next,
+                         (unsigned long long)end);
         reg_resp_release(&resp);
         if (r != 0)
             return r;
@@ -300,9 +324,10 @@ static int blob_push(struct reg_client *cl, struct store *st, const struct oci_d
                          : upload_whole(cl, d->digest, fd, size, err);
         if (r != RESTART)
             break;
-        if (attempt == MAX_RESTARTS)
-            return kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': upload of blob '%s' failed %d times",
-                             reg_client_host(cl), reg_client_repo(cl), d->digest, MAX_RESTARTS + 1);
+        if (attempt == MAX_RESTARTS) {
+            err->code = KILN_EFAIL;
+            return kiln_err_prefix(err, "upload of blob '%s' started %d times", d->digest, MAX_RESTARTS + 1);
+        }
         kiln_log(KILN_LOG_INFO, "starting the upload of blob '%s' over", d->digest);
     }
     if (r < 0)
@@ -572,7 +597,13 @@ static int fallback_update(struct push *p, const char *subject, struct kiln_err 
         if (r == 0 && resp.status != 201)
             r = reg_status_err(p->cl, &q, &resp, err);
         reg_resp_release(&resp);
-        /* the next round reads it back and checks that every entry held */
+        /* The next round reads it back and checks that every entry held.  A
+         * registry that ignores If-Match lets a pusher that read before this
+         * write overwrite it: wait longer than such a pusher's read-to-write
+         * gap, so that its write, if any, is seen and merged again. */
+        struct timespec ts = { FALLBACK_SETTLE_MS / 1000, (FALLBACK_SETTLE_MS % 1000) * 1000000L };
+        while (r == 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
     }
     json_decref(mine);
     return r;

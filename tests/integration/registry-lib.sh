@@ -9,9 +9,10 @@ free_port() {
 # Every server started below writes NAME.pid in $TEST_DIR; all stop at exit.
 test_on_exit 'for _p in "$TEST_DIR"/*.pid; do [ -f "$_p" ] && kill "$(cat "$_p")" 2>/dev/null; done'
 
-# start_registry NAME PORT [YAML]: docker-registry with its storage in ./NAME.data,
-# listening on 127.0.0.1:PORT; YAML (more lines under `http:` and top-level
-# `auth:`) is appended to the configuration.  Waits until it answers.
+# start_registry NAME PORT [YAML [STORAGE_YAML]]: docker-registry with its
+# storage in ./NAME.data, listening on 127.0.0.1:PORT; YAML (more lines under
+# `http:`, then top-level keys such as `auth:`) is appended to the
+# configuration, STORAGE_YAML goes under `storage:`.  Waits until it answers.
 start_registry() {
     cat >"$TEST_DIR/$1.yml" <<EOF &&
 version: 0.1
@@ -22,6 +23,7 @@ storage:
     rootdirectory: $TEST_DIR/$1.data
   delete:
     enabled: true
+${4:-}
 http:
   addr: 127.0.0.1:$2
   secret: kiln-test-secret
@@ -40,15 +42,17 @@ EOF
     return 1
 }
 
-# start_drop_proxy NAME PORT TARGET_PORT N [BYTES]: a TCP proxy on
-# 127.0.0.1:PORT to TARGET_PORT that cuts the connection carrying the Nth PATCH
-# request after passing BYTES of it on (default 0: the registry sees nothing of
-# it) and writes NAME.dropped when it does.
+# start_drop_proxy NAME PORT TARGET_PORT N [BYTES|503 [MARKER]]: a TCP proxy on
+# 127.0.0.1:PORT to TARGET_PORT that spoils the Nth request starting with
+# MARKER (default "PATCH /v2/"): it cuts the connection after passing BYTES of
+# the request on (default 0: the registry sees nothing of it), or with 503
+# answers "503 Service Unavailable" itself.  It writes NAME.dropped when it does.
 start_drop_proxy() {
     cat >"$TEST_DIR/$1.py" <<'EOF' &&
 import socket, sys, threading
-port, target, nth, flag, keep = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
-marker = b"PATCH /v2/"
+port, target, nth, flag, how, marker = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4],
+                                        sys.argv[5], sys.argv[6].encode())
+keep = 0 if how == "503" else int(how)
 seen = [0]
 lock = threading.Lock()
 
@@ -83,7 +87,10 @@ def pipe(src, dst, watch):
                         if not more:
                             break
                         data += more
-                    if start + keep > 0:
+                    if how == "503":
+                        src.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+                                    b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+                    elif start + keep > 0:
                         dst.sendall(data[:start + keep])
                     open(flag, "w").write("dropped\n")
                     break
@@ -103,7 +110,7 @@ while True:
     threading.Thread(target=pipe, args=(c, u, True), daemon=True).start()
     threading.Thread(target=pipe, args=(u, c, False), daemon=True).start()
 EOF
-    (setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$4" "$TEST_DIR/$1.dropped" "${5:-0}" >"$TEST_DIR/$1.log" 2>&1 &
+    (setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$4" "$TEST_DIR/$1.dropped" "${5:-0}" "${6:-PATCH /v2/}" >"$TEST_DIR/$1.log" 2>&1 &
         echo $! >"$TEST_DIR/$1.pid") &&
     for _i in $(seq 50); do
         curl -s -o /dev/null "http://127.0.0.1:$2/v2/" && return 0

@@ -167,6 +167,25 @@ test_expect_success 'a connection cut in the middle of a chunk: the upload compl
     curl -sf "http://$REG/v2/bigcut/blobs/$layer" | cmp - big/layer
 '
 
+test_expect_success 'a 503 is retried: the push completes' '
+    proxy=$(free_port) &&
+    start_drop_proxy busy "$proxy" "$PORT" 1 503 "PUT /v2/team/busy/manifests/" &&
+    digest=$(cat app.digest) &&
+    kiln push app:1.0.0 "127.0.0.1:$proxy/team/busy" --insecure --json >push12.json &&
+    test -f busy.dropped &&
+    jq -e --arg d "$digest" ".digest == \$d" push12.json &&
+    test "$(skopeo inspect --tls-verify=false "docker://$REG/team/busy:1.0.0" | jq -r .Digest)" = "$digest"
+'
+
+test_expect_success 'a read-only registry: exit 1 naming registry, repository, request and status' '
+    rport=$(free_port) &&
+    start_registry ro "$rport" "" "  maintenance:
+    readonly:
+      enabled: true" &&
+    test_expect_code 1 kiln push app:1.0.0 "127.0.0.1:$rport/team/app" --insecure &&
+    test_grep "registry .127.0.0.1:$rport. repository .team/app.: POST upload of blob .sha256:[0-9a-f]*.: HTTP 405" err
+'
+
 test_expect_success 'a malformed DEST is refused (exit 2) and names the problem' '
     test_expect_code 2 kiln push app:1.0.0 no-repository &&
     test_grep "no-repository" err &&
@@ -305,7 +324,7 @@ test_expect_success 'bearer tokens: push fetches a token for the repository and 
 
 test_expect_success 'bearer tokens: refused by the token service is exit 1 naming it' '
     REGISTRY_AUTH_FILE=$TEST_DIR/bearer-wrong.json test_expect_code 1 kiln push app:1.0.0 "http://$KREG/team/app" &&
-    test_grep "UNAUTHORIZED" err &&
+    test_grep "UNAUTHORIZED: bad credentials (HTTP 401)" err &&
     test_grep "token from .http://127.0.0.1:$APORT/token." err
 '
 
