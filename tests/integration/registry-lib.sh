@@ -118,3 +118,33 @@ EOF
     done
     return 1
 }
+
+# start_token_service NAME PORT ANSWER USER:PASSWORD: an HTTP token service on
+# 127.0.0.1:PORT that answers GET with the file ANSWER to requests carrying
+# Basic USER:PASSWORD, and 401 with a registry error body to any other; it
+# logs each request's path and query in NAME.requests.
+start_token_service() {
+    cat >"$TEST_DIR/$1.py" <<'EOF' &&
+import base64, http.server, sys
+port, answer, log = int(sys.argv[1]), open(sys.argv[2], "rb").read(), sys.argv[3]
+want = "Basic " + base64.b64encode(sys.argv[4].encode()).decode()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        open(log, "a").write(self.path + "\n")
+        ok = self.headers.get("Authorization") == want
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(answer if ok else b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+EOF
+    (setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$TEST_DIR/$1.requests" "$4" >"$TEST_DIR/$1.log" 2>&1 &
+        echo $! >"$TEST_DIR/$1.pid") &&
+    for _i in $(seq 50); do
+        curl -s -o /dev/null "http://127.0.0.1:$2/" && return 0
+        sleep 0.1
+    done
+    return 1
+}

@@ -11,6 +11,10 @@
 PORT=$(free_port)
 REG=127.0.0.1:$PORT
 
+READONLY_YAML="  maintenance:
+    readonly:
+      enabled: true"
+
 # The referrers the store lists for a digest, sorted.
 store_referrers() {
     jq -r --arg d "$1" '[.manifests[] | select(.annotations["dev.kiln.subject"] == $d) | .digest] | sort | .[]' \
@@ -90,9 +94,9 @@ test_expect_success 'two pushers adding signatures at once both end up under the
     kiln keygen --output k3 >/dev/null && kiln keygen --output k4 >/dev/null &&
     kiln sign app:1.0.0 --key k3.key >/dev/null &&
     kiln sign app:1.0.0 --key k4.key --store store2 >/dev/null &&
-    { kiln push app:1.0.0 "$REG/team/app" --insecure >race1.out 2>race1.err & p1=$!; } &&
-    kiln push app:1.0.0 "$REG/team/app" --insecure --store store2 >race2.out 2>race2.err &&
-    wait $p1 &&
+    { kiln push app:1.0.0 "$REG/team/app" --insecure >race1.out 2>race1.err || echo failed >race1.failed; } |
+        kiln push app:1.0.0 "$REG/team/app" --insecure --store store2 >race2.out 2>race2.err &&
+    test ! -e race1.failed &&
     skopeo inspect --raw --tls-verify=false "docker://$REG/team/app:sha256-${digest#sha256:}" >refs3.json &&
     jq -r "[.manifests[].digest] | sort | .[]" refs3.json >listed3 &&
     { store_referrers "$digest" && KILN_STORE=store2 store_referrers "$digest"; } | sort -u >expected3 &&
@@ -179,9 +183,7 @@ test_expect_success 'a 503 is retried: the push completes' '
 
 test_expect_success 'a read-only registry: exit 1 naming registry, repository, request and status' '
     rport=$(free_port) &&
-    start_registry ro "$rport" "" "  maintenance:
-    readonly:
-      enabled: true" &&
+    start_registry ro "$rport" "" "$READONLY_YAML" &&
     test_expect_code 1 kiln push app:1.0.0 "127.0.0.1:$rport/team/app" --insecure &&
     test_grep "registry .127.0.0.1:$rport. repository .team/app.: POST upload of blob .sha256:[0-9a-f]*.: HTTP 405" err
 '
@@ -212,18 +214,19 @@ test_expect_success 'an unreachable registry is an error (exit 1) naming it, aft
 
 TPORT=$(free_port)
 TREG=127.0.0.1:$TPORT
-
-test_expect_success 'setup: a TLS registry with htpasswd and a docker config.json' '
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -out tls.crt -days 2 \
-        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null &&
-    python3 -W ignore -c "import crypt; print(\"pusher:\" + crypt.crypt(\"s3cret\", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))" >htpasswd &&
-    start_registry tls "$TPORT" "  tls:
+TLS_YAML="  tls:
     certificate: $TEST_DIR/tls.crt
     key: $TEST_DIR/tls.key
 auth:
   htpasswd:
     realm: kiln-test
-    path: $TEST_DIR/htpasswd" &&
+    path: $TEST_DIR/htpasswd"
+
+test_expect_success 'setup: a TLS registry with htpasswd and a docker config.json' '
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -out tls.crt -days 2 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null &&
+    python3 -W ignore -c "import crypt; print(\"pusher:\" + crypt.crypt(\"s3cret\", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))" >htpasswd &&
+    start_registry tls "$TPORT" "$TLS_YAML" &&
     mkdir -p "$HOME/.docker" &&
     printf "{\"auths\":{\"https://%s\":{\"auth\":\"%s\"}}}" "$TREG" "$(printf pusher:s3cret | base64)" \
         >"$HOME/.docker/config.json" &&
@@ -265,11 +268,17 @@ test_expect_success 'a malformed credentials file is refused (exit 2) naming it'
 '
 
 # A bearer-token registry: docker-registry trusts tokens signed by token.key
-# (its certificate in the token as x5c); a small token service hands out one
-# token, only to pusher:s3cret, and logs what it was asked for.
+# (its certificate in the token as x5c); a small token service hands out that
+# one token, only to pusher:s3cret.
 KPORT=$(free_port)
 KREG=127.0.0.1:$KPORT
 APORT=$(free_port)
+BEARER_YAML="auth:
+  token:
+    realm: http://127.0.0.1:$APORT/token
+    service: kiln-test-registry
+    issuer: kiln-test-issuer
+    rootcertbundle: $TEST_DIR/token.crt"
 
 b64url() { base64 -w0 | tr "+/" "-_" | tr -d "="; }
 
@@ -282,30 +291,8 @@ test_expect_success 'setup: a registry that wants bearer tokens, and its token s
         $((now + 3600)) $((now - 60)) $((now - 60)) | b64url) &&
     sig=$(printf "%s.%s" "$header" "$claims" | openssl dgst -sha256 -sign token.key -binary | b64url) &&
     printf "{\"token\":\"%s.%s.%s\"}" "$header" "$claims" "$sig" >token.json &&
-    cat >tokensrv.py <<-\EOF &&
-	import base64, http.server, sys
-	port, answer, log = int(sys.argv[1]), open(sys.argv[2], "rb").read(), sys.argv[3]
-	want = "Basic " + base64.b64encode(b"pusher:s3cret").decode()
-	class H(http.server.BaseHTTPRequestHandler):
-	    def do_GET(self):
-	        open(log, "a").write(self.path + "\n")
-	        ok = self.headers.get("Authorization") == want
-	        self.send_response(200 if ok else 401)
-	        self.send_header("Content-Type", "application/json")
-	        self.end_headers()
-	        self.wfile.write(answer if ok else b"{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"bad credentials\"}]}")
-	    def log_message(self, *a):
-	        pass
-	http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
-	EOF
-    (setsid python3 tokensrv.py "$APORT" token.json "$TEST_DIR/token.log" >tokensrv.out 2>&1 &
-        echo $! >"$TEST_DIR/tokensrv.pid") &&
-    start_registry bearer "$KPORT" "auth:
-  token:
-    realm: http://127.0.0.1:$APORT/token
-    service: kiln-test-registry
-    issuer: kiln-test-issuer
-    rootcertbundle: $TEST_DIR/token.crt" &&
+    start_token_service tokensrv "$APORT" token.json pusher:s3cret &&
+    start_registry bearer "$KPORT" "$BEARER_YAML" &&
     printf "{\"auths\":{\"%s\":{\"auth\":\"%s\"}}}" "$KREG" "$(printf pusher:s3cret | base64)" >bearer.json &&
     printf "{\"auths\":{\"%s\":{\"auth\":\"%s\"}}}" "$KREG" "$(printf pusher:wrong | base64)" >bearer-wrong.json
 '
@@ -314,8 +301,8 @@ test_expect_success 'bearer tokens: push fetches a token for the repository and 
     digest=$(cat app.digest) &&
     REGISTRY_AUTH_FILE=$TEST_DIR/bearer.json kiln push app:1.0.0 "http://$KREG/team/app" --json >push9.json &&
     jq -e --arg d "$digest" ".digest == \$d and .blobs_pushed > 0" push9.json &&
-    test_grep "service=kiln-test-registry" token.log &&
-    test_grep "scope=repository%3Ateam%2Fapp%3Apull%2Cpush" token.log &&
+    test_grep "service=kiln-test-registry" tokensrv.requests &&
+    test_grep "scope=repository%3Ateam%2Fapp%3Apull%2Cpush" tokensrv.requests &&
     test "$(jq -r .token token.json)" != "" &&
     tok=$(jq -r .token token.json) &&
     test "$(curl -sf -H "Authorization: Bearer $tok" "http://$KREG/v2/team/app/manifests/1.0.0" \
