@@ -6,6 +6,17 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# wait_answers URL...: waits up to 10 s until one of the URLs answers over HTTP.
+wait_answers() {
+    for _i in $(seq 100); do
+        for _u in "$@"; do
+            curl -sk -o /dev/null "$_u" && return 0
+        done
+        sleep 0.1
+    done
+    return 1
+}
+
 # Every server started below writes NAME.pid in $TEST_DIR; all stop at exit.
 test_on_exit 'for _p in "$TEST_DIR"/*.pid; do [ -f "$_p" ] && kill "$(cat "$_p")" 2>/dev/null; done'
 
@@ -31,12 +42,7 @@ ${3:-}
 EOF
     (setsid docker-registry serve "$TEST_DIR/$1.yml" >>"$TEST_DIR/$1.log" 2>&1 &
         echo $! >"$TEST_DIR/$1.pid") &&
-    for _i in $(seq 100); do
-        if curl -sk -o /dev/null "http://127.0.0.1:$2/v2/" || curl -sk -o /dev/null "https://127.0.0.1:$2/v2/"; then
-            return 0
-        fi
-        sleep 0.1
-    done
+    wait_answers "http://127.0.0.1:$2/v2/" "https://127.0.0.1:$2/v2/" && return 0
     echo "registry $1 did not start:" >&2
     cat "$TEST_DIR/$1.log" >&2
     return 1
@@ -112,11 +118,7 @@ while True:
 EOF
     (setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$4" "$TEST_DIR/$1.dropped" "${5:-0}" "${6:-PATCH /v2/}" >"$TEST_DIR/$1.log" 2>&1 &
         echo $! >"$TEST_DIR/$1.pid") &&
-    for _i in $(seq 50); do
-        curl -s -o /dev/null "http://127.0.0.1:$2/v2/" && return 0
-        sleep 0.1
-    done
-    return 1
+    wait_answers "http://127.0.0.1:$2/v2/"
 }
 
 # start_token_service NAME PORT ANSWER USER:PASSWORD: an HTTP token service on
@@ -142,9 +144,5 @@ http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 EOF
     (setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$TEST_DIR/$1.requests" "$4" >"$TEST_DIR/$1.log" 2>&1 &
         echo $! >"$TEST_DIR/$1.pid") &&
-    for _i in $(seq 50); do
-        curl -s -o /dev/null "http://127.0.0.1:$2/" && return 0
-        sleep 0.1
-    done
-    return 1
+    wait_answers "http://127.0.0.1:$2/"
 }
