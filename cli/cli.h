@@ -83,5 +83,6 @@ CLI_COMMAND(keygen);
 CLI_COMMAND(sign);
 CLI_COMMAND(verify);
 CLI_COMMAND(boot_test);
+CLI_COMMAND(push);
 
 #endif

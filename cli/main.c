@@ -30,6 +30,9 @@ const struct cli_command cli_commands[] = {
     { "export", cmd_export, "write an image out of the store",
       "kiln export REF --format oci|oci-archive|docker-archive|tar|qcow2|raw|containerdisk\n"
       "                --output PATH [--force] [--store DIR] [--json]" },
+    { "push", cmd_push, "push an image and its signatures to an OCI registry",
+      "kiln push REF [http[s]://]HOST[:PORT]/REPO[:TAG] [--jobs N] [--ca-file PEM] [--insecure]\n"
+      "                [--store DIR] [--json]" },
     { "keygen", cmd_keygen, "make a signing key pair",
       "kiln keygen --output PREFIX [--algorithm ecdsa-p256|ed25519] [--passphrase-env VAR]" },
     { "sign", cmd_sign, "sign an image in the store",

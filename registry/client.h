@@ -1,0 +1,83 @@
+/* client.h - one connection to one repository of a registry (inside registry/).
+ *
+ * A client owns one curl easy handle and is used by one thread at a time;
+ * parallel transfers each get their own (registry_client_dup).  It carries
+ * what it learned about authentication (Basic asked for, the bearer token).
+ *
+ * reg_do() sends one request: it answers a 401 once with credentials (Basic,
+ * or a bearer token fetched from the challenge's realm), retries 429, 5xx
+ * and dropped connections with backoff (unless the request says not to),
+ * and returns 0 when an HTTP answer came, whatever its status: the caller
+ * checks the status, and reg_status_err() turns an unexpected one into an
+ * error naming the registry, the repository and the registry's code. */
+#ifndef KILN_REGISTRY_CLIENT_H
+#define KILN_REGISTRY_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "registry/registry.h"
+
+struct reg_client;
+
+/* *out: reg_client_free(). */
+int reg_client_new(const struct registry_ref *ref, const struct registry_opts *o, struct reg_client **out,
+                   struct kiln_err *err);
+/* A second client for the same repository (another thread), with what c
+ * learned about authentication. */
+int reg_client_dup(const struct reg_client *c, struct reg_client **out, struct kiln_err *err);
+void reg_client_free(struct reg_client *c);
+
+/* Borrowed from the client. */
+const char *reg_client_host(const struct reg_client *c);
+const char *reg_client_repo(const struct reg_client *c);
+
+struct reg_req {
+    const char *method;       /* GET HEAD POST PUT PATCH */
+    const char *url;          /* absolute, or a path ("/v2/...") on the registry */
+    const char *what;         /* names the request in errors: "PUT manifest 'sha256:...'" */
+    const char *content_type; /* of the body, or NULL */
+    const char *accept;       /* or NULL */
+    const char *header;       /* one more header line ("If-Match: ..."), or NULL */
+    const char *range;        /* Content-Range value, or NULL */
+    /* the body: data/len from memory, or len bytes of fd from off; none when !has_body */
+    int has_body;
+    const void *data;
+    int fd;
+    uint64_t off;
+    uint64_t len;
+    size_t limit;             /* keep at most this much of the response body; 0 = drop it */
+    int no_retry;             /* a dropped connection is returned (resp.dropped), not retried */
+};
+
+struct reg_resp {
+    long status;
+    int dropped;              /* no_retry and the connection dropped */
+    struct buf body;
+    char *location;
+    char *digest;             /* Docker-Content-Digest */
+    char *content_type;
+    char *range;
+    char *etag;
+    char *www_auth;
+    char *oci_subject;
+    char *retry_after;
+};
+
+void reg_resp_release(struct reg_resp *r);
+
+int reg_do(struct reg_client *c, const struct reg_req *q, struct reg_resp *resp, struct kiln_err *err);
+/* Sets err for an answer whose status the caller did not expect: names the
+ * registry, the repository, q->what, the registry's error code(s) and the
+ * HTTP status.  401/403/4xx/5xx are KILN_EFAIL.  Returns err->code. */
+int reg_status_err(const struct reg_client *c, const struct reg_req *q, const struct reg_resp *resp,
+                   struct kiln_err *err);
+/* An absolute URL for a Location the registry sent (may be a path), with
+ * `query` ("digest=...", may be NULL) added.  Caller-owned. */
+char *reg_url(const struct reg_client *c, const char *location, const char *query);
+/* A path "/v2/<repo>/<rest>".  Caller-owned. */
+char *reg_path(const struct reg_client *c, const char *rest);
+
+#endif

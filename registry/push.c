@@ -1,0 +1,705 @@
+/* push.c - an image from the store to a registry (see registry.h):
+ *   1. check that the registry answers and takes our credentials (GET /v2/);
+ *   2. collect the image's closure (store_walk) and the closure of every
+ *      referrer of each of its manifests;
+ *   3. send the blobs, `jobs` at a time, each skipped when HEAD finds it;
+ *   4. PUT the manifests bottom-up, the top one under its tag;
+ *   5. PUT the referrers' manifests; when the registry has no referrers API,
+ *      list them in the index tagged "sha256-<hex of the subject>". */
+#include "registry/registry.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "images/manifest.h"
+#include "images/store.h"
+#include "registry/client.h"
+#include "common/banned.h"
+
+#define MAX_JOBS 16
+#define MAX_RESTARTS 3     /* a blob upload started over from POST */
+#define MAX_RESUMES 16     /* a chunked upload picked up again after a drop */
+#define FALLBACK_ROUNDS 5  /* read-merge-write rounds on the referrers tag */
+#define FALLBACK_SETTLE_MS 1000 /* wait after writing it, before reading it back */
+
+/* A growable list of descriptors. */
+struct desc_list {
+    struct oci_desc *v;
+    size_t n, cap;
+};
+
+static void desc_list_add(struct desc_list *l, const struct oci_desc *d)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    oci_desc_copy(&l->v[l->n++], d);
+}
+
+static int desc_list_has(const struct desc_list *l, const char *digest)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->v[i].digest, digest))
+            return 1;
+    return 0;
+}
+
+static void desc_list_release(struct desc_list *l)
+{
+    oci_desc_list_free(l->v, l->n);
+    memset(l, 0, sizeof(*l));
+}
+
+/* A referrer to push: its manifest and the subject it refers to. */
+struct referrer {
+    struct oci_desc d;
+    char *subject;
+};
+
+struct push {
+    struct store *st;
+    struct reg_client *cl;
+    const struct registry_push_opts *o;
+    struct registry_push_result *res;
+    struct desc_list blobs;      /* every non-manifest blob, once */
+    struct desc_list manifests;  /* the image's manifests, parents first */
+    struct referrer *refs;
+    size_t n_refs;
+};
+
+struct collect {
+    struct push *p;
+    struct desc_list *manifests;  /* where manifests go (the referrers' are not kept here) */
+};
+
+static int is_manifest_type(const char *mt)
+{
+    return oci_media_type_is_manifest(mt) || oci_media_type_is_index(mt);
+}
+
+static int collect_cb(const struct oci_desc *d, const struct oci_desc *parent, void *ud, struct kiln_err *err)
+{
+    (void)parent;
+    (void)err;
+    struct collect *c = ud;
+    if (is_manifest_type(d->media_type)) {
+        if (c->manifests && !desc_list_has(c->manifests, d->digest))
+            desc_list_add(c->manifests, d);
+    } else if (!desc_list_has(&c->p->blobs, d->digest)) {
+        desc_list_add(&c->p->blobs, d);
+    }
+    return 0;
+}
+
+/* Every referrer of every manifest of the image, with its blobs. */
+static int collect_referrers(struct push *p, struct kiln_err *err)
+{
+    for (size_t i = 0; i < p->manifests.n; i++) {
+        struct oci_desc *v = NULL;
+        size_t n = 0;
+        int r = store_referrers(p->st, p->manifests.v[i].digest, NULL, &v, &n, err);
+        if (r < 0)
+            return r;
+        for (size_t k = 0; k < n && r == 0; k++) {
+            struct collect c = { p, NULL };
+            r = store_walk(p->st, &v[k], 0, collect_cb, &c, err);
+            if (r < 0)
+                break;
+            p->refs = xrealloc(p->refs, (p->n_refs + 1) * sizeof(*p->refs));
+            oci_desc_copy(&p->refs[p->n_refs].d, &v[k]);
+            p->refs[p->n_refs++].subject = xstrdup(p->manifests.v[i].digest);
+        }
+        oci_desc_list_free(v, n);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- blobs ----------------------------------------------------------------- */
+
+struct counts {
+    uint64_t pushed, skipped, bytes;
+};
+
+enum { RESTART = 1 };
+
+/* An answer that means "start the upload over": err keeps what the registry said. */
+static int restart(const struct reg_client *cl, const struct reg_req *q, const struct reg_resp *resp,
+                   struct kiln_err *err)
+{
+    reg_status_err(cl, q, resp, err);
+    return RESTART;
+}
+
+static int restartf(struct kiln_err *err, const char *fmt, ...) KILN_PRINTF(2, 3);
+static int restartf(struct kiln_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    err->code = KILN_EFAIL;
+    return RESTART;
+}
+
+/* The end of a Range header "0-N" (or "bytes=0-N"): the next offset, N + 1. */
+static int range_next(const char *range, uint64_t *next)
+{
+    const char *dash = range ? strrchr(range, '-') : NULL;
+    if (!dash)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(dash + 1, &end, 10);
+    if (errno || end == dash + 1 || *end)
+        return -1;
+    *next = (uint64_t)n + 1;
+    return 0;
+}
+
+static int start_upload(struct reg_client *cl, const char *digest, char **loc, struct kiln_err *err)
+{
+    _cleanup_free_ char *path = reg_path(cl, "blobs/uploads/");
+    _cleanup_free_ char *what = xasprintf("POST upload of blob '%s'", digest);
+    struct reg_req q = { .method = "POST", .url = path, .what = what, .fd = -1 };
+    struct reg_resp resp = { 0 };
+    int r = reg_do(cl, &q, &resp, err);
+    if (r == 0 && resp.status != 202)
+        r = reg_status_err(cl, &q, &resp, err);
+    if (r == 0 && !resp.location)
+        r = kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': %s: no Location in the answer",
+                      reg_client_host(cl), reg_client_repo(cl), what);
+    if (r == 0)
+        *loc = TAKE_PTR(resp.location);
+    reg_resp_release(&resp);
+    return r;
+}
+
+/* PUT <loc>?digest=D with body [0, body_len) of fd (none when body_len == 0). */
+static int finish_upload(struct reg_client *cl, const char *loc, const char *digest, int fd, uint64_t body_len,
+                         struct kiln_err *err)
+{
+    _cleanup_free_ char *query = xasprintf("digest=sha256%%3A%s", digest_hex(digest));
+    _cleanup_free_ char *url = reg_url(cl, loc, query);
+    _cleanup_free_ char *what = xasprintf("PUT blob '%s'", digest);
+    struct reg_req q = { .method = "PUT", .url = url, .what = what, .fd = fd, .len = body_len,
+                         .has_body = body_len > 0, .content_type = "application/octet-stream", .no_retry = 1 };
+    struct reg_resp resp = { 0 };
+    int r = reg_do(cl, &q, &resp, err);
+    if (r < 0 && resp.dropped)
+        r = RESTART;
+    else if (r == 0 && resp.status >= 500)
+        r = restart(cl, &q, &resp, err);
+    else if (r == 0 && resp.status != 201)
+        r = reg_status_err(cl, &q, &resp, err);
+    else if (r == 0 && resp.digest && strcmp(resp.digest, digest) != 0)
+        r = kiln_errf(err, KILN_EVERIFY, "registry '%s' repository '%s': stored blob '%s' as '%s'",
+                      reg_client_host(cl), reg_client_repo(cl), digest, resp.digest);
+    reg_resp_release(&resp);
+    return r;
+}
+
+static int upload_whole(struct reg_client *cl, const char *digest, int fd, uint64_t size, struct kiln_err *err)
+{
+    _cleanup_free_ char *loc = NULL;
+    int r = start_upload(cl, digest, &loc, err);
+    return r < 0 ? r : finish_upload(cl, loc, digest, fd, size, err);
+}
+
+/* Where a dropped chunked upload stands: GET its URL, which answers with the
+ * Range received so far.  RESTART when the registry forgot the upload. */
+static int upload_status(struct reg_client *cl, char **loc, const char *digest, uint64_t *off, struct kiln_err *err)
+{
+    _cleanup_free_ char *url = reg_url(cl, *loc, NULL);
+    _cleanup_free_ char *what = xasprintf("GET upload status of blob '%s'", digest);
+    struct reg_req q = { .method = "GET", .url = url, .what = what, .fd = -1 };
+    struct reg_resp resp = { 0 };
+    int r = reg_do(cl, &q, &resp, err);
+    if (r == 0 && (resp.status == 404 || resp.status == 400 || resp.status == 416))
+        r = restart(cl, &q, &resp, err); /* the registry dropped the upload (distribution does after a cut mid-chunk) */
+    else if (r == 0 && resp.status != 204 && resp.status != 200)
+        r = reg_status_err(cl, &q, &resp, err);
+    else if (r == 0 && range_next(resp.range, off) < 0)
+        r = restartf(err, "%s: no Range in the answer", what);
+    if (r == 0 && resp.location) {
+        free(*loc);
+        *loc = TAKE_PTR(resp.location);
+    }
+    reg_resp_release(&resp);
+    return r;
+}
+
+static int upload_chunked(struct reg_client *cl, const char *digest, int fd, uint64_t size, uint64_t chunk,
+                          struct kiln_err *err)
+{
+    _cleanup_free_ char *loc = NULL;
+    int r = start_upload(cl, digest, &loc, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *what = xasprintf("PATCH chunk of blob '%s'", digest);
+    uint64_t off = 0;
+    unsigned resumes = 0;
+    while (off < size) {
+        uint64_t end = size - off > chunk ? off + chunk : size;
+        _cleanup_free_ char *url = reg_url(cl, loc, NULL);
+        _cleanup_free_ char *range = xasprintf("%llu-%llu", (unsigned long long)off, (unsigned long long)end - 1);
+        struct reg_req q = { .method = "PATCH", .url = url, .what = what, .fd = fd, .off = off, .len = end - off,
+                             .has_body = 1, .content_type = "application/octet-stream", .range = range,
+                             .no_retry = 1 };
+        struct reg_resp resp = { 0 };
+        r = reg_do(cl, &q, &resp, err);
+        int dropped = (r < 0 && resp.dropped) || (r == 0 && resp.status >= 500);
+        if (dropped) {
+            reg_resp_release(&resp);
+            if (++resumes > MAX_RESUMES)
+                return r < 0 ? r : kiln_errf(err, KILN_EFAIL, "%s: gave up after %d resumes", what, MAX_RESUMES);
+            kiln_log(KILN_LOG_INFO, "resuming the upload of blob '%s'", digest);
+            r = upload_status(cl, &loc, digest, &off, err);
+            if (r != 0)
+                return r;
+            if (off > size)
+                return restartf(err, "%s: the registry holds more than the blob", what);
+            continue;
+        }
+        if (r == 0 && (resp.status == 416 || resp.status == 404 || resp.status == 400))
+            r = restart(cl, &q, &resp, err); /* the registry holds another length, or dropped the upload */
+        else if (r == 0 && resp.status != 202)
+            r = reg_status_err(cl, &q, &resp, err);
+        if (r == 0 && resp.location) {
+            free(loc);
+            loc = TAKE_PTR(resp.location);
+        }
+        uint64_t next = end;
+        if (r == 0 && resp.range && range_next(resp.range, &next) == 0 && next != end)
+            r = restartf(err, "%s: the registry holds %llu bytes, kiln sent %llu", what, (unsigned long long)next,
+                         (unsigned long long)end);
+        reg_resp_release(&resp);
+        if (r != 0)
+            return r;
+        off = end;
+    }
+    return finish_upload(cl, loc, digest, fd, 0, err);
+}
+
+static int blob_push(struct reg_client *cl, struct store *st, const struct oci_desc *d, uint64_t chunk,
+                     struct counts *cnt, struct kiln_err *err)
+{
+    _cleanup_free_ char *rest = xasprintf("blobs/%s", d->digest);
+    _cleanup_free_ char *path = reg_path(cl, rest);
+    _cleanup_free_ char *what = xasprintf("HEAD blob '%s'", d->digest);
+    struct reg_req q = { .method = "HEAD", .url = path, .what = what, .fd = -1 };
+    struct reg_resp resp = { 0 };
+    int r = reg_do(cl, &q, &resp, err);
+    long status = resp.status;
+    if (r == 0 && status != 200 && status != 404)
+        r = reg_status_err(cl, &q, &resp, err);
+    reg_resp_release(&resp);
+    if (r < 0)
+        return r;
+    if (status == 200) {
+        cnt->skipped++;
+        return 0;
+    }
+    _cleanup_close_ int fd = -1;
+    uint64_t size = 0;
+    if ((r = store_blob_open(st, d->digest, &fd, &size, err)) < 0)
+        return r;
+    if (d->size >= 0 && (uint64_t)d->size != size)
+        return kiln_errf(err, KILN_EVERIFY, "blob '%s' in the store has %llu bytes, its descriptor says %lld",
+                         d->digest, (unsigned long long)size, (long long)d->size);
+    for (int attempt = 0;; attempt++) {
+        r = size > chunk ? upload_chunked(cl, d->digest, fd, size, chunk, err)
+                         : upload_whole(cl, d->digest, fd, size, err);
+        if (r != RESTART)
+            break;
+        if (attempt == MAX_RESTARTS) {
+            err->code = KILN_EFAIL;
+            return kiln_err_prefix(err, "upload of blob '%s' started %d times", d->digest, MAX_RESTARTS + 1);
+        }
+        kiln_log(KILN_LOG_INFO, "starting the upload of blob '%s' over", d->digest);
+    }
+    if (r < 0)
+        return r;
+    cnt->pushed++;
+    cnt->bytes += size;
+    return 0;
+}
+
+/* The blobs, `jobs` at a time, each worker with its own client. */
+struct pool {
+    struct push *p;
+    pthread_mutex_t mu;
+    size_t next;
+    int failed;
+    struct kiln_err err;
+    struct counts total;
+};
+
+static void *worker(void *ud)
+{
+    struct pool *pl = ud;
+    struct kiln_err err = KILN_ERR_INIT;
+    struct counts cnt = { 0 };
+    struct reg_client *cl = NULL;
+    int r = reg_client_dup(pl->p->cl, &cl, &err);
+    uint64_t chunk = pl->p->o->chunk_size ? pl->p->o->chunk_size : REGISTRY_CHUNK_DEFAULT;
+    while (r == 0) {
+        pthread_mutex_lock(&pl->mu);
+        size_t i = pl->next;
+        int stop = pl->failed || i >= pl->p->blobs.n;
+        if (!stop)
+            pl->next++;
+        pthread_mutex_unlock(&pl->mu);
+        if (stop)
+            break;
+        r = blob_push(cl, pl->p->st, &pl->p->blobs.v[i], chunk, &cnt, &err);
+    }
+    reg_client_free(cl);
+    pthread_mutex_lock(&pl->mu);
+    if (r < 0 && !pl->failed) {
+        pl->failed = 1;
+        pl->err = err;
+    }
+    pl->total.pushed += cnt.pushed;
+    pl->total.skipped += cnt.skipped;
+    pl->total.bytes += cnt.bytes;
+    pthread_mutex_unlock(&pl->mu);
+    return NULL;
+}
+
+static int push_blobs(struct push *p, struct kiln_err *err)
+{
+    unsigned jobs = p->o->jobs ? p->o->jobs : 1;
+    if (jobs > MAX_JOBS)
+        jobs = MAX_JOBS;
+    if (jobs > p->blobs.n)
+        jobs = p->blobs.n ? (unsigned)p->blobs.n : 1;
+    struct pool pl = { .p = p };
+    pthread_mutex_init(&pl.mu, NULL);
+    pthread_t th[MAX_JOBS];
+    unsigned started = 0;
+    int r = 0;
+    for (; started < jobs; started++) {
+        int e = pthread_create(&th[started], NULL, worker, &pl);
+        if (e) {
+            r = kiln_errno(err, KILN_EFAIL, e, "cannot start a transfer thread");
+            break;
+        }
+    }
+    if (r < 0) {
+        pthread_mutex_lock(&pl.mu);
+        pl.failed = 1;
+        pthread_mutex_unlock(&pl.mu);
+    }
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&pl.mu);
+    p->res->blobs_pushed += pl.total.pushed;
+    p->res->blobs_skipped += pl.total.skipped;
+    p->res->bytes_pushed += pl.total.bytes;
+    if (r == 0 && pl.failed) {
+        *err = pl.err;
+        r = pl.err.code ? pl.err.code : KILN_EFAIL;
+    }
+    return r;
+}
+
+/* ---- manifests --------------------------------------------------------------- */
+
+static int manifest_put(struct push *p, const struct oci_desc *d, const char *ref, struct kiln_err *err)
+{
+    struct buf body BUF_CLEANUP = BUF_INIT;
+    int r = store_blob_read(p->st, d->digest, STORE_MANIFEST_LIMIT, &body, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *rest = xasprintf("manifests/%s", ref);
+    _cleanup_free_ char *path = reg_path(p->cl, rest);
+    _cleanup_free_ char *what = !strcmp(ref, d->digest) ? xasprintf("PUT manifest '%s'", d->digest)
+                                                         : xasprintf("PUT manifest '%s' as '%s'", d->digest, ref);
+    struct reg_req q = { .method = "PUT", .url = path, .what = what, .fd = -1, .data = body.data, .len = body.len,
+                         .has_body = 1, .content_type = d->media_type };
+    struct reg_resp resp = { 0 };
+    r = reg_do(p->cl, &q, &resp, err);
+    if (r == 0 && resp.status != 201)
+        r = reg_status_err(p->cl, &q, &resp, err);
+    if (r == 0 && resp.digest && strcmp(resp.digest, d->digest) != 0)
+        r = kiln_errf(err, KILN_EVERIFY, "registry '%s' repository '%s': stored manifest '%s' as '%s'",
+                      reg_client_host(p->cl), reg_client_repo(p->cl), d->digest, resp.digest);
+    if (r == 0 && resp.oci_subject)
+        p->res->referrers_api = 1;
+    reg_resp_release(&resp);
+    if (r == 0)
+        p->res->manifests_pushed++;
+    return r;
+}
+
+/* 1 when GET /v2/<repo>/referrers/<digest> answers with an index. */
+static int has_referrers_api(struct push *p, const char *digest, struct kiln_err *err)
+{
+    _cleanup_free_ char *rest = xasprintf("referrers/%s", digest);
+    _cleanup_free_ char *path = reg_path(p->cl, rest);
+    struct reg_req q = { .method = "GET", .url = path, .what = "GET referrers", .fd = -1,
+                         .accept = OCI_MT_INDEX, .limit = REGISTRY_MANIFEST_LIMIT };
+    struct reg_resp resp = { 0 };
+    int r = reg_do(p->cl, &q, &resp, err);
+    int yes = r == 0 && resp.status == 200 && resp.content_type &&
+              !strncmp(resp.content_type, OCI_MT_INDEX, strlen(OCI_MT_INDEX));
+    reg_resp_release(&resp);
+    return r < 0 ? r : yes;
+}
+
+/* ---- the referrers tag (for registries without the referrers API) ------------ */
+
+/* The descriptor the referrers list holds for a referrer manifest. */
+static json_t *referrer_entry(struct push *p, const struct oci_desc *d, struct kiln_err *err)
+{
+    struct oci_manifest *m = NULL;
+    if (store_manifest_read(p->st, d->digest, d->size, &m, err) < 0)
+        return NULL;
+    json_t *e = json_pack("{s:s,s:s,s:I}", "mediaType", m->media_type, "digest", d->digest, "size",
+                          (json_int_t)d->size);
+    const char *at = m->artifact_type ? m->artifact_type : m->config.media_type;
+    if (at)
+        json_object_set_new(e, "artifactType", json_string(at));
+    if (m->annotations)
+        json_object_set(e, "annotations", m->annotations);
+    oci_manifest_free(m);
+    return e;
+}
+
+static int list_has(json_t *list, const char *digest)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(list, i, d) {
+        const char *v = json_string_value(json_object_get(d, "digest"));
+        if (v && !strcmp(v, digest))
+            return 1;
+    }
+    return 0;
+}
+
+/* Reads the referrers tag: *list (new reference) is its manifests, empty when
+ * the tag does not exist; *cond the header for a conditional write. */
+static int fallback_read(struct push *p, const char *tag, const char *subject, json_t **list, char **cond,
+                         struct kiln_err *err)
+{
+    _cleanup_free_ char *rest = xasprintf("manifests/%s", tag);
+    _cleanup_free_ char *path = reg_path(p->cl, rest);
+    _cleanup_free_ char *what = xasprintf("GET referrers tag '%s'", tag);
+    struct reg_req q = { .method = "GET", .url = path, .what = what, .fd = -1, .accept = OCI_MT_INDEX,
+                         .limit = REGISTRY_MANIFEST_LIMIT };
+    struct reg_resp resp = { 0 };
+    int r = reg_do(p->cl, &q, &resp, err);
+    if (r == 0 && resp.status == 404) {
+        *list = json_array();
+        *cond = xstrdup("If-None-Match: *");
+        reg_resp_release(&resp);
+        return 0;
+    }
+    if (r == 0 && resp.status != 200)
+        r = reg_status_err(p->cl, &q, &resp, err);
+    char hex[HASH_HEX_LEN + 1];
+    if (r == 0) {
+        hash_sha256_hex(resp.body.data, resp.body.len, hex);
+        if (!strcmp(hex, digest_hex(subject)))
+            r = kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': tag '%s' resolves to the image itself, "
+                          "not to a list of its referrers", reg_client_host(p->cl), reg_client_repo(p->cl), tag);
+    }
+    struct oci_manifest *m = NULL;
+    if (r == 0 && (!resp.content_type || strncmp(resp.content_type, OCI_MT_INDEX, strlen(OCI_MT_INDEX)) != 0))
+        r = kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': tag '%s' is a '%s', not an image index",
+                      reg_client_host(p->cl), reg_client_repo(p->cl), tag,
+                      resp.content_type ? resp.content_type : "document without a type");
+    if (r == 0 && oci_manifest_parse(resp.body.data, resp.body.len, &m, err) < 0)
+        r = kiln_err_prefix(err, "registry '%s' repository '%s': tag '%s'", reg_client_host(p->cl),
+                            reg_client_repo(p->cl), tag);
+    if (r == 0 && (m->kind != OCI_KIND_INDEX || json_object_get(m->json, "layers") ||
+                   json_object_get(m->json, "config")))
+        r = kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': tag '%s' is not a plain image index",
+                      reg_client_host(p->cl), reg_client_repo(p->cl), tag);
+    if (r == 0) {
+        *list = json_deep_copy(json_object_get(m->json, "manifests"));
+        *cond = resp.etag ? xasprintf("If-Match: %s", resp.etag) : xasprintf("If-Match: \"sha256:%s\"", hex);
+    }
+    oci_manifest_free(m);
+    reg_resp_release(&resp);
+    return r;
+}
+
+static int fallback_update(struct push *p, const char *subject, struct kiln_err *err)
+{
+    _cleanup_free_ char *tag = xasprintf("sha256-%s", digest_hex(subject));
+    json_t *mine = json_array();
+    int r = 0;
+    for (size_t i = 0; i < p->n_refs && r == 0; i++) {
+        if (strcmp(p->refs[i].subject, subject) != 0)
+            continue;
+        json_t *e = referrer_entry(p, &p->refs[i].d, err);
+        if (!e)
+            r = err->code;
+        else
+            json_array_append_new(mine, e);
+    }
+    for (int round = 0; r == 0; round++) {
+        if (round == FALLBACK_ROUNDS) {
+            r = kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': tag '%s' kept changing while kiln "
+                          "added to it; gave up after %d rounds", reg_client_host(p->cl), reg_client_repo(p->cl),
+                          tag, FALLBACK_ROUNDS);
+            break;
+        }
+        json_t *list = NULL;
+        _cleanup_free_ char *cond = NULL;
+        if ((r = fallback_read(p, tag, subject, &list, &cond, err)) < 0)
+            break;
+        size_t added = 0, i;
+        json_t *e;
+        json_array_foreach(mine, i, e) {
+            if (!list_has(list, json_string_value(json_object_get(e, "digest")))) {
+                json_array_append(list, e);
+                added++;
+            }
+        }
+        if (added == 0) {
+            json_decref(list);
+            break; /* every referrer is listed (again, after a write: it held) */
+        }
+        json_t *index = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType", OCI_MT_INDEX, "manifests", list);
+        _cleanup_free_ char *text = json_dumps(index, JSON_COMPACT);
+        json_decref(index);
+        if (!text) {
+            r = kiln_errf(err, KILN_ENOMEM, "out of memory");
+            break;
+        }
+        _cleanup_free_ char *rest = xasprintf("manifests/%s", tag);
+        _cleanup_free_ char *path = reg_path(p->cl, rest);
+        _cleanup_free_ char *what = xasprintf("PUT referrers tag '%s'", tag);
+        struct reg_req q = { .method = "PUT", .url = path, .what = what, .fd = -1, .data = text,
+                             .len = strlen(text), .has_body = 1, .content_type = OCI_MT_INDEX, .header = cond };
+        struct reg_resp resp = { 0 };
+        r = reg_do(p->cl, &q, &resp, err);
+        if (r == 0 && resp.status == 412) {
+            reg_resp_release(&resp);
+            continue; /* someone else wrote it first: read, merge, write again */
+        }
+        if (r == 0 && resp.status != 201)
+            r = reg_status_err(p->cl, &q, &resp, err);
+        reg_resp_release(&resp);
+        /* The next round reads it back and checks that every entry held.  A
+         * registry that ignores If-Match lets a pusher that read before this
+         * write overwrite it: wait longer than such a pusher's read-to-write
+         * gap, so that its write, if any, is seen and merged again. */
+        struct timespec ts = { FALLBACK_SETTLE_MS / 1000, (FALLBACK_SETTLE_MS % 1000) * 1000000L };
+        while (r == 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
+    json_decref(mine);
+    return r;
+}
+
+/* ---- the whole push ---------------------------------------------------------- */
+
+static int ping(struct push *p, struct kiln_err *err)
+{
+    struct reg_req q = { .method = "GET", .url = "/v2/", .what = "GET /v2/", .fd = -1 };
+    struct reg_resp resp = { 0 };
+    int r = reg_do(p->cl, &q, &resp, err);
+    if (r == 0 && resp.status != 200)
+        r = reg_status_err(p->cl, &q, &resp, err);
+    reg_resp_release(&resp);
+    return r;
+}
+
+static void push_release(struct push *p)
+{
+    desc_list_release(&p->blobs);
+    desc_list_release(&p->manifests);
+    for (size_t i = 0; i < p->n_refs; i++) {
+        oci_desc_release(&p->refs[i].d);
+        free(p->refs[i].subject);
+    }
+    free(p->refs);
+    reg_client_free(p->cl);
+}
+
+static int run(struct push *p, const char *ref, const struct registry_ref *dest, struct kiln_err *err)
+{
+    struct store_image *img = NULL;
+    int r = store_resolve(p->st, ref, &img, err);
+    if (r < 0)
+        return r;
+    struct oci_desc root = { .media_type = img->media_type, .digest = img->digest, .size = (int64_t)img->size };
+    const char *tag = dest->tag ? dest->tag : img->version;
+    if (!registry_tag_valid(tag))
+        r = kiln_errf(err, KILN_EINVAL, "version '%s' of '%s' is not a valid registry tag; give DEST a tag", tag,
+                      ref);
+    if (r == 0) {
+        p->res->tag = xstrdup(tag);
+        snprintf(p->res->digest, sizeof(p->res->digest), "%s", img->digest);
+        struct collect c = { p, &p->manifests };
+        r = store_walk(p->st, &root, 0, collect_cb, &c, err);
+    }
+    store_image_free(img);
+    if (r == 0)
+        r = collect_referrers(p, err);
+    if (r == 0)
+        r = reg_client_new(dest, &p->o->conn, &p->cl, err);
+    if (r == 0)
+        r = ping(p, err);
+    if (r == 0) {
+        kiln_log(KILN_LOG_INFO, "pushing %zu blobs to %s/%s", p->blobs.n, dest->host, dest->repo);
+        r = push_blobs(p, err);
+    }
+    /* children before parents: the walk lists parents first */
+    for (size_t i = p->manifests.n; r == 0 && i-- > 0;)
+        r = manifest_put(p, &p->manifests.v[i], i == 0 ? p->res->tag : p->manifests.v[i].digest, err);
+    for (size_t i = 0; r == 0 && i < p->n_refs; i++) {
+        r = manifest_put(p, &p->refs[i].d, p->refs[i].d.digest, err);
+        if (r == 0)
+            p->res->referrers_pushed++;
+    }
+    if (r == 0 && p->n_refs && !p->res->referrers_api) {
+        r = has_referrers_api(p, p->manifests.v[0].digest, err);
+        if (r > 0)
+            p->res->referrers_api = 1;
+        r = r < 0 ? r : 0;
+    }
+    for (size_t i = 0; r == 0 && !p->res->referrers_api && i < p->manifests.n; i++) {
+        int any = 0;
+        for (size_t k = 0; k < p->n_refs; k++)
+            any |= !strcmp(p->refs[k].subject, p->manifests.v[i].digest);
+        if (any)
+            r = fallback_update(p, p->manifests.v[i].digest, err);
+    }
+    return r;
+}
+
+int registry_push(struct store *st, const char *ref, const struct registry_ref *dest,
+                  const struct registry_push_opts *o, struct registry_push_result *res, struct kiln_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    struct push p = { .st = st, .o = o, .res = res };
+    int r = run(&p, ref, dest, err);
+    push_release(&p);
+    if (r < 0)
+        registry_push_result_release(res);
+    return r;
+}
+
+void registry_push_result_release(struct registry_push_result *res)
+{
+    free(res->tag);
+    res->tag = NULL;
+}

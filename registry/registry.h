@@ -1,0 +1,124 @@
+/* registry.h - kiln's OCI Distribution client: push to a registry.
+ *
+ * Written on libcurl and jansson; only registry/ includes curl.h.
+ *
+ *   DEST       [http://|https://]HOST[:PORT]/REPO[:TAG]
+ *              REPO is one or more lowercase path components ([a-z0-9] runs
+ *              joined by '.', '_', '__' or '-'); TAG [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.
+ *              HTTPS unless the DEST says http:// or the caller asks for
+ *              plain HTTP (opts.insecure).
+ *   transport  HTTPS verified against the system CAs, or opts.ca_file;
+ *              Basic auth and the bearer-token flow (WWW-Authenticate:
+ *              Bearer realm=,service=,scope= -> GET the token -> retry);
+ *              429, 5xx and dropped connections are retried with
+ *              exponential backoff, bounded in count and in total time.
+ *   limits     manifests and indexes at most REGISTRY_MANIFEST_LIMIT bytes,
+ *              error bodies and token answers at most 64 KiB; a response
+ *              longer than its limit is refused, whatever its Content-Length.
+ *   errors     every failure names the registry, the repository and, when the
+ *              registry sent one, its error code ("DENIED", "MANIFEST_INVALID").
+ *
+ * Push (registry_push): the image's blobs first (HEAD skips the ones the
+ * registry has; a blob up to chunk_size goes up in one PUT, a larger one in
+ * PATCH chunks that resume from the registry's Range after a dropped
+ * connection), `jobs` transfers at a time, each streamed from the store in
+ * constant memory; then its manifests bottom-up (an index's children before
+ * the index), the top one tagged; then every referrer (signatures,
+ * provenance) of each of them: through the referrers API when the registry
+ * has it, else listed in the index tagged "sha256-<hex of the subject>",
+ * re-read after each write so that concurrent pushers do not lose entries.
+ *
+ * The environment is not read here: the caller finds credentials files and
+ * passes their paths in.  Strings returned are owned by the caller. */
+#ifndef KILN_REGISTRY_H
+#define KILN_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "images/ref.h"
+
+struct store; /* images/store.h */
+
+#define REGISTRY_MANIFEST_LIMIT (4u << 20)
+#define REGISTRY_SMALL_LIMIT (64u << 10)
+#define REGISTRY_CHUNK_DEFAULT (16u << 20)
+
+/* A parsed DEST.  Embedded: registry_ref_release(). */
+struct registry_ref {
+    int plain_http;  /* 1: http://, 0: https:// */
+    char *host;      /* "host[:port]" */
+    char *repo;      /* "a/b" */
+    char *tag;       /* NULL when DEST has none */
+};
+
+/* Parses DEST; plain_http forces http://.  KILN_EINVAL naming what is wrong.
+ * On error out is left empty. */
+int registry_ref_parse(const char *dest, int plain_http, struct registry_ref *out, struct kiln_err *err);
+void registry_ref_release(struct registry_ref *r);
+/* 1 if s is a valid tag. */
+int registry_tag_valid(const char *s);
+
+/* How to reach a registry. Strings are borrowed for the call. */
+struct registry_opts {
+    const char *ca_file;    /* PEM bundle instead of the system CAs, or NULL */
+    const char *user;       /* credentials, or NULL for anonymous */
+    const char *password;
+    unsigned max_attempts;  /* per request; 0 = 5 */
+    unsigned max_retry_ms;  /* total time spent waiting between attempts; 0 = 60 s */
+};
+
+/* Looks host up in docker config.json files, in order ("auths" -> host ->
+ * base64 "auth" = "user:password"; keys may carry a scheme or a path, as
+ * docker writes them).  A missing file is skipped; an unreadable or malformed
+ * one is KILN_EINVAL naming it.  Returns 1 with *user and *password set
+ * (caller-owned), or 0 when no file has an entry for host. */
+int registry_creds_find(const char *const *files, size_t n_files, const char *host, char **user,
+                        char **password, struct kiln_err *err);
+
+/* ---- push -------------------------------------------------------------- */
+
+struct registry_push_opts {
+    struct registry_opts conn;
+    unsigned jobs;          /* parallel blob transfers; 0 = 1, at most 16 */
+    uint64_t chunk_size;    /* larger blobs go up in chunks of this size; 0 = REGISTRY_CHUNK_DEFAULT */
+};
+
+struct registry_push_result {
+    char digest[DIGEST_STR_SIZE]; /* of the pushed manifest or index */
+    char *tag;                    /* the tag it got (caller-owned: registry_push_result_release) */
+    uint64_t blobs_pushed, blobs_skipped, bytes_pushed;
+    uint64_t manifests_pushed, referrers_pushed;
+    int referrers_api;            /* 1 the registry has the referrers API, 0 the fallback tag was used */
+};
+
+/* Pushes the image ref (a store reference: NAME, NAME:VERSION, NAME:CHANNEL,
+ * NAME@DIGEST) from st to dest, tagged dest->tag or else the image's version. */
+int registry_push(struct store *st, const char *ref, const struct registry_ref *dest,
+                  const struct registry_push_opts *o, struct registry_push_result *res, struct kiln_err *err);
+void registry_push_result_release(struct registry_push_result *res);
+
+/* ---- parsers (exposed for the tests) ----------------------------------- */
+
+/* A WWW-Authenticate challenge.  Embedded: registry_challenge_release(). */
+struct registry_challenge {
+    char *scheme;   /* "Bearer" or "Basic" (as sent) */
+    char *realm;
+    char *service;  /* NULL when absent */
+    char *scope;    /* NULL when absent */
+    char *error;    /* NULL when absent ("insufficient_scope") */
+};
+
+/* Parses a WWW-Authenticate value (one or more challenges; a Bearer one is
+ * preferred over Basic).  KILN_EINVAL when it is malformed, names no
+ * supported scheme, or a Bearer challenge has no realm. */
+int registry_challenge_parse(const char *header, struct registry_challenge *out, struct kiln_err *err);
+void registry_challenge_release(struct registry_challenge *c);
+
+/* The registry's JSON error body {"errors":[{"code":..,"message":..}]} as
+ * "CODE: message" (up to three, joined by "; "), or NULL when the body is
+ * not such a document.  Caller-owned. */
+char *registry_error_body_message(const char *body, size_t len);
+
+#endif

@@ -1,0 +1,157 @@
+/* test-registry.c - what registry/ parses from outside: DEST, WWW-Authenticate
+ * challenges, the registry's error bodies and docker config.json credentials. */
+#include "common/common.h"
+#include "common/fsutil.h"
+#include "registry/registry.h"
+#include "tests/unit/tap.h"
+
+static void test_dest(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    struct registry_ref r;
+    is_int(registry_ref_parse("127.0.0.1:5000/team/app:1.0.0", 0, &r, &err), 0, "host:port/repo:tag parses");
+    is_str(r.host, "127.0.0.1:5000", "the host keeps its port");
+    is_str(r.repo, "team/app", "the repository has its path");
+    is_str(r.tag, "1.0.0", "the tag is after the last colon");
+    ok(!r.plain_http, "HTTPS by default");
+    registry_ref_release(&r);
+
+    is_int(registry_ref_parse("http://localhost/app", 0, &r, &err), 0, "an http:// DEST parses");
+    ok(r.plain_http && r.tag == NULL, "http:// means plain HTTP; no tag is NULL");
+    registry_ref_release(&r);
+    is_int(registry_ref_parse("registry.example/a/b", 1, &r, &err), 0, "plain HTTP can be asked for");
+    ok(r.plain_http, "and is kept");
+    registry_ref_release(&r);
+
+    is_int(registry_ref_parse("https://h/app", 1, &r, &err), KILN_EINVAL, "https:// with plain HTTP is refused");
+    is_int(registry_ref_parse("app", 0, &r, &err), KILN_EINVAL, "a DEST without a repository is refused");
+    has_str(err.msg, "HOST[:PORT]/REPOSITORY", "and the error says what a DEST is");
+    is_int(registry_ref_parse("h/App", 0, &r, &err), KILN_EINVAL, "upper case in the repository is refused");
+    is_int(registry_ref_parse("h/a//b", 0, &r, &err), KILN_EINVAL, "an empty path component is refused");
+    is_int(registry_ref_parse("h/a-/b", 0, &r, &err), KILN_EINVAL, "a component ending in '-' is refused");
+    is_int(registry_ref_parse("h/a__b.c-d", 0, &r, &err), 0, "'__', '.' and '-' separators are fine");
+    registry_ref_release(&r);
+    is_int(registry_ref_parse("h/a...b", 0, &r, &err), KILN_EINVAL, "'...' is refused");
+    is_int(registry_ref_parse("h/a:-x", 0, &r, &err), KILN_EINVAL, "a tag starting with '-' is refused");
+    has_str(err.msg, "'-x'", "and the error names the tag");
+    is_int(registry_ref_parse("h/a@sha256:00", 0, &r, &err), KILN_EINVAL, "a digest DEST is refused");
+    is_int(registry_ref_parse("h o/a", 0, &r, &err), KILN_EINVAL, "a space in the host is refused");
+    ok(registry_tag_valid("1.0.0-rc.1") && registry_tag_valid("_x"), "versions and '_' tags are tags");
+    ok(!registry_tag_valid("1.0.0+b") && !registry_tag_valid(""), "'+' and empty are not");
+}
+
+static void test_challenge(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    struct registry_challenge c;
+    is_int(registry_challenge_parse("Bearer realm=\"https://auth.example/token\",service=\"registry.example\","
+                                    "scope=\"repository:team/app:pull,push\"", &c, &err), 0,
+           "a Bearer challenge parses");
+    is_str(c.scheme, "Bearer", "scheme");
+    is_str(c.realm, "https://auth.example/token", "realm");
+    is_str(c.service, "registry.example", "service");
+    is_str(c.scope, "repository:team/app:pull,push", "scope with a comma inside quotes");
+    registry_challenge_release(&c);
+
+    is_int(registry_challenge_parse("Basic realm=\"kiln-test\"", &c, &err), 0, "a Basic challenge parses");
+    is_str(c.scheme, "Basic", "scheme Basic");
+    is_str(c.realm, "kiln-test", "its realm");
+    registry_challenge_release(&c);
+
+    is_int(registry_challenge_parse("Basic realm=\"x\", Bearer realm=\"https://t/\", error=\"insufficient_scope\"",
+                                    &c, &err), 0, "two challenges in one header parse");
+    is_str(c.scheme, "Bearer", "Bearer is preferred over Basic");
+    is_str(c.error, "insufficient_scope", "the error parameter is kept");
+    registry_challenge_release(&c);
+
+    is_int(registry_challenge_parse("bearer realm=https://t/token , service = reg", &c, &err), 0,
+           "unquoted values, spaces and lower-case schemes parse");
+    is_str(c.realm, "https://t/token", "unquoted realm");
+    is_str(c.service, "reg", "unquoted service");
+    registry_challenge_release(&c);
+
+    is_int(registry_challenge_parse("Bearer realm=\"a\\\"b\"", &c, &err), 0, "an escaped quote parses");
+    is_str(c.realm, "a\"b", "and is unescaped");
+    registry_challenge_release(&c);
+
+    is_int(registry_challenge_parse("Bearer service=\"x\"", &c, &err), KILN_EINVAL, "Bearer without a realm is refused");
+    has_str(err.msg, "without a realm", "and says so");
+    is_int(registry_challenge_parse("Negotiate abc", &c, &err), KILN_EINVAL, "an unsupported scheme is refused");
+    is_int(registry_challenge_parse("Bearer realm=\"unterminated", &c, &err), KILN_EINVAL,
+           "an unterminated quoted string is refused");
+    is_int(registry_challenge_parse("Bearer realm=\"x\" junk", &c, &err), KILN_EINVAL,
+           "garbage after a parameter is refused");
+    is_int(registry_challenge_parse("", &c, &err), KILN_EINVAL, "an empty header is refused");
+    is_int(registry_challenge_parse(NULL, &c, &err), KILN_EINVAL, "a missing header is refused");
+}
+
+static void test_error_body(void)
+{
+    const char *b = "{\"errors\":[{\"code\":\"MANIFEST_INVALID\",\"message\":\"manifest invalid\",\"detail\":{}}]}";
+    char *m = registry_error_body_message(b, strlen(b));
+    is_str(m, "MANIFEST_INVALID: manifest invalid", "one error is CODE: message");
+    free(m);
+    b = "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"no\"},{\"code\":\"UNAUTHORIZED\"},{\"code\":\"A\"},{\"code\":\"B\"}]}";
+    m = registry_error_body_message(b, strlen(b));
+    is_str(m, "DENIED: no; UNAUTHORIZED; A", "up to three errors, joined");
+    free(m);
+    b = "404 page not found";
+    ok(registry_error_body_message(b, strlen(b)) == NULL, "a text body is not an error document");
+    b = "{\"errors\":[]}";
+    ok(registry_error_body_message(b, strlen(b)) == NULL, "an empty list is none");
+    b = "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\"";
+    ok(registry_error_body_message(b, strlen(b)) == NULL, "truncated JSON is none");
+    ok(registry_error_body_message(NULL, 0) == NULL, "no body is none");
+}
+
+static void test_creds(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    /* "alice:pa:ss" and "bob:x" in base64 */
+    const char *cfg = "{\"auths\":{\"https://reg.example:5000/v1/\":{\"auth\":\"YWxpY2U6cGE6c3M=\"},"
+                      "\"other.example\":{\"auth\":\"Ym9iOng=\"}}}";
+    fs_write_atomic("config.json", cfg, strlen(cfg), 0600, NULL);
+    const char *files[] = { "missing.json", "config.json" };
+    char *user = NULL, *pass = NULL;
+    is_int(registry_creds_find(files, 2, "reg.example:5000", &user, &pass, &err), 1,
+           "a key with a scheme and a path matches host:port");
+    is_str(user, "alice", "user");
+    is_str(pass, "pa:ss", "the password keeps its colons");
+    free(user);
+    free(pass);
+    is_int(registry_creds_find(files, 2, "other.example", &user, &pass, &err), 1, "a bare host key matches");
+    is_str(user, "bob", "its user");
+    free(user);
+    free(pass);
+    is_int(registry_creds_find(files, 2, "reg.example", &user, &pass, &err), 0, "another port does not match");
+    ok(user == NULL && pass == NULL, "and nothing is returned");
+
+    const char *first = "{\"auths\":{\"other.example\":{\"auth\":\"YWxpY2U6cGE6c3M=\"}}}";
+    fs_write_atomic("first.json", first, strlen(first), 0600, NULL);
+    const char *both[] = { "first.json", "config.json" };
+    is_int(registry_creds_find(both, 2, "other.example", &user, &pass, &err), 1, "the first file wins");
+    is_str(user, "alice", "with its user");
+    free(user);
+    free(pass);
+
+    const char *bad = "{\"auths\":{\"h\":{\"auth\":\"bm9jb2xvbg==\"}}}"; /* "nocolon" */
+    fs_write_atomic("bad.json", bad, strlen(bad), 0600, NULL);
+    const char *badf[] = { "bad.json" };
+    is_int(registry_creds_find(badf, 1, "h", &user, &pass, &err), KILN_EINVAL, "auth without a colon is refused");
+    has_str(err.msg, "bad.json", "naming the file");
+    const char *notjson = "{\"auths\":";
+    fs_write_atomic("broken.json", notjson, strlen(notjson), 0600, NULL);
+    const char *brokenf[] = { "broken.json" };
+    is_int(registry_creds_find(brokenf, 1, "h", &user, &pass, &err), KILN_EINVAL, "broken JSON is refused");
+    has_str(err.msg, "broken.json", "naming the file");
+}
+
+int main(void)
+{
+    tap_tmpdir();
+    test_dest();
+    test_challenge();
+    test_error_body();
+    test_creds();
+    return tap_done();
+}
