@@ -11,6 +11,7 @@
 
 #include "common/common.h"
 #include "common/fsutil.h"
+#include "images/layout.h"
 #include "common/banned.h"
 
 static int pos_errf(const struct recipe *r, struct recipe_pos pos, struct kiln_err *err, int code,
@@ -66,8 +67,6 @@ static int check_dir(const struct recipe *r, struct recipe_pos pos, const char *
     return 0;
 }
 
-#define MAX_INDEX_BYTES (4u << 20)
-
 /* The layout has an oci-layout file and an index.json entry named ref. */
 static int check_oci_ref(const struct recipe *r, struct kiln_err *err)
 {
@@ -75,34 +74,22 @@ static int check_oci_ref(const struct recipe *r, struct kiln_err *err)
     _cleanup_free_ char *marker = path_join(b->path, "oci-layout");
     if (!fs_exists(marker))
         return pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout '%s' has no 'oci-layout' file", b->path);
-    _cleanup_free_ char *index = path_join(b->path, "index.json");
-    struct buf data;
-    buf_init(&data, 0);
     struct kiln_err e = KILN_ERR_INIT;
-    if (fs_read_file(index, MAX_INDEX_BYTES, &data, &e) < 0) {
-        buf_release(&data);
-        return pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout: %s", e.msg);
-    }
-    json_t *j = json_loadb(data.data, data.len, 0, NULL);
-    buf_release(&data);
-    json_t *manifests = json_object_get(j, "manifests");
-    int found = 0;
-    size_t i;
-    json_t *m;
-    json_array_foreach(manifests, i, m) {
-        const char *name = json_string_value(
-            json_object_get(json_object_get(m, "annotations"), "org.opencontainers.image.ref.name"));
-        if (name && !strcmp(name, b->ref))
-            found = 1;
-    }
-    int bad = !json_is_array(manifests);
-    json_decref(j);
-    if (bad)
-        return pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout '%s' has no valid index.json", b->path);
-    if (!found)
-        return pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout '%s' has no image named '%s'", b->path,
-                        b->ref);
-    return 0;
+    struct oci_layout *l = NULL;
+    struct oci_index *ix = NULL;
+    const struct oci_desc *d = NULL;
+    int rc = 0;
+    if (oci_layout_open(b->path, &l, &e) < 0)
+        rc = pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout: %s", e.msg);
+    else if (oci_layout_index(l, &ix, &e) < 0)
+        rc = pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout '%s' has no valid index.json (%s)", b->path,
+                      e.msg);
+    else if (oci_index_resolve(ix, b->ref, &d, &e) < 0)
+        rc = pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout '%s' has no image named '%s'", b->path,
+                      b->ref);
+    oci_index_free(ix);
+    oci_layout_close(l);
+    return rc;
 }
 
 int recipe_check_inputs(const struct recipe *r, struct kiln_err *err)
