@@ -199,6 +199,10 @@ static int gather(struct store *st, const char *ref, int want_files, int want_pr
             kiln_err_prefix(err, "image '%s:%s'", img->name, img->version);
             goto out;
         }
+        if (!f) {
+            r = kiln_errf(err, KILN_ENOTFOUND, "image '%s:%s' has no file manifest", img->name, img->version);
+            goto out;
+        }
         json_object_set(o, "files", json_object_get(f, "files"));
         json_decref(f);
     }

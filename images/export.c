@@ -382,7 +382,11 @@ int export_source_files(const struct export_source *s, json_t **out, struct kiln
     if (r == 0)
         r = oci_layout_image_files(store_layout(s->st), &top, out, err);
     oci_desc_release(&top);
-    return r < 0 ? kiln_err_prefix(err, "image '%s'", s->ref) : 0;
+    if (r < 0)
+        return kiln_err_prefix(err, "image '%s'", s->ref);
+    if (!*out)
+        return kiln_errf(err, KILN_ENOTFOUND, "image '%s' has no file manifest", s->ref);
+    return 0;
 }
 
 int export_source_artifact(const struct export_source *s, const char *artifact_type, json_t **out,

@@ -129,8 +129,8 @@ void oci_desc_list_free(struct oci_desc *v, size_t n);
 /* The image's file manifest (the dev.kiln.files annotation): on image's own
  * manifest or index, else, for an index, on its linux/amd64 (else any) image
  * manifest.  Read, verified, capped at OCI_LAYOUT_FILES_LIMIT; it must have a
- * "files" array.  *out is a new reference; KILN_ENOTFOUND when the image has
- * none. */
+ * "files" array.  *out is a new reference, NULL (and 0 returned) when the
+ * image has no file manifest. */
 int oci_layout_image_files(const struct oci_layout *l, const struct oci_desc *image, json_t **out,
                            struct kiln_err *err);
 

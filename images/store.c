@@ -204,10 +204,7 @@ struct store_blob_writer {
 
 char *store_blob_path(const struct store *st, const char *digest)
 {
-    const char *hex = digest_hex(digest);
-    if (!hex)
-        return NULL;
-    return xasprintf("%s/%s", st->blobs, hex);
+    return oci_layout_blob_path(st->layout, digest);
 }
 
 int store_blob_exists(const struct store *st, const char *digest)

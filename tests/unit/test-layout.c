@@ -228,9 +228,10 @@ static void test_referrers_and_files(const struct fixture *f)
     json_decref(files);
     const struct oci_desc *tag = NULL;
     oci_index_resolve(ix, "2.0.0", &tag, &err);
-    is_int(tag ? oci_layout_image_files(l, tag, &files, &err) : -1, KILN_ENOTFOUND,
-           "an image without dev.kiln.files has none");
-    has_str(err.msg, "no file manifest", "saying so");
+    json_t sentinel;
+    files = &sentinel; /* must be reset */
+    is_int(tag ? oci_layout_image_files(l, tag, &files, &err) : -1, 0, "an image without dev.kiln.files reads");
+    ok(files == NULL, "and has no file manifest");
     oci_index_free(ix);
     oci_layout_close(l);
 }
