@@ -91,6 +91,42 @@ static int parse_doc(const void *data, size_t len, const char *what, struct oci_
     return r < 0 ? kiln_err_prefix(err, "%s", what) : 0;
 }
 
+/* Checks index.json's shape and parses its entries into ix.  Not capped at
+ * OCI_MAX_DESCS like a manifest: a store lists every version, channel and
+ * referrer here (the file's size is capped instead). */
+static int index_parse(json_t *j, struct oci_index *ix, struct kiln_err *err)
+{
+    if (!json_is_object(j))
+        return kiln_errf(err, KILN_EINVAL, "not a JSON object");
+    json_t *sv = json_object_get(j, "schemaVersion");
+    if (!json_is_integer(sv) || json_integer_value(sv) != 2)
+        return kiln_errf(err, KILN_EINVAL, "'schemaVersion' is not 2");
+    json_t *mt = json_object_get(j, "mediaType");
+    if (mt && !oci_media_type_is_index(json_string_value(mt)))
+        return kiln_errf(err, KILN_EINVAL, "media type '%.100s' is not an OCI image index",
+                         json_is_string(mt) ? json_string_value(mt) : "(not a string)");
+    if (json_object_get(j, "layers") || json_object_get(j, "config"))
+        return kiln_errf(err, KILN_EINVAL, "document has both 'manifests' and 'layers' or 'config': not an index");
+    json_t *m = json_object_get(j, "manifests");
+    if (!json_is_array(m))
+        return kiln_errf(err, KILN_EINVAL, "'manifests' is missing or not an array");
+    json_t *a = json_object_get(j, "annotations");
+    if (a && !json_is_object(a))
+        return kiln_errf(err, KILN_EINVAL, "'annotations' is not an object");
+    ix->annotations = a ? json_incref(a) : NULL;
+    size_t n = json_array_size(m);
+    ix->manifests = xcalloc(n ? n : 1, sizeof(*ix->manifests));
+    for (size_t i = 0; i < n; i++) {
+        char what[64];
+        snprintf(what, sizeof(what), "manifests[%zu]", i);
+        int r = oci_desc_parse(json_array_get(m, i), what, &ix->manifests[i], err);
+        if (r < 0)
+            return r;
+        ix->n_manifests = i + 1;
+    }
+    return 0;
+}
+
 int oci_layout_index(const struct oci_layout *l, struct oci_index **out, struct kiln_err *err)
 {
     *out = NULL;
@@ -102,22 +138,18 @@ int oci_layout_index(const struct oci_layout *l, struct oci_index **out, struct 
         buf_release(&b);
         return kiln_err_prefix(err, "layout '%s'", l->dir);
     }
-    struct oci_manifest *m = NULL;
-    r = parse_doc(b.data, b.len, "index.json", &m, err);
+    json_error_t jerr;
+    json_t *j = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &jerr);
     buf_release(&b);
-    if (r < 0)
-        return kiln_err_prefix(err, "layout '%s'", l->dir);
-    if (m->kind != OCI_KIND_INDEX) {
-        oci_manifest_free(m);
-        return kiln_errf(err, KILN_EINVAL, "layout '%s': index.json is not an OCI image index", l->dir);
-    }
+    if (!j)
+        return kiln_errf(err, KILN_EINVAL, "layout '%s': index.json is not valid JSON: %s at line %d", l->dir,
+                         jerr.text, jerr.line);
     struct oci_index *ix = xcalloc(1, sizeof(*ix));
-    ix->manifests = TAKE_PTR(m->descs);
-    ix->n_manifests = m->n_descs;
-    m->n_descs = 0;
-    ix->annotations = TAKE_PTR(m->annotations);
-    ix->json = TAKE_PTR(m->json);
-    oci_manifest_free(m);
+    ix->json = j;
+    if ((r = index_parse(j, ix, err)) < 0) {
+        oci_index_free(ix);
+        return kiln_err_prefix(err, "layout '%s': index.json", l->dir);
+    }
     *out = ix;
     return 0;
 }
@@ -162,8 +194,8 @@ int oci_index_resolve(const struct oci_index *ix, const char *ref, const struct 
     const char *digest = at ? at + 1 : strncmp(ref, "sha256:", 7) == 0 ? ref : NULL;
     if (digest) {
         if (!digest_valid(digest))
-            return kiln_errf(err, KILN_EINVAL, "reference '%.200s': '%.80s' is not a digest (sha256:<64 lowercase hex>)",
-                             ref, digest);
+            return kiln_errf(err, KILN_EINVAL,
+                             "reference '%.200s': '%.80s' is not a digest (sha256:<64 lowercase hex>)", ref, digest);
         _cleanup_free_ char *name = at && at > ref ? xstrndup(ref, (size_t)(at - ref)) : NULL;
         for (size_t i = 0; i < ix->n_manifests; i++) {
             const struct oci_desc *d = &ix->manifests[i];

@@ -97,8 +97,8 @@ static void build_fixture(const char *dir, struct fixture *f)
     _cleanup_free_ char *db = desc(OCI_MT_MANIFEST, f->arm64, f->arm64_size,
                                    ",\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}");
     /* arm64 first: the pick must look at the platform, not take the first. */
-    _cleanup_free_ char *ix = xasprintf("{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_INDEX "\",\"manifests\":[%s,%s]}",
-                                        db, da);
+    _cleanup_free_ char *ix =
+        xasprintf("{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_INDEX "\",\"manifests\":[%s,%s]}", db, da);
     put_blob(dir, ix, f->index);
     f->index_size = strlen(ix);
     _cleanup_free_ char *subj = desc(OCI_MT_MANIFEST, f->amd64, f->amd64_size, "");
@@ -319,6 +319,35 @@ static void test_hostile(const struct fixture *f)
     oci_layout_close(l);
 }
 
+/* A store lists every version, channel and referrer in index.json: more
+ * entries than a manifest may have are fine there. */
+static void test_big_index(const struct fixture *f)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    size_t n = OCI_MAX_DESCS + 10;
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *ann = xasprintf(",\"annotations\":{\"" OCI_ANN_REF_NAME "\":\"app:1.0.%zu\"}", i);
+        _cleanup_free_ char *d = desc(OCI_MT_MANIFEST, f->amd64, f->amd64_size, ann);
+        if (i)
+            buf_add(&b, ",", 1, NULL);
+        buf_add(&b, d, strlen(d), NULL);
+    }
+    buf_add(&b, "", 1, NULL);
+    new_layout("big");
+    set_index("big", b.data);
+    buf_release(&b);
+    struct oci_layout *l = open_layout("big");
+    struct oci_index *ix = NULL;
+    is_int(l ? oci_layout_index(l, &ix, &err) : -1, 0, "an index.json with %zu entries reads", n);
+    is_int(ix ? ix->n_manifests : 0, n, "every entry");
+    const struct oci_desc *d = NULL;
+    _cleanup_free_ char *last = xasprintf("app:1.0.%zu", n - 1);
+    is_int(ix ? oci_index_resolve(ix, last, &d, &err) : -1, 0, "and the last resolves");
+    oci_index_free(ix);
+    oci_layout_close(l);
+}
+
 int main(void)
 {
     tap_tmpdir();
@@ -328,6 +357,7 @@ int main(void)
     test_resolve(&f);
     test_platform(&f);
     test_referrers_and_files(&f);
+    test_big_index(&f);
     test_hostile(&f);
     return tap_done();
 }
