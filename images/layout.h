@@ -69,8 +69,9 @@ struct oci_index {
     json_t *json;               /* the whole document (own reference), for writers that edit it */
 };
 
-/* Reads and checks index.json (schemaVersion 2, a `manifests` array of valid
- * descriptors, no `layers`; at most OCI_LAYOUT_INDEX_LIMIT bytes). */
+/* Reads and checks index.json (schemaVersion 2, an index mediaType when
+ * given, a `manifests` array of valid descriptors, no `layers` or `config`;
+ * at most OCI_LAYOUT_INDEX_LIMIT bytes, any number of entries). */
 int oci_layout_index(const struct oci_layout *l, struct oci_index **out, struct kiln_err *err);
 void oci_index_free(struct oci_index *ix);
 

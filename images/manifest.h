@@ -1,11 +1,12 @@
 /* manifest.h - OCI descriptors, manifests and indexes, parsed and checked;
- * every media type and annotation key kiln reads or writes, defined once.
+ * every image media type and annotation key kiln reads or writes, defined
+ * once (the signing artifacts' own are in signing/signing.h).
  *
  * Parsing validates what kiln relies on: mediaType where required, digest
  * syntax ("sha256:<hex>"), size >= 0, the shape of config/layers/manifests/
  * subject, and the `dev.kiln.files` annotation's digest.  Documents come
  * from outside (a store, a layout) and are bounded by the caller's read
- * limit (STORE_MANIFEST_LIMIT).  No I/O here. */
+ * limit (OCI_LAYOUT_DOC_LIMIT, layout.h).  No I/O here. */
 #ifndef KILN_IMAGES_MANIFEST_H
 #define KILN_IMAGES_MANIFEST_H
 
