@@ -177,24 +177,24 @@ int output_disk_run(struct build_ctx *ctx, const struct recipe_output *o, struct
     char edigest[DIGEST_STR_SIZE];
     if ((r = build_blob_put(ctx, "{}", 2, edigest, NULL, err)) < 0)
         return r;
-    const char *at = o->type == OUTPUT_QCOW2 ? DISK_ARTIFACT_QCOW2 : DISK_ARTIFACT_RAW;
-    const char *mt = o->type == OUTPUT_QCOW2 ? DISK_MEDIA_TYPE_QCOW2 : DISK_MEDIA_TYPE_RAW;
+    const char *at = o->type == OUTPUT_QCOW2 ? KILN_AT_QCOW2 : KILN_AT_RAW;
+    const char *mt = o->type == OUTPUT_QCOW2 ? KILN_MT_QCOW2 : KILN_MT_RAW;
     _cleanup_free_ char *title = xasprintf("%s.%s", ctx->recipe->name, name);
     json_t *ann = output_annotations(ctx);
     if (o->bootable)
-        json_object_set_new(ann, "dev.kiln.disk.bootable", json_string("true"));
+        json_object_set_new(ann, KILN_ANN_DISK_BOOTABLE, json_string("true"));
     if (ctx->recipe->boot_test.marker)
-        json_object_set_new(ann, DISK_ANN_MARKER, json_string(ctx->recipe->boot_test.marker));
+        json_object_set_new(ann, KILN_ANN_BOOT_MARKER, json_string(ctx->recipe->boot_test.marker));
     if (ctx->recipe->boot_test.timeout) {
         char t[32];
         snprintf(t, sizeof(t), "%u", ctx->recipe->boot_test.timeout);
-        json_object_set_new(ann, DISK_ANN_TIMEOUT, json_string(t));
+        json_object_set_new(ann, KILN_ANN_BOOT_TIMEOUT, json_string(t));
     }
     json_t *m = json_pack("{s:i,s:s,s:s,s:{s:s,s:s,s:i},s:[{s:s,s:s,s:I,s:{s:s}}],s:o}", "schemaVersion", 2,
                           "mediaType", OCI_MT_MANIFEST, "artifactType", at, "config", "mediaType",
                           OCI_MT_EMPTY, "digest", OCI_EMPTY_DIGEST, "size", 2, "layers", "mediaType", mt,
                           "digest", ddigest, "size", (json_int_t)dsize, "annotations",
-                          "org.opencontainers.image.title", title, "annotations", ann);
+                          OCI_ANN_TITLE, title, "annotations", ann);
     r = build_blob_put_json(ctx, m, out->digest, &out->size, err);
     json_decref(m);
     if (r < 0)

@@ -11,7 +11,7 @@
 
 static int is_disk_at(const char *at)
 {
-    return at && (strcmp(at, DISK_ARTIFACT_QCOW2) == 0 || strcmp(at, DISK_ARTIFACT_RAW) == 0);
+    return at && (strcmp(at, KILN_AT_QCOW2) == 0 || strcmp(at, KILN_AT_RAW) == 0);
 }
 
 static int from_manifest(struct store *st, const struct oci_manifest *m, const char *ref,
@@ -20,16 +20,16 @@ static int from_manifest(struct store *st, const struct oci_manifest *m, const c
     if (!is_disk_at(m->artifact_type) || m->n_descs != 1)
         return kiln_errf(err, KILN_EINVAL, "image '%s' is not a disk image", ref);
     const struct oci_desc *l = &m->descs[0];
-    int qcow2 = strcmp(l->media_type, DISK_MEDIA_TYPE_QCOW2) == 0;
-    if (!qcow2 && strcmp(l->media_type, DISK_MEDIA_TYPE_RAW) != 0)
+    int qcow2 = strcmp(l->media_type, KILN_MT_QCOW2) == 0;
+    if (!qcow2 && strcmp(l->media_type, KILN_MT_RAW) != 0)
         return kiln_errf(err, KILN_EINVAL, "image '%s': unknown disk media type '%s'", ref, l->media_type);
     out->format = qcow2 ? DISK_FORMAT_QCOW2 : DISK_FORMAT_RAW;
     out->blob_path = store_blob_path(st, l->digest);
     out->digest = xstrdup(l->digest);
     out->size = (uint64_t)l->size;
-    const char *marker = m->annotations ? json_string_value(json_object_get(m->annotations, DISK_ANN_MARKER)) : NULL;
+    const char *marker = m->annotations ? json_string_value(json_object_get(m->annotations, KILN_ANN_BOOT_MARKER)) : NULL;
     out->marker = marker ? xstrdup(marker) : NULL;
-    const char *t = m->annotations ? json_string_value(json_object_get(m->annotations, DISK_ANN_TIMEOUT)) : NULL;
+    const char *t = m->annotations ? json_string_value(json_object_get(m->annotations, KILN_ANN_BOOT_TIMEOUT)) : NULL;
     out->timeout = 0;
     if (t) {
         char *end;
@@ -65,7 +65,7 @@ int disk_find(struct store *st, const char *ref, enum disk_format want, int any,
                 const struct oci_desc *d = &top->descs[i];
                 if (!is_disk_at(d->artifact_type))
                     continue;
-                int q = strcmp(d->artifact_type, DISK_ARTIFACT_QCOW2) == 0;
+                int q = strcmp(d->artifact_type, KILN_AT_QCOW2) == 0;
                 if (pass == 0 && (q ? DISK_FORMAT_QCOW2 : DISK_FORMAT_RAW) != want)
                     continue;
                 if (pass == 1 && !any)

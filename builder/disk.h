@@ -15,11 +15,6 @@
 #include "recipes/recipe.h"
 
 /* Annotation recording that the sysprep post-condition was checked. */
-#define DISK_SYSPREP_ANNOTATION "dev.kiln.sysprep"
-#define DISK_MEDIA_TYPE_QCOW2 "application/vnd.dev.kiln.disk.qcow2"
-#define DISK_MEDIA_TYPE_RAW "application/vnd.dev.kiln.disk.raw"
-#define DISK_ARTIFACT_QCOW2 "application/vnd.dev.kiln.disk.qcow2.v1"
-#define DISK_ARTIFACT_RAW "application/vnd.dev.kiln.disk.raw.v1"
 
 #define DISK_MIN_SIZE (64ull << 20)
 #define DISK_MAX_SIZE (8ull << 40) /* 8 TiB: refuse anything larger */
@@ -140,15 +135,13 @@ int host_grub_embed(const char *core_img, const char *boot_img, const char *raw,
                     uint64_t max_sectors, struct kiln_err *err);
 
 /* The qcow2/raw output: the disk as a held blob layer of an artifact manifest
- * (artifactType DISK_ARTIFACT_*, empty config, dev.kiln.files annotation). */
+ * (artifactType KILN_AT_QCOW2/KILN_AT_RAW, empty config, dev.kiln.files annotation). */
 int output_disk_run(struct build_ctx *ctx, const struct recipe_output *o, struct output_desc *out,
                     struct kiln_err *err);
 
 /* --- disks in the store (disk-store.c) ----------------------------------- */
 struct store;
 
-#define DISK_ANN_MARKER "dev.kiln.boot-test.marker"
-#define DISK_ANN_TIMEOUT "dev.kiln.boot-test.timeout"
 
 /* A disk blob in the store.  Embedded: disk_ref_release() frees the members. */
 struct disk_ref {

@@ -87,14 +87,14 @@ json_t *output_annotations(struct build_ctx *ctx)
     build_rfc3339(ctx->sde, created, sizeof(created));
     json_t *a = json_object();
     for (size_t i = 0; i < ctx->recipe->n_labels; i++)
-        if (strncmp(ctx->recipe->labels[i].key, "org.opencontainers.image.", 25) == 0)
+        if (strncmp(ctx->recipe->labels[i].key, OCI_ANN_PREFIX, strlen(OCI_ANN_PREFIX)) == 0)
             json_object_set_new(a, ctx->recipe->labels[i].key, json_string(ctx->recipe->labels[i].value));
-    json_object_set_new(a, "org.opencontainers.image.created", json_string(created));
-    if (ctx->recipe->description && !json_object_get(a, "org.opencontainers.image.description"))
-        json_object_set_new(a, "org.opencontainers.image.description", json_string(ctx->recipe->description));
+    json_object_set_new(a, OCI_ANN_CREATED, json_string(created));
+    if (ctx->recipe->description && !json_object_get(a, OCI_ANN_DESCRIPTION))
+        json_object_set_new(a, OCI_ANN_DESCRIPTION, json_string(ctx->recipe->description));
     json_object_set_new(a, KILN_ANN_FILES, json_string(ctx->files_digest));
     if (ctx->sysprep_verified)
-        json_object_set_new(a, "dev.kiln.sysprep", json_string("verified"));
+        json_object_set_new(a, KILN_ANN_SYSPREP, json_string("verified"));
     return a;
 }
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "images/gc.h"
 #include "images/store.h"
 #include "common/banned.h"
 

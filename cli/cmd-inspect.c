@@ -12,10 +12,9 @@
 
 #include "cli/cli.h"
 #include "images/store.h"
+#include "signing/signing.h"
 #include "common/banned.h"
 
-#define PROVENANCE_ARTIFACT_TYPE "application/vnd.dev.kiln.provenance.v1"
-#define INTOTO_MEDIA_TYPE "application/vnd.in-toto+json"
 
 struct sizes {
     const struct store *st;
@@ -108,14 +107,14 @@ static int provenance(const struct store *st, struct oci_desc *refs, size_t n, j
     json_t *arr = json_array();
     json_object_set_new(out, "provenance", arr);
     for (size_t i = 0; i < n; i++) {
-        if (!refs[i].artifact_type || strcmp(refs[i].artifact_type, PROVENANCE_ARTIFACT_TYPE) != 0)
+        if (!refs[i].artifact_type || strcmp(refs[i].artifact_type, SIGNING_AT_PROVENANCE) != 0)
             continue;
         struct oci_manifest *m = NULL;
         int r = store_manifest_read(st, refs[i].digest, refs[i].size, &m, err);
         if (r < 0)
             return r;
         for (size_t k = 0; k < m->n_descs; k++) {
-            if (strcmp(m->descs[k].media_type, INTOTO_MEDIA_TYPE) != 0)
+            if (strcmp(m->descs[k].media_type, SIGNING_MT_INTOTO) != 0)
                 continue;
             json_t *stmt = NULL;
             if ((r = read_json_blob(st, m->descs[k].digest, STORE_MANIFEST_LIMIT, &stmt, err)) < 0) {
@@ -125,7 +124,7 @@ static int provenance(const struct store *st, struct oci_desc *refs, size_t n, j
             json_t *e = json_pack("{s:s,s:o}", "artifact", refs[i].digest, "statement", stmt);
             /* Signed provenance carries the raw signature as a second layer
              * and the signer's key ID as an annotation (signing/provenance.c). */
-            json_t *kid = json_object_get(m->annotations, "dev.kiln.signature.key-id");
+            json_t *kid = json_object_get(m->annotations, SIGNING_ANN_KEY_ID);
             json_object_set_new(e, "signed", json_boolean(m->n_descs == 2 && kid));
             if (kid)
                 json_object_set(e, "keyId", kid);
@@ -194,20 +193,17 @@ static int gather(struct store *st, const char *ref, int want_files, int want_pr
     json_object_set_new(o, "referrers", ra);
 
     if (want_files) {
-        if (!sz.files[0]) {
+        json_t *f = NULL;
+        struct oci_desc top = { .media_type = m->media_type, .digest = img->digest, .size = (int64_t)img->size };
+        if ((r = oci_layout_image_files(store_layout(st), &top, &f, err)) < 0) {
+            kiln_err_prefix(err, "image '%s:%s'", img->name, img->version);
+            goto out;
+        }
+        if (!f) {
             r = kiln_errf(err, KILN_ENOTFOUND, "image '%s:%s' has no file manifest", img->name, img->version);
             goto out;
         }
-        json_t *f = NULL;
-        if ((r = read_json_blob(st, sz.files, STORE_FILES_LIMIT, &f, err)) < 0)
-            goto out;
-        json_t *files = json_object_get(f, "files");
-        if (!json_is_array(files)) {
-            json_decref(f);
-            r = kiln_errf(err, KILN_EINVAL, "file manifest '%s' has no 'files' list", sz.files);
-            goto out;
-        }
-        json_object_set(o, "files", files);
+        json_object_set(o, "files", json_object_get(f, "files"));
         json_decref(f);
     }
     /* --provenance: the signing area's attestations; see signing/signing.h. */

@@ -2,50 +2,35 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "images/layout.h"
 #include "images/store.h"
 #include "signing/signing.h"
 #include "common/banned.h"
 
 #define VERIFY_MAX_KEYS 64
 
-/* An exported layout names images by tag alone ("1.0.0") or by "NAME:VERSION";
- * a digest names an entry directly.  Used when store_resolve() finds nothing. */
+/* An image of a layout that store_resolve() does not find (one written by
+ * another tool: a tag alone, no dev.kiln.* annotations), by the layout's
+ * own reference forms. */
 static int resolve_in_layout(struct store *st, const char *ref, struct store_image **out, struct kiln_err *err)
 {
-    json_t *index = NULL;
-    int r = store_index_read(st, &index, err);
+    struct oci_index *ix = NULL;
+    int r = oci_layout_index(store_layout(st), &ix, err);
     if (r < 0)
         return r;
-    const char *colon = strrchr(ref, ':');
-    const char *tag = colon ? colon + 1 : ref;
-    size_t i;
-    json_t *e, *found = NULL;
-    json_array_foreach(json_object_get(index, "manifests"), i, e) {
-        json_t *ann = json_object_get(e, "annotations");
-        const char *rn = json_string_value(json_object_get(ann, OCI_ANN_REF_NAME));
-        const char *dg = json_string_value(json_object_get(e, "digest"));
-        if ((rn && (strcmp(rn, ref) == 0 || strcmp(rn, tag) == 0)) || (dg && strcmp(dg, ref) == 0)) {
-            found = e;
-            break;
-        }
+    const struct oci_desc *d;
+    if ((r = oci_index_resolve(ix, ref, &d, err)) < 0) {
+        oci_index_free(ix);
+        return kiln_err_prefix(err, "layout '%s'", store_dir(st));
     }
-    if (!found) {
-        json_decref(index);
-        return kiln_errf(err, KILN_ENOTFOUND, "image '%s' is not in layout '%s'", ref, store_dir(st));
-    }
-    json_t *ann = json_object_get(found, "annotations");
     struct store_image *img = xcalloc(1, sizeof(*img));
-    img->digest = xstrdup(json_string_value(json_object_get(found, "digest")));
-    const char *mt = json_string_value(json_object_get(found, "mediaType"));
-    img->media_type = xstrdup(mt ? mt : OCI_MT_MANIFEST);
-    img->size = (uint64_t)json_integer_value(json_object_get(found, "size"));
-    const char *n = json_string_value(json_object_get(ann, KILN_ANN_NAME));
-    const char *v = json_string_value(json_object_get(ann, KILN_ANN_VERSION));
-    if (n)
-        img->name = xstrdup(n);
-    if (v)
-        img->version = xstrdup(v);
-    json_decref(index);
+    img->digest = xstrdup(d->digest);
+    img->media_type = xstrdup(d->media_type);
+    img->size = (uint64_t)d->size;
+    const char *n = oci_desc_annotation(d, KILN_ANN_NAME), *v = oci_desc_annotation(d, KILN_ANN_VERSION);
+    img->name = n ? xstrdup(n) : NULL;
+    img->version = v ? xstrdup(v) : NULL;
+    oci_index_free(ix);
     *out = img;
     return 0;
 }

@@ -27,8 +27,6 @@
 
 DEFINE_CLEANUP(struct archive, archive_write_free)
 
-#define MT_QCOW2 "application/vnd.dev.kiln.disk.qcow2"
-#define MT_RAW "application/vnd.dev.kiln.disk.raw"
 #define CONTAINERDISK_UID 107
 
 /* The disk layer of the image: prefer want ("qcow2"/"raw"), else the other. */
@@ -49,11 +47,11 @@ static int find_disk(const struct export_source *s, int want_qcow2, char **diges
         json_t *l = json_array_get(json_object_get(m, "layers"), 0);
         const char *mt = json_string_value(json_object_get(l, "mediaType"));
         const char *dg = json_string_value(json_object_get(l, "digest"));
-        if (!mt || !dg || (strcmp(mt, MT_QCOW2) != 0 && strcmp(mt, MT_RAW) != 0)) {
+        if (!mt || !dg || (strcmp(mt, KILN_MT_QCOW2) != 0 && strcmp(mt, KILN_MT_RAW) != 0)) {
             json_decref(m);
             return kiln_errf(err, KILN_EINVAL, "image '%s': its disk artifact has no disk layer", s->ref);
         }
-        *is_qcow2 = strcmp(mt, MT_QCOW2) == 0;
+        *is_qcow2 = strcmp(mt, KILN_MT_QCOW2) == 0;
         *digest = xstrdup(dg);
         json_decref(m);
         return 0;
@@ -249,7 +247,7 @@ static int containerdisk(const struct export_source *s, const char *tmp, struct 
     json_t *m = json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:[{s:s,s:s,s:I}],s:{s:s}}", "schemaVersion", 2,
                           "mediaType", OCI_MT_MANIFEST, "config", "mediaType", OCI_MT_CONFIG, "digest", cdigest,
                           "size", (json_int_t)csize, "layers", "mediaType", OCI_MT_LAYER_TAR, "digest", ldigest,
-                          "size", (json_int_t)lsize, "annotations", "org.opencontainers.image.created", created);
+                          "size", (json_int_t)lsize, "annotations", OCI_ANN_CREATED, created);
     r = put_blob_json(tmp, m, mdigest, &msize, err);
     json_decref(m);
     if (r < 0)
@@ -258,7 +256,7 @@ static int containerdisk(const struct export_source *s, const char *tmp, struct 
                             OCI_MT_MANIFEST, "digest", mdigest, "size", (json_int_t)msize);
     if (s->ref_name)
         json_object_set_new(json_array_get(json_object_get(idx, "manifests"), 0), "annotations",
-                            json_pack("{s:s}", EXPORT_ANN_REF_NAME, s->ref_name));
+                            json_pack("{s:s}", OCI_ANN_REF_NAME, s->ref_name));
     char *doc = json_dumps(idx, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(idx);
     _cleanup_free_ char *ipath = xasprintf("%s/index.json", tmp);
@@ -266,7 +264,7 @@ static int containerdisk(const struct export_source *s, const char *tmp, struct 
     free(doc);
     if (r < 0)
         return r;
-    static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+    static const char layout[] = OCI_LAYOUT_JSON;
     _cleanup_free_ char *lpath = xasprintf("%s/oci-layout", tmp);
     return fs_write_atomic(lpath, layout, sizeof(layout) - 1, 0644, err);
 }

@@ -147,7 +147,7 @@ static json_t *container_name_entry(const struct export_source *s, const char *r
         _cleanup_free_ char *rn = xasprintf("%s%s", ref_name, KILN_CONTAINER_SUFFIX);
         return json_pack("{s:O, s:O, s:O, s:{s:s, s:s}}", "mediaType", json_object_get(d, "mediaType"),
                          "digest", json_object_get(d, "digest"), "size", json_object_get(d, "size"),
-                         "annotations", EXPORT_ANN_REF_NAME, rn, KILN_ANN_CONTAINER_OF, ref_name);
+                         "annotations", OCI_ANN_REF_NAME, rn, KILN_ANN_CONTAINER_OF, ref_name);
     }
     return NULL;
 }
@@ -164,8 +164,8 @@ static char *layout_index(const struct export_source *s)
         json_t *ch = json_deep_copy(s->top);
         json_t *ann = json_object_get(ch, "annotations");
         _cleanup_free_ char *rn = xasprintf("%s:%s", s->name, s->channel);
-        json_object_set_new(ann, EXPORT_ANN_REF_NAME, json_string(rn));
-        json_object_set_new(ann, "dev.kiln.channel", json_string(s->channel));
+        json_object_set_new(ann, OCI_ANN_REF_NAME, json_string(rn));
+        json_object_set_new(ann, KILN_ANN_CHANNEL, json_string(s->channel));
         json_array_append_new(manifests, ch);
         if ((c = container_name_entry(s, rn)))
             json_array_append_new(manifests, c);
@@ -175,11 +175,11 @@ static char *layout_index(const struct export_source *s)
     json_array_foreach(s->referrers, i, d)
         json_array_append(manifests, d);
     json_auto_t *index = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",
-                                   EXPORT_MEDIA_INDEX, "manifests", manifests);
+                                   OCI_MT_INDEX, "manifests", manifests);
     return json_dumps(index, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
-static const char oci_layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+static const char oci_layout[] = OCI_LAYOUT_JSON;
 
 /* Sorted order, so the tar form is the same bytes every time. */
 static int write_layout(struct layout_out *o, struct kiln_err *err)

@@ -17,6 +17,7 @@
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "images/layout.h"
 #include "images/manifest.h"
 #include "images/ref.h"
 #include "images/store.h"
@@ -219,27 +220,23 @@ static int64_t parse_rfc3339(const char *s)
     return t < 0 ? 0 : (int64_t)t;
 }
 
-/* Picks the container image of an index: the first linux/amd64 image
- * manifest, else the first image manifest without an artifactType. */
-static json_t *index_pick_image(json_t *index)
+/* Picks the container image of an index: its linux/amd64 image manifest,
+ * else its first image manifest.  *at is the index of that entry in
+ * `manifests`; 0 when there is none. */
+static int index_pick_image(json_t *index, size_t *at)
 {
-    json_t *manifests = json_object_get(index, "manifests");
-    json_t *fallback = NULL;
-    size_t i;
-    json_t *m;
-    json_array_foreach(manifests, i, m) {
-        const char *mt = json_string_value(json_object_get(m, "mediaType"));
-        if (!mt || strcmp(mt, EXPORT_MEDIA_MANIFEST) != 0 || json_object_get(m, "artifactType"))
-            continue;
-        json_t *p = json_object_get(m, "platform");
-        const char *os = json_string_value(json_object_get(p, "os"));
-        const char *arch = json_string_value(json_object_get(p, "architecture"));
-        if (os && arch && strcmp(os, "linux") == 0 && strcmp(arch, "amd64") == 0)
-            return m;
-        if (!fallback)
-            fallback = m;
+    struct oci_manifest *m = NULL;
+    if (oci_manifest_from_json(json_incref(index), &m, NULL) < 0 || m->kind != OCI_KIND_INDEX) {
+        oci_manifest_free(m);
+        return 0;
     }
-    return fallback;
+    const struct oci_desc *d = NULL;
+    if (oci_descs_pick_platform(m->descs, m->n_descs, OCI_DEFAULT_OS, OCI_DEFAULT_ARCH, &d, NULL) < 0)
+        oci_descs_pick_platform(m->descs, m->n_descs, NULL, NULL, &d, NULL);
+    if (d)
+        *at = (size_t)(d - m->descs);
+    oci_manifest_free(m);
+    return d != NULL;
 }
 
 void export_source_free(struct export_source *s)
@@ -324,9 +321,11 @@ int export_source_load(const char *store, const char *ref, struct export_source 
         return kiln_err_prefix(err, "image '%s'", ref);
 
     json_t *image = NULL;
-    if (json_is_array(json_object_get(s->top_doc, "manifests")))
-        image = index_pick_image(s->top_doc);
-    else if (json_object_get(s->top_doc, "config"))
+    size_t pick = 0;
+    if (json_is_array(json_object_get(s->top_doc, "manifests"))) {
+        if (index_pick_image(s->top_doc, &pick))
+            image = json_array_get(json_object_get(s->top_doc, "manifests"), pick);
+    } else if (json_object_get(s->top_doc, "config"))
         image = s->top;
     if (image) {
         s->image_digest = xstrdup(desc_digest(image));
@@ -378,25 +377,15 @@ int export_source_load(const char *store, const char *ref, struct export_source 
 
 int export_source_files(const struct export_source *s, json_t **out, struct kiln_err *err)
 {
-    const char *files = json_string_value(
-        json_object_get(json_object_get(s->top_doc, "annotations"), EXPORT_ANN_FILES));
-    if (!files && s->image)
-        files = json_string_value(
-            json_object_get(json_object_get(s->image, "annotations"), EXPORT_ANN_FILES));
-    if (!files)
-        return kiln_errf(err, KILN_ENOTFOUND, "image '%s' has no file manifest", s->ref);
-    if (!digest_valid(files))
-        return kiln_errf(err, KILN_EINVAL, "image '%s': file manifest '%s' is not a sha256 digest",
-                         s->ref, files);
-    int r = export_blob_json(s, files, EXPORT_MAX_FILES_JSON, out, err);
+    struct oci_desc top;
+    int r = oci_desc_parse(s->top, "image", &top, err);
+    if (r == 0)
+        r = oci_layout_image_files(store_layout(s->st), &top, out, err);
+    oci_desc_release(&top);
     if (r < 0)
         return kiln_err_prefix(err, "image '%s'", s->ref);
-    if (!json_is_array(json_object_get(*out, "files"))) {
-        json_decref(*out);
-        *out = NULL;
-        return kiln_errf(err, KILN_EINVAL, "image '%s': file manifest '%s' has no \"files\" array",
-                         s->ref, files);
-    }
+    if (!*out)
+        return kiln_errf(err, KILN_ENOTFOUND, "image '%s' has no file manifest", s->ref);
     return 0;
 }
 

@@ -31,13 +31,6 @@
 #include "common/err.h"
 #include "common/hash.h"
 
-#define EXPORT_MEDIA_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define EXPORT_MEDIA_INDEX "application/vnd.oci.image.index.v1+json"
-#define EXPORT_MEDIA_FILES "application/vnd.dev.kiln.files.v1+json"
-#define EXPORT_ANN_FILES "dev.kiln.files"
-#define EXPORT_ANN_SUBJECT "dev.kiln.subject"
-#define EXPORT_ANN_REF_NAME "org.opencontainers.image.ref.name"
-
 /* Limits on what we read from the store. */
 #define EXPORT_MAX_JSON (4u << 20)          /* a manifest, index or config */
 #define EXPORT_MAX_FILES_JSON (256u << 20)  /* a file manifest */

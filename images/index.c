@@ -71,40 +71,12 @@ static int is_channel(json_t *e, const char *name, const char *channel)
 int store_index_read(const struct store *st, json_t **out, struct kiln_err *err)
 {
     *out = NULL;
-    struct buf b;
-    buf_init(&b, 0);
-    int r = fs_read_file(st->index, STORE_INDEX_LIMIT, &b, err);
-    if (r < 0) {
-        buf_release(&b);
-        return kiln_err_prefix(err, "store '%s'", st->dir);
-    }
-    json_error_t jerr;
-    json_t *j = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &jerr);
-    buf_release(&b);
-    if (!j)
-        return kiln_errf(err, KILN_EINVAL, "store '%s': index.json is not valid JSON: %s at line %d", st->dir,
-                         jerr.text, jerr.line);
-    json_t *sv = json_object_get(j, "schemaVersion");
-    json_t *m = json_object_get(j, "manifests");
-    if (!json_is_object(j) || !json_is_integer(sv) || json_integer_value(sv) != 2 || !json_is_array(m)) {
-        json_decref(j);
-        return kiln_errf(err, KILN_EINVAL,
-                         "store '%s': index.json is not an OCI image index (schemaVersion 2 with 'manifests')",
-                         st->dir);
-    }
-    size_t i;
-    json_t *e;
-    json_array_foreach(m, i, e) {
-        struct oci_desc d;
-        char what[64];
-        snprintf(what, sizeof(what), "index.json manifests[%zu]", i);
-        if ((r = oci_desc_parse(e, what, &d, err)) < 0) {
-            json_decref(j);
-            return kiln_err_prefix(err, "store '%s'", st->dir);
-        }
-        oci_desc_release(&d);
-    }
-    *out = j;
+    struct oci_index *ix = NULL;
+    int r = oci_layout_index(st->layout, &ix, err);
+    if (r < 0)
+        return r;
+    *out = json_incref(ix->json);
+    oci_index_free(ix);
     return 0;
 }
 
@@ -286,14 +258,14 @@ static json_t *channel_entry(json_t *image_entry, const char *name, const char *
     json_object_set_new(a, KILN_ANN_CHANNEL, json_string(channel));
     char ts[32];
     rfc3339(now, ts);
-    json_object_set_new(a, "dev.kiln.promoted", json_string(ts));
+    json_object_set_new(a, KILN_ANN_PROMOTED, json_string(ts));
     json_object_set_new(e, "annotations", a);
     return e;
 }
 
-/* The container image of a multi-output index: the one manifest with a
- * linux/amd64 platform and no artifactType.  NULL when there is none or the
- * index cannot be read (the store lists the index as it is either way). */
+/* The container image of a multi-output index: its linux/amd64 image
+ * manifest.  NULL when there is none or the index cannot be read (the store
+ * lists the index as it is either way). */
 static json_t *container_entry_of(const struct store *st, json_t *entry)
 {
     const char *mt = json_string_value(json_object_get(entry, "mediaType"));
@@ -303,14 +275,11 @@ static json_t *container_entry_of(const struct store *st, json_t *entry)
     if (store_manifest_read(st, entry_digest(entry), json_integer_value(json_object_get(entry, "size")), &idx,
                             NULL) < 0)
         return NULL;
+    const struct oci_desc *d = NULL;
     json_t *found = NULL;
-    for (size_t i = 0; i < idx->n_descs && !found; i++) {
-        const struct oci_desc *d = &idx->descs[i];
-        if (!d->artifact_type && oci_media_type_is_manifest(d->media_type) && d->platform_os &&
-            !strcmp(d->platform_os, "linux") && d->platform_arch && !strcmp(d->platform_arch, "amd64"))
-            found = json_pack("{s:s, s:s, s:I}", "mediaType", d->media_type, "digest", d->digest, "size",
-                              (json_int_t)d->size);
-    }
+    if (oci_descs_pick_platform(idx->descs, idx->n_descs, OCI_DEFAULT_OS, OCI_DEFAULT_ARCH, &d, NULL) == 0)
+        found = json_pack("{s:s, s:s, s:I}", "mediaType", d->media_type, "digest", d->digest, "size",
+                          (json_int_t)d->size);
     oci_manifest_free(idx);
     return found;
 }
@@ -809,15 +778,6 @@ out:
 
 /* ---- referrers --------------------------------------------------------- */
 
-void oci_desc_list_free(struct oci_desc *v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        oci_desc_release(&v[i]);
-    free(v);
-}
-
 int store_txn_add_referrer(struct store_txn *t, const char *subject_digest, const char *manifest_digest,
                            const char *media_type, const char *artifact_type, uint64_t size, json_t *annotations,
                            struct kiln_err *err)
@@ -893,29 +853,11 @@ int store_referrers(struct store *st, const char *subject_digest, const char *ar
 {
     *out = NULL;
     *n = 0;
-    if (!digest_valid(subject_digest))
-        return kiln_errf(err, KILN_EINVAL, "subject '%.80s' is not a digest (sha256:<64 lowercase hex>)",
-                         subject_digest ? subject_digest : "(null)");
-    json_t *index;
-    int r = store_index_read(st, &index, err);
+    struct oci_index *ix = NULL;
+    int r = oci_layout_index(st->layout, &ix, err);
     if (r < 0)
         return r;
-    json_t *m = json_object_get(index, "manifests");
-    struct oci_desc *v = xcalloc(json_array_size(m) + 1, sizeof(*v));
-    size_t cnt = 0, i;
-    json_t *e;
-    json_array_foreach(m, i, e) {
-        const char *subj = ann(e, KILN_ANN_SUBJECT);
-        if (!subj || strcmp(subj, subject_digest) != 0)
-            continue;
-        const char *at = json_string_value(json_object_get(e, "artifactType"));
-        if (artifact_type && (!at || strcmp(at, artifact_type) != 0))
-            continue;
-        if (oci_desc_parse(e, "referrer", &v[cnt], NULL) == 0)
-            cnt++;
-    }
-    json_decref(index);
-    *out = v;
-    *n = cnt;
-    return 0;
+    r = oci_layout_referrers(st->layout, ix, subject_digest, artifact_type, out, n, err);
+    oci_index_free(ix);
+    return r;
 }

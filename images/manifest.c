@@ -185,6 +185,12 @@ int oci_manifest_parse(const void *data, size_t len, struct oci_manifest **out, 
     json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j)
         return kiln_errf(err, KILN_EINVAL, "not valid JSON: %s at line %d", jerr.text, jerr.line);
+    return oci_manifest_from_json(j, out, err);
+}
+
+int oci_manifest_from_json(json_t *j, struct oci_manifest **out, struct kiln_err *err)
+{
+    *out = NULL;
     struct oci_manifest *m = xcalloc(1, sizeof(*m));
     m->json = j;
     int r;
@@ -195,6 +201,11 @@ int oci_manifest_parse(const void *data, size_t len, struct oci_manifest **out, 
     json_t *sv = json_object_get(j, "schemaVersion");
     if (!json_is_integer(sv) || json_integer_value(sv) != 2) {
         r = kiln_errf(err, KILN_EINVAL, "'schemaVersion' is not 2");
+        goto fail;
+    }
+    if (json_object_get(j, "manifests") && (json_object_get(j, "layers") || json_object_get(j, "config"))) {
+        r = kiln_errf(err, KILN_EINVAL, "document has both 'manifests' and 'layers' or 'config': neither an "
+                                        "image manifest nor an index");
         goto fail;
     }
     const char *mt = json_string_value(json_object_get(j, "mediaType"));

@@ -1,10 +1,12 @@
-/* manifest.h - OCI descriptors, manifests and indexes, parsed and checked.
+/* manifest.h - OCI descriptors, manifests and indexes, parsed and checked;
+ * every image media type and annotation key kiln reads or writes, defined
+ * once (the signing artifacts' own are in signing/signing.h).
  *
  * Parsing validates what kiln relies on: mediaType where required, digest
  * syntax ("sha256:<hex>"), size >= 0, the shape of config/layers/manifests/
  * subject, and the `dev.kiln.files` annotation's digest.  Documents come
  * from outside (a store, a layout) and are bounded by the caller's read
- * limit (STORE_MANIFEST_LIMIT).  No I/O here. */
+ * limit (OCI_LAYOUT_DOC_LIMIT, layout.h).  No I/O here. */
 #ifndef KILN_IMAGES_MANIFEST_H
 #define KILN_IMAGES_MANIFEST_H
 
@@ -24,19 +26,39 @@
 /* The empty descriptor's content is "{}". */
 #define OCI_EMPTY_DIGEST "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
+/* Layers other tools write (accepted by an `oci:` base). */
+#define DOCKER_MT_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define DOCKER_MT_LAYER_TAR "application/vnd.docker.image.rootfs.diff.tar"
+
+/* An OCI image layout's marker file, DIR/oci-layout. */
+#define OCI_LAYOUT_VERSION "1.0.0"
+#define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"" OCI_LAYOUT_VERSION "\"}"
+
 #define KILN_MT_FILES "application/vnd.dev.kiln.files.v1+json"
+/* Disk images: the layer media types and the artifact types of their manifests. */
+#define KILN_MT_QCOW2 "application/vnd.dev.kiln.disk.qcow2"
+#define KILN_MT_RAW "application/vnd.dev.kiln.disk.raw"
 #define KILN_AT_QCOW2 "application/vnd.dev.kiln.disk.qcow2.v1"
 #define KILN_AT_RAW "application/vnd.dev.kiln.disk.raw.v1"
 #define KILN_AT_ROOTFS "application/vnd.dev.kiln.rootfs.tar.v1"
+/* Signature and provenance types are signing/'s own (signing/signing.h). */
 
 #define OCI_ANN_REF_NAME "org.opencontainers.image.ref.name"
 #define OCI_ANN_CREATED "org.opencontainers.image.created"
+#define OCI_ANN_TITLE "org.opencontainers.image.title"
+#define OCI_ANN_DESCRIPTION "org.opencontainers.image.description"
+#define OCI_ANN_PREFIX "org.opencontainers.image."
 #define KILN_ANN_NAME "dev.kiln.name"
 #define KILN_ANN_VERSION "dev.kiln.version"
 #define KILN_ANN_CHANNEL "dev.kiln.channel"
 #define KILN_ANN_RECIPE_DIGEST "dev.kiln.recipe.digest"
 #define KILN_ANN_SUBJECT "dev.kiln.subject"
 #define KILN_ANN_FILES "dev.kiln.files"
+#define KILN_ANN_PROMOTED "dev.kiln.promoted"
+#define KILN_ANN_SYSPREP "dev.kiln.sysprep"
+#define KILN_ANN_DISK_BOOTABLE "dev.kiln.disk.bootable"
+#define KILN_ANN_BOOT_MARKER "dev.kiln.boot-test.marker"
+#define KILN_ANN_BOOT_TIMEOUT "dev.kiln.boot-test.timeout"
 /* On the extra `REF.oci` entry that names the container image of a
  * multi-output index (for tools without platform selection, such as umoci):
  * the ref.name of the entry it derives from.  Kept in step by the store. */
@@ -82,10 +104,13 @@ struct oci_manifest {
 };
 
 /* Parses a manifest or an index from data (len bytes; need not be NUL-terminated).
+ * A document with both `manifests` and `layers` or `config` is refused.
  * *out is owned by the caller.  A document with more than OCI_MAX_DESCS layers or
  * manifests is refused. */
 #define OCI_MAX_DESCS 4096
 int oci_manifest_parse(const void *data, size_t len, struct oci_manifest **out, struct kiln_err *err);
+/* The same for a parsed document; takes over the reference to j (also on error). */
+int oci_manifest_from_json(json_t *j, struct oci_manifest **out, struct kiln_err *err);
 void oci_manifest_free(struct oci_manifest *m);
 
 /* 1 for the manifest and index media types (the ones whose blobs the walk reads). */

@@ -12,6 +12,7 @@ struct store {
     char *index;    /* DIR/index.json */
     int writable;
     int gc_fd;      /* DIR/.kiln/gc.lock held shared, or -1 */
+    struct oci_layout *layout; /* the same directory, for reading */
 };
 
 /* KILN_EINVAL unless st was opened for writing. */

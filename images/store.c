@@ -22,10 +22,14 @@
 #include "common/log.h"
 #include "common/banned.h"
 
-#define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
 #define EMPTY_INDEX_JSON \
-    "{\"manifests\":[],\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"schemaVersion\":2}"
+    "{\"manifests\":[],\"mediaType\":\"" OCI_MT_INDEX "\",\"schemaVersion\":2}"
 #define WALK_MAX_DEPTH 8
+
+const struct oci_layout *store_layout(const struct store *st)
+{
+    return st->layout;
+}
 
 const char *store_dir(const struct store *st)
 {
@@ -70,28 +74,6 @@ int store_index_write(const struct store *st, json_t *index, struct kiln_err *er
     if (r < 0)
         return kiln_err_prefix(err, "store '%s'", st->dir);
     return 0;
-}
-
-/* Checks DIR/oci-layout: a JSON object with imageLayoutVersion "1.0.0". */
-static int check_layout_file(const char *dir, const char *path, struct kiln_err *err)
-{
-    struct buf b;
-    buf_init(&b, 0);
-    int r = fs_read_file(path, 4096, &b, err);
-    if (r < 0) {
-        buf_release(&b);
-        return kiln_errf(err, KILN_EINVAL, "'%s' is not an OCI image layout: cannot read 'oci-layout'", dir);
-    }
-    json_t *j = json_loadb(b.data, b.len, 0, NULL);
-    buf_release(&b);
-    const char *v = json_string_value(json_object_get(j, "imageLayoutVersion"));
-    r = 0;
-    if (!v)
-        r = kiln_errf(err, KILN_EINVAL, "'%s' is not an OCI image layout: 'oci-layout' is not valid", dir);
-    else if (strcmp(v, "1.0.0") != 0)
-        r = kiln_errf(err, KILN_EINVAL, "store '%s': unsupported image layout version '%.32s'", dir, v);
-    json_decref(j);
-    return r;
 }
 
 /* 1 if dir holds nothing but what an interrupted creation leaves. */
@@ -149,6 +131,7 @@ void store_close(struct store *st)
     free(st->kdir);
     free(st->tmp);
     free(st->index);
+    oci_layout_close(st->layout);
     free(st);
 }
 
@@ -193,7 +176,7 @@ int store_open(const char *dir, int flags, struct store **out, struct kiln_err *
         if ((r = create_layout(st, err)) < 0)
             return kiln_err_prefix(err, "cannot create store '%s'", dir);
     }
-    if ((r = check_layout_file(dir, layout, err)) < 0)
+    if ((r = oci_layout_open(dir, &st->layout, err)) < 0)
         return r;
     if (stat(st->index, &sb) < 0 || !S_ISREG(sb.st_mode))
         return kiln_errf(err, KILN_EINVAL, "'%s' is not an OCI image layout (no 'index.json')", dir);
@@ -221,10 +204,7 @@ struct store_blob_writer {
 
 char *store_blob_path(const struct store *st, const char *digest)
 {
-    const char *hex = digest_hex(digest);
-    if (!hex)
-        return NULL;
-    return xasprintf("%s/%s", st->blobs, hex);
+    return oci_layout_blob_path(st->layout, digest);
 }
 
 int store_blob_exists(const struct store *st, const char *digest)
@@ -403,63 +383,12 @@ int store_blob_put_file(struct store *st, const char *path, char digest_out[DIGE
 
 int store_blob_open(const struct store *st, const char *digest, int *fd, uint64_t *size, struct kiln_err *err)
 {
-    *fd = -1;
-    _cleanup_free_ char *p = store_blob_path(st, digest);
-    if (!p)
-        return bad_digest(digest, err);
-    int f = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (f < 0) {
-        if (errno == ENOENT)
-            return kiln_errf(err, KILN_ENOTFOUND, "blob '%s' is not in store '%s'", digest, st->dir);
-        return kiln_errno(err, KILN_EFAIL, errno, "cannot open blob '%s'", digest);
-    }
-    struct stat sb;
-    if (fstat(f, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        close(f);
-        return kiln_errf(err, KILN_EVERIFY, "blob '%s' is not a regular file", digest);
-    }
-    if (size)
-        *size = (uint64_t)sb.st_size;
-    *fd = f;
-    return 0;
+    return oci_layout_blob_open(st->layout, digest, fd, size, err);
 }
 
 int store_blob_read(const struct store *st, const char *digest, size_t limit, struct buf *out, struct kiln_err *err)
 {
-    if (!limit)
-        limit = STORE_MANIFEST_LIMIT;
-    _cleanup_close_ int fd = -1;
-    uint64_t size;
-    int r = store_blob_open(st, digest, &fd, &size, err);
-    if (r < 0)
-        return r;
-    if (size > limit)
-        return kiln_errf(err, KILN_EINVAL, "blob '%s' is larger than %zu bytes", digest, limit);
-    size_t start = out->len;
-    out->limit = start + limit;
-    if ((r = buf_grow(out, (size_t)size, err)) < 0)
-        return r;
-    char chunk[65536];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return kiln_errno(err, KILN_EFAIL, errno, "cannot read blob '%s'", digest);
-        }
-        if (n == 0)
-            break;
-        if ((r = buf_add(out, chunk, (size_t)n, err)) < 0)
-            return kiln_err_prefix(err, "blob '%s'", digest);
-    }
-    char hex[HASH_HEX_LEN + 1];
-    hash_sha256_hex(out->data + start, out->len - start, hex);
-    if (strcmp(hex, digest + 7) != 0) {
-        out->len = start;
-        out->data[start] = '\0';
-        return kiln_errf(err, KILN_EVERIFY, "blob '%s' is corrupt: its content has digest 'sha256:%s'", digest, hex);
-    }
-    return 0;
+    return oci_layout_blob_read(st->layout, digest, -1, limit, out, err);
 }
 
 int store_blob_verify(const struct store *st, const char *digest, int64_t expected_size, struct kiln_err *err)
@@ -489,17 +418,7 @@ int store_blob_verify(const struct store *st, const char *digest, int64_t expect
 int store_manifest_read(const struct store *st, const char *digest, int64_t expected_size,
                         struct oci_manifest **out, struct kiln_err *err)
 {
-    *out = NULL;
-    struct buf b;
-    buf_init(&b, 0);
-    int r = store_blob_read(st, digest, STORE_MANIFEST_LIMIT, &b, err);
-    if (r == 0 && expected_size >= 0 && b.len != (uint64_t)expected_size)
-        r = kiln_errf(err, KILN_EVERIFY, "manifest '%s' has %zu bytes, its descriptor says %lld", digest, b.len,
-                      (long long)expected_size);
-    if (r == 0 && (r = oci_manifest_parse(b.data, b.len, out, err)) < 0)
-        kiln_err_prefix(err, "manifest '%s'", digest);
-    buf_release(&b);
-    return r;
+    return oci_layout_manifest_read(st->layout, digest, expected_size, out, err);
 }
 
 /* ---- walk -------------------------------------------------------------- */
@@ -561,111 +480,5 @@ int store_walk(const struct store *st, const struct oci_desc *root, int flags, s
     struct walk w = { st, flags, fn, ud, json_object() };
     int r = walk_rec(&w, root, NULL, 0, err);
     json_decref(w.seen);
-    return r;
-}
-
-/* ---- gc ---------------------------------------------------------------- */
-
-static int gc_mark(const struct oci_desc *d, const struct oci_desc *parent, void *ud, struct kiln_err *err)
-{
-    (void)parent;
-    (void)err;
-    json_object_set_new((json_t *)ud, d->digest, json_true());
-    return 0;
-}
-
-/* Removes every entry of dir whose name starts with prefix (all when prefix is ""). */
-static void remove_matching(const char *dir, const char *prefix, uint64_t *count)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    size_t pl = strlen(prefix);
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        if (strncmp(e->d_name, prefix, pl) != 0)
-            continue;
-        _cleanup_free_ char *p = path_join(dir, e->d_name);
-        if (fs_rm_rf(p, NULL) == 0)
-            (*count)++;
-    }
-    closedir(d);
-}
-
-int store_gc(struct store *st, struct store_gc_report *report, struct kiln_err *err)
-{
-    memset(report, 0, sizeof(*report));
-    int r = store_require_write(st, err);
-    if (r < 0)
-        return r;
-    /* Wait until no other handle can be between writing a blob and listing it. */
-    if (flock(st->gc_fd, LOCK_EX | LOCK_NB) < 0) {
-        kiln_log(KILN_LOG_INFO, "waiting for other writers of store '%s' to finish", st->dir);
-        while (flock(st->gc_fd, LOCK_EX) < 0)
-            if (errno != EINTR)
-                return kiln_errno(err, KILN_EFAIL, errno, "cannot lock store '%s' for gc", st->dir);
-    }
-    json_t *index = NULL;
-    json_t *marked = json_object();
-    DIR *d = NULL;
-    if ((r = store_index_read(st, &index, err)) < 0)
-        goto out;
-    json_t *entries = json_object_get(index, "manifests");
-    size_t i;
-    json_t *e;
-    json_array_foreach(entries, i, e) {
-        struct oci_desc desc;
-        char what[64];
-        snprintf(what, sizeof(what), "index.json manifests[%zu]", i);
-        if ((r = oci_desc_parse(e, what, &desc, err)) < 0)
-            goto out;
-        r = store_walk(st, &desc, STORE_WALK_SUBJECT, gc_mark, marked, err);
-        oci_desc_release(&desc);
-        if (r < 0) {
-            kiln_err_prefix(err, "gc: nothing removed");
-            goto out;
-        }
-    }
-    d = opendir(st->blobs);
-    if (!d) {
-        r = kiln_errno(err, KILN_EFAIL, errno, "cannot read '%s'", st->blobs);
-        goto out;
-    }
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!hash_is_hex(de->d_name))
-            continue; /* not a blob name: not ours to judge */
-        char digest[DIGEST_STR_SIZE];
-        snprintf(digest, sizeof(digest), "sha256:%s", de->d_name);
-        if (json_object_get(marked, digest)) {
-            report->blobs_kept++;
-            continue;
-        }
-        _cleanup_free_ char *p = path_join(st->blobs, de->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) < 0)
-            continue;
-        if (unlink(p) < 0) {
-            r = kiln_errno(err, KILN_EFAIL, errno, "cannot remove blob '%s'", digest);
-            goto out;
-        }
-        report->blobs_removed++;
-        report->bytes_removed += (uint64_t)sb.st_size;
-    }
-    if ((r = fs_fsync_dir(st->blobs, err)) < 0)
-        goto out;
-    /* Every writer is waiting or gone: what is left in tmp is from interrupted ones. */
-    remove_matching(st->tmp, "", &report->tmp_removed);
-    remove_matching(st->dir, "index.json.tmp.", &report->tmp_removed);
-    remove_matching(st->dir, "oci-layout.tmp.", &report->tmp_removed);
-    r = 0;
-out:
-    if (d)
-        closedir(d);
-    json_decref(index);
-    json_decref(marked);
-    flock(st->gc_fd, LOCK_SH);
     return r;
 }

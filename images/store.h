@@ -20,6 +20,9 @@
  *              (the version it points at), same digest as that version
  *   referrer   dev.kiln.subject = the image digest (signatures, attestations); no ref.name
  *
+ * Reading goes through layout.h (the store is one OCI image layout among
+ * others); gc is in gc.h.
+ *
  * Concurrency: a handle opened with STORE_WRITE (or STORE_CREATE) holds
  * .kiln/gc.lock shared from store_open() until store_close(), so gc (which
  * takes it exclusively, waiting for writers) never deletes a blob that a live
@@ -40,13 +43,14 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "images/layout.h"
 #include "images/manifest.h"
 #include "images/ref.h"
 
 /* Limits on what the store reads. */
-#define STORE_MANIFEST_LIMIT (4u << 20)  /* a manifest, index or config blob */
-#define STORE_INDEX_LIMIT (64u << 20)    /* index.json */
-#define STORE_FILES_LIMIT (256u << 20)   /* a dev.kiln.files file manifest */
+#define STORE_MANIFEST_LIMIT OCI_LAYOUT_DOC_LIMIT /* a manifest, index or config blob */
+#define STORE_INDEX_LIMIT OCI_LAYOUT_INDEX_LIMIT  /* index.json */
+#define STORE_FILES_LIMIT OCI_LAYOUT_FILES_LIMIT  /* a dev.kiln.files file manifest */
 
 struct store;              /* opaque handle */
 struct store_blob_writer;  /* opaque: one blob being written */
@@ -67,6 +71,9 @@ int store_open(const char *dir, int flags, struct store **out, struct kiln_err *
 void store_close(struct store *st);
 /* The directory given to store_open (borrowed from st). */
 const char *store_dir(const struct store *st);
+/* The store read as any OCI image layout (borrowed from st): resolve,
+ * platforms, referrers and file manifests go through layout.h. */
+const struct oci_layout *store_layout(const struct store *st);
 
 /* ---- blobs ------------------------------------------------------------- */
 
@@ -244,11 +251,10 @@ int store_referrer_add(struct store *st, const char *subject_digest, const char 
                        json_t *annotations, struct kiln_err *err);
 
 /* The referrers of subject_digest, optionally only those of artifact_type
- * (NULL = all), in index.json order.  *out is a vector of *n descriptors:
- * oci_desc_list_free(). */
+ * (NULL = all), in index.json order (oci_layout_referrers() on the store's
+ * layout).  *out is a vector of *n descriptors: oci_desc_list_free(). */
 int store_referrers(struct store *st, const char *subject_digest, const char *artifact_type,
                     struct oci_desc **out, size_t *n, struct kiln_err *err);
-void oci_desc_list_free(struct oci_desc *v, size_t n);
 
 /* ---- several changes, one index.json write ----------------------------- */
 
@@ -281,20 +287,5 @@ void store_txn_abort(struct store_txn *t);
 /* Reads and checks index.json (capped at STORE_INDEX_LIMIT): a new
  * reference for the caller.  For readers that need the raw entries (export). */
 int store_index_read(const struct store *st, json_t **out, struct kiln_err *err);
-
-/* ---- gc ---------------------------------------------------------------- */
-
-struct store_gc_report {
-    uint64_t blobs_kept;
-    uint64_t blobs_removed;
-    uint64_t bytes_removed;
-    uint64_t tmp_removed;   /* stale temp files from interrupted writers */
-};
-
-/* Marks every blob reachable from index.json (manifests, indexes, configs,
- * layers, subjects, dev.kiln.files) and deletes the rest and stale temp files.
- * Waits for live writers (exclusive gc lock).  A reachable manifest that is
- * missing or corrupt stops gc with an error and deletes nothing. */
-int store_gc(struct store *st, struct store_gc_report *report, struct kiln_err *err);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "common/common.h"
 #include "common/fsutil.h"
+#include "images/layout.h"
 #include "common/banned.h"
 
 const char *recipe_base_path_key(enum recipe_base_kind kind)
@@ -156,7 +157,6 @@ static int check_file(const struct recipe *r, struct recipe_pos pos, const char 
     return 0;
 }
 
-#define MAX_INDEX_BYTES (4u << 20)
 
 /* The layout has an oci-layout file and an index.json entry named ref. */
 static int check_oci_ref(const struct recipe *r, struct kiln_err *err)
@@ -168,37 +168,23 @@ static int check_oci_ref(const struct recipe *r, struct kiln_err *err)
     struct stat st;
     if (fstatat(dirfd, "oci-layout", &st, 0) < 0)
         return pos_errf(r, b->path_pos, err, KILN_EINVAL, "base OCI layout '%s' has no 'oci-layout' file", b->path);
-    _cleanup_free_ char *index = path_join(b->path, "index.json");
-    struct buf data;
-    buf_init(&data, 0);
+    _cleanup_free_ char *layout_path = xasprintf("/proc/self/fd/%d", dirfd);
     struct kiln_err e = KILN_ERR_INIT;
-    _cleanup_close_ int ifd = openat(dirfd, "index.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (ifd < 0)
-        kiln_errno(&e, KILN_EINVAL, errno, "cannot open '%s'", index);
-    if (ifd < 0 || fs_read_fd(ifd, index, MAX_INDEX_BYTES, &data, &e) < 0) {
-        buf_release(&data);
-        return pos_errf(r, b->path_pos, err, KILN_EINVAL, "base OCI layout: %s", e.msg);
-    }
-    json_t *j = json_loadb(data.data, data.len, 0, NULL);
-    buf_release(&data);
-    json_t *manifests = json_object_get(j, "manifests");
-    int found = 0;
-    size_t i;
-    json_t *m;
-    json_array_foreach(manifests, i, m) {
-        const char *name = json_string_value(
-            json_object_get(json_object_get(m, "annotations"), "org.opencontainers.image.ref.name"));
-        if (name && !strcmp(name, b->ref))
-            found = 1;
-    }
-    int bad = !json_is_array(manifests);
-    json_decref(j);
-    if (bad)
-        return pos_errf(r, b->path_pos, err, KILN_EINVAL, "base OCI layout '%s' has no valid index.json", b->path);
-    if (!found)
-        return pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout '%s' has no image named '%s'", b->path,
-                        b->ref);
-    return 0;
+    struct oci_layout *l = NULL;
+    struct oci_index *ix = NULL;
+    const struct oci_desc *d = NULL;
+    int rc = 0;
+    if (oci_layout_open(layout_path, &l, &e) < 0)
+        rc = pos_errf(r, b->path_pos, err, KILN_EINVAL, "base OCI layout '%s': %s", b->path, e.msg);
+    else if (oci_layout_index(l, &ix, &e) < 0)
+        rc = pos_errf(r, b->path_pos, err, KILN_EINVAL, "base OCI layout '%s' has no valid index.json (%s)",
+                      b->path, e.msg);
+    else if (oci_index_resolve(ix, b->ref, &d, &e) < 0)
+        rc = pos_errf(r, b->pos, err, KILN_EINVAL, "base OCI layout '%s' has no image named '%s'", b->path,
+                      b->ref);
+    oci_index_free(ix);
+    oci_layout_close(l);
+    return rc;
 }
 
 static int check_dir(const struct recipe *r, struct kiln_err *err)

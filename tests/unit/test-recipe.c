@@ -806,16 +806,23 @@ static void test_load_and_inputs(void)
         has_str(err.msg, "has no 'oci-layout' file", "oci layout message");
         write_file("sub/nodir/oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
         ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout without index.json is refused");
-        has_str(err.msg, "sub/oci.yaml:3:22: base OCI layout: cannot open '", "no index.json message");
+        has_str(err.msg, "sub/oci.yaml:3:22: base OCI layout '", "no index.json message");
+        has_str(err.msg, "has no valid index.json", "no index.json message says index.json");
         write_file("sub/nodir/index.json", "{\"manifests\": 3}");
         ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout with a bad index.json is refused");
         has_str(err.msg, "has no valid index.json", "bad index.json message");
         write_file("sub/nodir/index.json", "{\"schemaVersion\":2,\"manifests\":[{\"annotations\":"
-                                           "{\"org.opencontainers.image.ref.name\":\"v2\"}}]}");
+                                           "{\"org.opencontainers.image.ref.name\":\"v1\"}}]}");
+        ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "an index entry that is not a descriptor is refused");
+        has_str(err.msg, "descriptor has no valid 'mediaType'", "bad descriptor message");
+#define DESC_V(tag) "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"," \
+                    "\"digest\":\"sha256:" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" "\"," \
+                    "\"size\":2,\"annotations\":{\"org.opencontainers.image.ref.name\":\"" tag "\"}}]}"
+        write_file("sub/nodir/index.json", DESC_V("v2"));
         ok(recipe_check_inputs(r, &err) == KILN_EINVAL, "a layout without the ref is refused");
         has_str(err.msg, "has no image named 'v1'", "missing ref message");
-        write_file("sub/nodir/index.json", "{\"schemaVersion\":2,\"manifests\":[{\"annotations\":"
-                                           "{\"org.opencontainers.image.ref.name\":\"v1\"}}]}");
+        write_file("sub/nodir/index.json", DESC_V("v1"));
+#undef DESC_V
         ok(recipe_check_inputs(r, &err) == 0, "an OCI layout with the ref is fine: %s", err.msg);
         recipe_free(r);
     }

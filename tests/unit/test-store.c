@@ -11,6 +11,7 @@
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/hash.h"
+#include "images/gc.h"
 #include "images/store.h"
 #include "tests/unit/tap.h"
 
