@@ -1,7 +1,7 @@
 /* build-disk.c - the pipeline's side of VM images: debian and disk bases,
  * the guest stage hook and the qcow2/raw outputs. */
 #include "builder/build.h"
-#include "builder/disk.h"
+#include "disk/disk.h"
 
 #include <errno.h>
 #include <fcntl.h>

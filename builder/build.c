@@ -1,7 +1,7 @@
 /* build.c - runs a plan: scratch directory, base, host steps, guest hook,
  * outputs, and the held blobs that build_commit() puts in the store. */
 #include "builder/build.h"
-#include "builder/disk.h"
+#include "disk/disk.h"
 
 #include <errno.h>
 #include <fcntl.h>

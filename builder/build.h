@@ -44,7 +44,7 @@
  * refused, devices allowed).  With no hook, such recipes fail with
  * KILN_EFAIL and a message saying the in-guest builder is not available.
  *
- * Hostile input.  Bases are read through builder/tree.h, which refuses
+ * Hostile input.  Bases are read through tree/tree.h, which refuses
  * escaping paths, writes through symlinks, bad hard links, whiteout names
  * outside OCI layers, malformed whiteouts, device nodes other than null, zero, full, random,
  * urandom, tty, console and ptmx (unless
@@ -61,7 +61,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "builder/tree.h"
+#include "tree/tree.h"
 #include "common/err.h"
 #include "images/store.h"
 #include "recipes/recipe.h"

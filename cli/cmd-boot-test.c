@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/accel.h"
-#include "builder/disk.h"
+#include "boot/accel.h"
+#include "disk/disk.h"
 #include "cli/cli.h"
 #include "images/store.h"
 #include "common/banned.h"

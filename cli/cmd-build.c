@@ -8,7 +8,7 @@
  *
  * Environment: SOURCE_DATE_EPOCH (see builder/build.h), TMPDIR (scratch),
  * KILN_MAX_EXPANDED_BYTES, KILN_MAX_ENTRIES, KILN_ALLOW_DEVICES=1 (limits
- * for base archives and directories, see builder/tree.h). */
+ * for base archives and directories, see tree/tree.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builder/accel.h"
+#include "boot/accel.h"
 #include "builder/build.h"
-#include "builder/disk.h"
+#include "disk/disk.h"
 #include "cli/cli.h"
 #include "common/log.h"
 #include "images/ref.h"

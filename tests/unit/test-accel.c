@@ -1,5 +1,5 @@
 /* test-accel.c - the KVM/TCG decision. */
-#include "builder/accel.h"
+#include "boot/accel.h"
 #include "common/common.h"
 #include "tests/unit/tap.h"
 

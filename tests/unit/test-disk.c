@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder/disk.h"
+#include "disk/disk.h"
 #include "common/common.h"
 #include "tests/unit/tap.h"
 

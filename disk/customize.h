@@ -2,7 +2,7 @@
 #ifndef KILN_CUSTOMIZE_H
 #define KILN_CUSTOMIZE_H
 
-#include "builder/guest.h"
+#include "disk/guest.h"
 #include "recipes/recipe.h"
 
 /* packages (apt-get, network on the handle), run commands, services. */

@@ -1,5 +1,5 @@
 /* boot-test.c - boot a disk under qemu and watch its serial console. */
-#include "builder/disk.h"
+#include "disk/disk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builder/accel.h"
+#include "boot/accel.h"
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/log.h"

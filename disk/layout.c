@@ -1,6 +1,6 @@
 /* output-disk.c - partitions, filesystem, bootloader and qcow2/raw files. */
-#include "builder/disk.h"
-#include "builder/customize.h"
+#include "disk/disk.h"
+#include "disk/customize.h"
 
 #include <errno.h>
 #include <fcntl.h>

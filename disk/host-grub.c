@@ -15,7 +15,7 @@
  * diskboot.img layout, see the offsets below).  Nothing from the image is
  * executed on the host. */
 #include "builder/build.h"
-#include "builder/disk.h"
+#include "disk/disk.h"
 
 #include <ctype.h>
 #include <errno.h>

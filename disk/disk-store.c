@@ -1,5 +1,5 @@
 /* disk-store.c - find a disk image in the store (for boot-test and export). */
-#include "builder/disk.h"
+#include "disk/disk.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* base-disk.c - a root filesystem taken from an existing disk image. */
-#include "builder/disk.h"
-#include "builder/guest.h"
+#include "disk/disk.h"
+#include "disk/guest.h"
 
 #include <errno.h>
 #include <fcntl.h>

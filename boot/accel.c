@@ -1,5 +1,5 @@
 /* accel.c - KVM detection with a TCG fallback. */
-#include "builder/accel.h"
+#include "boot/accel.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -10,7 +10,7 @@
  * Only as root (owners and device nodes must survive the extraction);
  * otherwise the guest path is used. */
 #include "builder/build.h"
-#include "builder/disk.h"
+#include "disk/disk.h"
 
 #include <archive.h>
 #include <archive_entry.h>
