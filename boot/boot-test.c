@@ -1,5 +1,5 @@
 /* boot-test.c - boot a disk under qemu and watch its serial console. */
-#include "disk/disk.h"
+#include "boot/boot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,8 +81,8 @@ static char *console_tail(const char *path, int lines)
     return t;
 }
 
-int boot_test_run(const struct disk_ref *disk, const char *marker, unsigned timeout, const char *tmp_parent,
-                  struct boot_result *res, struct kiln_err *err)
+int boot_test_run(const char *path, const char *format, const char *marker, unsigned timeout,
+                  const char *tmp_parent, struct boot_result *res, struct kiln_err *err)
 {
     memset(res, 0, sizeof(*res));
     if (!marker || !*marker)
@@ -99,9 +99,8 @@ int boot_test_run(const struct disk_ref *disk, const char *marker, unsigned time
         return r;
     _cleanup_free_ char *overlay = path_join(dir, "overlay.qcow2");
     _cleanup_free_ char *console = path_join(dir, "console.log");
-    const char *fmt = disk->format == DISK_FORMAT_QCOW2 ? "qcow2" : "raw";
     {
-        char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *)fmt, "-b", disk->blob_path,
+        char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *)format, "-b", (char *)path,
                          overlay, NULL };
         if ((r = run_argv(argv, NULL, NULL, err)) < 0) {
             fs_rm_rf(dir, NULL);

@@ -1,6 +1,6 @@
 /* base-directory.c - a host directory as the base (lstat walk, no symlink
  * followed; mtimes newer than SOURCE_DATE_EPOCH are clamped on output). */
-#include "builder/build.h"
+#include "builder/base.h"
 
 #include <stdio.h>
 #include <string.h>

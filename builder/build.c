@@ -1,7 +1,10 @@
 /* build.c - runs a plan: scratch directory, base, host steps, guest hook,
  * outputs, and the held blobs that build_commit() puts in the store. */
 #include "builder/build.h"
-#include "disk/disk.h"
+#include "builder/base.h"
+#include "builder/ctx.h"
+#include "builder/output.h"
+#include "builder/step.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* output-oci.c - the container image: one layer with the whole tree, the
  * image config and the manifest (canonical JSON), with the file manifest
  * referenced by the `dev.kiln.files` annotation. */
-#include "builder/build.h"
+#include "builder/output.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "boot/accel.h"
+#include "boot/boot.h"
 #include "disk/disk.h"
 #include "cli/cli.h"
 #include "images/store.h"
@@ -83,7 +84,7 @@ CLI_COMMAND(boot_test)
         timeout = disk.timeout ? disk.timeout : BOOT_TEST_DEFAULT_TIMEOUT;
     const char *tmp = getenv("TMPDIR");
     struct boot_result res;
-    r = boot_test_run(&disk, marker, timeout, tmp && *tmp ? tmp : "/tmp", &res, &err);
+    r = boot_test_run(disk.blob_path, disk_format_name(disk.format), marker, timeout, tmp && *tmp ? tmp : "/tmp", &res, &err);
     disk_ref_release(&disk);
     if (r < 0)
         return cli_fail(&err);

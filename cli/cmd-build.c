@@ -18,7 +18,6 @@
 
 #include "boot/accel.h"
 #include "builder/build.h"
-#include "disk/disk.h"
 #include "cli/cli.h"
 #include "common/log.h"
 #include "images/ref.h"

@@ -81,6 +81,11 @@ int disk_detect_format(const char *path, enum disk_format *fmt, struct kiln_err 
     return 0;
 }
 
+const char *disk_format_name(enum disk_format fmt)
+{
+    return fmt == DISK_FORMAT_QCOW2 ? "qcow2" : "raw";
+}
+
 /* Mountpoints come from the guest's fstab: only plain absolute paths. */
 static int sane_mountpoint(const char *mp)
 {
@@ -186,7 +191,7 @@ int base_disk_tar(const struct recipe_base *b, const char *tar_out, struct kiln_
     ret = guest_open(0, &g, err);
     if (ret < 0)
         return ret;
-    ret = guest_add_drive(g, path, fmt == DISK_FORMAT_QCOW2 ? "qcow2" : "raw", 1, err);
+    ret = guest_add_drive(g, path, disk_format_name(fmt), 1, err);
     if (ret == 0)
         ret = export_root(g, path, tar_out, err);
     guestfs_close(g);

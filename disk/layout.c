@@ -1,5 +1,6 @@
-/* output-disk.c - partitions, filesystem, bootloader and qcow2/raw files. */
+/* layout.c - partitions, filesystem, bootloader and qcow2/raw files. */
 #include "disk/disk.h"
+#include "disk/disk-internal.h"
 #include "disk/customize.h"
 
 #include <errno.h>

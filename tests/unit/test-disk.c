@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "builder/base.h"
 #include "disk/disk.h"
 #include "common/common.h"
 #include "tests/unit/tap.h"
