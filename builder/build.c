@@ -329,16 +329,29 @@ static json_t *make_index(struct build_ctx *ctx, const struct output_desc *outs,
                      manifests, "annotations", ann);
 }
 
-static json_t *make_record(struct build_ctx *ctx, time_t started)
+/* Completes step i's key with the digests of the inputs it recorded. */
+static int complete_step(struct build_ctx *ctx, struct build_plan *plan, size_t i, size_t first_input,
+                         struct kiln_err *err)
+{
+    size_t n = json_array_size(ctx->inputs) - first_input;
+    const char **v = xcalloc(n ? n : 1, sizeof(*v));
+    for (size_t k = 0; k < n; k++)
+        v[k] = json_string_value(json_object_get(json_array_get(ctx->inputs, first_input + k), "sha256"));
+    int rc = plan_complete_step(plan, i, v, n, err);
+    free(v);
+    return rc;
+}
+
+static json_t *make_record(struct build_ctx *ctx, const struct build_plan *plan, time_t started)
 {
     char s[32], f[32], host[256] = "";
     build_rfc3339(started, s, sizeof(s));
     build_rfc3339(time(NULL), f, sizeof(f));
     gethostname(host, sizeof(host) - 1);
-    return json_pack("{s:{s:s,s:s},s:O,s:s,s:s,s:s,s:s,s:I}", "recipe", "path", ctx->recipe->path,
+    return json_pack("{s:{s:s,s:s},s:O,s:s,s:s,s:s,s:s,s:I,s:o}", "recipe", "path", ctx->recipe->path,
                      "sha256", ctx->recipe->sha256, "inputs", ctx->inputs, "kiln_version", KILN_VERSION,
                      "started", s, "finished", f, "host", host, "source_date_epoch",
-                     (json_int_t)ctx->sde);
+                     (json_int_t)ctx->sde, "steps", plan_keys_json(plan));
 }
 
 int build_run(const struct recipe *r, struct store *st, const struct build_opts *opts,
@@ -347,7 +360,9 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
     memset(res, 0, sizeof(*res));
     time_t started = time(NULL);
     struct build_plan *plan = NULL;
-    int rc = plan_make(r, &plan, err);
+    struct plan_opts po = { opts->has_source_date_epoch, opts->source_date_epoch, opts->has_compression,
+                            opts->compression };
+    int rc = plan_make(r, &po, &plan, err);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < r->n_outputs; i++)
@@ -380,6 +395,8 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_step *s = &plan->steps[i];
         kiln_log(KILN_LOG_INFO, "step %zu/%zu: %s", i + 1, plan->n, plan_step_name(s->kind));
+        ctx->step = s;
+        size_t first_input = json_array_size(ctx->inputs);
         switch (s->kind) {
         case PLAN_BASE:
             rc = run_base(ctx, err);
@@ -409,8 +426,12 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
             break;
         }
         }
+        if (rc == 0)
+            rc = complete_step(ctx, plan, i, first_input, err);
         if (rc < 0)
             goto fail;
+        ctx->step = NULL;
+        kiln_log(KILN_LOG_DEBUG, "step %zu/%zu: %s: key %s", i + 1, plan->n, plan_step_name(s->kind), s->key);
     }
     res->n_outputs = n_out;
     if (n_out == 1) {
@@ -426,7 +447,7 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
             goto fail;
         res->media_type = OCI_MT_INDEX;
     }
-    res->record = make_record(ctx, started);
+    res->record = make_record(ctx, plan, started);
     res->ctx = ctx;
     plan_free(plan);
     /* The tree and its spool are no longer needed. */

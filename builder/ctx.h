@@ -18,8 +18,11 @@
 #include "recipes/recipe.h"
 #include "tree/tree.h"
 
+struct plan_step;
+
 struct build_ctx {
     const struct recipe *recipe;
+    const struct plan_step *step; /* the plan step being run (builder/plan.h) */
     const struct build_opts *opts;
     struct store *store;
     struct tree *tree;
