@@ -1,11 +1,8 @@
 /* boot-test.c - boot a disk under qemu and watch its serial console. */
 #include "boot/boot.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,30 +114,19 @@ int boot_test_run(const char *path, const char *format, const char *marker, unsi
     kiln_log(KILN_LOG_INFO, "booting the disk under qemu (%s), waiting up to %u seconds for '%s'",
              res->accel, timeout, marker);
     double t0 = now_sec();
-    pid_t pid = fork();
-    if (pid < 0) {
-        r = kiln_errno(err, KILN_EFAIL, errno, "cannot fork for qemu");
+    struct run_child qemu;
+    if ((r = run_start(argv, 1, &qemu, err)) < 0) {
         fs_rm_rf(dir, NULL);
         return r;
     }
-    if (pid == 0) {
-        setpgid(0, 0);
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            dup2(devnull, 1);
-        }
-        execvp(argv[0], argv);
-        _exit(127);
-    }
     off_t off = 0;
-    int exited = 0, ws = 0;
+    int exited = 0;
     while (now_sec() - t0 < timeout) {
         if (console_has(console, marker, &off)) {
             res->passed = 1;
             break;
         }
-        if (waitpid(pid, &ws, WNOHANG) == pid) {
+        if (run_exited(&qemu)) {
             exited = 1;
             res->passed = console_has(console, marker, &off);
             break;
@@ -149,15 +135,10 @@ int boot_test_run(const char *path, const char *format, const char *marker, unsi
         nanosleep(&ts, NULL);
     }
     res->seconds = now_sec() - t0;
-    if (!exited) {
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
-        while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-            ;
-    }
+    run_stop(&qemu);
     if (!res->passed)
         res->tail = console_tail(console, BOOT_TEST_TAIL_LINES);
-    if (exited && !res->passed && WIFEXITED(ws) && WEXITSTATUS(ws) == 127)
+    if (exited && !res->passed && qemu.status == 127)
         r = kiln_errf(err, KILN_EFAIL, "cannot run 'qemu-system-x86_64'");
     fs_rm_rf(dir, NULL);
     return r;

@@ -18,19 +18,12 @@
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "common/banned.h"
 
 /* The build in progress, for build_emergency_cleanup(). */
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct build_ctx *current;
-
-void build_rfc3339(int64_t t, char *out, size_t n)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 void build_add_input(struct build_ctx *ctx, const char *name, const char *path, const char *sha256)
 {
@@ -320,8 +313,8 @@ static json_t *make_index(struct build_ctx *ctx, const struct output_desc *outs,
             json_object_set_new(d, "platform", json_pack("{s:s,s:s}", "architecture", "amd64", "os", "linux"));
         json_array_append_new(manifests, d);
     }
-    char created[32];
-    build_rfc3339(ctx->sde, created, sizeof(created));
+    char created[RFC3339_SIZE];
+    rfc3339_format(ctx->sde, created);
     json_t *ann = json_pack("{s:s}", OCI_ANN_CREATED, created);
     if (ctx->files_digest[0])
         json_object_set_new(ann, KILN_ANN_FILES, json_string(ctx->files_digest));
@@ -344,9 +337,9 @@ static int complete_step(struct build_ctx *ctx, struct build_plan *plan, size_t 
 
 static json_t *make_record(struct build_ctx *ctx, const struct build_plan *plan, time_t started)
 {
-    char s[32], f[32], host[256] = "";
-    build_rfc3339(started, s, sizeof(s));
-    build_rfc3339(time(NULL), f, sizeof(f));
+    char s[RFC3339_SIZE], f[RFC3339_SIZE], host[256] = "";
+    rfc3339_format(started, s);
+    rfc3339_format(time(NULL), f);
     gethostname(host, sizeof(host) - 1);
     return json_pack("{s:{s:s,s:s},s:O,s:s,s:s,s:s,s:s,s:I,s:o}", "recipe", "path", ctx->recipe->path,
                      "sha256", ctx->recipe->sha256, "inputs", ctx->inputs, "kiln_version", KILN_VERSION,

@@ -62,7 +62,5 @@ int build_blob_put_json(struct build_ctx *ctx, json_t *j, char digest_out[DIGEST
                         uint64_t *size_out, struct kiln_err *err);
 /* The file manifest blob for the current tree (written once per build). */
 int build_files_blob(struct build_ctx *ctx, struct kiln_err *err);
-/* RFC 3339 UTC for t into out (at least 32 bytes). */
-void build_rfc3339(int64_t t, char *out, size_t n);
 
 #endif

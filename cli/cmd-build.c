@@ -95,7 +95,7 @@ static int build_opts_from_env(struct build_opts *o, struct kiln_err *err)
     enum accel_mode am;
     if ((r = accel_parse_mode(getenv("KILN_ACCEL"), &am, err)) < 0)
         return kiln_err_prefix(err, "$KILN_ACCEL");
-    accel_set_mode(am);
+    accel_configure(&(struct accel_opts){ am, o->scratch_parent });
     return 0;
 }
 
@@ -170,7 +170,7 @@ CLI_COMMAND(build)
         return cli_fail(&err);
     _cleanup_(signing_key_freep) struct signing_key *key = NULL;
     /* --sign - takes the PEM key from $KILN_SIGNING_KEY (CI secrets). */
-    if (sign && signing_key_load(strcmp(sign, "-") == 0 ? NULL : sign, NULL, &key, &err) < 0)
+    if (sign && cli_signing_key(strcmp(sign, "-") == 0 ? NULL : sign, NULL, &key, &err) < 0)
         return cli_fail(&err);
 
     if (cli_on_stop(build_stop, &err) < 0)
