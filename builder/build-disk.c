@@ -2,6 +2,7 @@
  * the guest stage hook and the qcow2/raw outputs. */
 #include "builder/base.h"
 #include "builder/output.h"
+#include "builder/step.h"
 #include "disk/disk.h"
 
 #include <errno.h>
@@ -81,7 +82,7 @@ int base_disk_run(struct build_ctx *ctx, struct kiln_err *err)
     return 0;
 }
 
-int disk_guest_hook(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err)
+int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err)
 {
     /* What the in-guest steps need, checked on the tree before any appliance starts. */
     if (ctx->recipe->n_run && !tree_resolve(ctx->tree, "/bin/sh"))

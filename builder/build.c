@@ -212,11 +212,6 @@ void build_critical_end(void)
 
 static int run_guest(struct build_ctx *ctx, struct kiln_err *err)
 {
-    if (!ctx->opts->guest)
-        return kiln_errf(err, KILN_EFAIL,
-                         "recipe '%s' needs the in-guest builder (packages, run, services or a "
-                         "debian/disk base), which is not available in this build",
-                         ctx->recipe->name);
     _cleanup_free_ char *in = xasprintf("%s/guest-in.tar", ctx->scratch);
     _cleanup_free_ char *out = xasprintf("%s/guest-out.tar", ctx->scratch);
     {
@@ -227,7 +222,7 @@ static int run_guest(struct build_ctx *ctx, struct kiln_err *err)
         if (r < 0)
             return r;
     }
-    int r = ctx->opts->guest(ctx, in, out, err);
+    int r = step_guest_run(ctx, in, out, err);
     unlink(in);
     if (r < 0)
         return r;

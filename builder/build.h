@@ -41,13 +41,13 @@
  * image's config (Env, Entrypoint, Cmd, WorkingDir, User, ExposedPorts,
  * Labels) is inherited; the recipe's `container` and `labels` override it.
  *
- * Guest stage hook.  Recipes that need code run inside the image (packages,
- * run, services, debian or disk bases: recipe_needs_guest()) go through
- * opts->guest: the tree is written to IN_TAR (a plain tar in the scratch
- * directory), the hook runs the guest steps and writes the resulting rootfs to
- * OUT_TAR, which is read back as the tree (as a trusted base: whiteouts
- * refused, devices allowed).  With no hook, such recipes fail with
- * KILN_EFAIL and a message saying the in-guest builder is not available.
+ * Guest stage.  Recipes that need code run inside the image (packages, run,
+ * services, a debian or disk base: recipe_needs_guest()) or that have a
+ * disk output go through the guest step: the tree is written to a plain tar
+ * in the scratch directory, disk/disk.h lays out the disk (on the host when
+ * nothing runs inside the image, else in one appliance launch) and writes
+ * the resulting rootfs to a second tar, which is read back as the tree (as
+ * a trusted base: whiteouts refused, devices allowed).
  *
  * Hostile input.  Bases are read through tree/tree.h, which refuses
  * escaping paths, writes through symlinks, bad hard links, whiteout names
@@ -72,16 +72,6 @@
 
 struct build_ctx;
 
-/* Runs the guest steps of the recipe on the rootfs in in_tar, writing the new
- * rootfs to out_tar.  It may call build_add_input() for what it downloads. */
-typedef int (*build_guest_fn)(struct build_ctx *ctx, const char *in_tar, const char *out_tar,
-                              struct kiln_err *err);
-
-/* The in-guest builder (build-disk.c): the host path when the disk can be
- * laid out without an appliance, else one appliance launch (disk/disk.h);
- * keeps the raw disk in the scratch directory for the disk outputs. */
-int disk_guest_hook(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err);
-
 struct build_opts {
     const char *scratch_parent;   /* the scratch directory is created here ($TMPDIR) */
     int has_source_date_epoch;
@@ -89,7 +79,6 @@ struct build_opts {
     int has_compression;          /* --compression overrides every oci output */
     enum recipe_compression compression;
     struct tree_limits limits;    /* hostile-input limits for bases */
-    build_guest_fn guest;         /* NULL: guest recipes are refused */
     const char *cache_dir;        /* for downloaded bases (debian); NULL = none */
 };
 

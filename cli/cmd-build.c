@@ -90,7 +90,6 @@ static int build_opts_from_env(struct build_opts *o, struct kiln_err *err)
     }
     const char *tmp = getenv("TMPDIR");
     o->scratch_parent = tmp && *tmp ? tmp : "/tmp";
-    o->guest = disk_guest_hook;
     o->cache_dir = disk_cache_dir();
     enum accel_mode am;
     if ((r = accel_parse_mode(getenv("KILN_ACCEL"), &am, err)) < 0)
@@ -117,7 +116,7 @@ CLI_COMMAND(build)
     };
     const char *version = NULL, *channel = NULL, *sign = NULL;
     int force = 0;
-    struct build_opts bo = { 0 }; /* bo.guest: the in-guest builder plugs in here */
+    struct build_opts bo = { 0 };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int h = cli_common_opt(ctx, "build", c, optarg);
