@@ -1,5 +1,6 @@
-/* build.c - runs a plan: scratch directory, base, host steps, guest hook,
- * outputs, and the held blobs that build_commit() puts in the store. */
+/* build.c - runs a plan step by step: scratch directory, base, host steps, guest step,
+ * outputs, each step's key completed as it ends, and the held blobs that
+ * build_commit() puts in the store. */
 #include "builder/build.h"
 #include "builder/base.h"
 #include "builder/ctx.h"
