@@ -39,7 +39,7 @@ trap 'rm -rf "$WORK"' EXIT
 now() { date +%s.%N; }
 
 # The same accelerator for virt-make-fs as kiln would use: KVM only when qemu
-# can boot the host kernel with it (kiln's own probe, see builder/accel.h).
+# can boot the host kernel with it (kiln's own probe, see boot/accel.h).
 export LIBGUESTFS_BACKEND=direct
 kernel=$(ls /boot/vmlinuz-* 2>/dev/null | tail -n 1)
 bash -c 'timeout 10 qemu-system-x86_64 -accel kvm -cpu host -M pc -m 128 -display none \

@@ -1,5 +1,5 @@
 /* base-debian.c - a Debian root filesystem from mmdebstrap, cached by its parameters. */
-#include "builder/disk.h"
+#include "builder/base.h"
 
 #include <errno.h>
 #include <stdlib.h>

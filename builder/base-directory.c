@@ -1,7 +1,7 @@
 /* base-directory.c - a host directory inside the build context as the base
  * (lstat walk, no symlink followed; mtimes newer than SOURCE_DATE_EPOCH are
  * clamped on output). */
-#include "builder/build.h"
+#include "builder/base.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * manifest -> layers applied in order (OCI whiteouts resolved), every blob's digest and
  * size verified while it is read.  The image config is kept so the new image
  * inherits Env, Entrypoint, Cmd, WorkingDir, User, ExposedPorts and Labels. */
-#include "builder/build.h"
+#include "builder/base.h"
 
 #include <errno.h>
 #include <fcntl.h>

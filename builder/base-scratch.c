@@ -1,5 +1,5 @@
 /* base-scratch.c - the empty base: a root directory and nothing else. */
-#include "builder/build.h"
+#include "builder/base.h"
 
 #include "common/common.h"
 #include "common/banned.h"

@@ -1,7 +1,7 @@
 /* base-tarball.c - a rootfs tarball (any compression) as the base.  The
  * archive, inside the build context, is hostile until proven otherwise: see
  * tree_read_tar(). */
-#include "builder/build.h"
+#include "builder/base.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,9 @@
 /* build-disk.c - the pipeline's side of VM images: debian and disk bases,
  * the guest stage hook and the qcow2/raw outputs. */
-#include "builder/build.h"
-#include "builder/disk.h"
+#include "builder/base.h"
+#include "builder/output.h"
+#include "builder/step.h"
+#include "disk/disk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -93,21 +95,20 @@ int base_disk_run(struct build_ctx *ctx, struct kiln_err *err)
     return 0;
 }
 
-int disk_guest_hook(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err)
+int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err)
 {
     /* What the in-guest steps need, checked on the tree before any appliance starts. */
     if (ctx->recipe->n_run && !tree_resolve(ctx->tree, "/bin/sh"))
         return kiln_errf(err, KILN_EINVAL, "'run' needs a shell, and the image has no '/bin/sh'");
     if (ctx->recipe->packages.n && !tree_resolve(ctx->tree, "/usr/bin/apt-get"))
         return kiln_errf(err, KILN_EINVAL, "'packages' needs apt-get, and the image has no '/usr/bin/apt-get'");
-    if (host_disk_eligible(ctx->recipe)) {
-        int hr = host_disk_stage(ctx, out_tar, err);
-        return hr < 0 ? kiln_err_prefix(err, "disk") : 0;
-    }
     struct guest_result res;
-    int r = guest_stage_run(ctx->recipe, in_tar, ctx->scratch, out_tar, &res, err);
-    if (r < 0)
+    if (host_disk_eligible(ctx->recipe)) {
+        if (host_disk_stage(ctx->recipe, ctx->tree, ctx->scratch, out_tar, &res, err) < 0)
+            return kiln_err_prefix(err, "disk");
+    } else if (guest_stage_run(ctx->recipe, in_tar, ctx->scratch, out_tar, &res, err) < 0) {
         return kiln_err_prefix(err, "guest stage");
+    }
     free(ctx->guest_disk);
     ctx->guest_disk = TAKE_PTR(res.disk_raw);
     ctx->sysprep_verified = res.sysprep_verified;

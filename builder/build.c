@@ -1,7 +1,11 @@
-/* build.c - runs a plan: scratch directory, base, host steps, guest hook,
- * outputs, and the held blobs that build_publish() hands to publish_image(). */
+/* build.c - runs a plan step by step: scratch directory, base, host steps, guest step,
+ * outputs, each step's key completed as it ends, and the held blobs that
+ * build_publish() hands to publish_image(). */
 #include "builder/build.h"
-#include "builder/disk.h"
+#include "builder/base.h"
+#include "builder/ctx.h"
+#include "builder/output.h"
+#include "builder/step.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,19 +20,12 @@
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "common/banned.h"
 
 /* The build in progress, for build_emergency_cleanup(). */
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct build_ctx *current;
-
-void build_rfc3339(int64_t t, char *out, size_t n)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 void build_add_input(struct build_ctx *ctx, const char *name, const char *path, const char *sha256)
 {
@@ -206,11 +203,6 @@ void build_emergency_cleanup(void)
 
 static int run_guest(struct build_ctx *ctx, struct kiln_err *err)
 {
-    if (!ctx->opts->guest)
-        return kiln_errf(err, KILN_EFAIL,
-                         "recipe '%s' needs the in-guest builder (packages, run, services or a "
-                         "debian/disk base), which is not available in this build",
-                         ctx->recipe->name);
     _cleanup_free_ char *in = xasprintf("%s/guest-in.tar", ctx->scratch);
     _cleanup_free_ char *out = xasprintf("%s/guest-out.tar", ctx->scratch);
     {
@@ -221,7 +213,7 @@ static int run_guest(struct build_ctx *ctx, struct kiln_err *err)
         if (r < 0)
             return r;
     }
-    int r = ctx->opts->guest(ctx, in, out, err);
+    int r = step_guest_run(ctx, in, out, err);
     unlink(in);
     if (r < 0)
         return r;
@@ -307,8 +299,8 @@ static json_t *make_index(struct build_ctx *ctx, const struct output_desc *outs,
             json_object_set_new(d, "platform", json_pack("{s:s,s:s}", "architecture", "amd64", "os", "linux"));
         json_array_append_new(manifests, d);
     }
-    char created[32];
-    build_rfc3339(ctx->sde, created, sizeof(created));
+    char created[RFC3339_SIZE];
+    rfc3339_format(ctx->sde, created);
     json_t *ann = json_pack("{s:s}", OCI_ANN_CREATED, created);
     if (ctx->files_digest[0])
         json_object_set_new(ann, KILN_ANN_FILES, json_string(ctx->files_digest));
@@ -316,16 +308,29 @@ static json_t *make_index(struct build_ctx *ctx, const struct output_desc *outs,
                      manifests, "annotations", ann);
 }
 
-static json_t *make_record(struct build_ctx *ctx, time_t started)
+/* Completes step i's key with the digests of the inputs it recorded. */
+static int complete_step(struct build_ctx *ctx, struct build_plan *plan, size_t i, size_t first_input,
+                         struct kiln_err *err)
 {
-    char s[32], f[32], host[256] = "";
-    build_rfc3339(started, s, sizeof(s));
-    build_rfc3339(time(NULL), f, sizeof(f));
+    size_t n = json_array_size(ctx->inputs) - first_input;
+    const char **v = xcalloc(n ? n : 1, sizeof(*v));
+    for (size_t k = 0; k < n; k++)
+        v[k] = json_string_value(json_object_get(json_array_get(ctx->inputs, first_input + k), "sha256"));
+    int rc = plan_complete_step(plan, i, v, n, err);
+    free(v);
+    return rc;
+}
+
+static json_t *make_record(struct build_ctx *ctx, const struct build_plan *plan, time_t started)
+{
+    char s[RFC3339_SIZE], f[RFC3339_SIZE], host[256] = "";
+    rfc3339_format(started, s);
+    rfc3339_format(time(NULL), f);
     gethostname(host, sizeof(host) - 1);
-    return json_pack("{s:{s:s,s:s},s:O,s:s,s:s,s:s,s:s,s:I}", "recipe", "path", ctx->recipe->path,
+    return json_pack("{s:{s:s,s:s},s:O,s:s,s:s,s:s,s:s,s:I,s:o}", "recipe", "path", ctx->recipe->path,
                      "sha256", ctx->recipe->sha256, "inputs", ctx->inputs, "kiln_version", KILN_VERSION,
                      "started", s, "finished", f, "host", host, "source_date_epoch",
-                     (json_int_t)ctx->sde);
+                     (json_int_t)ctx->sde, "steps", plan_keys_json(plan));
 }
 
 int build_run(const struct recipe *r, struct store *st, const struct build_opts *opts,
@@ -334,7 +339,9 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
     memset(res, 0, sizeof(*res));
     time_t started = time(NULL);
     struct build_plan *plan = NULL;
-    int rc = plan_make(r, &plan, err);
+    struct plan_opts po = { opts->has_source_date_epoch, opts->source_date_epoch, opts->has_compression,
+                            opts->compression };
+    int rc = plan_make(r, &po, &plan, err);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < r->n_outputs; i++)
@@ -367,6 +374,8 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_step *s = &plan->steps[i];
         kiln_log(KILN_LOG_INFO, "step %zu/%zu: %s", i + 1, plan->n, plan_step_name(s->kind));
+        ctx->step = s;
+        size_t first_input = json_array_size(ctx->inputs);
         switch (s->kind) {
         case PLAN_BASE:
             rc = run_base(ctx, err);
@@ -396,8 +405,12 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
             break;
         }
         }
+        if (rc == 0)
+            rc = complete_step(ctx, plan, i, first_input, err);
         if (rc < 0)
             goto fail;
+        ctx->step = NULL;
+        kiln_log(KILN_LOG_DEBUG, "step %zu/%zu: %s: key %s", i + 1, plan->n, plan_step_name(s->kind), s->key);
     }
     res->n_outputs = n_out;
     if (n_out == 1) {
@@ -413,7 +426,7 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
             goto fail;
         res->media_type = OCI_MT_INDEX;
     }
-    res->record = make_record(ctx, started);
+    res->record = make_record(ctx, plan, started);
     res->ctx = ctx;
     plan_free(plan);
     /* The tree and its spool are no longer needed. */

@@ -1,13 +1,18 @@
 /* build.h - the build pipeline: recipe -> plan -> tree -> outputs -> store blobs.
  *
- *   plan_make()      recipe -> ordered steps with content hashes (builder/plan.h, no I/O)
- *   build_run()      runs the plan in a scratch directory:
- *                      base (scratch | tarball | directory | oci)  -> struct tree
- *                      host steps on the tree: files, users, hostname, files' owners
- *                      guest stage (packages, run, services, debian/disk bases), see below
- *                      outputs: one output_*_run() per recipe output (oci, tar; qcow2/raw
- *                      plug in the same way), each returning a struct output_desc
+ *   plan_make()      recipe -> ordered steps, each with the key of what can change
+ *                    its result (builder/plan.h, no I/O)
+ *   build_run()      runs the plan's steps in order in a scratch directory, each
+ *                    step getting its plan step:
+ *                      base (builder/base.h)           -> struct tree (tree/tree.h)
+ *                      host steps on the tree (builder/step.h): files, users,
+ *                        hostname, files' owners
+ *                      guest stage (packages, run, services, debian/disk bases;
+ *                        disk layout, disk/disk.h), see below
+ *                      outputs (builder/output.h): one per recipe output (oci, tar,
+ *                        qcow2, raw), each returning a struct output_desc
  *                      several outputs -> an OCI image index naming them all
+ *                    What every stage receives is in builder/ctx.h.
  *                    Every blob is written into the store's temp area and held
  *                    uncommitted: nothing in the store changes until build_publish().
  *   build_publish()  hands the held blobs to publish_image() (signing/publish.h),
@@ -37,15 +42,15 @@
  * image's config (Env, Entrypoint, Cmd, WorkingDir, User, ExposedPorts,
  * Labels) is inherited; the recipe's `container` and `labels` override it.
  *
- * Guest stage hook.  Recipes that need code run inside the image (packages,
- * run, services, debian or disk bases: recipe_needs_guest()) go through
- * opts->guest: the tree is written to IN_TAR (a plain tar in the scratch
- * directory), the hook runs the guest steps and writes the resulting rootfs to
- * OUT_TAR, which is read back as the tree (as a trusted base: whiteouts
- * refused, devices allowed).  With no hook, such recipes fail with
- * KILN_EFAIL and a message saying the in-guest builder is not available.
+ * Guest stage.  Recipes that need code run inside the image (packages, run,
+ * services, a debian or disk base: recipe_needs_guest()) or that have a
+ * disk output go through the guest step: the tree is written to a plain tar
+ * in the scratch directory, disk/disk.h lays out the disk (on the host when
+ * nothing runs inside the image, else in one appliance launch) and writes
+ * the resulting rootfs to a second tar, which is read back as the tree (as
+ * a trusted base: whiteouts refused, devices allowed).
  *
- * Hostile input.  Bases are read through builder/tree.h, which refuses
+ * Hostile input.  Bases are read through tree/tree.h, which refuses
  * escaping paths, writes through symlinks, bad hard links, whiteout names
  * outside OCI layers, malformed whiteouts, device nodes other than null, zero, full, random,
  * urandom, tty, console and ptmx (unless
@@ -59,22 +64,16 @@
 #define KILN_BUILD_H
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdint.h>
 
-#include "builder/tree.h"
 #include "common/err.h"
 #include "images/store.h"
 #include "recipes/recipe.h"
+#include "tree/tree.h"
 
 struct build_ctx;
 struct publish_ref;  /* signing/publish.h */
 struct signing_key;  /* signing/signing.h */
-
-/* Runs the guest steps of the recipe on the rootfs in in_tar, writing the new
- * rootfs to out_tar.  It may call build_add_input() for what it downloads. */
-typedef int (*build_guest_fn)(struct build_ctx *ctx, const char *in_tar, const char *out_tar,
-                              struct kiln_err *err);
 
 struct build_opts {
     const char *scratch_parent;   /* the scratch directory is created here ($TMPDIR) */
@@ -83,7 +82,6 @@ struct build_opts {
     int has_compression;          /* --compression overrides every oci output */
     enum recipe_compression compression;
     struct tree_limits limits;    /* hostile-input limits for bases */
-    build_guest_fn guest;         /* NULL: guest recipes are refused */
     const char *cache_dir;        /* for downloaded bases (debian); NULL = none */
 };
 
@@ -96,28 +94,6 @@ struct output_desc {
     char digest[DIGEST_STR_SIZE]; /* of its manifest */
     uint64_t size;                /* of its manifest */
     uint64_t content_size;        /* bytes of its layers / payload */
-};
-
-struct build_ctx {
-    const struct recipe *recipe;
-    const struct build_opts *opts;
-    struct store *store;
-    struct tree *tree;
-    char *scratch;                /* owned; removed by build_abort/build_result_release */
-    int64_t sde;
-    json_t *inputs;               /* build record inputs (array) */
-    json_t *base_config;          /* the OCI base's config object, or NULL */
-    char files_digest[DIGEST_STR_SIZE]; /* the file manifest blob, once written */
-    char *guest_disk;             /* the raw disk the guest stage made (in scratch), or NULL; owned */
-    int sysprep_verified;         /* the guest stage checked the sysprep post-condition */
-    char rootfs_digest[DIGEST_STR_SIZE]; /* the uncompressed rootfs tar, when an oci output stored it */
-    uint64_t rootfs_size;
-
-    /* blobs written but not committed */
-    pthread_mutex_t lock;
-    struct build_blob { struct store_blob_writer *w; char digest[DIGEST_STR_SIZE]; uint64_t size; } *blobs;
-    size_t n_blobs, cap_blobs;
-    int closed;                   /* set by build_emergency_cleanup: no more work */
 };
 
 struct build_result {
@@ -148,52 +124,5 @@ void build_result_release(struct build_result *res);
 /* For a signal-handling thread: removes the held temp blobs and the scratch
  * directory of the build in progress (if any) and stops further commits. */
 void build_emergency_cleanup(void);
-
-/* --- for the step and output files ----------------------------------------- */
-
-/* Records an input for the build record (name, file:// uri, sha256 hex). */
-void build_add_input(struct build_ctx *ctx, const char *name, const char *path, const char *sha256);
-
-/* A blob being written into the store's temp area, held until build_publish(). */
-struct build_blob_writer;
-int build_blob_begin(struct build_ctx *ctx, struct build_blob_writer **out, struct kiln_err *err);
-int build_blob_write(struct build_blob_writer *w, const void *data, size_t len, struct kiln_err *err);
-/* Finishes: digest_out gets "sha256:<hex>" and size_out the size; the blob is held. */
-int build_blob_end(struct build_blob_writer *w, char digest_out[DIGEST_STR_SIZE], uint64_t *size_out,
-                   struct kiln_err *err);
-void build_blob_cancel(struct build_blob_writer *w);
-/* A whole blob from memory (canonical JSON documents). */
-int build_blob_put(struct build_ctx *ctx, const void *data, size_t len, char digest_out[DIGEST_STR_SIZE],
-                   uint64_t *size_out, struct kiln_err *err);
-/* json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) as a held blob. */
-int build_blob_put_json(struct build_ctx *ctx, json_t *j, char digest_out[DIGEST_STR_SIZE],
-                        uint64_t *size_out, struct kiln_err *err);
-/* The file manifest blob for the current tree (written once per build). */
-int build_files_blob(struct build_ctx *ctx, struct kiln_err *err);
-/* The deterministic manifest annotations of an output: org.opencontainers.image.*
- * labels, created (= SOURCE_DATE_EPOCH), description, dev.kiln.files.  New reference. */
-json_t *output_annotations(struct build_ctx *ctx);
-/* RFC 3339 UTC for t into out (at least 32 bytes). */
-void build_rfc3339(int64_t t, char *out, size_t n);
-
-/* Bases (base-*.c) and host steps (step-*.c). */
-int base_scratch_run(struct build_ctx *ctx, struct kiln_err *err);
-int base_tarball_run(struct build_ctx *ctx, struct kiln_err *err);
-int base_directory_run(struct build_ctx *ctx, struct kiln_err *err);
-int base_oci_run(struct build_ctx *ctx, struct kiln_err *err);
-int step_files_run(struct build_ctx *ctx, struct kiln_err *err);
-int step_users_run(struct build_ctx *ctx, struct kiln_err *err);
-int step_hostname_run(struct build_ctx *ctx, struct kiln_err *err);
-/* Applies the files' owners (after users, so recipe users can own files). */
-int step_owners_run(struct build_ctx *ctx, struct kiln_err *err);
-
-/* Outputs (output-*.c): write the tree's output, store its blobs (held) and
- * describe its manifest in *out.  qcow2/raw are added with the same signature. */
-typedef int (*output_fn)(struct build_ctx *ctx, const struct recipe_output *o, struct output_desc *out,
-                         struct kiln_err *err);
-int output_oci_run(struct build_ctx *ctx, const struct recipe_output *o, struct output_desc *out,
-                   struct kiln_err *err);
-int output_tar_run(struct build_ctx *ctx, const struct recipe_output *o, struct output_desc *out,
-                   struct kiln_err *err);
 
 #endif

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "builder/build.h"
+#include "builder/ctx.h"
 
 enum layer_compression { LAYER_NONE, LAYER_GZIP, LAYER_ZSTD };
 

@@ -1,7 +1,7 @@
 /* output-oci.c - the container image: one layer with the whole tree, the
  * image config and the manifest (canonical JSON), with the file manifest
  * referenced by the `dev.kiln.files` annotation. */
-#include "builder/build.h"
+#include "builder/output.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "builder/layer.h"
 #include "common/common.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "common/banned.h"
 
 /* The base's config with the recipe's container settings and labels on top. */
@@ -83,8 +84,8 @@ static json_t *image_config(struct build_ctx *ctx)
 
 json_t *output_annotations(struct build_ctx *ctx)
 {
-    char created[32];
-    build_rfc3339(ctx->sde, created, sizeof(created));
+    char created[RFC3339_SIZE];
+    rfc3339_format(ctx->sde, created);
     json_t *a = json_object();
     for (size_t i = 0; i < ctx->recipe->n_labels; i++)
         if (strncmp(ctx->recipe->labels[i].key, OCI_ANN_PREFIX, strlen(OCI_ANN_PREFIX)) == 0)
@@ -118,8 +119,8 @@ int output_oci_run(struct build_ctx *ctx, const struct recipe_output *o, struct 
     }
     const char *layer_mt = comp == COMPRESSION_ZSTD ? OCI_MT_LAYER_ZSTD : OCI_MT_LAYER_GZIP;
 
-    char created[32];
-    build_rfc3339(ctx->sde, created, sizeof(created));
+    char created[RFC3339_SIZE];
+    rfc3339_format(ctx->sde, created);
     _cleanup_free_ char *by = xasprintf("kiln %s build %s:%s", KILN_VERSION, ctx->recipe->name,
                                         ctx->recipe->version);
     json_t *config = json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:[s]},s:[{s:s,s:s}]}", "architecture", "amd64",

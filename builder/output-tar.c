@@ -1,7 +1,7 @@
 /* output-tar.c - the flattened rootfs as one uncompressed tar, stored as an
  * artifact (artifactType application/vnd.dev.kiln.rootfs.tar.v1) whose one
  * layer is the tar, with the empty config and the file manifest annotation. */
-#include "builder/build.h"
+#include "builder/output.h"
 
 #include <string.h>
 

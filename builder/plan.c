@@ -1,4 +1,4 @@
-/* plan.c - recipe -> ordered steps with content hashes; no I/O. */
+/* plan.c - recipe -> ordered steps, each with the key of what can change its result; no I/O. */
 #include "builder/plan.h"
 
 #include <stdlib.h>
@@ -47,10 +47,13 @@ static const char *base_kind_name(enum recipe_base_kind k)
     return "unknown";
 }
 
-static json_t *base_inputs(const struct recipe *r)
+static json_t *base_inputs(const struct recipe *r, const struct plan_opts *po)
 {
     const struct recipe_base *b = &r->base;
     json_t *j = json_object();
+    /* SOURCE_DATE_EPOCH is every entry's mtime clamp from the base on. */
+    if (po->has_source_date_epoch)
+        json_object_set_new(j, "source_date_epoch", json_integer((json_int_t)po->source_date_epoch));
     json_object_set_new(j, "kind", json_string(base_kind_name(b->kind)));
     if (b->path)
         json_object_set_new(j, "path", json_string(b->path));
@@ -107,9 +110,31 @@ static json_t *users_inputs(const struct recipe *r)
     return a;
 }
 
+static json_t *disk_layout(const struct recipe_output *o)
+{
+    return json_pack("{s:I,s:o,s:b,s:s}", "size", (json_int_t)o->size, "filesystem", jstr(o->filesystem),
+                     "bootable", o->bootable, "partition_table",
+                     o->partition_table == PARTITION_MBR ? "mbr" : "gpt");
+}
+
+static const struct recipe_output *first_disk(const struct recipe *r)
+{
+    for (size_t i = 0; i < r->n_outputs; i++)
+        if (r->outputs[i].type == OUTPUT_QCOW2 || r->outputs[i].type == OUTPUT_RAW)
+            return &r->outputs[i];
+    return NULL;
+}
+
 static json_t *guest_inputs(const struct recipe *r)
 {
     json_t *o = json_object();
+    /* The guest stage lays out the disk: the first disk output's layout, and
+     * the recipe's digest, which the root filesystem's UUID derives from. */
+    const struct recipe_output *d = first_disk(r);
+    if (d) {
+        json_object_set_new(o, "disk", disk_layout(d));
+        json_object_set_new(o, "recipe_sha256", json_string(r->sha256));
+    }
     json_object_set_new(o, "packages", jstrv(&r->packages));
     json_t *runs = json_array();
     for (size_t i = 0; i < r->n_run; i++) {
@@ -125,13 +150,20 @@ static json_t *guest_inputs(const struct recipe *r)
     return o;
 }
 
-static json_t *output_inputs(const struct recipe *r, size_t i)
+static json_t *output_inputs(const struct recipe *r, size_t i, const struct plan_opts *po)
 {
     const struct recipe_output *o = &r->outputs[i];
     json_t *j = json_object();
     json_object_set_new(j, "type", json_string(recipe_output_name(o->type)));
+    /* What every output's manifest says of the image (output_annotations()). */
+    json_t *labels = json_object();
+    for (size_t l = 0; l < r->n_labels; l++)
+        json_object_set_new(labels, r->labels[l].key, json_string(r->labels[l].value));
+    json_object_set_new(j, "image", json_pack("{s:s,s:s,s:o,s:o}", "name", r->name, "version", r->version,
+                                              "description", jstr(r->description), "labels", labels));
     if (o->type == OUTPUT_OCI) {
-        json_object_set_new(j, "compression", json_string(o->compression == COMPRESSION_ZSTD ? "zstd" : "gzip"));
+        enum recipe_compression comp = po->has_compression ? po->compression : o->compression;
+        json_object_set_new(j, "compression", json_string(comp == COMPRESSION_ZSTD ? "zstd" : "gzip"));
         /* The image config is part of the OCI output. */
         json_t *c = json_object();
         const struct recipe_container *k = &r->container;
@@ -144,73 +176,141 @@ static json_t *output_inputs(const struct recipe *r, size_t i)
         json_object_set_new(c, "workdir", jstr(k->workdir));
         json_object_set_new(c, "user", jstr(k->user));
         json_object_set_new(c, "ports", jstrv(&k->ports));
-        json_t *labels = json_object();
-        for (size_t l = 0; l < r->n_labels; l++)
-            json_object_set_new(labels, r->labels[l].key, json_string(r->labels[l].value));
-        json_object_set_new(c, "labels", labels);
         json_object_set_new(j, "config", c);
-    } else {
-        json_object_set_new(j, "size", json_integer((json_int_t)o->size));
-        json_object_set_new(j, "filesystem", jstr(o->filesystem));
-        json_object_set_new(j, "bootable", json_boolean(o->bootable));
+    } else if (o->type != OUTPUT_TAR) {
+        json_object_set_new(j, "disk", disk_layout(o));
         json_object_set_new(j, "compress", json_boolean(o->compress));
-        json_object_set_new(j, "partition_table", json_string(o->partition_table == PARTITION_MBR ? "mbr" : "gpt"));
+        json_object_set_new(j, "boot_test", json_pack("{s:o,s:I}", "marker", jstr(r->boot_test.marker),
+                                                      "timeout", (json_int_t)r->boot_test.timeout));
     }
     return j;
 }
 
-static void add_step(struct build_plan *p, enum plan_step_kind kind, size_t index, json_t *inputs)
+/* The step whose result step i starts from: the one before it, except that
+ * outputs all start from the last step that changed the tree (they are
+ * siblings: one output's options never change another's result). */
+static const struct plan_step *prev_step(const struct build_plan *p, size_t i)
 {
-    p->steps = xrealloc(p->steps, (p->n + 1) * sizeof(*p->steps));
-    struct plan_step *s = &p->steps[p->n];
-    s->kind = kind;
-    s->index = index;
-    s->inputs = inputs;
-    char *dump = json_dumps(inputs, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    struct hash_ctx *h = hash_new();
-    if (!h || !dump)
-        abort();
-    const char *prev = p->n ? p->steps[p->n - 1].hash : "";
-    hash_update(h, prev, strlen(prev));
-    hash_update(h, "\n", 1);
-    hash_update(h, plan_step_name(kind), strlen(plan_step_name(kind)));
-    hash_update(h, "\n", 1);
-    hash_update(h, dump, strlen(dump));
-    hash_final_hex(h, s->hash);
-    hash_free(h);
-    free(dump);
-    memcpy(p->hash, s->hash, sizeof(p->hash));
-    p->n++;
+    while (i > 0 && p->steps[i - 1].kind == PLAN_OUTPUT && p->steps[i].kind == PLAN_OUTPUT)
+        i--;
+    return i ? &p->steps[i - 1] : NULL;
 }
 
-int plan_make(const struct recipe *r, struct build_plan **out, struct kiln_err *err)
+/* The key of step i from the previous key; "" while an input is missing. */
+static void step_key(struct build_plan *p, size_t i)
 {
+    struct plan_step *s = &p->steps[i];
+    const struct plan_step *ps = prev_step(p, i);
+    const char *prev = ps ? ps->key : "";
+    s->key[0] = '\0';
+    if ((ps && !prev[0]) || (s->has_inputs && !s->digests))
+        return;
+    _cleanup_free_ char *section = json_dumps(s->section, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    _cleanup_free_ char *digests = s->digests ? json_dumps(s->digests, JSON_COMPACT) : xstrdup("[]");
+    if (!section || !digests)
+        abort();
+    _cleanup_free_ char *text = xasprintf("kiln-step-v1\n%s\n%s\n%s\n%s\n%s\n", KILN_VERSION, prev,
+                                          plan_step_name(s->kind), section, digests);
+    hash_sha256_hex(text, strlen(text), s->key);
+}
+
+/* Computes the keys from step i on, and the plan's key: the hash of every
+ * output's key, in order ("" while one is not known). */
+static void keys_from(struct build_plan *p, size_t i)
+{
+    for (; i < p->n; i++)
+        step_key(p, i);
+    p->key[0] = '\0';
+    struct hash_ctx *h = hash_new();
+    if (!h)
+        abort();
+    hash_update(h, "kiln-plan-v1\n", 13);
+    for (size_t k = 0; k < p->n; k++) {
+        if (p->steps[k].kind != PLAN_OUTPUT)
+            continue;
+        if (!p->steps[k].key[0]) {
+            hash_free(h);
+            return;
+        }
+        hash_update(h, p->steps[k].key, HASH_HEX_LEN);
+        hash_update(h, "\n", 1);
+    }
+    hash_final_hex(h, p->key);
+    hash_free(h);
+}
+
+static void add_step(struct build_plan *p, enum plan_step_kind kind, size_t index, int has_inputs,
+                     json_t *section)
+{
+    p->steps = xrealloc(p->steps, (p->n + 1) * sizeof(*p->steps));
+    p->steps[p->n++] = (struct plan_step){ .kind = kind, .index = index, .section = section,
+                                           .has_inputs = has_inputs };
+}
+
+int plan_complete_step(struct build_plan *p, size_t i, const char *const *sha256, size_t n,
+                       struct kiln_err *err)
+{
+    if (i >= p->n)
+        return kiln_errf(err, KILN_EFAIL, "plan: no step %zu", i + 1);
+    const struct plan_step *ps = prev_step(p, i);
+    if (ps && !ps->key[0])
+        return kiln_errf(err, KILN_EFAIL, "plan: step %zu (%s) completed before step %zu", i + 1,
+                         plan_step_name(p->steps[i].kind), (size_t)(ps - p->steps) + 1);
+    json_t *d = json_array();
+    for (size_t k = 0; k < n; k++)
+        json_array_append_new(d, json_string(sha256[k]));
+    json_decref(p->steps[i].digests);
+    p->steps[i].digests = d;
+    keys_from(p, i);
+    return 0;
+}
+
+json_t *plan_keys_json(const struct build_plan *p)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < p->n; i++) {
+        const struct plan_step *s = &p->steps[i];
+        json_t *o = json_pack("{s:s,s:s}", "step", plan_step_name(s->kind), "key", s->key);
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+int plan_make(const struct recipe *r, const struct plan_opts *opts, struct build_plan **out,
+              struct kiln_err *err)
+{
+    static const struct plan_opts none = { 0 };
+    const struct plan_opts *po = opts ? opts : &none;
     if (r->n_outputs == 0)
         return kiln_errf(err, KILN_EINVAL, "recipe '%s': no outputs", r->name);
     struct build_plan *p = xcalloc(1, sizeof(*p));
-    add_step(p, PLAN_BASE, 0, base_inputs(r));
-    if (r->n_files)
-        add_step(p, PLAN_FILES, 0, files_inputs(r));
+    add_step(p, PLAN_BASE, 0, r->base.kind != BASE_SCRATCH, base_inputs(r, po));
+    if (r->n_files) {
+        int src = 0;
+        for (size_t i = 0; i < r->n_files; i++)
+            src |= r->files[i].src != NULL;
+        add_step(p, PLAN_FILES, 0, src, files_inputs(r));
+    }
     if (r->n_users)
-        add_step(p, PLAN_USERS, 0, users_inputs(r));
+        add_step(p, PLAN_USERS, 0, 0, users_inputs(r));
     if (r->hostname)
-        add_step(p, PLAN_HOSTNAME, 0, json_string(r->hostname));
+        add_step(p, PLAN_HOSTNAME, 0, 0, json_string(r->hostname));
     json_t *owners = json_array();
     for (size_t i = 0; i < r->n_files; i++)
         if (r->files[i].owner)
             json_array_append_new(owners, json_pack("[ss]", r->files[i].dest, r->files[i].owner));
     if (json_array_size(owners))
-        add_step(p, PLAN_OWNERS, 0, owners);
+        add_step(p, PLAN_OWNERS, 0, 0, owners);
     else
         json_decref(owners);
     p->needs_guest = recipe_needs_guest(r);
-    for (size_t i = 0; i < r->n_outputs; i++)
-        if (r->outputs[i].type == OUTPUT_QCOW2 || r->outputs[i].type == OUTPUT_RAW)
-            p->needs_guest = 1; /* disks are laid out by the guest stage */
+    if (first_disk(r))
+        p->needs_guest = 1; /* disks are laid out by the guest stage */
     if (p->needs_guest)
-        add_step(p, PLAN_GUEST, 0, guest_inputs(r));
+        add_step(p, PLAN_GUEST, 0, 0, guest_inputs(r));
     for (size_t i = 0; i < r->n_outputs; i++)
-        add_step(p, PLAN_OUTPUT, i, output_inputs(r, i));
+        add_step(p, PLAN_OUTPUT, i, 0, output_inputs(r, i, po));
+    keys_from(p, 0);
     *out = p;
     return 0;
 }
@@ -219,8 +319,10 @@ void plan_free(struct build_plan *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->n; i++)
-        json_decref(p->steps[i].inputs);
+    for (size_t i = 0; i < p->n; i++) {
+        json_decref(p->steps[i].section);
+        json_decref(p->steps[i].digests);
+    }
     free(p->steps);
     free(p);
 }

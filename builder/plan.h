@@ -1,18 +1,37 @@
-/* plan.h - recipe -> ordered build steps, each with a content hash.  No I/O.
+/* plan.h - recipe -> ordered build steps, each with the key of exactly what
+ * can change its result.  build_run() runs these steps, in this order, each
+ * getting its plan step (ctx->step); it records every step's key in the build
+ * record (and so in the provenance), where a build cache can look them up.
  *
  * The order is fixed: base, files, users, hostname, owners (host steps on the
  * tree; files' owners are applied after users so a file may belong to a user
  * the recipe creates, while users still append to a /etc/passwd from files),
  * then one guest step when the recipe needs the in-guest builder (packages,
- * run, services), then one step per output.  A step's hash is the SHA-256 of
- * the previous step's hash and the canonical JSON of the step's own inputs as
- * the recipe states them (paths and declared digests; the contents of host
- * files are hashed while the build copies them and land in the build record).
- * So two plans with the same final hash describe the same build. */
+ * run, services) or has a disk output, then one step per output.
+ *
+ * Outputs are siblings: each starts from the last step that changed the tree,
+ * not from the output before it.
+ *
+ * A step's section is the canonical JSON of everything its run reads from
+ * the recipe and the build options (SOURCE_DATE_EPOCH in the base step, the
+ * --compression override in the oci outputs).  Its key is
+ *   SHA-256("kiln-step-v1", kiln's version, the key of the step it starts from,
+ *           the step's name, its section, the digests of its inputs)
+ * so a key changes with its own section, its inputs' bytes, or any earlier
+ * step, and with nothing else.  The inputs are the host content a step reads
+ * (a base's tarball, directory, OCI image, Debian tar or disk; the files'
+ * src): only the run reads them, so a step with host inputs (has_inputs) and
+ * every step after it have an empty key until the run completes it with
+ * plan_complete_step(), the digests being those the step records in the
+ * build record (sha256 of the bytes read; a directory's file manifest).
+ * What a step downloads from the network (packages) is not in its key.
+ *
+ * plan_make() and plan_complete_step() do no I/O. */
 #ifndef KILN_PLAN_H
 #define KILN_PLAN_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "common/err.h"
 #include "common/hash.h"
@@ -28,22 +47,41 @@ enum plan_step_kind {
     PLAN_OUTPUT,
 };
 
+/* The build options that change a build's result. */
+struct plan_opts {
+    int has_source_date_epoch;
+    int64_t source_date_epoch;
+    int has_compression;          /* overrides every oci output */
+    enum recipe_compression compression;
+};
+
 struct plan_step {
     enum plan_step_kind kind;
     size_t index;                 /* PLAN_OUTPUT: index into recipe->outputs */
-    json_t *inputs;               /* canonical inputs (own reference) */
-    char hash[HASH_HEX_LEN + 1];
+    json_t *section;              /* canonical recipe section (own reference) */
+    int has_inputs;               /* 1: the run reads host content; the key waits for its digests */
+    json_t *digests;              /* its inputs' digests once completed (array of hex), or NULL; own reference */
+    char key[HASH_HEX_LEN + 1];   /* "" until known */
 };
 
 struct build_plan {
     struct plan_step *steps;      /* owned */
     size_t n;
     int needs_guest;
-    char hash[HASH_HEX_LEN + 1];  /* the last step's hash */
+    char key[HASH_HEX_LEN + 1];   /* the hash of every output's key, "" until known */
 };
 
-/* *out is owned by the caller: plan_free(). */
-int plan_make(const struct recipe *r, struct build_plan **out, struct kiln_err *err);
+/* *out is owned by the caller: plan_free().  opts may be NULL (none). */
+int plan_make(const struct recipe *r, const struct plan_opts *opts, struct build_plan **out,
+              struct kiln_err *err);
+/* Completes step i with the sha256 (hex) of each input it read, in order
+ * (n may be 0), and computes the keys from i on as far as they are known.
+ * KILN_EFAIL when the previous step's key is not known yet. */
+int plan_complete_step(struct build_plan *p, size_t i, const char *const *sha256, size_t n,
+                       struct kiln_err *err);
+/* The keys as recorded in the build record: [{"step": name, "key": hex}, ...].
+ * New reference. */
+json_t *plan_keys_json(const struct build_plan *p);
 void plan_free(struct build_plan *p);
 const char *plan_step_name(enum plan_step_kind k);
 

@@ -1,13 +1,27 @@
-/* step.h - helpers shared by the host-side steps (step-*.c) that edit a tree
- * the way a file system inside the image would: recipe paths resolve through
- * the tree's own symlinks, never outside its root. */
+/* step.h - the host steps (step-*.c): files, users, hostname and the files'
+ * owners, run in that order on ctx->tree, and the helpers they share; then
+ * the guest step.  They
+ * edit the tree the way a file system inside the image would: recipe paths
+ * resolve through the tree's own symlinks, never outside its root. */
 #ifndef KILN_STEP_H
 #define KILN_STEP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "builder/build.h"
+#include "builder/ctx.h"
+
+int step_files_run(struct build_ctx *ctx, struct kiln_err *err);
+int step_users_run(struct build_ctx *ctx, struct kiln_err *err);
+int step_hostname_run(struct build_ctx *ctx, struct kiln_err *err);
+/* Applies the files' owners (after users, so recipe users can own files). */
+int step_owners_run(struct build_ctx *ctx, struct kiln_err *err);
+
+/* The guest step (build-disk.c): the rootfs in in_tar through disk/disk.h's
+ * host path when the disk can be laid out without an appliance, else one
+ * appliance launch; the new rootfs in out_tar, the raw disk (if any) kept in
+ * the scratch directory for the disk outputs. */
+int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err);
 
 #define STEP_TEXT_LIMIT (16u << 20) /* /etc/passwd and friends read from a base */
 

@@ -85,4 +85,11 @@ CLI_COMMAND(verify);
 CLI_COMMAND(boot_test);
 CLI_COMMAND(push);
 
+/* The signing key of a command (cli/signing-key.c): the file at path, or the
+ * PEM in $KILN_SIGNING_KEY when path is NULL; its passphrase from the
+ * variable passphrase_env, else $KILN_SIGNING_PASSPHRASE. */
+struct signing_key;
+int cli_signing_key(const char *path, const char *passphrase_env, struct signing_key **out,
+                    struct kiln_err *err);
+
 #endif

@@ -2,8 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/accel.h"
-#include "builder/disk.h"
+#include "boot/accel.h"
+#include "boot/boot.h"
+#include "disk/disk.h"
 #include "cli/cli.h"
 #include "images/store.h"
 #include "common/banned.h"
@@ -54,7 +55,10 @@ CLI_COMMAND(boot_test)
         kiln_err_prefix(&err, "$KILN_ACCEL");
         return cli_fail(&err);
     }
-    accel_set_mode(am);
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    accel_configure(&(struct accel_opts){ am, tmp });
     cli_setup_log(ctx);
 
     _cleanup_free_ char *dir = cli_store_path(ctx);
@@ -81,9 +85,8 @@ CLI_COMMAND(boot_test)
     marker = marker_copy;
     if (!timeout)
         timeout = disk.timeout ? disk.timeout : BOOT_TEST_DEFAULT_TIMEOUT;
-    const char *tmp = getenv("TMPDIR");
     struct boot_result res;
-    r = boot_test_run(&disk, marker, timeout, tmp && *tmp ? tmp : "/tmp", &res, &err);
+    r = boot_test_run(disk.blob_path, disk_format_name(disk.format), marker, timeout, tmp, &res, &err);
     disk_ref_release(&disk);
     if (r < 0)
         return cli_fail(&err);

@@ -10,7 +10,7 @@
  *
  * Environment: SOURCE_DATE_EPOCH (see builder/build.h), TMPDIR (scratch),
  * KILN_MAX_EXPANDED_BYTES, KILN_MAX_ENTRIES, KILN_ALLOW_DEVICES=1 (limits
- * for base archives and directories, see builder/tree.h). */
+ * for base archives and directories, see tree/tree.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builder/accel.h"
+#include "boot/accel.h"
 #include "builder/build.h"
-#include "builder/disk.h"
 #include "cli/cli.h"
 #include "common/log.h"
 #include "images/ref.h"
@@ -94,12 +93,11 @@ static int build_opts_from_env(struct build_opts *o, struct kiln_err *err)
     }
     const char *tmp = getenv("TMPDIR");
     o->scratch_parent = tmp && *tmp ? tmp : "/tmp";
-    o->guest = disk_guest_hook;
     o->cache_dir = disk_cache_dir();
     enum accel_mode am;
     if ((r = accel_parse_mode(getenv("KILN_ACCEL"), &am, err)) < 0)
         return kiln_err_prefix(err, "$KILN_ACCEL");
-    accel_set_mode(am);
+    accel_configure(&(struct accel_opts){ am, o->scratch_parent });
     return 0;
 }
 
@@ -124,7 +122,7 @@ CLI_COMMAND(build)
     _cleanup_free_ const char **contexts = xcalloc((size_t)argc + 1, sizeof(*contexts));
     size_t n_contexts = 0;
     int force = 0;
-    struct build_opts bo = { 0 }; /* bo.guest: the in-guest builder plugs in here */
+    struct build_opts bo = { 0 };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int h = cli_common_opt(ctx, "build", c, optarg);
@@ -196,7 +194,7 @@ CLI_COMMAND(build)
         return cli_fail(&err);
     _cleanup_(signing_key_freep) struct signing_key *key = NULL;
     /* --sign - takes the PEM key from $KILN_SIGNING_KEY (CI secrets). */
-    if (sign && signing_key_load(strcmp(sign, "-") == 0 ? NULL : sign, NULL, &key, &err) < 0)
+    if (sign && cli_signing_key(strcmp(sign, "-") == 0 ? NULL : sign, NULL, &key, &err) < 0)
         return cli_fail(&err);
 
     if (cli_on_stop(build_stop, &err) < 0)

@@ -42,7 +42,7 @@ CLI_COMMAND(sign)
 
     /* The key first: a bad key is bad input whatever the store holds. */
     struct signing_key *key = NULL;
-    if (signing_key_load(key_path, pass_env, &key, &err) < 0)
+    if (cli_signing_key(key_path, pass_env, &key, &err) < 0)
         return cli_fail(&err);
     _cleanup_free_ char *dir = cli_store_path(ctx);
     struct store *st = NULL;

@@ -58,6 +58,77 @@ static double now_sec(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* In a forked child: its own process group, stdin on /dev/null, stdout and
+ * stderr on out_fd and err_fd (-1: /dev/null; err_fd -2: inherited), then
+ * exec.  Never returns. */
+static _Noreturn void child_exec(char *const argv[], int out_fd, int err_fd, const char *cwd,
+                                 char *const *envp)
+{
+    setpgid(0, 0);
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        if (out_fd < 0)
+            dup2(devnull, 1);
+        if (err_fd == -1)
+            dup2(devnull, 2);
+    }
+    if (out_fd >= 0)
+        dup2(out_fd, 1);
+    if (err_fd >= 0)
+        dup2(err_fd, 2);
+    if (cwd && chdir(cwd) < 0)
+        _exit(126);
+    if (envp)
+        execvpe(argv[0], argv, envp);
+    else
+        execvp(argv[0], argv);
+    dprintf(2, "cannot run '%s': %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+static int wait_status(int ws)
+{
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+int run_start(char *const argv[], int keep_stderr, struct run_child *c, struct kiln_err *err)
+{
+    memset(c, 0, sizeof(*c));
+    pid_t pid = fork();
+    if (pid < 0)
+        return kiln_errno(err, KILN_EFAIL, errno, "cannot fork for '%s'", argv[0]);
+    if (pid == 0)
+        child_exec(argv, -1, keep_stderr ? -2 : -1, NULL, NULL);
+    c->pid = pid;
+    return 0;
+}
+
+int run_exited(struct run_child *c)
+{
+    if (c->done)
+        return 1;
+    int ws = 0;
+    if (waitpid(c->pid, &ws, WNOHANG) != c->pid)
+        return 0;
+    c->done = 1;
+    c->status = wait_status(ws);
+    return 1;
+}
+
+void run_stop(struct run_child *c)
+{
+    if (c->done || c->pid <= 0)
+        return;
+    kill(-c->pid, SIGKILL);
+    kill(c->pid, SIGKILL);
+    int ws = 0;
+    while (waitpid(c->pid, &ws, 0) < 0 && errno == EINTR)
+        ;
+    c->done = 1;
+    c->status = wait_status(ws);
+}
+
 int run_argv(char *const argv[], const struct run_opts *opts, int *status, struct kiln_err *err)
 {
     struct run_opts none = { 0 };
@@ -72,22 +143,8 @@ int run_argv(char *const argv[], const struct run_opts *opts, int *status, struc
         close(pipefd[1]);
         return kiln_errno(err, KILN_EFAIL, errno, "cannot fork for '%s'", argv[0]);
     }
-    if (pid == 0) {
-        setpgid(0, 0);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
-        if (opts->cwd && chdir(opts->cwd) < 0)
-            _exit(126);
-        if (opts->envp)
-            execvpe(argv[0], argv, opts->envp);
-        else
-            execvp(argv[0], argv);
-        dprintf(2, "cannot run '%s': %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
+    if (pid == 0)
+        child_exec(argv, pipefd[1], pipefd[1], opts->cwd, opts->envp);
     close(pipefd[1]);
     struct buf line = BUF_INIT;
     buf_init(&line, 0);
@@ -134,7 +191,7 @@ int run_argv(char *const argv[], const struct run_opts *opts, int *status, struc
         ;
     if (timed_out)
         return kiln_errf(err, KILN_EFAIL, "'%s' timed out after %u seconds", argv[0], opts->timeout_sec);
-    int st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    int st = wait_status(ws);
     if (status) {
         *status = st;
         return 0;

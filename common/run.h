@@ -7,6 +7,8 @@
 #ifndef KILN_RUN_H
 #define KILN_RUN_H
 
+#include <sys/types.h>
+
 #include "common/buf.h"
 #include "common/err.h"
 
@@ -24,7 +26,23 @@ struct run_opts {
  * an error naming the program and its status. */
 int run_argv(char *const argv[], const struct run_opts *opts, int *status, struct kiln_err *err);
 
-/* 1 if an executable named prog is on PATH. */
+/* 1 if an executable named prog is on PATH (the lookup execvp() makes). */
 int run_have(const char *prog);
+
+/* A program running in the background, for watching something it writes
+ * (a VM's serial console) while it runs.  Embedded, filled by run_start(). */
+struct run_child {
+    pid_t pid;
+    int done;     /* it has exited and been reaped */
+    int status;   /* once done: the exit status, or 128+signal (127: could not be run) */
+};
+
+/* Starts argv[0] (looked up in PATH) in its own process group with stdin and
+ * stdout on /dev/null, and stderr too unless keep_stderr. */
+int run_start(char *const argv[], int keep_stderr, struct run_child *c, struct kiln_err *err);
+/* 1 once the child has exited (c->status set), else 0; never blocks. */
+int run_exited(struct run_child *c);
+/* Kills the child's process group unless it has exited, and reaps it. */
+void run_stop(struct run_child *c);
 
 #endif

@@ -21,6 +21,7 @@
 #include "common/fsutil.h"
 #include "common/hash.h"
 #include "common/run.h"
+#include "common/timefmt.h"
 #include "images/manifest.h"
 #include "images/ref.h"
 #include "common/banned.h"
@@ -233,11 +234,8 @@ static int containerdisk(const struct export_source *s, const char *tmp, struct 
     uint64_t lsize, csize, msize;
     if ((r = put_blob_file(tmp, layer, ldigest, &lsize, err)) < 0)
         return r;
-    char created[32];
-    time_t t = (time_t)s->created;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char created[RFC3339_SIZE];
+    rfc3339_format(s->created, created);
     json_t *cfg = json_pack("{s:s,s:s,s:s,s:{},s:{s:s,s:[s]}}", "architecture", "amd64", "os", "linux",
                             "created", created, "config", "rootfs", "type", "layers", "diff_ids", ldigest);
     r = put_blob_json(tmp, cfg, cdigest, &csize, err);

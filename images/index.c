@@ -15,6 +15,7 @@
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/hash.h"
+#include "common/timefmt.h"
 #include "common/banned.h"
 
 /* ---- entries ----------------------------------------------------------- */
@@ -141,13 +142,6 @@ static struct store_image *image_from_entry(json_t *index, json_t *e)
     return img;
 }
 
-static void rfc3339(time_t t, char out[32])
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Checks that a blob listed in an image is present (size only; content is
  * verified when read). */
 static int check_present(const struct oci_desc *d, const struct oci_desc *parent, void *ud, struct kiln_err *err)
@@ -256,8 +250,8 @@ static json_t *channel_entry(json_t *image_entry, const char *name, const char *
     json_object_set_new(a, KILN_ANN_NAME, json_string(name));
     json_object_set_new(a, KILN_ANN_VERSION, json_string(version));
     json_object_set_new(a, KILN_ANN_CHANNEL, json_string(channel));
-    char ts[32];
-    rfc3339(now, ts);
+    char ts[RFC3339_SIZE];
+    rfc3339_format(now, ts);
     json_object_set_new(a, KILN_ANN_PROMOTED, json_string(ts));
     json_object_set_new(e, "annotations", a);
     return e;
@@ -450,7 +444,7 @@ int store_txn_add_image(struct store_txn *t, const struct store_image *img, int 
 
     time_t now = img->now ? img->now : time(NULL);
     char created[32];
-    rfc3339(now, created);
+    rfc3339_format(now, created);
     json_t *index = t->index;
     _cleanup_free_ char *version = NULL;
     if (flags & STORE_ADD_AUTO_VERSION) {

@@ -312,27 +312,10 @@ static int read_secret_file(const char *path, char **data, size_t *len, struct k
     return 0;
 }
 
-int signing_key_load(const char *path, const char *passphrase_env, struct signing_key **out,
+int signing_key_read(const char *path, const char *passphrase, struct signing_key **out,
                      struct kiln_err *err)
 {
     *out = NULL;
-    const char *passphrase = NULL;
-    if (passphrase_env) {
-        passphrase = getenv(passphrase_env);
-        if (!passphrase)
-            return kiln_errf(err, KILN_EINVAL, "passphrase variable '%s' is not set", passphrase_env);
-    } else {
-        passphrase = getenv("KILN_SIGNING_PASSPHRASE");
-    }
-    if (passphrase && !passphrase[0])
-        return kiln_errf(err, KILN_EINVAL, "passphrase variable '%s' is empty",
-                         passphrase_env ? passphrase_env : "KILN_SIGNING_PASSPHRASE");
-    if (!path) {
-        const char *pem = getenv("KILN_SIGNING_KEY");
-        if (!pem || !pem[0])
-            return kiln_errf(err, KILN_EINVAL, "no signing key: give --key FILE or set KILN_SIGNING_KEY");
-        return signing_key_from_pem(pem, strlen(pem), passphrase, "$KILN_SIGNING_KEY", out, err);
-    }
     char *data = NULL;
     size_t len = 0;
     int r = read_secret_file(path, &data, &len, err);

@@ -56,6 +56,8 @@ json_t *signing_provenance_statement(const char *name, const char *version, cons
         json_object_set(internal, "host", json_object_get(rec, "host"));
     if (json_is_integer(json_object_get(rec, "source_date_epoch")))
         json_object_set(internal, "sourceDateEpoch", json_object_get(rec, "source_date_epoch"));
+    if (json_is_array(json_object_get(rec, "steps")))
+        json_object_set(internal, "steps", json_object_get(rec, "steps"));
     json_t *metadata = json_object();
     if (json_is_string(json_object_get(rec, "started")))
         json_object_set(metadata, "startedOn", json_object_get(rec, "started"));

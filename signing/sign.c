@@ -18,15 +18,13 @@
 #include "common/hash.h"
 #include "images/store.h"
 #include "signing/signing-internal.h"
+#include "common/timefmt.h"
 #include "common/banned.h"
 
 char *signing_now_rfc3339(void)
 {
-    time_t t = time(NULL);
-    struct tm tm;
-    char s[32];
-    if (!gmtime_r(&t, &tm) || strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        return xstrdup("1970-01-01T00:00:00Z");
+    char s[RFC3339_SIZE];
+    rfc3339_format((int64_t)time(NULL), s);
     return xstrdup(s);
 }
 

@@ -61,13 +61,14 @@ struct signing_pubkey; /* a loaded public key */
 int signing_keygen(const char *prefix, const char *algorithm, const char *passphrase,
                    char key_id[SIGNING_KEY_ID_SIZE], struct kiln_err *err);
 
-/* Loads a private key from path, or from $KILN_SIGNING_KEY when path is NULL.
- * The passphrase comes from the environment variable passphrase_env, else
- * $KILN_SIGNING_PASSPHRASE.  A key file readable by group or others is refused.
- * Wrong passphrase, unparsable key, unsupported algorithm: KILN_EINVAL. */
-int signing_key_load(const char *path, const char *passphrase_env, struct signing_key **out,
+/* Loads a private key from the file at path, decrypted with passphrase when
+ * it is encrypted (NULL: none).  A key file readable by group or others is
+ * refused.  Wrong passphrase, unparsable key, unsupported algorithm:
+ * KILN_EINVAL.  (Where the key and passphrase come from, the environment
+ * included, is the program's business.) */
+int signing_key_read(const char *path, const char *passphrase, struct signing_key **out,
                      struct kiln_err *err);
-/* Like signing_key_load() with the PEM text in memory (what names it in errors). */
+/* Like signing_key_read() with the PEM text in memory (what names it in errors). */
 int signing_key_from_pem(const char *pem, size_t len, const char *passphrase, const char *what,
                          struct signing_key **out, struct kiln_err *err);
 /* Wipes and frees k (NULL is fine). */

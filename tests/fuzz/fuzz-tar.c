@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "builder/tree.h"
+#include "tree/tree.h"
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/banned.h"

@@ -1,5 +1,5 @@
 /* test-accel.c - the KVM/TCG decision. */
-#include "builder/accel.h"
+#include "boot/accel.h"
 #include "common/common.h"
 #include "tests/unit/tap.h"
 
@@ -52,11 +52,11 @@ static void test_get_tcg(void)
 {
     struct kiln_err err = KILN_ERR_INIT;
     enum accel a = ACCEL_KVM;
-    accel_set_mode(ACCEL_MODE_TCG);
+    accel_configure(&(struct accel_opts){ ACCEL_MODE_TCG, NULL });
     is_int(accel_get(&a, &err), 0, "accel_get with tcg forced");
     is_int(a, ACCEL_TCG, "returns TCG without probing");
     is_str(accel_name(a), "tcg", "its name is tcg");
-    accel_set_mode(ACCEL_MODE_AUTO);
+    accel_configure(&(struct accel_opts){ ACCEL_MODE_AUTO, NULL });
 }
 
 int main(void)

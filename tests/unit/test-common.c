@@ -1,12 +1,14 @@
-/* test-common.c - buf, err, fsutil, hash, run. */
+/* test-common.c - buf, err, fsutil, hash, run, timefmt. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/hash.h"
 #include "common/run.h"
+#include "common/timefmt.h"
 #include "tests/unit/tap.h"
 
 static void test_buf(void)
@@ -169,6 +171,38 @@ static void test_run(void)
     is_int(run_argv(slow, &t, NULL, &err), KILN_EFAIL, "a hanging program is killed at its timeout");
     has_str(err.msg, "timed out", "the error says it timed out");
     ok(run_have("sh") && !run_have("no-such-program-kiln"), "run_have looks in PATH");
+
+    /* In the background: watched while it runs, stopped when done. */
+    struct run_child c;
+    char *quick[] = { "sh", "-c", "exit 5", NULL };
+    is_int(run_start(quick, 0, &c, &err), 0, "run_start starts a program");
+    for (int i = 0; i < 500 && !run_exited(&c); i++)
+        usleep(10000);
+    ok(c.done && c.status == 5, "run_exited reports its exit status");
+    is_int(run_start(slow, 0, &c, &err), 0, "run_start starts a program that hangs");
+    ok(!run_exited(&c), "run_exited does not wait for it");
+    run_stop(&c);
+    ok(c.done && c.status == 128 + 9, "run_stop kills it and reaps it");
+    char *missing[] = { "no-such-program-kiln", NULL };
+    is_int(run_start(missing, 0, &c, &err), 0, "a missing program starts a child");
+    for (int i = 0; i < 500 && !run_exited(&c); i++)
+        usleep(10000);
+    is_int(c.status, 127, "which exits 127");
+}
+
+static void test_rfc3339(void)
+{
+    char s[RFC3339_SIZE];
+    rfc3339_format(0, s);
+    is_str(s, "1970-01-01T00:00:00Z", "the epoch");
+    rfc3339_format(1700000000, s);
+    is_str(s, "2023-11-14T22:13:20Z", "a time in UTC with seconds and Z");
+    rfc3339_format(253402300799ll, s);
+    is_str(s, "9999-12-31T23:59:59Z", "the last second of year 9999");
+    rfc3339_format(253402300800ll, s);
+    is_str(s, "1970-01-01T00:00:00Z", "a time past year 9999 gives the epoch");
+    rfc3339_format(-1, s);
+    is_str(s, "1969-12-31T23:59:59Z", "a second before the epoch");
 }
 
 int main(void)
@@ -180,5 +214,6 @@ int main(void)
     test_beneath();
     test_hash();
     test_run();
+    test_rfc3339();
     return tap_done();
 }

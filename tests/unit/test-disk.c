@@ -3,7 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder/disk.h"
+#include "builder/base.h"
+#include "disk/disk.h"
 #include "common/common.h"
 #include "tests/unit/tap.h"
 

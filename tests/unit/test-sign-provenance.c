@@ -100,7 +100,7 @@ static struct signing_key *copy_key(const char *src, const char *name)
     chmod(name, 0600);
     buf_release(&b);
     struct signing_key *k = NULL;
-    if (signing_key_load(name, NULL, &k, &err) < 0)
+    if (signing_key_read(name, NULL, &k, &err) < 0)
         diag("%s", err.msg);
     return k;
 }

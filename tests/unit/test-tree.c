@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder/tree.h"
+#include "tree/tree.h"
 #include "common/common.h"
 #include "tap.h"
 #include "common/banned.h"

@@ -1,6 +1,7 @@
-/* output-disk.c - partitions, filesystem, bootloader and qcow2/raw files. */
-#include "builder/disk.h"
-#include "builder/customize.h"
+/* layout.c - partitions, filesystem, bootloader and qcow2/raw files. */
+#include "disk/disk.h"
+#include "disk/disk-internal.h"
+#include "disk/customize.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,20 +1,17 @@
 /* accel.c - KVM detection with a TCG fallback. */
-#include "builder/accel.h"
+#include "boot/accel.h"
 
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/run.h"
 #include "common/banned.h"
 
 #define PROBE_SECONDS 10
@@ -23,6 +20,7 @@
 static enum accel_mode the_mode = ACCEL_MODE_AUTO;
 static int decided;
 static enum accel decided_accel;
+static char *the_tmp_parent;
 
 int accel_parse_mode(const char *s, enum accel_mode *out, struct kiln_err *err)
 {
@@ -37,9 +35,11 @@ int accel_parse_mode(const char *s, enum accel_mode *out, struct kiln_err *err)
     return 0;
 }
 
-void accel_set_mode(enum accel_mode mode)
+void accel_configure(const struct accel_opts *o)
 {
-    the_mode = mode;
+    the_mode = o->mode;
+    free(the_tmp_parent);
+    the_tmp_parent = o->tmp_parent && *o->tmp_parent ? xstrdup(o->tmp_parent) : NULL;
     decided = 0;
 }
 
@@ -113,7 +113,7 @@ static int file_has(const char *path, const char *needle)
     return found;
 }
 
-int accel_probe_kvm(void)
+int accel_probe_kvm(const char *tmp_parent)
 {
     if (access("/dev/kvm", R_OK | W_OK) != 0)
         return 0;
@@ -121,8 +121,7 @@ int accel_probe_kvm(void)
     if (!kernel)
         return 0;
     _cleanup_free_ char *dir = NULL;
-    const char *tmp = getenv("TMPDIR");
-    if (fs_mkdtemp(tmp && *tmp ? tmp : "/tmp", "kiln-kvm-probe.", &dir, NULL) < 0)
+    if (fs_mkdtemp(tmp_parent ? tmp_parent : "/tmp", "kiln-kvm-probe.", &dir, NULL) < 0)
         return 0;
     _cleanup_free_ char *console = path_join(dir, "console");
     _cleanup_free_ char *serial = xasprintf("file:%s", console);
@@ -132,45 +131,26 @@ int accel_probe_kvm(void)
         "-display", "none", "-nodefaults", "-no-reboot", "-serial", serial,
         "-kernel", kernel, "-append", "console=ttyS0 earlyprintk=ttyS0 panic=-1", NULL,
     };
-    pid_t pid = fork();
-    if (pid < 0) {
+    struct run_child qemu;
+    if (run_start(argv, 0, &qemu, NULL) < 0) {
         fs_rm_rf(dir, NULL);
         return 0;
     }
-    if (pid == 0) {
-        setpgid(0, 0);
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int works = 0, exited = 0;
+    int works = 0;
     double deadline = now_sec() + PROBE_SECONDS;
     while (now_sec() < deadline) {
         if (file_has(console, PROBE_BANNER)) {
             works = 1;
             break;
         }
-        int ws;
-        pid_t r = waitpid(pid, &ws, WNOHANG);
-        if (r == pid) {
-            exited = 1;
+        if (run_exited(&qemu)) {
             works = file_has(console, PROBE_BANNER);
             break;
         }
         struct timespec ts = { 0, 100 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
-    if (!exited) {
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
+    run_stop(&qemu);
     fs_rm_rf(dir, NULL);
     return works;
 }
@@ -181,7 +161,7 @@ int accel_get(enum accel *out, struct kiln_err *err)
         *out = decided_accel;
         return 0;
     }
-    int works = the_mode == ACCEL_MODE_TCG ? -1 : accel_probe_kvm();
+    int works = the_mode == ACCEL_MODE_TCG ? -1 : accel_probe_kvm(the_tmp_parent);
     int warn = 0;
     int r = accel_decide(the_mode, works, &decided_accel, &warn, err);
     if (r < 0)

@@ -14,8 +14,8 @@
  * embedding area, as grub-bios-setup does (GRUB's documented boot.img and
  * diskboot.img layout, see the offsets below).  Nothing from the image is
  * executed on the host. */
-#include "builder/build.h"
-#include "builder/disk.h"
+#include "disk/disk-internal.h"
+#include "disk/disk.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -174,29 +174,28 @@ static int copy_grub_files(struct tree *t, const char *dir, struct kiln_err *err
     return r;
 }
 
-int host_grub_prepare(struct build_ctx *ctx, const char *uuid, int mbr, char **core_img, char **boot_img,
-                      struct kiln_err *err)
+int host_grub_prepare(struct tree *t, const char *workdir, const char *name, const char *uuid, int mbr,
+                      char **core_img, char **boot_img, struct kiln_err *err)
 {
-    struct tree *t = ctx->tree;
     _cleanup_free_ char *version = NULL;
     int r = find_kernel(t, &version, err);
     if (r < 0)
         return r;
     if (!run_have("grub-mkimage"))
         return kiln_errf(err, KILN_EFAIL, "a bootable disk laid out on the host needs grub-mkimage (package grub-common)");
-    _cleanup_free_ char *dir = path_join(ctx->scratch, "grub-i386-pc");
+    _cleanup_free_ char *dir = path_join(workdir, "grub-i386-pc");
     if ((r = fs_mkdir_p(dir, 0755, err)) < 0)
         return r;
     if ((r = copy_grub_files(t, dir, err)) < 0)
         return r;
 
     kiln_log(KILN_LOG_INFO, "making GRUB's core image for kernel %s", version);
-    _cleanup_free_ char *early = path_join(ctx->scratch, "grub-early.cfg");
+    _cleanup_free_ char *early = path_join(workdir, "grub-early.cfg");
     _cleanup_free_ char *early_cfg = xasprintf("search.fs_uuid %s root hd0,%s\nset prefix=($root)/boot/grub\n",
                                                uuid, mbr ? "msdos1" : "gpt2");
     if ((r = fs_write_atomic(early, early_cfg, strlen(early_cfg), 0644, err)) < 0)
         return r;
-    _cleanup_free_ char *core = path_join(ctx->scratch, "core.img");
+    _cleanup_free_ char *core = path_join(workdir, "core.img");
     _cleanup_free_ char *prefix = xasprintf("(hd0,%s)/boot/grub", mbr ? "msdos1" : "gpt2");
     char *argv[] = { "grub-mkimage", "-d", dir, "-O", "i386-pc", "-o", core, "-c", early, "-p", prefix,
                      "biosdisk", mbr ? "part_msdos" : "part_gpt", "ext2", "search_fs_uuid", NULL };
@@ -218,7 +217,7 @@ int host_grub_prepare(struct build_ctx *ctx, const char *uuid, int mbr, char **c
         "\tlinux /boot/vmlinuz-%s root=UUID=%s ro " DISK_KERNEL_CONSOLE "\n"
         "\tinitrd /boot/initrd.img-%s\n"
         "}\n",
-        mbr ? "part_msdos" : "part_gpt", uuid, ctx->recipe->name, version, version, uuid, version);
+        mbr ? "part_msdos" : "part_gpt", uuid, name, version, version, uuid, version);
     if ((r = add_inline(t, "/boot/grub/grub.cfg", cfg, strlen(cfg), err)) < 0)
         return r;
     if ((r = add_inline(t, "/etc/default/grub.d/50-kiln-console.cfg", DISK_GRUB_DEFAULTS,

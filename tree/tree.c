@@ -1,5 +1,5 @@
 /* tree.c - the in-memory root file system: entries, path resolution, contents. */
-#include "builder/tree.h"
+#include "tree/tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/tree-internal.h"
+#include "tree/tree-internal.h"
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/banned.h"

@@ -1,8 +1,8 @@
-/* customize.h - in-guest steps on a mounted libguestfs handle (step files only). */
+/* customize.h - in-guest steps on a mounted libguestfs handle (disk/'s own files only). */
 #ifndef KILN_CUSTOMIZE_H
 #define KILN_CUSTOMIZE_H
 
-#include "builder/guest.h"
+#include "disk/guest.h"
 #include "recipes/recipe.h"
 
 /* packages (apt-get, network on the handle), run commands, services. */
@@ -16,7 +16,7 @@ int sysprep_apply(guestfs_h *g, struct kiln_err *err);
 /* The post-condition: fails naming the first leftover it finds. */
 int sysprep_check(guestfs_h *g, struct kiln_err *err);
 
-/* Disk layout (output-disk.c).  Partitions /dev/sda for o (GPT with a BIOS
+/* Disk layout (layout.c).  Partitions /dev/sda for o (GPT with a BIOS
  * boot partition, or MBR), makes the ext4 root and returns its device
  * (owned by the caller). */
 int disk_partition(guestfs_h *g, const struct recipe_output *o, char **root_dev, struct kiln_err *err);

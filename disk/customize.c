@@ -1,6 +1,7 @@
 /* customize.c - packages, run commands, services and sysprep inside the guest. */
-#include "builder/customize.h"
-#include "builder/disk.h"
+#include "disk/customize.h"
+#include "disk/disk.h"
+#include "disk/disk-internal.h"
 
 #include <string.h>
 

@@ -9,8 +9,8 @@
  * `parted`; a bootable disk then gets GRUB's boot sector and core image.
  * Only as root (owners and device nodes must survive the extraction);
  * otherwise the guest path is used. */
-#include "builder/build.h"
-#include "builder/disk.h"
+#include "disk/disk.h"
+#include "disk/disk-internal.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -210,38 +210,39 @@ done:
     return r;
 }
 
-int host_disk_stage(struct build_ctx *ctx, const char *out_tar, struct kiln_err *err)
+int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workdir, const char *out_tar,
+                    struct guest_result *out, struct kiln_err *err)
 {
-    const struct recipe *r = ctx->recipe;
+    memset(out, 0, sizeof(*out));
     const struct recipe_output *o = disk_first_output(r);
     int ret = 0;
     kiln_log(KILN_LOG_INFO, "laying out the disk on the host (nothing runs inside the image)");
     char uuid[37];
     root_uuid(r, uuid);
-    if (r->sysprep && (ret = sysprep_tree(ctx->tree, err)) < 0)
+    if (r->sysprep && (ret = sysprep_tree(tree, err)) < 0)
         return ret;
     _cleanup_free_ char *fstab = xasprintf("# written by kiln\nUUID=%s / ext4 errors=remount-ro 0 1\n", uuid);
-    if ((ret = add_file(ctx->tree, "/etc/fstab", fstab, 0644, err)) < 0)
+    if ((ret = add_file(tree, "/etc/fstab", fstab, 0644, err)) < 0)
         return ret;
     int mbr = o->partition_table == PARTITION_MBR;
     _cleanup_free_ char *core_img = NULL, *boot_img = NULL;
-    if (any_bootable(r) && (ret = host_grub_prepare(ctx, uuid, mbr, &core_img, &boot_img, err)) < 0)
+    if (any_bootable(r) && (ret = host_grub_prepare(tree, workdir, r->name, uuid, mbr, &core_img, &boot_img, err)) < 0)
         return ret;
-    if (r->sysprep && (ret = sysprep_check_tree(ctx->tree, err)) < 0)
+    if (r->sysprep && (ret = sysprep_check_tree(tree, err)) < 0)
         return ret;
     {
         _cleanup_close_ int fd = open(out_tar, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
             return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", out_tar);
-        if ((ret = tree_write_tar(ctx->tree, tree_sink_fd, &fd, err)) < 0)
+        if ((ret = tree_write_tar(tree, tree_sink_fd, &fd, err)) < 0)
             return ret;
     }
-    uint64_t content = tree_content_bytes(ctx->tree) + (uint64_t)tree_count(ctx->tree) * 4096;
+    uint64_t content = tree_content_bytes(tree) + (uint64_t)tree_count(tree) * 4096;
     uint64_t size;
     if ((ret = disk_plan_size(o, content, 0, &size, err)) < 0)
         return ret;
-    _cleanup_free_ char *staging = path_join(ctx->scratch, "host-root");
-    _cleanup_free_ char *raw = path_join(ctx->scratch, "disk.raw");
+    _cleanup_free_ char *staging = path_join(workdir, "host-root");
+    _cleanup_free_ char *raw = path_join(workdir, "disk.raw");
     if ((ret = fs_mkdir_p(staging, 0755, err)) < 0)
         return ret;
     ret = extract(out_tar, staging, err);
@@ -303,8 +304,9 @@ int host_disk_stage(struct build_ctx *ctx, const char *out_tar, struct kiln_err 
         unlink(raw);
         return ret;
     }
-    free(ctx->guest_disk);
-    ctx->guest_disk = TAKE_PTR(raw);
-    ctx->sysprep_verified = r->sysprep;
+    out->tree_tar = xstrdup(out_tar);
+    out->disk_raw = TAKE_PTR(raw);
+    out->disk_size = size;
+    out->sysprep_verified = r->sysprep;
     return 0;
 }

@@ -1,6 +1,6 @@
 /* base-disk.c - a root filesystem taken from an existing disk image. */
-#include "builder/disk.h"
-#include "builder/guest.h"
+#include "disk/disk.h"
+#include "disk/guest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,6 +85,11 @@ static int detect_format(const char *src, const char *path, enum disk_format *fm
 int disk_detect_format(const char *path, enum disk_format *fmt, struct kiln_err *err)
 {
     return detect_format(path, path, fmt, err);
+}
+
+const char *disk_format_name(enum disk_format fmt)
+{
+    return fmt == DISK_FORMAT_QCOW2 ? "qcow2" : "raw";
 }
 
 /* Mountpoints come from the guest's fstab: only plain absolute paths. */
@@ -192,7 +197,7 @@ int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_
     ret = guest_open(0, &g, err);
     if (ret < 0)
         return ret;
-    ret = guest_add_drive(g, src, fmt == DISK_FORMAT_QCOW2 ? "qcow2" : "raw", 1, err);
+    ret = guest_add_drive(g, src, disk_format_name(fmt), 1, err);
     if (ret == 0)
         ret = export_root(g, path, tar_out, err);
     guestfs_close(g);

@@ -14,7 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "builder/tree-internal.h"
+#include "tree/tree-internal.h"
 #include "common/common.h"
 #include "common/banned.h"
 

@@ -1,6 +1,6 @@
-/* guest.h - kiln's libguestfs handle, for the builder's guest step files.
+/* guest.h - kiln's libguestfs handle, for disk/'s own files.
  *
- * Only builder step files include this header (it pulls in guestfs.h).
+ * Only disk/'s files include this header (it pulls in guestfs.h).
  * guest_open() returns a handle whose errors are not printed by
  * libguestfs (set_error_handler NULL) and that runs under the
  * accelerator accel_get() chose; guest_fail() turns the handle's last

@@ -1,5 +1,5 @@
 /* guest.c - kiln's libguestfs handle: accelerator, errors, commands. */
-#include "builder/guest.h"
+#include "disk/guest.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "builder/accel.h"
+#include "boot/accel.h"
 #include "common/log.h"
 #include "common/banned.h"
 

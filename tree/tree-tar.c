@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder/tree-internal.h"
+#include "tree/tree-internal.h"
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/log.h"

@@ -1,5 +1,5 @@
 /* disk-store.c - find a disk image in the store (for boot-test and export). */
-#include "builder/disk.h"
+#include "disk/disk.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +59,7 @@ int disk_find(struct store *st, const char *ref, enum disk_format want, int any,
         r = from_manifest(st, top, ref, out, err);
     } else {
         r = kiln_errf(err, KILN_EINVAL, "image '%s' holds no %s disk", ref,
-                      any ? "" : (want == DISK_FORMAT_QCOW2 ? "qcow2" : "raw"));
+                      any ? "" : disk_format_name(want));
         for (int pass = 0; pass < 2 && r == KILN_EINVAL; pass++) {
             for (size_t i = 0; i < top->n_descs; i++) {
                 const struct oci_desc *d = &top->descs[i];

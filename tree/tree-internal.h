@@ -3,7 +3,7 @@
 #ifndef KILN_TREE_INTERNAL_H
 #define KILN_TREE_INTERNAL_H
 
-#include "builder/tree.h"
+#include "tree/tree.h"
 
 struct tree {
     struct tree_limits limits;

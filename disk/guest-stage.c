@@ -1,6 +1,6 @@
 /* guest-stage.c - one appliance launch: tree onto a disk, in-guest steps, tree back out. */
-#include "builder/disk.h"
-#include "builder/customize.h"
+#include "disk/disk.h"
+#include "disk/customize.h"
 
 #include <errno.h>
 #include <fcntl.h>

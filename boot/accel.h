@@ -5,8 +5,9 @@
  * per process by booting the host's kernel under `qemu -accel kvm` for
  * a few seconds and looking for its banner on the serial port; if that
  * fails it logs one warning and everything uses TCG.  The mode comes
- * from the program (KILN_ACCEL=auto|kvm|tcg): kvm makes a broken KVM an
- * error, tcg skips the probe.  No build fails only because KVM is broken. */
+ * from the program (the CLI reads KILN_ACCEL=auto|kvm|tcg): kvm makes a
+ * broken KVM an error, tcg skips the probe.  No build fails only because
+ * KVM is broken. */
 #ifndef KILN_ACCEL_H
 #define KILN_ACCEL_H
 
@@ -18,8 +19,12 @@ enum accel { ACCEL_KVM, ACCEL_TCG };
 /* Parses "auto", "kvm", "tcg" (NULL or "" = auto); KILN_EINVAL otherwise. */
 int accel_parse_mode(const char *s, enum accel_mode *out, struct kiln_err *err);
 
-/* Sets the process-wide mode (default auto). */
-void accel_set_mode(enum accel_mode mode);
+/* The process-wide settings (default: auto, probe under /tmp). */
+struct accel_opts {
+    enum accel_mode mode;
+    const char *tmp_parent;       /* the probe's temp directory goes here ($TMPDIR); NULL = /tmp; copied */
+};
+void accel_configure(const struct accel_opts *o);
 
 /* The pure decision: mode and probe result (1 = KVM works, 0 = not, -1 =
  * not probed) -> accelerator.  *warn is set when the user should be told
@@ -27,8 +32,9 @@ void accel_set_mode(enum accel_mode mode);
  * when kvm is forced and does not work. */
 int accel_decide(enum accel_mode mode, int kvm_works, enum accel *out, int *warn, struct kiln_err *err);
 
-/* 1 if qemu can run a guest with KVM here (probes; may take seconds). */
-int accel_probe_kvm(void);
+/* 1 if qemu can run a guest with KVM here (probes; may take seconds); its
+ * temp directory is made under tmp_parent (NULL = /tmp). */
+int accel_probe_kvm(const char *tmp_parent);
 
 /* The accelerator to use, probing once per process. */
 int accel_get(enum accel *out, struct kiln_err *err);

@@ -1,15 +1,12 @@
 /* boot-test.c - boot a disk under qemu and watch its serial console. */
-#include "builder/disk.h"
+#include "boot/boot.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "builder/accel.h"
+#include "boot/accel.h"
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -81,8 +78,8 @@ static char *console_tail(const char *path, int lines)
     return t;
 }
 
-int boot_test_run(const struct disk_ref *disk, const char *marker, unsigned timeout, const char *tmp_parent,
-                  struct boot_result *res, struct kiln_err *err)
+int boot_test_run(const char *path, const char *format, const char *marker, unsigned timeout,
+                  const char *tmp_parent, struct boot_result *res, struct kiln_err *err)
 {
     memset(res, 0, sizeof(*res));
     if (!marker || !*marker)
@@ -99,9 +96,8 @@ int boot_test_run(const struct disk_ref *disk, const char *marker, unsigned time
         return r;
     _cleanup_free_ char *overlay = path_join(dir, "overlay.qcow2");
     _cleanup_free_ char *console = path_join(dir, "console.log");
-    const char *fmt = disk->format == DISK_FORMAT_QCOW2 ? "qcow2" : "raw";
     {
-        char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *)fmt, "-b", disk->blob_path,
+        char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *)format, "-b", (char *)path,
                          overlay, NULL };
         if ((r = run_argv(argv, NULL, NULL, err)) < 0) {
             fs_rm_rf(dir, NULL);
@@ -118,30 +114,19 @@ int boot_test_run(const struct disk_ref *disk, const char *marker, unsigned time
     kiln_log(KILN_LOG_INFO, "booting the disk under qemu (%s), waiting up to %u seconds for '%s'",
              res->accel, timeout, marker);
     double t0 = now_sec();
-    pid_t pid = fork();
-    if (pid < 0) {
-        r = kiln_errno(err, KILN_EFAIL, errno, "cannot fork for qemu");
+    struct run_child qemu;
+    if ((r = run_start(argv, 1, &qemu, err)) < 0) {
         fs_rm_rf(dir, NULL);
         return r;
     }
-    if (pid == 0) {
-        setpgid(0, 0);
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            dup2(devnull, 1);
-        }
-        execvp(argv[0], argv);
-        _exit(127);
-    }
     off_t off = 0;
-    int exited = 0, ws = 0;
+    int exited = 0;
     while (now_sec() - t0 < timeout) {
         if (console_has(console, marker, &off)) {
             res->passed = 1;
             break;
         }
-        if (waitpid(pid, &ws, WNOHANG) == pid) {
+        if (run_exited(&qemu)) {
             exited = 1;
             res->passed = console_has(console, marker, &off);
             break;
@@ -150,15 +135,10 @@ int boot_test_run(const struct disk_ref *disk, const char *marker, unsigned time
         nanosleep(&ts, NULL);
     }
     res->seconds = now_sec() - t0;
-    if (!exited) {
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
-        while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-            ;
-    }
+    run_stop(&qemu);
     if (!res->passed)
         res->tail = console_tail(console, BOOT_TEST_TAIL_LINES);
-    if (exited && !res->passed && WIFEXITED(ws) && WEXITSTATUS(ws) == 127)
+    if (exited && !res->passed && qemu.status == 127)
         r = kiln_errf(err, KILN_EFAIL, "cannot run 'qemu-system-x86_64'");
     fs_rm_rf(dir, NULL);
     return r;

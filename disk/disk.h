@@ -1,0 +1,107 @@
+/* disk.h - disk layout: a root file system becomes a VM disk, and a disk
+ * becomes a root file system again.  This header does not include guestfs.h.
+ *
+ * Two paths lay out a disk, and both fill a struct guest_result:
+ *   host path       host_disk_stage() (host-disk.c, host-grub.c): when nothing
+ *                   runs inside the image, the tree is sysprepped and written to
+ *                   an ext4 root with `mke2fs -d` on a disk partitioned by
+ *                   `parted`; GRUB's core image is made with grub-mkimage.
+ *   appliance path  guest_stage_run() (guest-stage.c, customize.c, layout.c):
+ *                   one libguestfs launch lays the tree onto a scratch disk, runs
+ *                   the recipe's in-guest steps (packages, run, services, sysprep
+ *                   and its checked post-condition), makes the disk bootable when
+ *                   a disk output asks for it, and copies the tree back out.
+ * disk_write_output() then turns the raw disk into the output's file (qcow2 or
+ * raw).  Reading a disk: disk_detect_format() and base_disk_tar() (the disk
+ * base, base-disk.c).  Disks already in the store: disk_find() (disk-store.c).
+ * The media types of disks in the store are in images/manifest.h. */
+#ifndef KILN_DISK_H
+#define KILN_DISK_H
+
+#include <stdint.h>
+
+#include "common/err.h"
+#include "images/manifest.h"
+#include "recipes/recipe.h"
+#include "tree/tree.h"
+
+#define DISK_MIN_SIZE (64ull << 20)
+#define DISK_MAX_SIZE (8ull << 40) /* 8 TiB: refuse anything larger */
+
+/* What either path made.  Embedded: guest_result_release() frees the members. */
+struct guest_result {
+    char *tree_tar;       /* the rootfs as a tar (tree_out); owned */
+    char *disk_raw;       /* the raw disk (in workdir) when the recipe has a disk output, else NULL; owned */
+    uint64_t disk_size;   /* its virtual size in bytes */
+    int sysprep_verified; /* 1: the sysprep post-condition was checked and holds */
+};
+void guest_result_release(struct guest_result *res);
+
+/* The first qcow2/raw output of the recipe, or NULL. */
+const struct recipe_output *disk_first_output(const struct recipe *r);
+
+/* Plans the disk size: o->size when given (checked against the content:
+ * KILN_EINVAL "... is too small ..." when it cannot hold it), else the
+ * content plus headroom (1.3x + 256 MiB, more when packages are installed),
+ * rounded up to a MiB.  content = bytes of the rootfs tar.  No I/O. */
+int disk_plan_size(const struct recipe_output *o, uint64_t content, int installs,
+                   uint64_t *size, struct kiln_err *err);
+
+/* The appliance path.  workdir is a scratch directory the caller removes.
+ * On failure nothing outside workdir is touched. */
+int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *workdir,
+                    const char *tree_out, struct guest_result *out, struct kiln_err *err);
+
+/* The host path: 1 when the recipe's disk can be laid out without an
+ * appliance (no in-guest steps, ext4, running as root, parted and mke2fs
+ * present; bootable disks need grub-mkimage).  host_disk_stage() sysprep-
+ * checks tree (and adds /etc/fstab and GRUB's files to it), writes it to
+ * tree_out and builds the disk in workdir. */
+int host_disk_eligible(const struct recipe *r);
+int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workdir, const char *tree_out,
+                    struct guest_result *out, struct kiln_err *err);
+
+/* Writes the raw disk at raw as dest in the output's format (qcow2 compact,
+ * compressed when o->compress; raw sparse), through a temp file next to dest. */
+int disk_write_output(const char *raw, const struct recipe_output *o, const char *dest,
+                      struct kiln_err *err);
+
+enum disk_format { DISK_FORMAT_RAW, DISK_FORMAT_QCOW2 };
+
+/* Detects a disk file's format from its header (never by asking qemu):
+ * "QFI\xfb" is qcow2 (refused when it names a backing or external data
+ * file), other known image magics are refused, anything else is raw and
+ * must be a whole number of 512-byte sectors.  KILN_EINVAL with a clear
+ * message for anything that is not a usable disk image. */
+int disk_detect_format(const char *path, enum disk_format *fmt, struct kiln_err *err);
+/* "qcow2" or "raw". */
+const char *disk_format_name(enum disk_format fmt);
+
+/* The disk base: checks the declared sha256, the format (above), that the
+ * disk holds an operating system (libguestfs inspection), and exports its
+ * root filesystem (every mounted filesystem) as a tar at tar_out with
+ * numeric owners and xattrs.  The disk is read at `src` (a /proc/PID/fd/N
+ * path of the file opened inside the build context); messages name
+ * b->path. */
+int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_out, struct kiln_err *err);
+
+/* --- disks in the store (disk-store.c) ----------------------------------- */
+struct store;
+
+/* A disk blob in the store.  Embedded: disk_ref_release() frees the members. */
+struct disk_ref {
+    enum disk_format format;
+    char *blob_path;   /* the blob's path in the store (read it, never write it) */
+    char *digest;      /* "sha256:<hex>" of the disk blob */
+    uint64_t size;
+    char *marker;      /* the recipe's boot_test.marker, or NULL */
+    unsigned timeout;  /* the recipe's boot_test.timeout, or 0 */
+};
+
+/* Finds the disk of ref: a disk artifact manifest, or the disk in an index
+ * (the one of format want first; any other disk when any is set). */
+int disk_find(struct store *st, const char *ref, enum disk_format want, int any, struct disk_ref *out,
+              struct kiln_err *err);
+void disk_ref_release(struct disk_ref *d);
+
+#endif
