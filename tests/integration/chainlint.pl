@@ -28,8 +28,8 @@ my $file_mode = @ARGV && $ARGV[0] eq '--file';
 my $in_function = 0;
 sub problem { push @problems, sprintf("line %d: %s", @_) if !$file_mode || $in_function }
 
-# ---- lexer: tokens are [type, text, line]; type is W (word), O (operator)
-# or N (newline).
+# ---- lexer: tokens are [type, text, line]; type is W (word), O (operator),
+# R (redirection, its target is the next word) or N (newline).
 my @tok;
 sub lex {
     my $line = 1;
@@ -159,9 +159,10 @@ sub expect_word {
 my %closer = map { $_ => 1 } qw(then elif else fi do done esac });
 
 # A list: and-or lists separated by ';', '&' or newlines, up to a closing
-# word in command position, ')', ';;' or the end. Returns the and-or lists:
-# each is { first => line, text => its first words, ops => [...], last => the
-# last pipeline's first command }.
+# word in command position, ')', ';;' or the end. Returns the and-or lists,
+# each { line, end => its first and last line, cmds => the first command of
+# each of its pipelines, ops => the && and || between them, sep => what
+# follows it }.
 sub parse_list {
     my @items;
     while (1) {
@@ -215,7 +216,8 @@ sub parse_pipeline {
 
 # The and-or lists of a list that must be one chain. A list that ends in
 # `return N` or `exit N` (N not 0) fails whatever comes before, which is
-# only there to explain the failure, so it need not be a chain.
+# only there to explain the failure, so it need not be a chain. A `||`
+# after a `&&` would run when any step before it failed, and go on.
 # $top: the test body itself, which the harness runs after `(exit 117) &&`.
 sub check_chain {
     my ($items, $what, $top) = @_;
@@ -243,7 +245,7 @@ sub check_chain {
 }
 
 sub check_loop_body {
-    my ($items, $line) = @_;
+    my ($items) = @_;
     check_chain($items, ' in a loop body');
     return unless @$items;
     my $last = $items->[-1];
@@ -261,8 +263,9 @@ sub trailing_redirects {
     }
 }
 
-# Returns { text => first words, exits => is `return N`/`exit N` or a group
-# ending in one }.
+# Parses one command, checking the lists inside it. Returns { text => its
+# first words, returns => it is return, exit, break or continue, exits => it
+# is `return N` or `exit N` (N not 0), or a group that always ends in one }.
 sub parse_command {
     my $t = peek();
     die "unexpected end\n" unless defined $t;
@@ -319,7 +322,7 @@ sub parse_command {
                 parse_list();
             }
             expect_word('do');
-            check_loop_body(parse_list(), $line);
+            check_loop_body(parse_list());
             expect_word('done');
             trailing_redirects();
             return { text => "$w ... done" };
@@ -373,10 +376,12 @@ sub parse_command {
     return { text => $text, returns => $returns, exits => $exits };
 }
 
+# A group or subshell that always ends in `return N` or `exit N` (N not 0).
 sub ends_in_exit {
     my ($items) = @_;
     return 0 unless @$items;
-    return $items->[-1]{cmds}[-1]{exits};
+    my $last = $items->[-1];
+    return !@{$last->{ops}} && $last->{cmds}[0]{exits};
 }
 
 eval {
