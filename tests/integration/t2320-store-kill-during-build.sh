@@ -58,6 +58,7 @@ test_expect_success 'gc removes what the killed builds left, every listed image 
     "$TOOL" verify "$KILN_STORE" >/dev/null &&
     listed >after &&
     cmp before after &&
+    test -s after &&
     while read -r ref; do
         umoci stat --image "$KILN_STORE:$ref" >/dev/null || exit 1
     done <after
