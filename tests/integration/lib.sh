@@ -2,17 +2,27 @@
 #
 #   . "$(dirname "$0")/lib.sh"
 #   test_expect_success 'what it defends' '
-#       kiln check good.yaml
+#       kiln check good.yaml >out &&
+#       test_grep "^name: " out
 #   '
 #   test_done
 #
 # Each test file runs in a fresh temporary directory with its own store
 # ($KILN_STORE); `kiln` runs the binary under test ($KILN_BIN).
+#
+# A test passes only if every step of its body succeeds, so a body is one &&
+# chain, and a loop in it ends its body in `|| return 1`. The chain lint
+# (chainlint.pl, then git's `(exit 117) &&` check) refuses a body that is not,
+# before it runs: the test is `not ok`, with "broken && chain" and where on
+# stderr. The functions a test script defines are linted the same way when it
+# sources this file. KILN_TEST_LINT_ONLY=1 lints the bodies without running them.
 
 set -u
+TEST_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KILN_SRC=${KILN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 KILN_BIN=${KILN_BIN:-$KILN_SRC/kiln}
 TEST_NAME=$(basename "$0" .sh)
+TEST_SCRIPT=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kiln-$TEST_NAME.XXXXXX")
 export KILN_STORE="$TEST_DIR/store"
 export HOME="$TEST_DIR/home"
@@ -34,9 +44,9 @@ say() { echo "# $*"; }
 # static busybox with the given applets linked to it, /etc/passwd with root,
 # and an empty /tmp.
 busybox_root() {
-    _d=$1
-    shift
-    mkdir -p "$_d/bin" "$_d/etc" "$_d/tmp" &&
+    _d=$1 &&
+        shift &&
+        mkdir -p "$_d/bin" "$_d/etc" "$_d/tmp" &&
         cp /bin/busybox "$_d/bin/busybox" &&
         for _a in "$@"; do ln -s busybox "$_d/bin/$_a" || return 1; done &&
         printf 'root:x:0:0:root:/root:/bin/sh\n' >"$_d/etc/passwd"
@@ -46,45 +56,75 @@ busybox_root() {
 test_on_exit() { test_cleanups="$test_cleanups
 $1"; }
 
-test_expect_success() {
-    test_count=$((test_count + 1))
-    _desc=$1
-    _body=$2
-    _out="$TEST_DIR/.out.$test_count"
-    : >"$TEST_DIR/.start"
-    if (set -e; eval "$_body") >"$_out" 2>&1; then
-        echo "ok $test_count - $_desc"
-    else
-        test_failures=$((test_failures + 1))
-        echo "not ok $test_count - $_desc"
-        # On stderr, so that prove shows why without --verbose; with the
-        # stderr a command of this test left in ./err, if any.
+# The body runs as a function, so that `|| return 1` in a loop ends the test.
+test_eval_() {
+    eval "$1"
+}
+
+# Prints why BODY is not one && chain, and fails, if it is not.
+test_lint_() {
+    printf '%s\n' "$1" | perl "$TEST_LIB_DIR/chainlint.pl" || return 1
+    # What the shell itself says: behind `(exit 117) &&`, a body that is one
+    # chain runs nothing and ends with 117 (a here-document left open swallows
+    # the echo).
+    _lint=$( (test_eval_ "(exit 117) && $1
+
+echo OK-\$? >&3") 3>&1 >/dev/null 2>&1 </dev/null) &&
+        if [ "$_lint" != OK-117 ]; then
+            echo "a step runs when the one before it fails (or a here-document is not closed)"
+            return 1
+        fi
+}
+
+# test_fail_ DESC PREFIX FILE: a failed test, with FILE (what it printed, or
+# why the lint refused it) on stderr, each line after PREFIX, so that prove
+# shows it without --verbose.
+test_fail_() {
+    test_failures=$((test_failures + 1)) &&
+        echo "not ok $test_count - $1" &&
         {
-            sed -e 's/^/#   /' "$_out" | tail -n 40
-            if [ -s err ] && [ err -nt "$TEST_DIR/.start" ]; then
-                echo "#   ./err:"
-                sed -e 's/^/#     /' err | tail -n 20
-            fi
+            sed -e "s/^/#   $2/" "$3" | tail -n 40 &&
+                # the stderr a command of this test left in ./err, if any
+                if [ -s err ] && [ err -nt "$TEST_DIR/.start" ]; then
+                    echo "#   ./err:" &&
+                        sed -e 's/^/#     /' err | tail -n 20
+                fi
         } >&2
-    fi
+}
+
+test_expect_success() {
+    test_count=$((test_count + 1)) &&
+        _desc=$1 &&
+        _body=$2 &&
+        _out="$TEST_DIR/.out.$test_count" &&
+        : >"$TEST_DIR/.start" &&
+        if ! test_lint_ "$_body" >"$_out" 2>&1; then
+            test_fail_ "$_desc" "broken \&\& chain: " "$_out"
+        elif [ -n "${KILN_TEST_LINT_ONLY:-}" ]; then
+            echo "ok $test_count - $_desc # SKIP only linted (KILN_TEST_LINT_ONLY)"
+        elif (test_eval_ "$_body") >"$_out" 2>&1; then
+            echo "ok $test_count - $_desc"
+        else
+            test_fail_ "$_desc" "" "$_out"
+        fi
 }
 
 test_skip() {
-    test_count=$((test_count + 1))
-    echo "ok $test_count - $1 # SKIP $2"
+    test_count=$((test_count + 1)) &&
+        echo "ok $test_count - $1 # SKIP $2"
 }
 
 # Runs a command that must fail with the given exit status; stderr in ./err.
 test_expect_code() {
-    _want=$1
-    shift
-    _rc=0
-    "$@" >out 2>err || _rc=$?
-    if [ "$_rc" != "$_want" ]; then
-        echo "expected exit $_want, got $_rc from: $*" >&2
-        cat err >&2
-        return 1
-    fi
+    _want=$1 &&
+        shift &&
+        _rc=0 &&
+        { "$@" >out 2>err || _rc=$?; } &&
+        if [ "$_rc" != "$_want" ]; then
+            echo "expected exit $_want, got $_rc from: $*" >&2 &&
+                cat err >&2
+            return 1
+        fi
 }
 
 # grep that prints what it searched when it fails.
@@ -106,12 +146,24 @@ store_digest() {
     fi
 }
 
+# The functions the test script defines must be && chains too.
+if [ -f "$TEST_SCRIPT" ] && ! _lint=$(perl "$TEST_LIB_DIR/chainlint.pl" --file <"$TEST_SCRIPT"); then
+    test_count=$((test_count + 1))
+    test_failures=$((test_failures + 1))
+    echo "not ok $test_count - the functions of $TEST_NAME.sh are && chains"
+    printf '%s\n' "$_lint" | sed -e 's/^/#   broken \&\& chain: /' >&2
+fi
+
 test_done() {
-    _rc=0
-    [ "$test_failures" -eq 0 ] || _rc=1
-    echo "1..$test_count"
-    eval "$test_cleanups" 2>/dev/null || true
-    cd /
-    if [ $_rc -eq 0 ]; then rm -rf "$TEST_DIR"; else echo "# kept $TEST_DIR"; fi
-    exit $_rc
+    echo "1..$test_count" &&
+        # the cleanups (servers, mounts) run whatever happened; some have nothing left to do
+        { eval "$test_cleanups" 2>/dev/null || :; } &&
+        cd / &&
+        if [ "$test_failures" -eq 0 ]; then
+            rm -rf "$TEST_DIR" &&
+                exit 0
+        else
+            echo "# kept $TEST_DIR"
+        fi
+    exit 1
 }

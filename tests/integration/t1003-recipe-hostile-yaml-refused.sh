@@ -4,10 +4,10 @@
 
 # Runs kiln check under a time limit; exit status in $rc, never a signal.
 check_rc() {
-    rc=0
-    timeout 20 "$KILN_BIN" check "$@" >out 2>err || rc=$?
+    rc=0 &&
+    { timeout 20 "$KILN_BIN" check "$@" >out 2>err || rc=$?; } &&
     if [ "$rc" -ge 124 ]; then
-        echo "kiln check $* died or hung (exit $rc)" >&2
+        echo "kiln check $* died or hung (exit $rc)" >&2 &&
         cat err >&2
         return 1
     fi
@@ -15,14 +15,14 @@ check_rc() {
 
 # Hostile inputs: each must exit 2 with a positioned message, never crash or hang.
 hostile() {
-    _name=$1
-    _want=$2
-    check_rc "$_name" || return 1
+    _name=$1 &&
+    _want=$2 &&
+    check_rc "$_name" &&
     if [ "$rc" != 2 ]; then
-        echo "expected exit 2 from $_name, got $rc" >&2
+        echo "expected exit 2 from $_name, got $rc" >&2 &&
         cat err >&2
         return 1
-    fi
+    fi &&
     test_grep -- "^kiln: $_name:$_want" err
 }
 
@@ -32,7 +32,7 @@ test_expect_success 'billion laughs is refused at the first anchor' '
 '
 
 test_expect_success 'deep nesting is refused' '
-    { printf "labels: "; head -c 100000 /dev/zero | tr "\\0" "["; } >deep.yaml &&
+    { printf "labels: " && head -c 100000 /dev/zero | tr "\\0" "["; } >deep.yaml &&
     hostile deep.yaml "1:40: recipe is nested deeper than 32 levels"
 '
 
@@ -54,7 +54,7 @@ test_expect_success 'a recipe over 1 MiB is refused without parsing it' '
 '
 
 test_expect_success 'a quarter million nodes are refused' '
-    { printf "packages: ["; head -c 250000 /dev/zero | sed "s/\\x0/a,/g"; printf "]\n"; } >nodes.yaml &&
+    { printf "packages: [" && head -c 250000 /dev/zero | sed "s/\\x0/a,/g" && printf "]\n"; } >nodes.yaml &&
     hostile nodes.yaml "1:" && test_grep "more than 100000 nodes" err
 '
 
@@ -67,9 +67,13 @@ test_expect_success 'modes without a leading zero and .. in dest are refused wit
 
 test_expect_success 'every fuzz seed exits 0 or 2, never crashes or hangs' '
     for f in "$KILN_SRC"/tests/fuzz/corpus/recipe/*; do
-        check_rc "$f" || exit 1
-        case $rc in 0|2) ;; *) echo "$f: exit $rc" >&2; cat err >&2; exit 1 ;; esac
-        if [ "$rc" = 2 ]; then test_grep -q "^kiln: " err || exit 1; fi
+        test -f "$f" &&
+        check_rc "$f" &&
+        case $rc in
+        0 | 2) ;;
+        *) echo "$f: exit $rc" >&2 && cat err >&2 && return 1 ;;
+        esac &&
+        if [ "$rc" = 2 ]; then test_grep -q "^kiln: " err; fi || return 1
     done
 '
 

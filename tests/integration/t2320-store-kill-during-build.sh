@@ -23,7 +23,7 @@ files:
 outputs: [oci]
 YAML
 
-listed() { kiln list big --json | jq -r '.images[] | .name + ":" + .version'; }
+listed() { kiln list big --json >listed.json && jq -r '.images[] | .name + ":" + .version' listed.json; }
 
 test_expect_success 'setup: one finished build' '
     kiln build r.yaml >out &&
@@ -33,11 +33,13 @@ test_expect_success 'setup: one finished build' '
 test_expect_success "kiln build killed at random points $ROUNDS times leaves only whole images" '
     for i in $(seq 1 "$ROUNDS"); do
         listed >before || exit 1
-        "$KILN_BIN" build r.yaml --version auto >build.out 2>build.err &
-        pid=$!
-        echo "$pid" >build.pid
-        sleep "$((RANDOM % 4)).$((RANDOM % 10))"
-        { kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; true; }
+        { "$KILN_BIN" build r.yaml --version auto >build.out 2>build.err & } &&
+        pid=$! &&
+        echo "$pid" >build.pid &&
+        sleep "$((RANDOM % 4)).$((RANDOM % 10))" &&
+        # killed, or it finished before the kill: either way it is over
+        { kill -9 "$pid" 2>/dev/null || :; } &&
+        { wait "$pid" 2>/dev/null || :; } || exit 1
         jq -e ".schemaVersion == 2" "$KILN_STORE/index.json" >/dev/null || { echo "round $i: index.json" >&2; exit 1; }
         listed >after || { echo "round $i: kiln list" >&2; exit 1; }
         test -z "$(comm -23 <(sort before) <(sort after))" || { echo "round $i: an image was lost" >&2; exit 1; }
@@ -45,7 +47,7 @@ test_expect_success "kiln build killed at random points $ROUNDS times leaves onl
         "$TOOL" verify "$KILN_STORE" >/dev/null || { echo "round $i: verify" >&2; exit 1; }
         while read -r ref; do
             skopeo inspect --raw "oci:$KILN_STORE:$ref" >/dev/null || { echo "round $i: skopeo cannot read $ref" >&2; exit 1; }
-        done <after
+        done <after || exit 1
     done
 '
 
@@ -56,16 +58,17 @@ test_expect_success 'gc removes what the killed builds left, every listed image 
     "$TOOL" verify "$KILN_STORE" >/dev/null &&
     listed >after &&
     cmp before after &&
+    test -s after &&
     while read -r ref; do
         umoci stat --image "$KILN_STORE:$ref" >/dev/null || exit 1
     done <after
 '
 
 test_expect_success 'gc run while builds are writing keeps their blobs' '
-    "$KILN_BIN" build r.yaml --version auto >b1.out 2>b1.err &
-    p1=$!
-    echo "$p1" >build.pid
-    sleep 0.5
+    { "$KILN_BIN" build r.yaml --version auto >b1.out 2>b1.err & } &&
+    p1=$! &&
+    echo "$p1" >build.pid &&
+    sleep 0.5 &&
     kiln gc --json >gc.json &&
     wait "$p1" &&
     ref=$(sed -n "s/@.*//p" b1.out) &&

@@ -168,7 +168,7 @@ test_expect_success 'a compression bomb stops at the expanded-size limit' '
 '
 
 test_expect_success 'an archive with too many entries stops at the entry limit' '
-    mkdir many && for i in $(seq 1 50); do : >many/f$i; done && tar cf many.tar many &&
+    mkdir many && for i in $(seq 1 50); do : >many/f$i || return 1; done && tar cf many.tar many &&
     recipe many.tar &&
     before=$(store_digest) &&
     KILN_MAX_ENTRIES=20 test_expect_code 2 kiln build r.yaml &&

@@ -39,21 +39,24 @@ YAML
 # Every blob an image reaches: the manifest or index, nested manifests, configs,
 # layers and the file manifest (attestations about a build are not part of it).
 closure() {
-    local store=$1 d=$2 blob
-    blob="$store/blobs/sha256/${d#sha256:}"
-    echo "$d"
-    jq -r '(.config.digest // empty), (.layers[]?.digest), (.annotations["dev.kiln.files"] // empty)' "$blob"
-    for m in $(jq -r '.manifests[]?.digest' "$blob"); do closure "$store" "$m"; done
+    local store=$1 d=$2 blob &&
+    blob="$store/blobs/sha256/${d#sha256:}" &&
+    echo "$d" &&
+    jq -r '(.config.digest // empty), (.layers[]?.digest), (.annotations["dev.kiln.files"] // empty)' "$blob" &&
+    for m in $(jq -r '.manifests[]?.digest' "$blob"); do closure "$store" "$m" || return 1; done
 }
 
-digest_in() { KILN_STORE="$TEST_DIR/$1" kiln build "$2" ${3:+--compression $3} | tail -n1 | sed 's/.*@//'; }
+digest_in() {
+    KILN_STORE="$TEST_DIR/$1" kiln build "$2" ${3:+--compression $3} >"$1.build" &&
+    tail -n1 "$1.build" | sed 's/.*@//'
+}
 
 test_expect_success 'two builds in two stores, a second apart and with touched inputs, are identical' '
     a=$(digest_in s1 tb.yaml) &&
     sleep 1 && touch payload.txt base.tgz &&
     b=$(digest_in s2 tb.yaml) &&
     test -n "$a" && test "$a" = "$b" &&
-    closure s1 "$a" | sort -u >l1 && closure s2 "$b" | sort -u >l2 &&
+    closure s1 "$a" >c1 && sort -u c1 >l1 && closure s2 "$b" >c2 && sort -u c2 >l2 &&
     test "$(wc -l <l1)" -ge 4 &&
     cmp l1 l2 &&
     while read -r d; do cmp "s1/blobs/sha256/${d#sha256:}" "s2/blobs/sha256/${d#sha256:}" || exit 1; done <l1
@@ -109,14 +112,14 @@ files:
 YAML
 
 created_of() {
-    local d
-    d=$(jq -r ".manifests[] | select(.annotations[\"org.opencontainers.image.ref.name\"] == \"$2\") | .digest" "$1/index.json")
-    d=$(jq -r .config.digest "$1/blobs/sha256/${d#sha256:}")
+    local d &&
+    d=$(jq -r ".manifests[] | select(.annotations[\"org.opencontainers.image.ref.name\"] == \"$2\") | .digest" "$1/index.json") &&
+    d=$(jq -r .config.digest "$1/blobs/sha256/${d#sha256:}") &&
     jq -r .created "$1/blobs/sha256/${d#sha256:}"
 }
 
 test_expect_success 'without SOURCE_DATE_EPOCH a tarball base gives the image the newest time in it' '
-    (unset SOURCE_DATE_EPOCH; KILN_STORE="$TEST_DIR/e1" kiln build dated.yaml >/dev/null) &&
+    (unset SOURCE_DATE_EPOCH && KILN_STORE="$TEST_DIR/e1" kiln build dated.yaml >/dev/null) &&
     test "$(created_of e1 dated:1.0.0)" = "2023-11-14T22:13:20Z" &&
     umoci unpack --image e1:dated:1.0.0 eb >/dev/null &&
     test "$(stat -c %Y eb/rootfs/etc/a)" = 1700000000 &&
@@ -133,7 +136,7 @@ test_expect_success 'SOURCE_DATE_EPOCH overrides it and clamps newer file times'
 '
 
 test_expect_success 'a scratch or directory base keeps 1970-01-01 without SOURCE_DATE_EPOCH' '
-    (unset SOURCE_DATE_EPOCH; KILN_STORE="$TEST_DIR/e3" kiln build dir.yaml >/dev/null) &&
+    (unset SOURCE_DATE_EPOCH && KILN_STORE="$TEST_DIR/e3" kiln build dir.yaml >/dev/null) &&
     test "$(created_of e3 repro-dir:1.0.0)" = "1970-01-01T00:00:00Z"
 '
 

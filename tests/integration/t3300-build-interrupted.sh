@@ -13,15 +13,15 @@ printf 'name: small\nversion: 1.0.0\nbase:\n  scratch: true\nfiles:\n  - content
 
 # interrupt SIGNAL: start the big build, wait until it writes blobs, signal it.
 interrupt() {
-    "$KILN_BIN" build big.yaml >out 2>err &
-    pid=$!
-    while ! ls "$KILN_STORE/.kiln/tmp/"* >/dev/null 2>&1; do
-        kill -0 $pid 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -"$1" $pid
-    rc=0; wait $pid || rc=$?
-    echo "exit $rc"
+    { "$KILN_BIN" build big.yaml >out 2>err & } &&
+    pid=$! &&
+    while ! ls "$KILN_STORE/.kiln/tmp/"* >/dev/null 2>&1 && kill -0 $pid 2>/dev/null; do
+        sleep 0.1 || return 1
+    done &&
+    kill -"$1" $pid &&
+    rc=0 &&
+    { wait $pid || rc=$?; } &&
+    echo "exit $rc" &&
     test "$rc" = "$2"
 }
 

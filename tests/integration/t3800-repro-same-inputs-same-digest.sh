@@ -37,12 +37,12 @@ test_expect_success 'the same manifest digest, single- and multi-output' '
 '
 
 walk() { # STORE DIGEST: the digests an image manifest or index reaches
-    echo "$2"
-    _m="$TEST_DIR/$1/blobs/sha256/${2#sha256:}"
-    for _c in $(jq -r ".manifests[]?.digest" "$_m"); do walk "$1" "$_c"; done
-    jq -r ".config.digest // empty, .layers[]?.digest, .annotations[\"dev.kiln.files\"] // empty" "$_m"
+    local _m="$TEST_DIR/$1/blobs/sha256/${2#sha256:}" &&
+    echo "$2" &&
+    jq -r ".config.digest // empty, .layers[]?.digest, .annotations[\"dev.kiln.files\"] // empty" "$_m" &&
+    for _c in $(jq -r ".manifests[]?.digest" "$_m"); do walk "$1" "$_c" || return 1; done
 }
-closure() { walk "$1" "$(ref_digest "$TEST_DIR/$1" "$2")" | sort -u; }
+closure() { _d=$(ref_digest "$TEST_DIR/$1" "$2") && walk "$1" "$_d" >"$1.walk" && sort -u "$1.walk"; }
 
 test_expect_success 'the same blobs in both images (config, layers, file manifest)' '
     closure a app:1.0.0 >blobs-a && closure b app:1.0.0 >blobs-b &&

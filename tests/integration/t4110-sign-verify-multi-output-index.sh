@@ -37,7 +37,8 @@ test_expect_success 'a flipped byte in a nested artifact layer fails kiln and th
     chmod u+w "$L" && flip_byte "$L" 7 &&
     test_expect_code 3 kiln verify multi:1.0.0 --key k.pub &&
     test_grep "digest mismatch in layer" err &&
-    ! sh "$AUDIT" "$KILN_STORE" multi:1.0.0 k.pub 2>/dev/null
+    ! sh "$AUDIT" "$KILN_STORE" multi:1.0.0 k.pub >audit.out 2>&1 &&
+    test_grep "mismatch in blob" audit.out
 '
 
 test_expect_success 'a missing nested manifest is named' '

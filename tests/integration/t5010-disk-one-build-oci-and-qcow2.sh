@@ -37,7 +37,9 @@ test_expect_success 'the disk and the image describe the same root filesystem' '
     dsk=$(blob "$(jq -r ".manifests[] | select(.artifactType == \"application/vnd.dev.kiln.disk.qcow2.v1\") | .digest" "$idx")") &&
     a=$(jq -r ".annotations[\"dev.kiln.files\"]" "$img") &&
     b=$(jq -r ".annotations[\"dev.kiln.files\"]" "$dsk") &&
+    [[ $a == sha256:* ]] &&
     test "$a" = "$b" &&
+    jq -e ".files | length > 0" "$(blob "$a")" &&
     jq -e ".annotations[\"dev.kiln.sysprep\"] == \"verified\"" "$dsk"
 '
 

@@ -34,7 +34,7 @@ run_recipe() {
 }
 
 no_scratch_left() {
-    left=$(find "$TMPDIR" -mindepth 1 -maxdepth 1 | head -n 5)
+    left=$(find "$TMPDIR" -mindepth 1 -maxdepth 1 | head -n 5) &&
     if [ -n "$left" ]; then echo "left behind: $left" >&2; return 1; fi
 }
 
