@@ -6,15 +6,14 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_answers URL...: waits up to 10 s until one of the URLs answers over HTTP.
+# wait_answers URL...: waits up to 10 s until one of the URLs answers over
+# HTTP (polled in a child shell that timeout(1) bounds).
 wait_answers() {
-    for _i in $(seq 100); do
-        for _u in "$@"; do
-            curl -sk -o /dev/null "$_u" && return 0
-        done
-        sleep 0.1
-    done
-    return 1
+    timeout 10 sh -c '
+        while :; do
+            for u in "$@"; do curl -sk -o /dev/null "$u" && exit 0; done
+            sleep 0.1
+        done' sh "$@"
 }
 
 # Every server started below writes NAME.pid in $TEST_DIR; all stop at exit.
@@ -40,12 +39,15 @@ http:
   secret: kiln-test-secret
 ${3:-}
 EOF
-    (setsid docker-registry serve "$TEST_DIR/$1.yml" >>"$TEST_DIR/$1.log" 2>&1 &
-        echo $! >"$TEST_DIR/$1.pid") &&
-    wait_answers "http://127.0.0.1:$2/v2/" "https://127.0.0.1:$2/v2/" && return 0
-    echo "registry $1 did not start:" >&2
-    cat "$TEST_DIR/$1.log" >&2
-    return 1
+    { setsid docker-registry serve "$TEST_DIR/$1.yml" >>"$TEST_DIR/$1.log" 2>&1 & } &&
+    echo $! >"$TEST_DIR/$1.pid" &&
+    {
+        wait_answers "http://127.0.0.1:$2/v2/" "https://127.0.0.1:$2/v2/" || {
+            echo "registry $1 did not start:" >&2 &&
+            cat "$TEST_DIR/$1.log" >&2 &&
+            return 1
+        }
+    }
 }
 
 # start_drop_proxy NAME PORT TARGET_PORT N [BYTES|503 [MARKER]]: a TCP proxy on
@@ -116,8 +118,8 @@ while True:
     threading.Thread(target=pipe, args=(c, u, True), daemon=True).start()
     threading.Thread(target=pipe, args=(u, c, False), daemon=True).start()
 EOF
-    (setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$4" "$TEST_DIR/$1.dropped" "${5:-0}" "${6:-PATCH /v2/}" >"$TEST_DIR/$1.log" 2>&1 &
-        echo $! >"$TEST_DIR/$1.pid") &&
+    { setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$4" "$TEST_DIR/$1.dropped" "${5:-0}" "${6:-PATCH /v2/}" >"$TEST_DIR/$1.log" 2>&1 & } &&
+    echo $! >"$TEST_DIR/$1.pid" &&
     wait_answers "http://127.0.0.1:$2/v2/"
 }
 
@@ -142,7 +144,7 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 EOF
-    (setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$TEST_DIR/$1.requests" "$4" >"$TEST_DIR/$1.log" 2>&1 &
-        echo $! >"$TEST_DIR/$1.pid") &&
+    { setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$TEST_DIR/$1.requests" "$4" >"$TEST_DIR/$1.log" 2>&1 & } &&
+    echo $! >"$TEST_DIR/$1.pid" &&
     wait_answers "http://127.0.0.1:$2/"
 }
