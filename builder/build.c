@@ -1,5 +1,5 @@
 /* build.c - runs a plan: scratch directory, base, host steps, guest hook,
- * outputs, and the held blobs that build_commit() puts in the store. */
+ * outputs, and the held blobs that build_publish() hands to publish_image(). */
 #include "builder/build.h"
 #include "builder/disk.h"
 
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "builder/plan.h"
+#include "signing/publish.h"
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -202,17 +203,6 @@ void build_emergency_cleanup(void)
     }
     /* current_lock stays held: the build must not go on committing. */
 }
-
-void build_critical_begin(void)
-{
-    pthread_mutex_lock(&current_lock);
-}
-
-void build_critical_end(void)
-{
-    pthread_mutex_unlock(&current_lock);
-}
-
 
 static int run_guest(struct build_ctx *ctx, struct kiln_err *err)
 {
@@ -438,24 +428,50 @@ fail:
     return rc;
 }
 
-int build_commit(struct build_result *res, struct kiln_err *err)
+int build_publish(struct build_result *res, const struct publish_ref *ref, const struct signing_key *key,
+                  char **version_out, struct kiln_err *err)
 {
+    if (version_out)
+        *version_out = NULL;
     struct build_ctx *ctx = res->ctx;
+    /* build_emergency_cleanup() waits for current_lock: a signal does not
+     * stop the publish half-way. */
+    pthread_mutex_lock(&current_lock);
     pthread_mutex_lock(&ctx->lock);
     int rc = 0;
+    struct publish_blob *blobs = xcalloc(ctx->n_blobs + 1, sizeof(*blobs));
+    size_t n = 0;
     if (ctx->closed)
         rc = kiln_errf(err, KILN_EFAIL, "build interrupted");
+    /* The held blobs are handed over to publish_image(). */
     for (size_t i = 0; i < ctx->n_blobs && rc == 0; i++) {
         struct build_blob *b = &ctx->blobs[i];
-        struct store_blob_writer *w = b->w;
-        b->w = NULL;
-        if (!b->digest[0]) {
-            store_blob_abort(w);
-            continue;
+        if (b->w && b->digest[0]) {
+            blobs[n].w = b->w;
+            memcpy(blobs[n++].digest, b->digest, sizeof(b->digest));
+        } else {
+            store_blob_abort(b->w);
         }
-        rc = store_blob_commit(w, b->digest, NULL, NULL, err);
+        b->w = NULL;
     }
     pthread_mutex_unlock(&ctx->lock);
+    if (rc == 0) {
+        struct publish_request req = {
+            .ref = *ref,
+            .digest = res->digest,
+            .media_type = res->media_type,
+            .size = res->size,
+            .artifact_type = res->artifact_type,
+            .recipe_digest = ctx->recipe->sha256,
+            .blobs = blobs,
+            .n_blobs = n,
+            .build_record = res->record,
+            .key = key,
+        };
+        rc = publish_image(ctx->store, &req, version_out, err);
+    }
+    pthread_mutex_unlock(&current_lock);
+    free(blobs);
     return rc;
 }
 

@@ -9,10 +9,11 @@
  *                      plug in the same way), each returning a struct output_desc
  *                      several outputs -> an OCI image index naming them all
  *                    Every blob is written into the store's temp area and held
- *                    uncommitted: nothing in the store changes until build_commit().
- *   build_commit()   commits the held blobs (digests checked); the caller then adds
- *                    the image with store_image_add() -- last, so a failed or killed
- *                    build leaves index.json and blobs/ as they were.
+ *                    uncommitted: nothing in the store changes until build_publish().
+ *   build_publish()  hands the held blobs to publish_image() (signing/publish.h),
+ *                    which commits them and lists the image, its provenance and
+ *                    its signature in one index.json write; a failed or killed
+ *                    build leaves index.json as it was.
  *   build_abort()    removes the held temp blobs and the scratch directory.
  *
  * Reproducibility.  SOURCE_DATE_EPOCH is opts->source_date_epoch when set
@@ -67,6 +68,8 @@
 #include "recipes/recipe.h"
 
 struct build_ctx;
+struct publish_ref;  /* signing/publish.h */
+struct signing_key;  /* signing/signing.h */
 
 /* Runs the guest steps of the recipe on the rootfs in in_tar, writing the new
  * rootfs to out_tar.  It may call build_add_input() for what it downloads. */
@@ -132,24 +135,26 @@ struct build_result {
  * already cleaned up.  res is filled on success: build_result_release(). */
 int build_run(const struct recipe *r, struct store *st, const struct build_opts *opts,
               struct build_result *res, struct kiln_err *err);
-/* Commits the held blobs into the store. */
-int build_commit(struct build_result *res, struct kiln_err *err);
+/* Publishes the finished build under ref (name, version or auto, channel,
+ * force) into the store it was built in, with its provenance and, when key
+ * is not NULL, its signature: publish_image() with the held blobs, the
+ * manifest or index and the build record.  An interrupt (build_emergency_cleanup())
+ * waits until it returns, so the image is then either whole or absent.
+ * version_out (may be NULL) gets the version stored, caller-owned. */
+int build_publish(struct build_result *res, const struct publish_ref *ref, const struct signing_key *key,
+                  char **version_out, struct kiln_err *err);
 /* Aborts held blobs (if any) and removes the scratch directory; frees res. */
 void build_result_release(struct build_result *res);
 /* For a signal-handling thread: removes the held temp blobs and the scratch
  * directory of the build in progress (if any) and stops further commits. */
 void build_emergency_cleanup(void);
-/* Brackets build_commit() and store_image_add(): an interrupt waits until
- * the end of the section (then the image is complete in the store). */
-void build_critical_begin(void);
-void build_critical_end(void);
 
 /* --- for the step and output files ----------------------------------------- */
 
 /* Records an input for the build record (name, file:// uri, sha256 hex). */
 void build_add_input(struct build_ctx *ctx, const char *name, const char *path, const char *sha256);
 
-/* A blob being written into the store's temp area, held until build_commit(). */
+/* A blob being written into the store's temp area, held until build_publish(). */
 struct build_blob_writer;
 int build_blob_begin(struct build_ctx *ctx, struct build_blob_writer **out, struct kiln_err *err);
 int build_blob_write(struct build_blob_writer *w, const void *data, size_t len, struct kiln_err *err);

@@ -410,13 +410,56 @@ static char *normalise_recipe_digest(const char *d, struct kiln_err *err)
     return NULL;
 }
 
-int store_image_add(struct store *st, const struct store_image *img, int flags, char **version_out,
-                    struct kiln_err *err)
+/* ---- transactions ------------------------------------------------------ */
+
+struct store_txn {
+    struct store *st;
+    int lock;      /* DIR/.kiln/index.lock, held until commit or abort */
+    json_t *index; /* read inside the lock, changed in memory */
+    int changed;   /* something to write */
+};
+
+int store_txn_begin(struct store *st, struct store_txn **out, struct kiln_err *err)
 {
-    if (version_out)
-        *version_out = NULL;
+    *out = NULL;
+    int r, lock = -1;
+    json_t *index = NULL;
+    if ((r = store_require_write(st, err)) < 0 || (r = store_index_lock(st, &lock, err)) < 0)
+        return r;
+    if ((r = store_index_read(st, &index, err)) < 0) {
+        close(lock);
+        return r;
+    }
+    struct store_txn *t = xcalloc(1, sizeof(*t));
+    t->st = st;
+    t->lock = lock;
+    t->index = index;
+    *out = t;
+    return 0;
+}
+
+void store_txn_abort(struct store_txn *t)
+{
+    if (!t)
+        return;
+    json_decref(t->index);
+    close(t->lock);
+    free(t);
+}
+
+int store_txn_commit(struct store_txn *t, struct kiln_err *err)
+{
+    int r = t->changed ? index_write(t->st, t->index, err) : 0;
+    store_txn_abort(t);
+    return r;
+}
+
+/* ---- adding images ----------------------------------------------------- */
+
+int store_image_check(const struct store_image *img, int flags, struct kiln_err *err)
+{
     int r;
-    if ((r = store_require_write(st, err)) < 0 || (r = ref_check_name(img->name, err)) < 0)
+    if ((r = ref_check_name(img->name, err)) < 0)
         return r;
     if (flags & STORE_ADD_AUTO_VERSION)
         r = check_auto_base(img->version, err);
@@ -430,6 +473,19 @@ int store_image_add(struct store *st, const struct store_image *img, int flags, 
     if (img->media_type && !oci_media_type_is_manifest(img->media_type) && !oci_media_type_is_index(img->media_type))
         return kiln_errf(err, KILN_EINVAL, "image '%s:%s': media type '%s' is not an OCI manifest or index",
                          img->name, img->version, img->media_type);
+    return 0;
+}
+
+int store_txn_add_image(struct store_txn *t, const struct store_image *img, int flags, char **version_out,
+                        struct kiln_err *err)
+{
+    if (version_out)
+        *version_out = NULL;
+    struct store *st = t->st;
+    int r;
+    if ((r = store_image_check(img, flags, err)) < 0)
+        return r;
+    _cleanup_free_ char *recipe = normalise_recipe_digest(img->recipe_digest, NULL);
     struct oci_desc d;
     if ((r = describe_manifest(st, img->digest, img->media_type, img->size, img->artifact_type, &d, err)) < 0)
         return kiln_err_prefix(err, "image '%s:%s'", img->name, img->version);
@@ -437,11 +493,8 @@ int store_image_add(struct store *st, const struct store_image *img, int flags, 
     time_t now = img->now ? img->now : time(NULL);
     char created[32];
     rfc3339(now, created);
-    _cleanup_close_ int lock = -1;
-    json_t *index = NULL;
+    json_t *index = t->index;
     _cleanup_free_ char *version = NULL;
-    if ((r = store_index_lock(st, &lock, err)) < 0 || (r = store_index_read(st, &index, err)) < 0)
-        goto out;
     if (flags & STORE_ADD_AUTO_VERSION) {
         _cleanup_free_ char *prefix = nightly_prefix(img->version, now);
         version = xasprintf("%s%lu", prefix, highest_nightly(index, img->name, prefix) + 1);
@@ -493,15 +546,36 @@ int store_image_add(struct store *st, const struct store_image *img, int flags, 
     if (img->channel && set_channel(index, find_image(index, img->name, version, NULL), img->name, img->channel,
                                     version, now))
         changed = 1;
-    if (changed && (r = index_write(st, index, err)) < 0)
-        goto out;
+    if (changed)
+        t->changed = 1;
     if (version_out)
         *version_out = TAKE_PTR(version);
     r = 0;
 out:
-    json_decref(index);
     oci_desc_release(&d);
     return r;
+}
+
+int store_image_add(struct store *st, const struct store_image *img, int flags, char **version_out,
+                    struct kiln_err *err)
+{
+    if (version_out)
+        *version_out = NULL;
+    struct store_txn *t;
+    int r;
+    if ((r = store_require_write(st, err)) < 0 || (r = store_image_check(img, flags, err)) < 0 ||
+        (r = store_txn_begin(st, &t, err)) < 0)
+        return r;
+    _cleanup_free_ char *version = NULL;
+    if ((r = store_txn_add_image(t, img, flags, &version, err)) < 0) {
+        store_txn_abort(t);
+        return r;
+    }
+    if ((r = store_txn_commit(t, err)) < 0)
+        return r;
+    if (version_out)
+        *version_out = TAKE_PTR(version);
+    return 0;
 }
 
 int store_channel_set(struct store *st, const char *name, const char *channel, const char *version,
@@ -755,21 +829,18 @@ void oci_desc_list_free(struct oci_desc *v, size_t n)
     free(v);
 }
 
-int store_referrer_add(struct store *st, const char *subject_digest, const char *manifest_digest,
-                       const char *media_type, const char *artifact_type, uint64_t size, json_t *annotations,
-                       struct kiln_err *err)
+int store_txn_add_referrer(struct store_txn *t, const char *subject_digest, const char *manifest_digest,
+                           const char *media_type, const char *artifact_type, uint64_t size, json_t *annotations,
+                           struct kiln_err *err)
 {
+    struct store *st = t->st;
     int r;
-    if ((r = store_require_write(st, err)) < 0)
-        return r;
     if (!digest_valid(subject_digest))
         return kiln_errf(err, KILN_EINVAL, "subject '%.80s' is not a digest (sha256:<64 lowercase hex>)",
                          subject_digest ? subject_digest : "(null)");
     if (annotations && !json_is_object(annotations))
         return kiln_errf(err, KILN_EINVAL, "referrer annotations are not an object");
     struct oci_desc d;
-    _cleanup_close_ int lock = -1;
-    json_t *index = NULL;
     struct oci_manifest *m = NULL;
     if ((r = describe_manifest(st, manifest_digest, media_type, size, artifact_type, &d, err)) < 0)
         return kiln_err_prefix(err, "referrer");
@@ -781,22 +852,17 @@ int store_referrer_add(struct store *st, const char *subject_digest, const char 
                       subject_digest);
         goto out;
     }
-    if ((r = store_index_lock(st, &lock, err)) < 0 || (r = store_index_read(st, &index, err)) < 0)
-        goto out;
-    json_t *entries = json_object_get(index, "manifests");
+    json_t *entries = json_object_get(t->index, "manifests");
     if (!digest_listed(entries, subject_digest)) {
         r = kiln_errf(err, KILN_ENOTFOUND, "image '%s' is not listed in store '%s'", subject_digest, st->dir);
-        json_decref(index);
         goto out;
     }
     size_t i;
     json_t *e;
     json_array_foreach(entries, i, e) {
         const char *subj = ann(e, KILN_ANN_SUBJECT);
-        if (subj && !strcmp(subj, subject_digest) && !strcmp(entry_digest(e), d.digest)) {
-            json_decref(index); /* listed already */
-            goto out;
-        }
+        if (subj && !strcmp(subj, subject_digest) && !strcmp(entry_digest(e), d.digest))
+            goto out; /* listed already */
     }
     e = oci_desc_to_json(&d);
     json_t *a = json_object();
@@ -810,12 +876,27 @@ int store_referrer_add(struct store *st, const char *subject_digest, const char 
     json_object_set_new(a, KILN_ANN_SUBJECT, json_string(subject_digest));
     json_object_set_new(e, "annotations", a);
     json_array_append_new(entries, e);
-    r = index_write(st, index, err);
-    json_decref(index);
+    t->changed = 1;
 out:
     oci_manifest_free(m);
     oci_desc_release(&d);
     return r;
+}
+
+int store_referrer_add(struct store *st, const char *subject_digest, const char *manifest_digest,
+                       const char *media_type, const char *artifact_type, uint64_t size, json_t *annotations,
+                       struct kiln_err *err)
+{
+    struct store_txn *t;
+    int r;
+    if ((r = store_txn_begin(st, &t, err)) < 0)
+        return r;
+    if ((r = store_txn_add_referrer(t, subject_digest, manifest_digest, media_type, artifact_type, size,
+                                    annotations, err)) < 0) {
+        store_txn_abort(t);
+        return r;
+    }
+    return store_txn_commit(t, err);
 }
 
 int store_referrers(struct store *st, const char *subject_digest, const char *artifact_type, struct oci_desc **out,

@@ -187,6 +187,11 @@ enum store_add_flags {
 int store_image_add(struct store *st, const struct store_image *img, int flags, char **version_out,
                     struct kiln_err *err);
 
+/* The checks store_image_add() makes before any I/O: name, version (with
+ * STORE_ADD_AUTO_VERSION a MAJOR.MINOR.PATCH base), channel, recipe digest and
+ * media type (each when given).  KILN_EINVAL naming the bad value. */
+int store_image_check(const struct store_image *img, int flags, struct kiln_err *err);
+
 /* The auto version that an add at `now` would get next: "BASE-nightly.YYYYMMDD.N",
  * N = 1 + the highest N stored for NAME and BASE that UTC day.  Informational
  * only (not reserved): use STORE_ADD_AUTO_VERSION to allocate one.  *out is
@@ -244,6 +249,32 @@ int store_referrer_add(struct store *st, const char *subject_digest, const char 
 int store_referrers(struct store *st, const char *subject_digest, const char *artifact_type,
                     struct oci_desc **out, size_t *n, struct kiln_err *err);
 void oci_desc_list_free(struct oci_desc *v, size_t n);
+
+/* ---- several changes, one index.json write ----------------------------- */
+
+/* A transaction holds the exclusive index lock from store_txn_begin() (which
+ * reads index.json inside it) to store_txn_commit() (one atomic write of
+ * everything added, none when nothing changed) or store_txn_abort() (nothing
+ * written).  Each add makes exactly the checks of its single-shot twin above
+ * and sees what the transaction added before it (a referrer of an image added
+ * in the same transaction).  After a failed add, the caller aborts.  Other
+ * writers of the store wait while a transaction is open: keep it short. */
+struct store_txn;
+
+/* *out is owned by the caller until commit or abort, which free it. */
+int store_txn_begin(struct store *st, struct store_txn **out, struct kiln_err *err);
+/* store_image_add() inside t. */
+int store_txn_add_image(struct store_txn *t, const struct store_image *img, int flags, char **version_out,
+                        struct kiln_err *err);
+/* store_referrer_add() inside t. */
+int store_txn_add_referrer(struct store_txn *t, const char *subject_digest, const char *manifest_digest,
+                           const char *media_type, const char *artifact_type, uint64_t size,
+                           json_t *annotations, struct kiln_err *err);
+/* Writes index.json once, releases the lock and frees t (also on failure,
+ * when index.json is left as it was). */
+int store_txn_commit(struct store_txn *t, struct kiln_err *err);
+/* Releases the lock and frees t without writing (NULL is fine). */
+void store_txn_abort(struct store_txn *t);
 
 /* ---- index.json, raw --------------------------------------------------- */
 

@@ -76,6 +76,30 @@ json_t *signing_provenance_statement(const char *name, const char *version, cons
                      "metadata", metadata);
 }
 
+int signing_provenance_put(struct store *st, const struct oci_desc *subject, const char *name,
+                           const char *version, json_t *build_record, const struct signing_key *key,
+                           struct signing_made *out, struct kiln_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *stmt = signing_provenance_statement(name, version, subject->digest, build_record);
+    _cleanup_free_ char *text = stmt ? json_dumps(stmt, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(stmt);
+    _cleanup_free_ char *created = key ? signing_now_rfc3339() : NULL;
+    _cleanup_free_ unsigned char *sig = NULL;
+    size_t sig_len = 0;
+    int r = 0;
+    if (!text)
+        r = kiln_errf(err, KILN_EINVAL, "cannot make the provenance statement");
+    else if (key)
+        r = signing_sign_bytes(key, text, strlen(text), &sig, &sig_len, err);
+    if (r == 0)
+        r = signing_artifact_put(st, subject, SIGNING_AT_PROVENANCE, SIGNING_MT_INTOTO, text, strlen(text), sig,
+                                 sig_len, key, created, out, err);
+    if (r < 0)
+        kiln_err_prefix(err, "provenance");
+    return r;
+}
+
 int signing_attach_provenance(struct store *st, const char *name, const char *version,
                               const char *digest, json_t *build_record,
                               const struct signing_key *key, struct kiln_err *err)
@@ -86,23 +110,13 @@ int signing_attach_provenance(struct store *st, const char *name, const char *ve
     int r = signing_subject_desc(st, digest, &subject, err);
     if (r < 0)
         return r;
-    json_t *stmt = signing_provenance_statement(name, version, digest, build_record);
-    _cleanup_free_ char *text = stmt ? json_dumps(stmt, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(stmt);
-    _cleanup_free_ char *created = key ? signing_now_rfc3339() : NULL;
-    _cleanup_free_ unsigned char *sig = NULL;
-    size_t sig_len = 0;
-    char d[DIGEST_STR_SIZE];
-    if (!text)
-        r = kiln_errf(err, KILN_EINVAL, "cannot make the provenance statement");
-    else if (key)
-        r = signing_sign_bytes(key, text, strlen(text), &sig, &sig_len, err);
-    if (r == 0)
-        r = signing_artifact_store(st, &subject, SIGNING_AT_PROVENANCE, SIGNING_MT_INTOTO, text, strlen(text), sig,
-                                   sig_len, key, created, d, err);
+    struct signing_made made;
+    if ((r = signing_provenance_put(st, &subject, name, version, build_record, key, &made, err)) == 0) {
+        if ((r = signing_made_attach(st, subject.digest, &made, err)) < 0)
+            kiln_err_prefix(err, "provenance");
+        signing_made_release(&made);
+    }
     oci_desc_release(&subject);
-    if (r < 0)
-        kiln_err_prefix(err, "provenance");
     return r;
 }
 

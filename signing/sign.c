@@ -158,11 +158,18 @@ static json_t *desc_json(const char *mt, const char *digest, uint64_t size)
     return json_pack("{s:s, s:s, s:I}", "mediaType", mt, "digest", digest, "size", (json_int_t)size);
 }
 
-int signing_artifact_store(struct store *st, const struct oci_desc *subject, const char *artifact_type,
-                           const char *payload_mt, const void *payload, size_t payload_len,
-                           const unsigned char *sig, size_t sig_len, const struct signing_key *key,
-                           const char *created, char digest_out[DIGEST_STR_SIZE], struct kiln_err *err)
+void signing_made_release(struct signing_made *m)
 {
+    json_decref(m->annotations);
+    memset(m, 0, sizeof(*m));
+}
+
+int signing_artifact_put(struct store *st, const struct oci_desc *subject, const char *artifact_type,
+                         const char *payload_mt, const void *payload, size_t payload_len, const unsigned char *sig,
+                         size_t sig_len, const struct signing_key *key, const char *created,
+                         struct signing_made *out, struct kiln_err *err)
+{
+    memset(out, 0, sizeof(*out));
     char empty[DIGEST_STR_SIZE], pd[DIGEST_STR_SIZE], sd[DIGEST_STR_SIZE];
     int r;
     if ((r = store_blob_put(st, "{}", 2, empty, err)) < 0 ||
@@ -197,11 +204,28 @@ int signing_artifact_store(struct store *st, const struct oci_desc *subject, con
         return kiln_errf(err, KILN_ENOMEM, "out of memory");
     }
     size_t len = strlen(text);
-    r = store_blob_put(st, text, len, digest_out, err);
-    if (r == 0)
-        r = store_referrer_add(st, subject->digest, digest_out, OCI_MT_MANIFEST, artifact_type, len, entry_ann, err);
-    json_decref(entry_ann);
-    return r;
+    if ((r = store_blob_put(st, text, len, out->digest, err)) < 0) {
+        json_decref(entry_ann);
+        return r;
+    }
+    out->size = len;
+    out->artifact_type = artifact_type;
+    out->annotations = entry_ann;
+    return 0;
+}
+
+int signing_made_list(struct store_txn *t, const char *subject_digest, const struct signing_made *m,
+                      struct kiln_err *err)
+{
+    return store_txn_add_referrer(t, subject_digest, m->digest, OCI_MT_MANIFEST, m->artifact_type, m->size,
+                                  m->annotations, err);
+}
+
+int signing_made_attach(struct store *st, const char *subject_digest, const struct signing_made *m,
+                         struct kiln_err *err)
+{
+    return store_referrer_add(st, subject_digest, m->digest, OCI_MT_MANIFEST, m->artifact_type, m->size,
+                              m->annotations, err);
 }
 
 void signing_artifact_release(struct signing_artifact *a)
@@ -269,6 +293,35 @@ fail:
 
 /* ---- signing an image ------------------------------------------------------------ */
 
+int signing_signature_put(struct store *st, const struct oci_desc *subject, const char *name,
+                          const char *version, const struct signing_key *key, struct signing_made *out,
+                          struct kiln_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    _cleanup_free_ char *created = signing_now_rfc3339();
+    struct signing_payload p = {
+        .type = (char *)SIGNING_PAYLOAD_TYPE,
+        .name = (char *)name,
+        .version = (char *)version,
+        .digest = subject->digest,
+        .media_type = subject->media_type,
+        .size = (long long)subject->size,
+        .key_id = (char *)signing_key_id(key),
+        .algorithm = (char *)signing_key_algorithm(key),
+        .created = created,
+    };
+    _cleanup_free_ char *payload = signing_payload_make(&p);
+    _cleanup_free_ unsigned char *sig = NULL;
+    size_t sig_len = 0;
+    int r;
+    if (!payload)
+        return kiln_errf(err, KILN_ENOMEM, "out of memory");
+    if ((r = signing_sign_bytes(key, payload, strlen(payload), &sig, &sig_len, err)) < 0)
+        return r;
+    return signing_artifact_put(st, subject, SIGNING_AT_SIGNATURE, SIGNING_MT_PAYLOAD, payload, strlen(payload), sig,
+                                sig_len, key, created, out, err);
+}
+
 int signing_sign_image_ex(struct store *st, const char *name, const char *version, const char *digest,
                           const struct signing_key *key, char sig_digest[SIGNING_KEY_ID_SIZE],
                           struct kiln_err *err)
@@ -277,29 +330,13 @@ int signing_sign_image_ex(struct store *st, const char *name, const char *versio
     int r = signing_subject_desc(st, digest, &subject, err);
     if (r < 0)
         return r;
-    _cleanup_free_ char *created = signing_now_rfc3339();
-    struct signing_payload p = {
-        .type = (char *)SIGNING_PAYLOAD_TYPE,
-        .name = (char *)name,
-        .version = (char *)version,
-        .digest = subject.digest,
-        .media_type = subject.media_type,
-        .size = (long long)subject.size,
-        .key_id = (char *)signing_key_id(key),
-        .algorithm = (char *)signing_key_algorithm(key),
-        .created = created,
-    };
-    _cleanup_free_ char *payload = signing_payload_make(&p);
-    _cleanup_free_ unsigned char *sig = NULL;
-    size_t sig_len = 0;
-    char d[DIGEST_STR_SIZE];
-    if (!payload)
-        r = kiln_errf(err, KILN_ENOMEM, "out of memory");
-    else if ((r = signing_sign_bytes(key, payload, strlen(payload), &sig, &sig_len, err)) == 0)
-        r = signing_artifact_store(st, &subject, SIGNING_AT_SIGNATURE, SIGNING_MT_PAYLOAD, payload, strlen(payload),
-                                   sig, sig_len, key, created, d, err);
-    if (r == 0 && sig_digest)
-        snprintf(sig_digest, SIGNING_KEY_ID_SIZE, "%s", d);
+    struct signing_made made;
+    if ((r = signing_signature_put(st, &subject, name, version, key, &made, err)) == 0) {
+        r = signing_made_attach(st, subject.digest, &made, err);
+        if (r == 0 && sig_digest)
+            snprintf(sig_digest, SIGNING_KEY_ID_SIZE, "%s", made.digest);
+        signing_made_release(&made);
+    }
     oci_desc_release(&subject);
     return r;
 }

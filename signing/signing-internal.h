@@ -13,15 +13,40 @@
  * size read from the verified blob).  out: oci_desc_release(). */
 int signing_subject_desc(struct store *st, const char *digest, struct oci_desc *out, struct kiln_err *err);
 
+/* An artifact manifest stored as a blob, not yet listed in index.json. */
+struct signing_made {
+    char digest[DIGEST_STR_SIZE]; /* of the artifact manifest */
+    uint64_t size;
+    const char *artifact_type;    /* static */
+    json_t *annotations;          /* for its index entry (own reference) */
+};
+void signing_made_release(struct signing_made *m);
+
 /* Stores an artifact manifest with subject, artifactType, the empty config,
  * layer 0 = payload (payload_mt) and, when sig is not NULL, layer 1 = the raw
- * signature made by key; lists it as a referrer of subject.  created (may be
- * NULL: no date) is the manifest's org.opencontainers.image.created.
- * digest_out gets the artifact manifest's digest. */
-int signing_artifact_store(struct store *st, const struct oci_desc *subject, const char *artifact_type,
-                           const char *payload_mt, const void *payload, size_t payload_len,
-                           const unsigned char *sig, size_t sig_len, const struct signing_key *key,
-                           const char *created, char digest_out[DIGEST_STR_SIZE], struct kiln_err *err);
+ * signature made by key.  created (may be NULL: no date) is the manifest's
+ * org.opencontainers.image.created.  Only blobs are written: *out says what
+ * to list (signing_made_list() / signing_made_attach()). */
+int signing_artifact_put(struct store *st, const struct oci_desc *subject, const char *artifact_type,
+                         const char *payload_mt, const void *payload, size_t payload_len,
+                         const unsigned char *sig, size_t sig_len, const struct signing_key *key,
+                         const char *created, struct signing_made *out, struct kiln_err *err);
+/* The signature artifact of subject as NAME:VERSION, signed now by key
+ * (blobs only, like signing_artifact_put()). */
+int signing_signature_put(struct store *st, const struct oci_desc *subject, const char *name,
+                          const char *version, const struct signing_key *key, struct signing_made *out,
+                          struct kiln_err *err);
+/* The provenance artifact of subject as NAME:VERSION from build_record,
+ * signed when key is not NULL (blobs only). */
+int signing_provenance_put(struct store *st, const struct oci_desc *subject, const char *name,
+                           const char *version, json_t *build_record, const struct signing_key *key,
+                           struct signing_made *out, struct kiln_err *err);
+/* Lists m as a referrer of subject_digest inside transaction t. */
+int signing_made_list(struct store_txn *t, const char *subject_digest, const struct signing_made *m,
+                      struct kiln_err *err);
+/* Lists m as a referrer of subject_digest in its own index transaction. */
+int signing_made_attach(struct store *st, const char *subject_digest, const struct signing_made *m,
+                        struct kiln_err *err);
 
 /* An artifact read back: the manifest, the payload and the raw signature
  * (sig NULL when unsigned).  Release with signing_artifact_release(). */

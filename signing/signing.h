@@ -14,7 +14,9 @@
  *     subject is the image, with the payload and the raw signature as its
  *     two layers, so `openssl dgst -verify` runs on the blobs as they are;
  *   - provenance is an in-toto Statement v1 with a SLSA provenance v1
- *     predicate, stored the same way (statement + optional raw signature). */
+ *     predicate, stored the same way (statement + optional raw signature).
+ * A new image is published together with its provenance and signature by
+ * signing/publish.h; the functions here sign or attest an image already listed. */
 #ifndef KILN_SIGNING_H
 #define KILN_SIGNING_H
 

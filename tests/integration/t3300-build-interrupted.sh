@@ -56,6 +56,19 @@ test_expect_success 'a build that fails after writing blobs leaves the store unc
     test -z "$(ls tmp)"
 '
 
+test_expect_success 'a reference the store would refuse stops the build before it starts' '
+    sed "s/^version: 1.0.0\$/version: 1.0.0-rc.1/" big.yaml >rc.yaml &&
+    test_grep "^version: 1.0.0-rc.1" rc.yaml &&
+    before=$(store_digest) &&
+    test_expect_code 2 kiln build rc.yaml --version auto &&
+    test_grep "auto version base .1.0.0-rc.1." err &&
+    test "$before" = "$(store_digest)" &&
+    test -z "$(ls tmp)" &&
+    test_expect_code 2 kiln build big.yaml --channel 2.0.0 &&
+    test_grep "channel name .2.0.0. is invalid" err &&
+    test "$before" = "$(store_digest)"
+'
+
 test_expect_success 'the store is still usable after an interrupted build' '
     kiln build small.yaml --version 1.0.2 >out &&
     test_grep "^small:1.0.2@sha256:" out
