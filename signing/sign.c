@@ -251,6 +251,17 @@ int signing_artifact_check(const struct oci_manifest *m, const char *artifact_ty
     return 0;
 }
 
+/* The payload (or signature) read has the size its descriptor says. */
+static int artifact_sizes_check(const char *art, const struct oci_manifest *m, const struct buf *payload,
+                                const struct buf *sig, struct kiln_err *err)
+{
+    if (payload && payload->len != (size_t)m->descs[0].size)
+        return kiln_errf(err, KILN_EVERIFY, "artifact '%s': payload size differs from its descriptor", art);
+    if (sig && sig->len != (size_t)m->descs[1].size)
+        return kiln_errf(err, KILN_EVERIFY, "artifact '%s': signature size differs from its descriptor", art);
+    return 0;
+}
+
 int signing_artifact_read(struct store *st, const struct oci_desc *d, const char *artifact_type,
                           const char *payload_mt, size_t payload_limit, const char *subject_digest,
                           struct signing_artifact *out, struct kiln_err *err)
@@ -266,19 +277,76 @@ int signing_artifact_read(struct store *st, const struct oci_desc *d, const char
         kiln_err_prefix(err, "artifact '%s'", d->digest);
         goto fail;
     }
-    if ((r = store_blob_read(st, m->descs[0].digest, payload_limit, &out->payload, err)) < 0)
+    if ((r = store_blob_read(st, m->descs[0].digest, payload_limit, &out->payload, err)) < 0 ||
+        (r = artifact_sizes_check(d->digest, m, &out->payload, NULL, err)) < 0)
         goto fail;
-    if (out->payload.len != (size_t)m->descs[0].size) {
-        r = kiln_errf(err, KILN_EVERIFY, "artifact '%s': payload size differs from its descriptor", d->digest);
+    if (m->n_descs == 2) {
+        if ((r = store_blob_read(st, m->descs[1].digest, SIGNING_SIG_LIMIT, &out->sig, err)) < 0 ||
+            (r = artifact_sizes_check(d->digest, m, NULL, &out->sig, err)) < 0)
+            goto fail;
+        out->has_sig = 1;
+    }
+    return 0;
+fail:
+    if (r != KILN_ENOMEM)
+        r = KILN_EVERIFY;
+    if (err)
+        err->code = r;
+    signing_artifact_release(out);
+    return r;
+}
+
+/* The bytes of the held blob `d` names, hashed against it, into out. */
+static int held_take(const struct signing_held_artifact *h, const struct oci_desc *d, size_t limit, struct buf *out,
+                     struct kiln_err *err)
+{
+    for (size_t i = 0; i < h->n_blobs; i++) {
+        const struct signing_held_blob *b = &h->blobs[i];
+        if (strcmp(b->digest, d->digest) != 0)
+            continue;
+        char hex[HASH_HEX_LEN + 1];
+        hash_sha256_hex(b->data, b->len, hex);
+        if (strcmp(hex, digest_hex(d->digest)) != 0)
+            return kiln_errf(err, KILN_EVERIFY, "blob '%s' does not match its digest", d->digest);
+        if (b->len > limit)
+            return kiln_errf(err, KILN_EVERIFY, "blob '%s' is larger than %zu bytes", d->digest, limit);
+        return buf_add(out, b->data, b->len, err);
+    }
+    return kiln_errf(err, KILN_EVERIFY, "blob '%s' is missing", d->digest);
+}
+
+int signing_artifact_from_held(const struct signing_held_artifact *h, const char *artifact_type,
+                               const char *payload_mt, size_t payload_limit, const char *subject_digest,
+                               struct signing_artifact *out, struct kiln_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    buf_init(&out->payload, 0);
+    buf_init(&out->sig, 0);
+    char hex[HASH_HEX_LEN + 1];
+    hash_sha256_hex(h->manifest, h->manifest_len, hex);
+    int r;
+    if (!digest_valid(h->digest) || strcmp(hex, digest_hex(h->digest)) != 0) {
+        r = kiln_errf(err, KILN_EVERIFY, "artifact '%s' does not match its digest", h->digest);
         goto fail;
     }
+    if ((r = oci_manifest_parse(h->manifest, h->manifest_len, &out->m, err)) < 0)
+        goto fail;
+    if (!out->m->artifact_type || strcmp(out->m->artifact_type, artifact_type) != 0) {
+        signing_artifact_release(out);
+        return 1;
+    }
+    struct oci_manifest *m = out->m;
+    if ((r = signing_artifact_check(m, artifact_type, payload_mt, subject_digest, err)) < 0) {
+        kiln_err_prefix(err, "artifact '%s'", h->digest);
+        goto fail;
+    }
+    if ((r = held_take(h, &m->descs[0], payload_limit, &out->payload, err)) < 0 ||
+        (r = artifact_sizes_check(h->digest, m, &out->payload, NULL, err)) < 0)
+        goto fail;
     if (m->n_descs == 2) {
-        if ((r = store_blob_read(st, m->descs[1].digest, SIGNING_SIG_LIMIT, &out->sig, err)) < 0)
+        if ((r = held_take(h, &m->descs[1], SIGNING_SIG_LIMIT, &out->sig, err)) < 0 ||
+            (r = artifact_sizes_check(h->digest, m, NULL, &out->sig, err)) < 0)
             goto fail;
-        if (out->sig.len != (size_t)m->descs[1].size) {
-            r = kiln_errf(err, KILN_EVERIFY, "artifact '%s': signature size differs from its descriptor", d->digest);
-            goto fail;
-        }
         out->has_sig = 1;
     }
     return 0;
