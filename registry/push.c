@@ -611,17 +611,6 @@ static int fallback_update(struct push *p, const char *subject, struct kiln_err 
 
 /* ---- the whole push ---------------------------------------------------------- */
 
-static int ping(struct push *p, struct kiln_err *err)
-{
-    struct reg_req q = { .method = "GET", .url = "/v2/", .what = "GET /v2/", .fd = -1 };
-    struct reg_resp resp = { 0 };
-    int r = reg_do(p->cl, &q, &resp, err);
-    if (r == 0 && resp.status != 200)
-        r = reg_status_err(p->cl, &q, &resp, err);
-    reg_resp_release(&resp);
-    return r;
-}
-
 static void push_release(struct push *p)
 {
     desc_list_release(&p->blobs);
@@ -657,7 +646,7 @@ static int run(struct push *p, const char *ref, const struct registry_ref *dest,
     if (r == 0)
         r = reg_client_new(dest, &p->o->conn, &p->cl, err);
     if (r == 0)
-        r = ping(p, err);
+        r = reg_ping(p->cl, err);
     if (r == 0) {
         kiln_log(KILN_LOG_INFO, "pushing %zu blobs to %s/%s", p->blobs.n, dest->host, dest->repo);
         r = push_blobs(p, err);
