@@ -153,6 +153,47 @@ test_expect_success 'what skopeo pushed: refused without a signature, pulled onc
     kiln verify sk:1.0.0 --key k.pub --store fromskopeo >/dev/null
 '
 
+test_expect_success 'a multi-output index: its manifests and their blobs come too, verified' '
+    c=$(make_image part 1.0.0 "container") &&
+    d=$(make_image part 2.0.0 "disk") &&
+    jq -cnS --arg c "$c" --argjson cs "$(stat -c %s "$KILN_STORE/blobs/sha256/${c#sha256:}")" \
+        --arg d "$d" --argjson ds "$(stat -c %s "$KILN_STORE/blobs/sha256/${d#sha256:}")" \
+        "{schemaVersion:2,mediaType:\"application/vnd.oci.image.index.v1+json\",
+          manifests:[{mediaType:\"application/vnd.oci.image.manifest.v1+json\",digest:\$c,size:\$cs,
+                      platform:{os:\"linux\",architecture:\"amd64\"}},
+                     {mediaType:\"application/vnd.oci.image.manifest.v1+json\",digest:\$d,size:\$ds,
+                      artifactType:\"application/vnd.dev.kiln.disk.qcow2.v1\"}]}" | tr -d "\n" >index.blob &&
+    idx=$("$STORE_TOOL" put "$KILN_STORE" index.blob) &&
+    "$STORE_TOOL" add "$KILN_STORE" multi 1.0.0 "$idx" >/dev/null &&
+    kiln sign multi:1.0.0 --key k.key >/dev/null &&
+    kiln push multi:1.0.0 "$REG/team/multi" --insecure >/dev/null &&
+    KILN_STORE=$TEST_DIR/multistore kiln pull "$REG/team/multi:1.0.0" --key k.pub --insecure --json >multi.json &&
+    jq -e --arg d "$idx" ".digest == \$d and .manifests_fetched == 3" multi.json &&
+    kiln verify multi:1.0.0 --key k.pub --store multistore --json >mverify.json &&
+    jq -e ".verified == true and (.blobs | length) >= 9" mverify.json
+'
+
+test_expect_success 'a large blob streams in constant memory; a download cut off is started again' '
+    mkdir -p big && head -c 64M /dev/urandom >big/layer &&
+    layer=$("$STORE_TOOL" put "$KILN_STORE" big/layer) &&
+    printf "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}" "$layer" >big/config.json &&
+    config=$("$STORE_TOOL" put "$KILN_STORE" big/config.json) &&
+    printf "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":%d},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%d}]}" \
+        "$config" "$(stat -c %s big/config.json)" "$layer" "$(stat -c %s big/layer)" >big/manifest.json &&
+    big=$("$STORE_TOOL" put "$KILN_STORE" big/manifest.json) &&
+    "$STORE_TOOL" add "$KILN_STORE" big 1.0.0 "$big" >/dev/null &&
+    kiln sign big:1.0.0 --key k.key >/dev/null &&
+    kiln push big:1.0.0 "$REG/big" --insecure >/dev/null &&
+    proxy=$(free_port) &&
+    start_drop_proxy drop "$proxy" "$PORT" 1 0 "GET /v2/big/blobs/$layer" &&
+    KILN_STORE=$TEST_DIR/bigstore /usr/bin/time -f %M -o rss "$KILN_BIN" pull "127.0.0.1:$proxy/big:1.0.0" \
+        --key k.pub --insecure --json >big.json 2>err &&
+    test "$(tail -n1 rss)" -lt 49152 &&
+    test -f drop.dropped &&
+    jq -e --arg d "$big" ".digest == \$d and .bytes_fetched > 67108864" big.json &&
+    cmp big/layer "bigstore/blobs/sha256/${layer#sha256:}"
+'
+
 # A fake registry: answers from files in ./fake (PATH.body, PATH.type).
 start_fake_registry() {
     cat >"$TEST_DIR/fake.py" <<'EOF' &&
