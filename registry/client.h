@@ -77,6 +77,32 @@ struct reg_resp {
 void reg_resp_release(struct reg_resp *r);
 
 int reg_do(struct reg_client *c, const struct reg_req *q, struct reg_resp *resp, struct kiln_err *err);
+/* Sets err to KILN_EVERIFY: "registry 'H' repository 'R': <formatted>", for
+ * what the registry sent that does not check out.  Returns KILN_EVERIFY. */
+int reg_bad(const struct reg_client *c, struct kiln_err *err, const char *fmt, ...) KILN_PRINTF(3, 4);
+/* 1 when a Content-Type value (parameters after ';' ignored) is mt. */
+int reg_content_type_is(const char *ct, const char *mt);
+
+/* A manifest or index as fetched: its bytes, parsed, the digest they hash
+ * to and the ETag it came with.  Embedded: reg_manifest_release(). */
+struct oci_manifest;
+struct reg_manifest {
+    struct buf body;
+    struct oci_manifest *m;
+    char digest[DIGEST_STR_SIZE];
+    char *etag;
+};
+
+/* GETs manifests/<ref> and checks it: at most REGISTRY_MANIFEST_LIMIT bytes,
+ * hashing to want_digest (may be NULL) and to the Docker-Content-Digest it
+ * came with, an OCI manifest or index (want_mt when not NULL) whose
+ * mediaType is its Content-Type, never a document with both `manifests` and
+ * `layers`/`config` (CVE-2021-41190).  What fails a check is KILN_EVERIFY
+ * naming the registry and the repository; a 404 is KILN_ENOTFOUND. */
+int reg_manifest_get(struct reg_client *c, const char *ref, const char *want_digest, const char *want_mt,
+                     struct reg_manifest *out, struct kiln_err *err);
+void reg_manifest_release(struct reg_manifest *m);
+
 /* GET /v2/: the registry answers and takes our credentials. */
 int reg_ping(struct reg_client *c, struct kiln_err *err);
 /* Sets err for an answer whose status the caller did not expect: names the

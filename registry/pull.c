@@ -1,21 +1,20 @@
 /* pull.c - an image from a registry into the store (see registry.h), in the
  * order registry.h numbers:
- *   1. the manifests: the one SRC names, then every manifest an index lists;
- *   2. the referrers of the image and their blobs;
+ *   1. the manifest or index SRC names;
+ *   2. the referrers of the image, and the blobs a signature holds;
  *   3. a trusted signature over the image (signing_verify_held());
  *   4. rollback protection;
- *   5. the image's blobs, streamed and hashed;
+ *   5. the manifests an index lists, then every blob, streamed and hashed;
  *   6. publish_image().
- * Everything fetched is held in the store's temp area (struct publish_blob)
- * until publish_image() commits it; a failure before that removes it. */
+ * Nothing big is fetched before 3 passed.  Everything fetched is held in the
+ * store's temp area (struct publish_blob) until publish_image() commits it;
+ * a failure before that removes it. */
 #include "registry/registry.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/common.h"
 #include "common/hash.h"
@@ -31,14 +30,14 @@
 #define MAX_REFERRERS 256    /* referrers of one image */
 #define MAX_REDIRECTS 5      /* a blob GET sent elsewhere (object storage) */
 #define MAX_BLOB_ATTEMPTS 3  /* a blob download started over after a dropped connection */
-#define MANIFEST_ACCEPT OCI_MT_MANIFEST ", " OCI_MT_INDEX
+#define MAX_BLOBS 65536      /* blobs of one image, manifests included */
+#define REFERRER_BLOB_LIMIT SIGNING_STATEMENT_LIMIT /* a blob of a referrer (a provenance statement) */
 
 /* A referrer fetched: its manifest, and its blobs small enough to keep in
  * memory for the signature check. */
 struct referrer {
     char digest[DIGEST_STR_SIZE];
-    struct buf manifest;
-    struct oci_manifest *m;
+    struct reg_manifest rm;
     struct signing_held_blob *blobs;
     struct buf *bodies;
     size_t n_blobs;
@@ -56,8 +55,7 @@ struct pull {
     size_t n_blobs, cap_blobs;
     struct referrer *refs;
     size_t n_refs;
-    char mt[128];                /* the top manifest's media type */
-    uint64_t size;               /* and size */
+    struct reg_manifest top;     /* the manifest or index SRC names */
 };
 
 static int held_has(const struct pull *p, const char *digest)
@@ -66,6 +64,18 @@ static int held_has(const struct pull *p, const char *digest)
         if (!strcmp(p->held[i].digest, digest))
             return 1;
     return 0;
+}
+
+/* Takes w (the blob `digest`, checked) over until publish. */
+static void held_add(struct pull *p, struct store_blob_writer *w, const char *digest)
+{
+    if (p->n_held == p->cap_held) {
+        p->cap_held = p->cap_held ? 2 * p->cap_held : 16;
+        p->held = xrealloc(p->held, p->cap_held * sizeof(*p->held));
+    }
+    p->held[p->n_held].w = w;
+    snprintf(p->held[p->n_held].digest, DIGEST_STR_SIZE, "%s", digest);
+    p->n_held++;
 }
 
 /* Holds len bytes (already checked against digest) as a blob in the temp area. */
@@ -77,159 +87,92 @@ static int hold_bytes(struct pull *p, const char *digest, const void *data, size
     int r = store_blob_begin(p->st, &w, err);
     if (r == 0 && (r = store_blob_write(w, data, len, err)) < 0)
         store_blob_abort(w);
-    if (r < 0)
-        return r;
-    if (p->n_held == p->cap_held) {
-        p->cap_held = p->cap_held ? 2 * p->cap_held : 16;
-        p->held = xrealloc(p->held, p->cap_held * sizeof(*p->held));
-    }
-    p->held[p->n_held].w = w;
-    snprintf(p->held[p->n_held].digest, DIGEST_STR_SIZE, "%s", digest);
-    p->n_held++;
-    return 0;
-}
-
-/* The registry sent something that does not check out: exit status 3. */
-static int bad(struct pull *p, struct kiln_err *err, const char *fmt, ...) KILN_PRINTF(3, 4);
-static int bad(struct pull *p, struct kiln_err *err, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return kiln_errf(err, KILN_EVERIFY, "registry '%s' repository '%s': %s", reg_client_host(p->cl),
-                     reg_client_repo(p->cl), msg);
-}
-
-/* 1 when the Content-Type value ct (parameters after ';' ignored) is mt. */
-static int content_type_is(const char *ct, const char *mt)
-{
-    if (!ct)
-        return 0;
-    size_t n = strcspn(ct, ";");
-    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-        n--;
-    return n == strlen(mt) && !strncasecmp(ct, mt, n);
+    if (r == 0)
+        held_add(p, w, digest);
+    return r;
 }
 
 /* ---- manifests -------------------------------------------------------------- */
 
-/* GETs manifests/<ref> and checks it: at most REGISTRY_MANIFEST_LIMIT bytes,
- * an OCI manifest or index whose mediaType is the Content-Type it came with
- * (and want_mt when given), not both an index and a manifest, hashing to
- * want_digest when given.  digest gets what it hashes to.  A 404 is
- * KILN_ENOTFOUND when missing_ok, else an error naming the registry's code. */
-static int manifest_get(struct pull *p, const char *ref, const char *want_digest, const char *want_mt,
-                        int missing_ok, struct buf *body, struct oci_manifest **out, char digest[DIGEST_STR_SIZE],
-                        struct kiln_err *err)
-{
-    *out = NULL;
-    _cleanup_free_ char *rest = xasprintf("manifests/%s", ref);
-    _cleanup_free_ char *path = reg_path(p->cl, rest);
-    _cleanup_free_ char *what = xasprintf("GET manifest '%s'", ref);
-    struct reg_req q = { .method = "GET", .url = path, .what = what, .fd = -1, .accept = MANIFEST_ACCEPT,
-                         .limit = REGISTRY_MANIFEST_LIMIT };
-    struct reg_resp resp = { 0 };
-    int r = reg_do(p->cl, &q, &resp, err);
-    if (r < 0 && resp.over)
-        r = bad(p, err, "manifest '%s' is larger than %u bytes", ref, REGISTRY_MANIFEST_LIMIT);
-    else if (r == 0 && resp.status == 404 && missing_ok)
-        r = KILN_ENOTFOUND;
-    else if (r == 0 && resp.status != 200)
-        r = reg_status_err(p->cl, &q, &resp, err);
-    char hex[HASH_HEX_LEN + 1];
-    if (r == 0) {
-        hash_sha256_hex(resp.body.data, resp.body.len, hex);
-        snprintf(digest, DIGEST_STR_SIZE, "sha256:%s", hex);
-        if (want_digest && strcmp(digest, want_digest) != 0)
-            r = bad(p, err, "manifest '%s' came as content with digest '%s'", want_digest, digest);
-        else if (resp.digest && strcmp(resp.digest, digest) != 0)
-            r = bad(p, err, "manifest '%s': Docker-Content-Digest says '%s', the content hashes to '%s'", ref,
-                    resp.digest, digest);
-    }
-    if (r == 0 && oci_manifest_parse(resp.body.data, resp.body.len, out, err) < 0)
-        r = bad(p, err, "manifest '%s': %s", ref, err->msg);
-    json_t *j = r == 0 ? (*out)->json : NULL;
-    if (r == 0 && json_object_get(j, "manifests") && (json_object_get(j, "layers") || json_object_get(j, "config")))
-        r = bad(p, err, "manifest '%s' is both an index and a manifest (it has 'manifests' and 'layers' or "
-                "'config'): refused as ambiguous (CVE-2021-41190)", ref);
-    else if (r == 0 && !content_type_is(resp.content_type, (*out)->media_type))
-        r = bad(p, err, "manifest '%s' says mediaType '%s' but came as Content-Type '%s'", ref, (*out)->media_type,
-                resp.content_type ? resp.content_type : "(none)");
-    else if (r == 0 && !oci_media_type_is_manifest((*out)->media_type) && !oci_media_type_is_index((*out)->media_type))
-        r = bad(p, err, "manifest '%s' is a '%s', not an OCI manifest or index", ref, (*out)->media_type);
-    else if (r == 0 && want_mt && strcmp((*out)->media_type, want_mt) != 0)
-        r = bad(p, err, "manifest '%s' is a '%s', its descriptor says '%s'", ref, (*out)->media_type, want_mt);
-    if (r == 0) {
-        buf_release(body);
-        *body = resp.body;
-        memset(&resp.body, 0, sizeof(resp.body));
-    } else {
-        oci_manifest_free(*out);
-        *out = NULL;
-    }
-    reg_resp_release(&resp);
-    return r;
-}
-
-static void blob_add(struct pull *p, const struct oci_desc *d)
+/* Notes a blob to fetch in step 5 (once). */
+static int blob_add(struct pull *p, const struct oci_desc *d, struct kiln_err *err)
 {
     for (size_t i = 0; i < p->n_blobs; i++)
         if (!strcmp(p->blobs[i].digest, d->digest))
-            return;
+            return 0;
+    if (p->n_blobs == MAX_BLOBS)
+        return reg_bad(p->cl, err, "image '%s' has more than %d blobs", p->res->digest, MAX_BLOBS);
     if (p->n_blobs == p->cap_blobs) {
         p->cap_blobs = p->cap_blobs ? 2 * p->cap_blobs : 16;
         p->blobs = xrealloc(p->blobs, p->cap_blobs * sizeof(*p->blobs));
     }
     oci_desc_copy(&p->blobs[p->n_blobs++], d);
+    return 0;
 }
 
-/* 1. The manifest `d` (its digest known) or, with d NULL, the one SRC names;
- * then what it lists: nested manifests fetched, other blobs noted. */
-static int fetch_manifests(struct pull *p, const struct oci_desc *d, int depth, struct kiln_err *err)
+static int fetch_manifest(struct pull *p, const struct oci_desc *d, int depth, struct kiln_err *err);
+
+/* What manifest m lists: nested manifests fetched (step 5, after the
+ * signature check: the top manifest's digest pins them), other blobs noted. */
+static int fetch_contents(struct pull *p, const struct oci_manifest *m, int depth, struct kiln_err *err)
+{
+    int r = 0;
+    if (m->kind == OCI_KIND_MANIFEST) {
+        r = blob_add(p, &m->config, err);
+        for (size_t i = 0; r == 0 && i < m->n_descs; i++)
+            r = blob_add(p, &m->descs[i], err);
+        if (r == 0 && m->files_digest) {
+            struct oci_desc f = { .media_type = (char *)KILN_MT_FILES, .digest = m->files_digest, .size = -1 };
+            r = blob_add(p, &f, err);
+        }
+    }
+    for (size_t i = 0; r == 0 && m->kind == OCI_KIND_INDEX && i < m->n_descs; i++) {
+        const struct oci_desc *c = &m->descs[i];
+        if (oci_media_type_is_manifest(c->media_type) || oci_media_type_is_index(c->media_type))
+            r = fetch_manifest(p, c, depth + 1, err);
+        else
+            r = blob_add(p, c, err);
+    }
+    return r;
+}
+
+/* A manifest an index lists, by its digest, and what it lists. */
+static int fetch_manifest(struct pull *p, const struct oci_desc *d, int depth, struct kiln_err *err)
 {
     if (depth > MAX_DEPTH)
-        return bad(p, err, "indexes nested deeper than %d levels", MAX_DEPTH);
-    struct buf body BUF_CLEANUP = BUF_INIT;
-    struct oci_manifest *m = NULL;
-    char digest[DIGEST_STR_SIZE];
-    const char *ref = d ? d->digest : p->src->digest ? p->src->digest : p->src->tag;
-    int r = manifest_get(p, ref, d ? d->digest : p->src->digest, d ? d->media_type : NULL, 0, &body, &m, digest,
-                         err);
+        return reg_bad(p->cl, err, "indexes nested deeper than %d levels", MAX_DEPTH);
+    if (held_has(p, d->digest))
+        return 0;
+    if (p->res->manifests_fetched >= MAX_BLOBS)
+        return reg_bad(p->cl, err, "image '%s' has more than %d manifests", p->res->digest, MAX_BLOBS);
+    struct reg_manifest rm;
+    int r = reg_manifest_get(p->cl, d->digest, d->digest, d->media_type, &rm, err);
     if (r < 0)
         return r;
-    if (d && d->size >= 0 && (uint64_t)d->size != body.len)
-        r = bad(p, err, "manifest '%s' has %zu bytes, its descriptor says %lld", d->digest, body.len,
-                (long long)d->size);
-    if (r == 0 && !d) {
-        snprintf(p->res->digest, sizeof(p->res->digest), "%s", digest);
-        snprintf(p->mt, sizeof(p->mt), "%s", m->media_type);
-        p->size = body.len;
-    }
-    if (r == 0 && !held_has(p, digest)) {
+    if (d->size >= 0 && (uint64_t)d->size != rm.body.len)
+        r = reg_bad(p->cl, err, "manifest '%s' has %zu bytes, its descriptor says %lld", d->digest, rm.body.len,
+                    (long long)d->size);
+    if (r == 0) {
         p->res->manifests_fetched++;
-        r = hold_bytes(p, digest, body.data, body.len, err);
-        if (m->kind == OCI_KIND_MANIFEST) {
-            if (r == 0)
-                blob_add(p, &m->config);
-            for (size_t i = 0; r == 0 && i < m->n_descs; i++)
-                blob_add(p, &m->descs[i]);
-            if (r == 0 && m->files_digest) {
-                struct oci_desc f = { .media_type = (char *)KILN_MT_FILES, .digest = m->files_digest, .size = -1 };
-                blob_add(p, &f);
-            }
-        }
-        for (size_t i = 0; r == 0 && m->kind == OCI_KIND_INDEX && i < m->n_descs; i++) {
-            const struct oci_desc *c = &m->descs[i];
-            if (oci_media_type_is_manifest(c->media_type) || oci_media_type_is_index(c->media_type))
-                r = fetch_manifests(p, c, depth + 1, err);
-            else
-                blob_add(p, c);
-        }
+        r = hold_bytes(p, rm.digest, rm.body.data, rm.body.len, err);
     }
-    oci_manifest_free(m);
+    if (r == 0)
+        r = fetch_contents(p, rm.m, depth, err);
+    reg_manifest_release(&rm);
     return r;
+}
+
+/* 1. The manifest or index SRC names: by digest, its bytes must hash to it;
+ * by tag, the digest they hash to is the image's. */
+static int fetch_top(struct pull *p, struct kiln_err *err)
+{
+    const char *ref = p->src->digest ? p->src->digest : p->src->tag;
+    int r = reg_manifest_get(p->cl, ref, p->src->digest, NULL, &p->top, err);
+    if (r < 0)
+        return r;
+    snprintf(p->res->digest, sizeof(p->res->digest), "%s", p->top.digest);
+    p->res->manifests_fetched++;
+    return hold_bytes(p, p->top.digest, p->top.body.data, p->top.body.len, err);
 }
 
 /* ---- blobs ------------------------------------------------------------------ */
@@ -269,8 +212,8 @@ static int blob_get(struct pull *p, const struct oci_desc *d, uint64_t limit, st
             *err = s->err;
             r = s->err.code;
         } else if (r < 0 && resp.over) {
-            r = bad(p, err, "blob '%s' is longer than its descriptor's %llu bytes", d->digest,
-                    (unsigned long long)limit);
+            r = reg_bad(p->cl, err, "blob '%s' is longer than its descriptor's %llu bytes", d->digest,
+                        (unsigned long long)limit);
         } else if (r < 0 && resp.dropped) {
             r = 1;
         } else if (r == 0 && resp.status >= 300 && resp.status < 400 && resp.location && hop < MAX_REDIRECTS) {
@@ -312,10 +255,10 @@ static int fetch_blob(struct pull *p, const struct oci_desc *d, struct buf *keep
         hash_final_hex(s.h, hex);
         hash_free(s.h);
         if (r == 0 && d->size >= 0 && s.got != (uint64_t)d->size)
-            r = bad(p, err, "blob '%s' has %llu bytes, its descriptor says %lld", d->digest,
-                    (unsigned long long)s.got, (long long)d->size);
+            r = reg_bad(p->cl, err, "blob '%s' has %llu bytes, its descriptor says %lld", d->digest,
+                        (unsigned long long)s.got, (long long)d->size);
         else if (r == 0 && strcmp(hex, digest_hex(d->digest)) != 0)
-            r = bad(p, err, "blob '%s' came as content with digest 'sha256:%s'", d->digest, hex);
+            r = reg_bad(p->cl, err, "blob '%s' came as content with digest 'sha256:%s'", d->digest, hex);
         if (r != 0) {
             store_blob_abort(s.w);
             if (r == 1 && attempt < MAX_BLOB_ATTEMPTS) {
@@ -327,13 +270,7 @@ static int fetch_blob(struct pull *p, const struct oci_desc *d, struct buf *keep
                                       reg_client_repo(p->cl), d->digest, attempt)
                           : r;
         }
-        if (p->n_held == p->cap_held) {
-            p->cap_held = p->cap_held ? 2 * p->cap_held : 16;
-            p->held = xrealloc(p->held, p->cap_held * sizeof(*p->held));
-        }
-        p->held[p->n_held].w = s.w;
-        snprintf(p->held[p->n_held].digest, DIGEST_STR_SIZE, "%s", d->digest);
-        p->n_held++;
+        held_add(p, s.w, d->digest);
         p->res->blobs_fetched++;
         p->res->bytes_fetched += s.got;
         return 0;
@@ -372,33 +309,34 @@ static int referrers_list(struct pull *p, struct oci_manifest **list, struct kil
     struct reg_resp resp = { 0 };
     int r = reg_do(p->cl, &q, &resp, err);
     if (r < 0 && resp.over)
-        r = bad(p, err, "the referrers list is larger than %u bytes", REGISTRY_MANIFEST_LIMIT);
-    if (r == 0 && resp.status == 200 && content_type_is(resp.content_type, OCI_MT_INDEX)) {
+        r = reg_bad(p->cl, err, "the referrers list is larger than %u bytes", REGISTRY_MANIFEST_LIMIT);
+    if (r == 0 && resp.status == 200 && reg_content_type_is(resp.content_type, OCI_MT_INDEX)) {
         p->res->referrers_api = 1;
         if (oci_manifest_parse(resp.body.data, resp.body.len, list, err) < 0 || (*list)->kind != OCI_KIND_INDEX)
-            r = bad(p, err, "the referrers API answered with something that is not an image index");
+            r = reg_bad(p->cl, err, "the referrers API answered with something that is not an image index");
     }
     reg_resp_release(&resp);
     if (r < 0 || p->res->referrers_api)
         return r;
     /* The fallback tag, as push writes it. */
     _cleanup_free_ char *tag = xasprintf("sha256-%s", digest_hex(subject));
-    struct buf body BUF_CLEANUP = BUF_INIT;
-    char digest[DIGEST_STR_SIZE];
-    r = manifest_get(p, tag, NULL, OCI_MT_INDEX, 1, &body, list, digest, err);
+    struct reg_manifest rm;
+    r = reg_manifest_get(p->cl, tag, NULL, OCI_MT_INDEX, &rm, err);
     if (r == KILN_ENOTFOUND) {
         kiln_err_clear(err);
         return 0;
     }
-    if (r == 0 && !strcmp(digest, subject))
-        r = bad(p, err, "tag '%s' resolves to the image itself, not to a list of its referrers", tag);
+    if (r == 0 && !strcmp(rm.digest, subject))
+        r = reg_bad(p->cl, err, "tag '%s' resolves to the image itself, not to a list of its referrers", tag);
+    if (r == 0)
+        *list = TAKE_PTR(rm.m);
+    reg_manifest_release(&rm);
     return r;
 }
 
 static void referrer_release(struct referrer *f)
 {
-    buf_release(&f->manifest);
-    oci_manifest_free(f->m);
+    reg_manifest_release(&f->rm);
     for (size_t i = 0; i < f->n_blobs; i++)
         buf_release(&f->bodies[i]);
     free(f->bodies);
@@ -406,7 +344,9 @@ static void referrer_release(struct referrer *f)
 }
 
 /* 2. Each referrer of the image: its manifest (a manifest whose subject is
- * the image) and its blobs, all held; the small ones also kept in memory. */
+ * the image) and its blobs up to SIGNING_PAYLOAD_LIMIT (a signature's payload
+ * and raw signature), held and kept in memory for the check; its larger blobs
+ * (at most REFERRER_BLOB_LIMIT) are fetched with the image's. */
 static int fetch_referrers(struct pull *p, struct kiln_err *err)
 {
     struct oci_manifest *list = NULL;
@@ -414,7 +354,8 @@ static int fetch_referrers(struct pull *p, struct kiln_err *err)
     if (r < 0 || !list)
         return r;
     if (list->n_descs > MAX_REFERRERS) {
-        r = bad(p, err, "image '%s' has %zu referrers, more than %d", p->res->digest, list->n_descs, MAX_REFERRERS);
+        r = reg_bad(p->cl, err, "image '%s' has %zu referrers, more than %d", p->res->digest, list->n_descs,
+                    MAX_REFERRERS);
         oci_manifest_free(list);
         return r;
     }
@@ -428,34 +369,35 @@ static int fetch_referrers(struct pull *p, struct kiln_err *err)
             continue;
         struct referrer *f = &p->refs[p->n_refs++];
         snprintf(f->digest, sizeof(f->digest), "%s", d->digest);
-        buf_init(&f->manifest, 0);
-        char digest[DIGEST_STR_SIZE];
-        r = manifest_get(p, d->digest, d->digest, OCI_MT_MANIFEST, 0, &f->manifest, &f->m, digest, err);
-        if (r == 0 && (!f->m->subject || strcmp(f->m->subject->digest, p->res->digest) != 0))
-            r = bad(p, err, "referrer '%s' has subject '%s', not the image '%s'", d->digest,
-                    f->m->subject ? f->m->subject->digest : "(none)", p->res->digest);
+        r = reg_manifest_get(p->cl, d->digest, d->digest, OCI_MT_MANIFEST, &f->rm, err);
+        const struct oci_manifest *m = f->rm.m;
+        if (r == 0 && (!m->subject || strcmp(m->subject->digest, p->res->digest) != 0))
+            r = reg_bad(p->cl, err, "referrer '%s' has subject '%s', not the image '%s'", d->digest,
+                        m->subject ? m->subject->digest : "(none)", p->res->digest);
         if (r == 0)
-            r = hold_bytes(p, digest, f->manifest.data, f->manifest.len, err);
+            r = hold_bytes(p, f->rm.digest, f->rm.body.data, f->rm.body.len, err);
         if (r < 0)
             break;
         p->res->referrers_fetched++;
-        f->blobs = xcalloc(f->m->n_descs + 1, sizeof(*f->blobs));
-        f->bodies = xcalloc(f->m->n_descs + 1, sizeof(*f->bodies));
-        for (size_t k = 0; k <= f->m->n_descs && r == 0; k++) {
-            const struct oci_desc *b = k == 0 ? &f->m->config : &f->m->descs[k - 1];
-            int small = b->size >= 0 && b->size <= (int64_t)SIGNING_PAYLOAD_LIMIT;
-            if (!small) {
-                if (!held_has(p, b->digest) && !store_blob_exists(p->st, b->digest))
-                    r = fetch_blob(p, b, NULL, err);
-                continue;
-            }
-            struct buf *keep = &f->bodies[f->n_blobs];
-            buf_init(keep, SIGNING_PAYLOAD_LIMIT);
-            if ((r = fetch_blob(p, b, keep, err)) == 0) {
-                f->blobs[f->n_blobs] = (struct signing_held_blob){ b->digest, keep->data, keep->len };
-                f->n_blobs++;
+        f->blobs = xcalloc(m->n_descs + 1, sizeof(*f->blobs));
+        f->bodies = xcalloc(m->n_descs + 1, sizeof(*f->bodies));
+        int64_t largest = m->config.size;
+        for (size_t k = 0; k < m->n_descs; k++)
+            if (m->descs[k].size > largest)
+                largest = m->descs[k].size;
+        if (largest > (int64_t)REFERRER_BLOB_LIMIT)
+            r = reg_bad(p->cl, err, "referrer '%s' lists a blob of %lld bytes, more than %u", d->digest,
+                        (long long)largest, REFERRER_BLOB_LIMIT);
+        for (size_t k = 0; k <= m->n_descs && r == 0; k++) {
+            const struct oci_desc *b = k == 0 ? &m->config : &m->descs[k - 1];
+            if (b->size > (int64_t)SIGNING_PAYLOAD_LIMIT) {
+                r = blob_add(p, b, err); /* not what a signature holds: fetched with the image's blobs */
             } else {
-                buf_release(keep);
+                struct buf *keep = &f->bodies[f->n_blobs];
+                buf_init(keep, SIGNING_PAYLOAD_LIMIT);
+                if ((r = fetch_blob(p, b, keep, err)) == 0)
+                    f->blobs[f->n_blobs] = (struct signing_held_blob){ b->digest, keep->data, keep->len };
+                f->n_blobs++;
             }
         }
     }
@@ -470,11 +412,12 @@ static int check_signatures(struct pull *p, struct kiln_err *err)
 {
     struct signing_held_artifact *arts = xcalloc(p->n_refs + 1, sizeof(*arts));
     for (size_t i = 0; i < p->n_refs; i++)
-        arts[i] = (struct signing_held_artifact){ p->refs[i].digest, p->refs[i].manifest.data,
-                                                  p->refs[i].manifest.len, p->refs[i].blobs, p->refs[i].n_blobs };
+        arts[i] = (struct signing_held_artifact){ p->refs[i].digest, p->refs[i].rm.body.data,
+                                                  p->refs[i].rm.body.len, p->refs[i].blobs, p->refs[i].n_blobs };
     struct signing_verify_opts vo = { p->o->keys, p->o->n_keys, NULL, NULL };
     json_t *rep = NULL;
-    int r = signing_verify_held(arts, p->n_refs, p->res->digest, p->mt, (long long)p->size, &vo, &rep, err);
+    int r = signing_verify_held(arts, p->n_refs, p->res->digest, p->top.m->media_type,
+                                (long long)p->top.body.len, &vo, &rep, err);
     free(arts);
     if (r < 0) {
         json_decref(rep);
@@ -497,8 +440,8 @@ static int check_signatures(struct pull *p, struct kiln_err *err)
             best = s;
     }
     if (!best) {
-        r = bad(p, err, "tag '%s' names version %s, but no trusted signature of image '%s' names that version",
-                p->src->tag, tag_version, p->res->digest);
+        r = reg_bad(p->cl, err, "tag '%s' names version %s, but no trusted signature of image '%s' names that version",
+                    p->src->tag, tag_version, p->res->digest);
         json_decref(rep);
         return r;
     }
@@ -510,8 +453,8 @@ static int check_signatures(struct pull *p, struct kiln_err *err)
     p->res->signed_by = xstrdup(json_string_value(json_object_get(best, "keyId")));
     json_decref(rep);
     if (!p->res->version)
-        return bad(p, err, "image '%s': its signature names no version and tag '%s' is not one", p->res->digest,
-                   p->src->tag ? p->src->tag : "(none)");
+        return reg_bad(p->cl, err, "image '%s': its signature names no version and tag '%s' is not one", p->res->digest,
+                       p->src->tag ? p->src->tag : "(none)");
     if ((r = ref_check_name(p->res->name, err)) < 0 || (r = ref_check_version(p->res->version, err)) < 0) {
         err->code = KILN_EVERIFY;
         return kiln_err_prefix(err, "image '%s'", p->res->digest);
@@ -525,14 +468,14 @@ static int publish(struct pull *p, struct kiln_err *err)
 {
     struct publish_referrer *refs = xcalloc(p->n_refs + 1, sizeof(*refs));
     for (size_t i = 0; i < p->n_refs; i++)
-        refs[i] = (struct publish_referrer){ p->refs[i].digest, p->refs[i].m->media_type,
-                                             p->refs[i].m->artifact_type, p->refs[i].manifest.len,
-                                             p->refs[i].m->annotations };
+        refs[i] = (struct publish_referrer){ p->refs[i].digest, p->refs[i].rm.m->media_type,
+                                             p->refs[i].rm.m->artifact_type, p->refs[i].rm.body.len,
+                                             p->refs[i].rm.m->annotations };
     struct publish_request req = {
         .ref = { .name = p->res->name, .version = p->res->version, .no_downgrade = !p->o->allow_downgrade },
         .digest = p->res->digest,
-        .media_type = p->mt,
-        .size = p->size,
+        .media_type = p->top.m->media_type,
+        .size = p->top.body.len,
         .blobs = p->held,
         .n_blobs = p->n_held,
         .referrers = refs,
@@ -550,10 +493,11 @@ static int run(struct pull *p, struct kiln_err *err)
         return kiln_errf(err, KILN_EINVAL, "no trusted key: give at least one --key");
     if ((r = reg_client_new(p->src, &p->o->conn, &p->cl, err)) < 0 || (r = reg_ping(p->cl, err)) < 0)
         return r;
-    if ((r = fetch_manifests(p, NULL, 0, err)) < 0 || (r = fetch_referrers(p, err)) < 0 ||
-        (r = check_signatures(p, err)) < 0)
+    if ((r = fetch_top(p, err)) < 0 || (r = fetch_referrers(p, err)) < 0 || (r = check_signatures(p, err)) < 0)
         return r;
     if (!p->o->allow_downgrade && (r = publish_downgrade_check(p->st, p->res->name, p->res->version, err)) < 0)
+        return r;
+    if ((r = fetch_contents(p, p->top.m, 0, err)) < 0)
         return r;
     kiln_log(KILN_LOG_INFO, "fetching %zu blobs from %s/%s", p->n_blobs, p->src->host, p->src->repo);
     if ((r = fetch_blobs(p, err)) < 0)
@@ -575,6 +519,7 @@ int registry_pull(struct store *st, const struct registry_ref *src, const struct
     for (size_t i = 0; i < p.n_refs; i++)
         referrer_release(&p.refs[i]);
     free(p.refs);
+    reg_manifest_release(&p.top);
     reg_client_free(p.cl);
     if (r < 0)
         registry_pull_result_release(res);

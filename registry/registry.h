@@ -30,16 +30,12 @@
  *
  * Pull (registry_pull): fetch, verify, then publish; nothing enters the
  * store's index.json unless all of it passed:
- *   1. the manifest or index SRC names (a tag, or a digest the fetched bytes
- *      must hash to; for a tag the computed digest is the image's), and every
- *      manifest an index lists, each at most REGISTRY_MANIFEST_LIMIT bytes,
- *      its mediaType equal to the Content-Type it came with, never a
- *      document with both `manifests` and `layers`/`config`
- *      (CVE-2021-41190), every digest checked (digest_valid) before it is
- *      used in a URL or a path;
+ *   1. the manifest or index SRC names: by digest its bytes must hash to
+ *      it, by tag the digest they hash to is the image's;
  *   2. the image's referrers (signatures, provenance): the referrers API, or
  *      the "sha256-<hex>" tag push writes; each a manifest whose subject is
- *      the image, its blobs with it;
+ *      the image; their blobs up to SIGNING_PAYLOAD_LIMIT now (what a
+ *      signature holds), larger ones (at most SIGNING_STATEMENT_LIMIT) in 5;
  *   3. at least one signature by a trusted key over exactly this image
  *      (signing_verify_held(), the check `kiln verify` makes); the name and
  *      version to store come from that signature's payload (falling back to
@@ -47,14 +43,19 @@
  *      that is a version must be the signed version;
  *   4. rollback protection: a version lower than the highest stored for the
  *      name is refused (KILN_EVERIFY) unless allow_downgrade;
- *   5. every blob of the image not yet in the store, streamed into the
- *      store's temp area and hashed as it comes, stopped at its descriptor's
- *      size;
+ *   5. the manifests an index lists (pinned by the signed digest), then
+ *      every blob not yet in the store, streamed into the store's temp area,
+ *      hashed as it comes and stopped at its descriptor's size;
  *   6. publish_image() (signing/publish.h): the image and its referrers in
  *      one write of index.json.
- * Every fetched blob is held in the temp area until step 6 and removed on any
- * failure.  Errors: KILN_EINVAL for bad input, KILN_EFAIL for a transfer that
- * failed, KILN_EVERIFY for anything the registry sent that does not check out.
+ * Every manifest is checked by reg_manifest_get() (registry/client.h): at
+ * most REGISTRY_MANIFEST_LIMIT bytes, its mediaType the Content-Type it came
+ * with, never both an index and a manifest (CVE-2021-41190); every digest is
+ * checked (digest_valid) before it is used in a URL or a path.  Every
+ * fetched blob is held in the temp area until step 6 and removed on any
+ * failure.  Errors: KILN_EINVAL for bad input, KILN_EFAIL for a transfer
+ * that failed, KILN_EVERIFY for anything the registry sent that does not
+ * check out.
  *
  * The environment is not read here: the caller finds credentials files and
  * passes their paths in.  Strings returned are owned by the caller. */
