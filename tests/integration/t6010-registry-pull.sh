@@ -14,27 +14,16 @@ PORT=$(free_port)
 REG=127.0.0.1:$PORT
 BLOBS=$TEST_DIR/plain.data/docker/registry/v2/blobs/sha256
 
-# make_plain_image NAME VERSION TEXT: like make_image, without the
-# dev.kiln.files annotation (a plain OCI image, all of which skopeo copies).
-make_plain_image() {
-    rm -rf img && mkdir -p img/rootfs/etc &&
-    printf '%s\n' "$3" >img/rootfs/etc/hello &&
-    tar -C img/rootfs --owner=0 --group=0 --mtime=@0 -cf img/layer.tar . &&
-    gzip -n -c img/layer.tar >img/layer.tar.gz &&
-    layer=$("$STORE_TOOL" put "$KILN_STORE" img/layer.tar.gz) &&
-    printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-        "$(sha256sum img/layer.tar | cut -c1-64)" >img/config.json &&
-    config=$("$STORE_TOOL" put "$KILN_STORE" img/config.json) &&
-    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%d}]}' \
-        "$config" "$(stat -c %s img/config.json)" "$layer" "$(stat -c %s img/layer.tar.gz)" >img/manifest.json &&
-    manifest=$("$STORE_TOOL" put "$KILN_STORE" img/manifest.json) &&
-    "$STORE_TOOL" add "$KILN_STORE" "$1" "$2" "$manifest" >/dev/null &&
-    echo "$manifest"
-}
-
-# A store that holds one image already, for "unchanged" checks.
-fresh_store() {
-    rm -rf "$1" && KILN_STORE=$TEST_DIR/$1 make_image base 1.0.0 "$1" >/dev/null
+# pull_refused STORE PATTERN SRC [OPTION...]: kiln pull into ./STORE (made
+# with one image in it when missing) exits 3 with PATTERN in its error, and
+# leaves STORE exactly as it was.
+pull_refused() {
+    _store=$TEST_DIR/$1 && _pattern=$2 && shift 2 &&
+    { [ -d "$_store" ] || KILN_STORE=$_store make_image base 1.0.0 "$_store" >/dev/null; } &&
+    _before=$(KILN_STORE=$_store store_digest) &&
+    KILN_STORE=$_store test_expect_code 3 kiln pull "$@" &&
+    test_grep "$_pattern" err &&
+    test "$(KILN_STORE=$_store store_digest)" = "$_before"
 }
 
 test_expect_success 'setup: signed images pushed to a plain-HTTP registry' '
@@ -81,26 +70,19 @@ test_expect_success 'pull by digest, and by a tag that is not a version: stored 
 
 test_expect_success 'a version tag on another version is refused (exit 3): the tag is not what was signed' '
     kiln push app:1.0.0 "$REG/team/app:9.9.9" --insecure >/dev/null &&
-    fresh_store relabel && before=$(KILN_STORE=$TEST_DIR/relabel store_digest) &&
-    KILN_STORE=$TEST_DIR/relabel test_expect_code 3 kiln pull "$REG/team/app:9.9.9" --key k.pub --insecure &&
-    test_grep "tag .9.9.9. names version 9.9.9, but no trusted signature" err &&
-    test "$(KILN_STORE=$TEST_DIR/relabel store_digest)" = "$before"
+    pull_refused relabel "tag .9.9.9. names version 9.9.9, but no trusted signature" "$REG/team/app:9.9.9" --key k.pub --insecure
 '
 
 test_expect_success 'no trusted signature: an untrusted key is refused (exit 3), the store unchanged' '
-    fresh_store untrusted && before=$(KILN_STORE=$TEST_DIR/untrusted store_digest) &&
-    KILN_STORE=$TEST_DIR/untrusted test_expect_code 3 kiln pull "$REG/team/app:1.0.0" --key other.pub --insecure &&
-    test_grep "unknown key" err &&
-    test "$(KILN_STORE=$TEST_DIR/untrusted store_digest)" = "$before"
+    pull_refused untrusted "unknown key" "$REG/team/app:1.0.0" --key other.pub --insecure
 '
 
-test_expect_success 'no signature at all is refused (exit 3), the store unchanged' '
+test_expect_success 'no signature at all is refused (exit 3) before any blob is fetched, the store unchanged' '
     make_image nosig 1.0.0 "unsigned" >/dev/null &&
     kiln push nosig:1.0.0 "$REG/team/nosig" --insecure >/dev/null &&
-    fresh_store unsigned && before=$(KILN_STORE=$TEST_DIR/unsigned store_digest) &&
-    KILN_STORE=$TEST_DIR/unsigned test_expect_code 3 kiln pull "$REG/team/nosig:1.0.0" --key k.pub --insecure &&
-    test_grep "has no signature" err &&
-    test "$(KILN_STORE=$TEST_DIR/unsigned store_digest)" = "$before"
+    pull_refused unsigned "has no signature" "$REG/team/nosig:1.0.0" --key k.pub --insecure &&
+    grep -q "GET /v2/team/nosig/manifests/1.0.0" plain.log &&
+    ! grep -q "GET /v2/team/nosig/blobs/" plain.log
 '
 
 test_expect_success 'a blob tampered with in the registry storage is refused (exit 3), the store unchanged' '
@@ -114,10 +96,7 @@ test_expect_success 'a blob tampered with in the registry storage is refused (ex
     size=$(stat -c %s "$data") &&
     printf "X" | dd of="$data" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null &&
     test "$(stat -c %s "$data")" = "$size" &&
-    fresh_store tampered && before=$(KILN_STORE=$TEST_DIR/tampered store_digest) &&
-    KILN_STORE=$TEST_DIR/tampered test_expect_code 3 kiln pull "$REG/team/tamp:1.0.0" --key k.pub --insecure &&
-    test_grep "blob .$tlayer. came as content with digest" err &&
-    test "$(KILN_STORE=$TEST_DIR/tampered store_digest)" = "$before" &&
+    pull_refused tampered "blob .$tlayer. came as content with digest" "$REG/team/tamp:1.0.0" --key k.pub --insecure &&
     test -z "$(ls tampered/.kiln/tmp 2>/dev/null)"
 '
 
@@ -127,25 +106,20 @@ test_expect_success 'a rollback is refused (exit 3) unless --allow-downgrade' '
     kiln push roll:1.1.0 "$REG/team/roll" --insecure >/dev/null &&
     kiln push roll:1.0.0 "$REG/team/roll" --insecure >/dev/null &&
     KILN_STORE=$TEST_DIR/rollback kiln pull "$REG/team/roll:1.1.0" --key k.pub --insecure >/dev/null &&
-    before=$(KILN_STORE=$TEST_DIR/rollback store_digest) &&
-    KILN_STORE=$TEST_DIR/rollback test_expect_code 3 kiln pull "$REG/team/roll:1.0.0" --key k.pub --insecure &&
-    test_grep "refusing to downgrade .roll. to 1.0.0: the store has 1.1.0" err &&
-    test "$(KILN_STORE=$TEST_DIR/rollback store_digest)" = "$before" &&
+    pull_refused rollback "refusing to downgrade .roll. to 1.0.0: the store has 1.1.0" "$REG/team/roll:1.0.0" \
+        --key k.pub --insecure &&
     KILN_STORE=$TEST_DIR/rollback kiln pull "$REG/team/roll:1.0.0" --key k.pub --insecure --allow-downgrade >/dev/null &&
     test "$(kiln list roll --store rollback --json | jq -r "[.images[].version] | join(\" \")")" = "1.0.0 1.1.0" &&
     kiln verify roll:1.0.0 --key k.pub --store rollback >/dev/null
 '
 
 test_expect_success 'what skopeo pushed: refused without a signature, pulled once kiln pushed one' '
-    sk=$(make_plain_image sk 1.0.0 "via skopeo") &&
+    sk=$(make_image sk 1.0.0 "via skopeo" plain) &&
     kiln sign sk:1.0.0 --key k.key >/dev/null &&
     kiln export sk:1.0.0 --format oci --output sklayout &&
     skopeo copy --dest-tls-verify=false oci:sklayout:sk:1.0.0 "docker://$REG/team/sk:1.0.0" >/dev/null &&
     test "$(skopeo inspect --tls-verify=false "docker://$REG/team/sk:1.0.0" | jq -r .Digest)" = "$sk" &&
-    fresh_store fromskopeo && before=$(KILN_STORE=$TEST_DIR/fromskopeo store_digest) &&
-    KILN_STORE=$TEST_DIR/fromskopeo test_expect_code 3 kiln pull "$REG/team/sk:1.0.0" --key k.pub --insecure &&
-    test_grep "has no signature" err &&
-    test "$(KILN_STORE=$TEST_DIR/fromskopeo store_digest)" = "$before" &&
+    pull_refused fromskopeo "has no signature" "$REG/team/sk:1.0.0" --key k.pub --insecure &&
     kiln push sk:1.0.0 "$REG/team/sk" --insecure --json >skpush.json &&
     jq -e ".blobs_skipped == 2 and .referrers_pushed == 1" skpush.json &&
     KILN_STORE=$TEST_DIR/fromskopeo kiln pull "$REG/team/sk:1.0.0" --key k.pub --insecure --json >skpull.json &&
@@ -156,15 +130,7 @@ test_expect_success 'what skopeo pushed: refused without a signature, pulled onc
 test_expect_success 'a multi-output index: its manifests and their blobs come too, verified' '
     c=$(make_image part 1.0.0 "container") &&
     d=$(make_image part 2.0.0 "disk") &&
-    jq -cnS --arg c "$c" --argjson cs "$(stat -c %s "$KILN_STORE/blobs/sha256/${c#sha256:}")" \
-        --arg d "$d" --argjson ds "$(stat -c %s "$KILN_STORE/blobs/sha256/${d#sha256:}")" \
-        "{schemaVersion:2,mediaType:\"application/vnd.oci.image.index.v1+json\",
-          manifests:[{mediaType:\"application/vnd.oci.image.manifest.v1+json\",digest:\$c,size:\$cs,
-                      platform:{os:\"linux\",architecture:\"amd64\"}},
-                     {mediaType:\"application/vnd.oci.image.manifest.v1+json\",digest:\$d,size:\$ds,
-                      artifactType:\"application/vnd.dev.kiln.disk.qcow2.v1\"}]}" | tr -d "\n" >index.blob &&
-    idx=$("$STORE_TOOL" put "$KILN_STORE" index.blob) &&
-    "$STORE_TOOL" add "$KILN_STORE" multi 1.0.0 "$idx" >/dev/null &&
+    idx=$(make_index multi 1.0.0 "$c" "$d") &&
     kiln sign multi:1.0.0 --key k.key >/dev/null &&
     kiln push multi:1.0.0 "$REG/team/multi" --insecure >/dev/null &&
     KILN_STORE=$TEST_DIR/multistore kiln pull "$REG/team/multi:1.0.0" --key k.pub --insecure --json >multi.json &&
@@ -174,14 +140,8 @@ test_expect_success 'a multi-output index: its manifests and their blobs come to
 '
 
 test_expect_success 'a large blob streams in constant memory; a download cut off is started again' '
-    mkdir -p big && head -c 64M /dev/urandom >big/layer &&
-    layer=$("$STORE_TOOL" put "$KILN_STORE" big/layer) &&
-    printf "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}" "$layer" >big/config.json &&
-    config=$("$STORE_TOOL" put "$KILN_STORE" big/config.json) &&
-    printf "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":%d},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%d}]}" \
-        "$config" "$(stat -c %s big/config.json)" "$layer" "$(stat -c %s big/layer)" >big/manifest.json &&
-    big=$("$STORE_TOOL" put "$KILN_STORE" big/manifest.json) &&
-    "$STORE_TOOL" add "$KILN_STORE" big 1.0.0 "$big" >/dev/null &&
+    big=$(make_big_image big 1.0.0 64) &&
+    layer=$(jq -r ".layers[0].digest" big/manifest.json) &&
     kiln sign big:1.0.0 --key k.key >/dev/null &&
     kiln push big:1.0.0 "$REG/big" --insecure >/dev/null &&
     proxy=$(free_port) &&
@@ -239,40 +199,53 @@ test_expect_success 'setup: a fake registry serving crafted answers' '
 test_expect_success 'a manifest served with another Content-Type is refused (exit 3)' '
     digest=$(cat app.digest) &&
     fake_answer /v2/evil/type/manifests/1.0.0 "$MT_INDEX" "$KILN_STORE/blobs/sha256/${digest#sha256:}" &&
-    fresh_store faketype && before=$(KILN_STORE=$TEST_DIR/faketype store_digest) &&
-    KILN_STORE=$TEST_DIR/faketype test_expect_code 3 kiln pull "127.0.0.1:$FPORT/evil/type:1.0.0" --key k.pub --insecure &&
-    test_grep "says mediaType .$MT_MANIFEST. but came as Content-Type .$MT_INDEX." err &&
-    test "$(KILN_STORE=$TEST_DIR/faketype store_digest)" = "$before"
+    pull_refused crafted "says mediaType .$MT_MANIFEST. but came as Content-Type .$MT_INDEX." \
+        "127.0.0.1:$FPORT/evil/type:1.0.0" --key k.pub --insecure
 '
 
 test_expect_success 'a document that is both an index and a manifest is refused (exit 3, CVE-2021-41190)' '
     digest=$(cat app.digest) &&
     jq -c --arg d "$digest" ". + {manifests: [{mediaType: \"$MT_MANIFEST\", digest: \$d, size: 10}]}" \
         "$KILN_STORE/blobs/sha256/${digest#sha256:}" >both.json &&
-    before=$(KILN_STORE=$TEST_DIR/faketype store_digest) &&
     fake_answer /v2/evil/both/manifests/1.0.0 "$MT_MANIFEST" both.json &&
-    KILN_STORE=$TEST_DIR/faketype test_expect_code 3 kiln pull "127.0.0.1:$FPORT/evil/both:1.0.0" --key k.pub --insecure &&
-    test_grep "CVE-2021-41190" err &&
+    pull_refused crafted "CVE-2021-41190" "127.0.0.1:$FPORT/evil/both:1.0.0" --key k.pub --insecure &&
     jq -c ". + {mediaType: \"$MT_INDEX\"}" both.json >both2.json &&
     fake_answer /v2/evil/both2/manifests/1.0.0 "$MT_INDEX" both2.json &&
-    KILN_STORE=$TEST_DIR/faketype test_expect_code 3 kiln pull "127.0.0.1:$FPORT/evil/both2:1.0.0" --key k.pub --insecure &&
-    test_grep "CVE-2021-41190" err &&
-    test "$(KILN_STORE=$TEST_DIR/faketype store_digest)" = "$before"
+    pull_refused crafted "CVE-2021-41190" "127.0.0.1:$FPORT/evil/both2:1.0.0" --key k.pub --insecure
 '
 
 test_expect_success 'a manifest that does not hash to the digest asked for is refused (exit 3)' '
     digest=$(cat app.digest) &&
     other=sha256:$(printf other | sha256sum | cut -c1-64) &&
     fake_answer "/v2/evil/swap/manifests/$other" "$MT_MANIFEST" "$KILN_STORE/blobs/sha256/${digest#sha256:}" &&
-    KILN_STORE=$TEST_DIR/faketype test_expect_code 3 kiln pull "127.0.0.1:$FPORT/evil/swap@$other" --key k.pub --insecure &&
-    test_grep "manifest .$other. came as content with digest .$digest." err
+    pull_refused crafted "manifest .$other. came as content with digest .$digest." "127.0.0.1:$FPORT/evil/swap@$other" \
+        --key k.pub --insecure
 '
 
 test_expect_success 'a manifest larger than 4 MiB is refused (exit 3), whatever it says' '
     head -c 5M /dev/zero | tr "\0" " " >huge.json &&
     fake_answer /v2/evil/huge/manifests/1.0.0 "$MT_MANIFEST" huge.json &&
-    KILN_STORE=$TEST_DIR/faketype test_expect_code 3 kiln pull "127.0.0.1:$FPORT/evil/huge:1.0.0" --key k.pub --insecure &&
-    test_grep "larger than 4194304 bytes" err
+    pull_refused crafted "larger than 4194304 bytes" "127.0.0.1:$FPORT/evil/huge:1.0.0" --key k.pub --insecure
+'
+
+test_expect_success 'a referrer listing a blob larger than 4 MiB is refused (exit 3) before it is fetched' '
+    digest=$(cat app.digest) &&
+    fake_answer /v2/evil/ref/manifests/1.0.0 "$MT_MANIFEST" "$KILN_STORE/blobs/sha256/${digest#sha256:}" &&
+    jq -c --arg d "$digest" --argjson s "$(stat -c %s "$KILN_STORE/blobs/sha256/${digest#sha256:}")" \
+        "{schemaVersion: 2, mediaType: \"$MT_MANIFEST\", artifactType: \"application/vnd.dev.kiln.signature.v1\",
+          config: {mediaType: \"application/vnd.oci.empty.v1+json\", size: 2,
+                   digest: \"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\"},
+          layers: [{mediaType: \"application/vnd.dev.kiln.signature.payload.v1+json\", size: 10737418240,
+                    digest: \"sha256:$(printf big | sha256sum | cut -c1-64)\"}],
+          subject: {mediaType: \"$MT_MANIFEST\", digest: \$d, size: \$s}}" -n >ref.json &&
+    ref=sha256:$(sha256sum <ref.json | cut -c1-64) &&
+    fake_answer "/v2/evil/ref/manifests/$ref" "$MT_MANIFEST" ref.json &&
+    jq -cn --arg r "$ref" --argjson s "$(stat -c %s ref.json)" \
+        "{schemaVersion: 2, mediaType: \"$MT_INDEX\", manifests: [{mediaType: \"$MT_MANIFEST\", digest: \$r, size: \$s}]}" \
+        >refs.json &&
+    fake_answer "/v2/evil/ref/referrers/$digest" "$MT_INDEX" refs.json &&
+    pull_refused crafted "referrer .$ref. lists a blob of 10737418240 bytes, more than 4194304" \
+        "127.0.0.1:$FPORT/evil/ref:1.0.0" --key k.pub --insecure
 '
 
 test_expect_success 'a missing image is an error (exit 1) naming the registry and its code' '
@@ -294,20 +267,10 @@ test_expect_success 'a bad SRC or no --key is a usage error (exit 2)' '
 
 TPORT=$(free_port)
 TREG=127.0.0.1:$TPORT
-TLS_YAML="  tls:
-    certificate: $TEST_DIR/tls.crt
-    key: $TEST_DIR/tls.key
-auth:
-  htpasswd:
-    realm: kiln-test
-    path: $TEST_DIR/htpasswd"
 
 test_expect_success 'TLS + htpasswd: push, then pull with --ca-file and the credentials of config.json' '
     digest=$(cat app.digest) &&
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -out tls.crt -days 2 \
-        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null &&
-    python3 -W ignore -c "import crypt; print(\"puller:\" + crypt.crypt(\"s3cret\", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))" >htpasswd &&
-    start_registry tls "$TPORT" "$TLS_YAML" &&
+    start_tls_registry tls "$TPORT" puller:s3cret &&
     mkdir -p "$HOME/.docker" &&
     printf "{\"auths\":{\"%s\":{\"auth\":\"%s\"}}}" "$TREG" "$(printf puller:s3cret | base64)" >"$HOME/.docker/config.json" &&
     kiln push app:1.0.0 "$TREG/team/app" --ca-file tls.crt >/dev/null &&
