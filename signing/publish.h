@@ -105,7 +105,9 @@ int publish_ref_check(const struct publish_ref *ref, struct kiln_err *err);
 
 /* Rollback protection: KILN_EVERIFY when st holds a version of name higher
  * than version ("refusing to downgrade").  A pull calls it before fetching
- * anything big, and publish_image() again with ref.no_downgrade. */
+ * anything big, and publish_image() again with ref.no_downgrade.  Like the
+ * taken check of step 2 it reads index.json before the transaction: a
+ * higher version published by another writer in between is not seen. */
 int publish_downgrade_check(struct store *st, const char *name, const char *version, struct kiln_err *err);
 
 /* Publishes req into st (opened for writing), as described above.
