@@ -51,6 +51,12 @@ void cli_print_json(json_t *j);
  * from that thread while the command runs. */
 int cli_on_stop(int (*cleanup)(void), struct kiln_err *err);
 
+/* Registry credentials for host (push, pull) from $REGISTRY_AUTH_FILE, then
+ * $DOCKER_CONFIG/config.json or ~/.docker/config.json; *user and *password
+ * stay NULL when none has an entry.  Free with cli_registry_creds_free(). */
+int cli_registry_creds(const char *host, char **user, char **password, struct kiln_err *err);
+void cli_registry_creds_free(char *user, char *password);
+
 /* Installs the log sink for this command's verbosity. */
 void cli_setup_log(struct cli_ctx *ctx);
 
@@ -84,6 +90,7 @@ CLI_COMMAND(sign);
 CLI_COMMAND(verify);
 CLI_COMMAND(boot_test);
 CLI_COMMAND(push);
+CLI_COMMAND(pull);
 
 /* The signing key of a command (cli/signing-key.c): the file at path, or the
  * PEM in $KILN_SIGNING_KEY when path is NULL; its passphrase from the

@@ -1,6 +1,5 @@
 /* cmd-push.c - kiln push REF DEST: an image and its referrers to a registry.
- * Credentials come from $REGISTRY_AUTH_FILE, then $DOCKER_CONFIG/config.json
- * (or ~/.docker/config.json). */
+ * Credentials: cli_registry_creds(). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,22 +8,6 @@
 #include "images/store.h"
 #include "registry/registry.h"
 #include "common/banned.h"
-
-/* The credentials files, in the order they are looked in; caller frees each. */
-static size_t auth_files(char *files[2])
-{
-    size_t n = 0;
-    const char *f = getenv("REGISTRY_AUTH_FILE");
-    if (f && f[0])
-        files[n++] = xstrdup(f);
-    const char *dc = getenv("DOCKER_CONFIG");
-    const char *home = getenv("HOME");
-    if (dc && dc[0])
-        files[n++] = xasprintf("%s/config.json", dc);
-    else if (home && home[0])
-        files[n++] = xasprintf("%s/.docker/config.json", home);
-    return n;
-}
 
 static int parse_jobs(const char *s, unsigned *out)
 {
@@ -80,12 +63,8 @@ CLI_COMMAND(push)
         return cli_usage_error("push", "--ca-file is for HTTPS; '%s' is plain HTTP", dest_s);
     }
 
-    char *files[2] = { NULL, NULL };
-    size_t n_files = auth_files(files);
     char *user = NULL, *password = NULL;
-    int r = registry_creds_find((const char *const *)files, n_files, dest.host, &user, &password, &err);
-    for (size_t i = 0; i < n_files; i++)
-        free(files[i]);
+    int r = cli_registry_creds(dest.host, &user, &password, &err);
     o.conn.user = user;
     o.conn.password = password;
 
@@ -98,11 +77,7 @@ CLI_COMMAND(push)
     if (r >= 0)
         r = registry_push(st, ref, &dest, &o, &res, &err);
     store_close(st);
-    free(user);
-    if (password) {
-        explicit_bzero(password, strlen(password));
-        free(password);
-    }
+    cli_registry_creds_free(user, password);
     if (r < 0) {
         registry_ref_release(&dest);
         return cli_fail(&err);

@@ -33,6 +33,9 @@ const struct cli_command cli_commands[] = {
     { "push", cmd_push, "push an image and its signatures to an OCI registry",
       "kiln push REF [http[s]://]HOST[:PORT]/REPO[:TAG] [--jobs N] [--ca-file PEM] [--insecure]\n"
       "                [--store DIR] [--json]" },
+    { "pull", cmd_pull, "pull an image from an OCI registry, verified before it enters the store",
+      "kiln pull [http[s]://]HOST[:PORT]/REPO[:TAG][@sha256:HEX] --key PUB [--key PUB2 ...]\n"
+      "                [--allow-downgrade] [--ca-file PEM] [--insecure] [--store DIR] [--json]" },
     { "keygen", cmd_keygen, "make a signing key pair",
       "kiln keygen --output PREFIX [--algorithm ecdsa-p256|ed25519] [--passphrase-env VAR]" },
     { "sign", cmd_sign, "sign an image in the store",

@@ -85,10 +85,13 @@ void registry_ref_release(struct registry_ref *r)
     free(r->host);
     free(r->repo);
     free(r->tag);
+    free(r->digest);
     memset(r, 0, sizeof(*r));
 }
 
-int registry_ref_parse(const char *dest, int plain_http, struct registry_ref *out, struct kiln_err *err)
+/* DEST (what = "destination", no digest) or SRC (what = "source", digest allowed). */
+static int ref_parse(const char *dest, int plain_http, const char *what, struct registry_ref *out,
+                     struct kiln_err *err)
 {
     memset(out, 0, sizeof(*out));
     const char *s = dest;
@@ -98,32 +101,58 @@ int registry_ref_parse(const char *dest, int plain_http, struct registry_ref *ou
         s += 7;
     } else if (!strncmp(s, "https://", 8)) {
         if (plain_http)
-            return kiln_errf(err, KILN_EINVAL, "destination '%s' says https:// but plain HTTP was asked for", dest);
+            return kiln_errf(err, KILN_EINVAL, "%s '%s' says https:// but plain HTTP was asked for", what, dest);
         s += 8;
     }
     const char *slash = strchr(s, '/');
     if (!slash || !host_valid(s, (size_t)(slash - s)))
-        return kiln_errf(err, KILN_EINVAL, "destination '%s' is not HOST[:PORT]/REPOSITORY[:TAG]", dest);
-    if (strchr(slash, '@'))
-        return kiln_errf(err, KILN_EINVAL, "destination '%s': a digest cannot be pushed to; give a tag or none",
-                         dest);
+        return kiln_errf(err, KILN_EINVAL, "%s '%s' is not HOST[:PORT]/REPOSITORY[:TAG]%s", what, dest,
+                         strcmp(what, "source") == 0 ? "[@sha256:HEX]" : "");
     _cleanup_free_ char *repo = xstrdup(slash + 1);
+    _cleanup_free_ char *digest = NULL;
+    char *at = strchr(repo, '@');
+    if (at && strcmp(what, "source") != 0)
+        return kiln_errf(err, KILN_EINVAL, "%s '%s': a digest cannot be pushed to; give a tag or none", what, dest);
+    if (at) {
+        if (!digest_valid(at + 1))
+            return kiln_errf(err, KILN_EINVAL, "%s '%s': '%s' is not a digest (sha256:<64 lowercase hex>)", what,
+                             dest, at + 1);
+        digest = xstrdup(at + 1);
+        *at = '\0';
+    }
     char *colon = strrchr(repo, ':');
     _cleanup_free_ char *tag = NULL;
     if (colon) {
         tag = xstrdup(colon + 1);
         *colon = '\0';
         if (!registry_tag_valid(tag))
-            return kiln_errf(err, KILN_EINVAL, "destination '%s': '%s' is not a valid tag", dest, tag);
+            return kiln_errf(err, KILN_EINVAL, "%s '%s': '%s' is not a valid tag", what, dest, tag);
     }
     if (!repo_valid(repo))
         return kiln_errf(err, KILN_EINVAL,
-                         "destination '%s': '%s' is not a valid repository (lowercase [a-z0-9._-] components "
-                         "separated by '/')", dest, repo);
+                         "%s '%s': '%s' is not a valid repository (lowercase [a-z0-9._-] components "
+                         "separated by '/')", what, dest, repo);
     out->host = xstrndup(s, (size_t)(slash - s));
     out->repo = TAKE_PTR(repo);
     out->tag = TAKE_PTR(tag);
+    out->digest = TAKE_PTR(digest);
     return 0;
+}
+
+int registry_ref_parse(const char *dest, int plain_http, struct registry_ref *out, struct kiln_err *err)
+{
+    return ref_parse(dest, plain_http, "destination", out, err);
+}
+
+int registry_src_parse(const char *src, int plain_http, struct registry_ref *out, struct kiln_err *err)
+{
+    int r = ref_parse(src, plain_http, "source", out, err);
+    if (r == 0 && !out->tag && !out->digest) {
+        registry_ref_release(out);
+        return kiln_errf(err, KILN_EINVAL, "source '%s' names no tag and no digest (REPOSITORY:TAG or "
+                         "REPOSITORY@sha256:HEX)", src);
+    }
+    return r;
 }
 
 /* ---- credentials ----------------------------------------------------------- */

@@ -166,6 +166,7 @@ void reg_resp_release(struct reg_resp *r)
     buf_release(&r->body);
     r->status = 0;
     r->dropped = 0;
+    r->over = 0;
 }
 
 static void resp_reset(struct reg_resp *r, size_t limit)
@@ -222,12 +223,27 @@ struct sink {
     size_t limit;
     int strict;
     int over;
+    CURL *h;
+    const struct reg_req *q; /* q->sink: the body of a 2xx answer goes there */
+    uint64_t streamed;
 };
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct sink *s = ud;
     size_t n = size * nmemb;
+    long code = 0;
+    if (s->q->sink && curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code >= 200 &&
+        code < 300) {
+        if (n > s->q->limit - s->streamed) {
+            s->over = 1;
+            return 0;
+        }
+        s->streamed += n;
+        return s->q->sink(s->q->sink_ud, ptr, n) < 0 ? 0 : n;
+    }
+    if (s->q->sink && s->b->len + n > REGISTRY_SMALL_LIMIT)
+        return n; /* an error body: keep its start */
     if (s->b->len + n > s->limit || buf_add(s->b, ptr, n, NULL) < 0) {
         if (!s->strict)
             return n;
@@ -294,7 +310,8 @@ static CURLcode perform(struct reg_client *c, const struct reg_req *q, const cha
     c->errbuf[0] = '\0';
     struct body_src src = { .data = q->data, .fd = q->fd, .start = q->data ? 0 : q->off,
                             .off = q->data ? 0 : q->off, .end = (q->data ? 0 : q->off) + q->len };
-    struct sink sink = { &resp->body, q->limit ? q->limit : REGISTRY_SMALL_LIMIT, q->limit != 0, 0 };
+    struct sink sink = { &resp->body, q->limit ? q->limit : REGISTRY_SMALL_LIMIT, q->limit != 0 && !q->sink, 0, h, q,
+                         0 };
     struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
     _cleanup_free_ char *ct = q->content_type ? xasprintf("Content-Type: %s", q->content_type) : NULL;
     _cleanup_free_ char *acc = q->accept ? xasprintf("Accept: %s", q->accept) : NULL;
@@ -421,9 +438,11 @@ static int attempts(struct reg_client *c, const struct reg_req *q, const char *u
         resp_reset(resp, q->limit);
         int over = 0, rerr = 0;
         CURLcode cc = perform(c, q, url, auth, resp, &over, &rerr);
-        if (over)
+        if (over) {
+            resp->over = 1;
             return kiln_errf(err, KILN_EINVAL, "registry '%s' repository '%s': %s: the answer is larger than %zu bytes",
                              c->host, c->repo, q->what, q->limit);
+        }
         if (rerr)
             return kiln_errno(err, KILN_EFAIL, rerr, "%s: cannot read the blob being sent", q->what);
         if (cc != CURLE_OK) {
@@ -517,6 +536,17 @@ int reg_do(struct reg_client *c, const struct reg_req *q, struct reg_resp *resp,
         if (r < 0)
             return r;
     }
+}
+
+int reg_ping(struct reg_client *c, struct kiln_err *err)
+{
+    struct reg_req q = { .method = "GET", .url = "/v2/", .what = "GET /v2/", .fd = -1 };
+    struct reg_resp resp = { 0 };
+    int r = reg_do(c, &q, &resp, err);
+    if (r == 0 && resp.status != 200)
+        r = reg_status_err(c, &q, &resp, err);
+    reg_resp_release(&resp);
+    return r;
 }
 
 int reg_status_err(const struct reg_client *c, const struct reg_req *q, const struct reg_resp *resp,

@@ -49,12 +49,20 @@ struct reg_req {
     uint64_t off;
     uint64_t len;
     size_t limit;             /* keep at most this much of the response body; 0 = drop it */
+    /* With a sink, the body of a 2xx answer goes to sink (at most `limit`
+     * bytes: past them the transfer stops, resp.over) instead of resp.body;
+     * a sink that returns < 0 stops the transfer (reg_do fails; the sink
+     * keeps its own error).  Use with no_retry: a retry would send it the
+     * body again. */
+    int (*sink)(void *ud, const void *data, size_t len);
+    void *sink_ud;
     int no_retry;             /* a dropped connection is returned (resp.dropped), not retried */
 };
 
 struct reg_resp {
     long status;
     int dropped;              /* no_retry and the connection dropped */
+    int over;                 /* the body was longer than the request's limit (reg_do failed) */
     struct buf body;
     char *location;
     char *digest;             /* Docker-Content-Digest */
@@ -69,6 +77,34 @@ struct reg_resp {
 void reg_resp_release(struct reg_resp *r);
 
 int reg_do(struct reg_client *c, const struct reg_req *q, struct reg_resp *resp, struct kiln_err *err);
+/* Sets err to KILN_EVERIFY: "registry 'H' repository 'R': <formatted>", for
+ * what the registry sent that does not check out.  Returns KILN_EVERIFY. */
+int reg_bad(const struct reg_client *c, struct kiln_err *err, const char *fmt, ...) KILN_PRINTF(3, 4);
+/* 1 when a Content-Type value (parameters after ';' ignored) is mt. */
+int reg_content_type_is(const char *ct, const char *mt);
+
+/* A manifest or index as fetched: its bytes, parsed, the digest they hash
+ * to and the ETag it came with.  Embedded: reg_manifest_release(). */
+struct oci_manifest;
+struct reg_manifest {
+    struct buf body;
+    struct oci_manifest *m;
+    char digest[DIGEST_STR_SIZE];
+    char *etag;
+};
+
+/* GETs manifests/<ref> and checks it: at most REGISTRY_MANIFEST_LIMIT bytes,
+ * hashing to want_digest (may be NULL) and to the Docker-Content-Digest it
+ * came with, an OCI manifest or index (want_mt when not NULL) whose
+ * mediaType is its Content-Type, never a document with both `manifests` and
+ * `layers`/`config` (CVE-2021-41190).  What fails a check is KILN_EVERIFY
+ * naming the registry and the repository; a 404 is KILN_ENOTFOUND. */
+int reg_manifest_get(struct reg_client *c, const char *ref, const char *want_digest, const char *want_mt,
+                     struct reg_manifest *out, struct kiln_err *err);
+void reg_manifest_release(struct reg_manifest *m);
+
+/* GET /v2/: the registry answers and takes our credentials. */
+int reg_ping(struct reg_client *c, struct kiln_err *err);
 /* Sets err for an answer whose status the caller did not expect: names the
  * registry, the repository, q->what, the registry's error code(s) and the
  * HTTP status.  401/403/4xx/5xx are KILN_EFAIL.  Returns err->code. */

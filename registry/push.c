@@ -496,46 +496,22 @@ static int list_has(json_t *list, const char *digest)
 static int fallback_read(struct push *p, const char *tag, const char *subject, json_t **list, char **cond,
                          struct kiln_err *err)
 {
-    _cleanup_free_ char *rest = xasprintf("manifests/%s", tag);
-    _cleanup_free_ char *path = reg_path(p->cl, rest);
-    _cleanup_free_ char *what = xasprintf("GET referrers tag '%s'", tag);
-    struct reg_req q = { .method = "GET", .url = path, .what = what, .fd = -1, .accept = OCI_MT_INDEX,
-                         .limit = REGISTRY_MANIFEST_LIMIT };
-    struct reg_resp resp = { 0 };
-    int r = reg_do(p->cl, &q, &resp, err);
-    if (r == 0 && resp.status == 404) {
+    struct reg_manifest rm;
+    int r = reg_manifest_get(p->cl, tag, NULL, OCI_MT_INDEX, &rm, err);
+    if (r == KILN_ENOTFOUND) {
+        kiln_err_clear(err);
         *list = json_array();
         *cond = xstrdup("If-None-Match: *");
-        reg_resp_release(&resp);
         return 0;
     }
-    if (r == 0 && resp.status != 200)
-        r = reg_status_err(p->cl, &q, &resp, err);
-    char hex[HASH_HEX_LEN + 1];
+    if (r == 0 && !strcmp(rm.digest, subject))
+        r = kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': tag '%s' resolves to the image itself, "
+                      "not to a list of its referrers", reg_client_host(p->cl), reg_client_repo(p->cl), tag);
     if (r == 0) {
-        hash_sha256_hex(resp.body.data, resp.body.len, hex);
-        if (!strcmp(hex, digest_hex(subject)))
-            r = kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': tag '%s' resolves to the image itself, "
-                          "not to a list of its referrers", reg_client_host(p->cl), reg_client_repo(p->cl), tag);
+        *list = json_deep_copy(json_object_get(rm.m->json, "manifests"));
+        *cond = rm.etag ? xasprintf("If-Match: %s", rm.etag) : xasprintf("If-Match: \"%s\"", rm.digest);
     }
-    struct oci_manifest *m = NULL;
-    if (r == 0 && (!resp.content_type || strncmp(resp.content_type, OCI_MT_INDEX, strlen(OCI_MT_INDEX)) != 0))
-        r = kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': tag '%s' is a '%s', not an image index",
-                      reg_client_host(p->cl), reg_client_repo(p->cl), tag,
-                      resp.content_type ? resp.content_type : "document without a type");
-    if (r == 0 && oci_manifest_parse(resp.body.data, resp.body.len, &m, err) < 0)
-        r = kiln_err_prefix(err, "registry '%s' repository '%s': tag '%s'", reg_client_host(p->cl),
-                            reg_client_repo(p->cl), tag);
-    if (r == 0 && (m->kind != OCI_KIND_INDEX || json_object_get(m->json, "layers") ||
-                   json_object_get(m->json, "config")))
-        r = kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': tag '%s' is not a plain image index",
-                      reg_client_host(p->cl), reg_client_repo(p->cl), tag);
-    if (r == 0) {
-        *list = json_deep_copy(json_object_get(m->json, "manifests"));
-        *cond = resp.etag ? xasprintf("If-Match: %s", resp.etag) : xasprintf("If-Match: \"sha256:%s\"", hex);
-    }
-    oci_manifest_free(m);
-    reg_resp_release(&resp);
+    reg_manifest_release(&rm);
     return r;
 }
 
@@ -611,17 +587,6 @@ static int fallback_update(struct push *p, const char *subject, struct kiln_err 
 
 /* ---- the whole push ---------------------------------------------------------- */
 
-static int ping(struct push *p, struct kiln_err *err)
-{
-    struct reg_req q = { .method = "GET", .url = "/v2/", .what = "GET /v2/", .fd = -1 };
-    struct reg_resp resp = { 0 };
-    int r = reg_do(p->cl, &q, &resp, err);
-    if (r == 0 && resp.status != 200)
-        r = reg_status_err(p->cl, &q, &resp, err);
-    reg_resp_release(&resp);
-    return r;
-}
-
 static void push_release(struct push *p)
 {
     desc_list_release(&p->blobs);
@@ -657,7 +622,7 @@ static int run(struct push *p, const char *ref, const struct registry_ref *dest,
     if (r == 0)
         r = reg_client_new(dest, &p->o->conn, &p->cl, err);
     if (r == 0)
-        r = ping(p, err);
+        r = reg_ping(p->cl, err);
     if (r == 0) {
         kiln_log(KILN_LOG_INFO, "pushing %zu blobs to %s/%s", p->blobs.n, dest->host, dest->repo);
         r = push_blobs(p, err);

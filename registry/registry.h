@@ -1,4 +1,4 @@
-/* registry.h - kiln's OCI Distribution client: push to a registry.
+/* registry.h - kiln's OCI Distribution client: push to a registry, pull from one.
  *
  * Written on libcurl and jansson; only registry/ includes curl.h.
  *
@@ -28,6 +28,35 @@
  * has it, else listed in the index tagged "sha256-<hex of the subject>",
  * re-read after each write so that concurrent pushers do not lose entries.
  *
+ * Pull (registry_pull): fetch, verify, then publish; nothing enters the
+ * store's index.json unless all of it passed:
+ *   1. the manifest or index SRC names: by digest its bytes must hash to
+ *      it, by tag the digest they hash to is the image's;
+ *   2. the image's referrers (signatures, provenance): the referrers API, or
+ *      the "sha256-<hex>" tag push writes; each a manifest whose subject is
+ *      the image; their blobs up to SIGNING_PAYLOAD_LIMIT now (what a
+ *      signature holds), larger ones (at most SIGNING_STATEMENT_LIMIT) in 5;
+ *   3. at least one signature by a trusted key over exactly this image
+ *      (signing_verify_held(), the check `kiln verify` makes); the name and
+ *      version to store come from that signature's payload (falling back to
+ *      the last repository component and a tag that is a version); a tag
+ *      that is a version must be the signed version;
+ *   4. rollback protection: a version lower than the highest stored for the
+ *      name is refused (KILN_EVERIFY) unless allow_downgrade;
+ *   5. the manifests an index lists (pinned by the signed digest), then
+ *      every blob not yet in the store, streamed into the store's temp area,
+ *      hashed as it comes and stopped at its descriptor's size;
+ *   6. publish_image() (signing/publish.h): the image and its referrers in
+ *      one write of index.json.
+ * Every manifest is checked by reg_manifest_get() (registry/client.h): at
+ * most REGISTRY_MANIFEST_LIMIT bytes, its mediaType the Content-Type it came
+ * with, never both an index and a manifest (CVE-2021-41190); every digest is
+ * checked (digest_valid) before it is used in a URL or a path.  Every
+ * fetched blob is held in the temp area until step 6 and removed on any
+ * failure.  Errors: KILN_EINVAL for bad input, KILN_EFAIL for a transfer
+ * that failed, KILN_EVERIFY for anything the registry sent that does not
+ * check out.
+ *
  * The environment is not read here: the caller finds credentials files and
  * passes their paths in.  Strings returned are owned by the caller. */
 #ifndef KILN_REGISTRY_H
@@ -51,12 +80,16 @@ struct registry_ref {
     char *host;      /* "host[:port]" */
     char *repo;      /* "a/b" */
     char *tag;       /* NULL when DEST has none */
+    char *digest;    /* SRC only: "@sha256:<hex>", NULL when absent */
 };
 
 /* Parses DEST; plain_http forces http://.  KILN_EINVAL naming what is wrong.
  * On error out is left empty. */
 int registry_ref_parse(const char *dest, int plain_http, struct registry_ref *out, struct kiln_err *err);
 void registry_ref_release(struct registry_ref *r);
+/* Parses SRC: DEST's form, plus an optional "@sha256:<hex>"; a tag or a
+ * digest is required. */
+int registry_src_parse(const char *src, int plain_http, struct registry_ref *out, struct kiln_err *err);
 /* 1 if s is a valid tag. */
 int registry_tag_valid(const char *s);
 
@@ -98,6 +131,31 @@ struct registry_push_result {
 int registry_push(struct store *st, const char *ref, const struct registry_ref *dest,
                   const struct registry_push_opts *o, struct registry_push_result *res, struct kiln_err *err);
 void registry_push_result_release(struct registry_push_result *res);
+
+/* ---- pull -------------------------------------------------------------- */
+
+struct signing_pubkey; /* signing/signing.h */
+
+struct registry_pull_opts {
+    struct registry_opts conn;
+    struct signing_pubkey *const *keys; /* trusted keys, at least one (borrowed) */
+    size_t n_keys;
+    int allow_downgrade;                /* accept a version lower than the highest stored */
+};
+
+struct registry_pull_result {
+    char digest[DIGEST_STR_SIZE];  /* of the manifest or index pulled */
+    char *name, *version;          /* what it was stored as (caller-owned: registry_pull_result_release) */
+    char *signed_by;               /* the trusted key ID whose signature was accepted */
+    uint64_t blobs_fetched, blobs_present, bytes_fetched;
+    uint64_t manifests_fetched, referrers_fetched;
+    int referrers_api;             /* 1 listed by the referrers API, 0 by the fallback tag (or none) */
+};
+
+/* Pulls src into st (opened for writing), as described above. */
+int registry_pull(struct store *st, const struct registry_ref *src, const struct registry_pull_opts *o,
+                  struct registry_pull_result *res, struct kiln_err *err);
+void registry_pull_result_release(struct registry_pull_result *res);
 
 /* ---- parsers (exposed for the tests) ----------------------------------- */
 

@@ -54,6 +54,23 @@ static int check_not_taken(struct store *st, const struct publish_request *req, 
     return r;
 }
 
+int publish_downgrade_check(struct store *st, const char *name, const char *version, struct kiln_err *err)
+{
+    struct store_image *top = NULL;
+    int r = store_resolve(st, name, &top, err);
+    if (r == KILN_ENOTFOUND) {
+        kiln_err_clear(err);
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    if (semver_cmp(version, top->version) < 0)
+        r = kiln_errf(err, KILN_EVERIFY, "refusing to downgrade '%s' to %s: the store has %s (--allow-downgrade "
+                      "to accept it)", name, version, top->version);
+    store_image_free(top);
+    return r;
+}
+
 /* 3. Commits the held blobs, each against its digest; after a failure the
  * rest are removed. */
 static int commit_blobs(struct publish_request *req, struct kiln_err *err)
@@ -89,6 +106,12 @@ static int add_referrers(struct store *st, struct store_txn *t, const struct pub
             signing_made_release(&made);
         }
     }
+    for (size_t i = 0; i < req->n_referrers && r == 0; i++) {
+        const struct publish_referrer *f = &req->referrers[i];
+        if ((r = store_txn_add_referrer(t, subject.digest, f->digest, f->media_type, f->artifact_type, f->size,
+                                        f->annotations, err)) < 0)
+            kiln_err_prefix(err, "referrer '%s'", f->digest);
+    }
     if (r == 0 && req->key) {
         if ((r = signing_signature_put(st, &subject, req->ref.name, version, req->key, &made, err)) == 0) {
             r = signing_made_list(t, subject.digest, &made, err);
@@ -119,7 +142,8 @@ int publish_image(struct store *st, struct publish_request *req, char **version_
     int flags = add_flags(&req->ref);
     int r;
     /* 1, 2: nothing is written when these fail. */
-    if ((r = store_image_check(&img, flags, err)) < 0 || (r = check_not_taken(st, req, err)) < 0) {
+    if ((r = store_image_check(&img, flags, err)) < 0 || (r = check_not_taken(st, req, err)) < 0 ||
+        (req->ref.no_downgrade && (r = publish_downgrade_check(st, req->ref.name, req->ref.version, err)) < 0)) {
         drop_blobs(req);
         return r;
     }

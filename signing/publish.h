@@ -7,16 +7,19 @@
  *
  *   1. checks the reference (publish_ref_check()) and the record, no I/O;
  *   2. unless force or an auto version: refuses NAME:VERSION when it names
- *      another digest (KILN_EEXIST), before any blob is committed, so a
- *      refused publish leaves the store byte-identical;
+ *      another digest (KILN_EEXIST), and with no_downgrade a VERSION lower
+ *      than the highest stored for NAME (KILN_EVERIFY), before any blob is
+ *      committed, so a refused publish leaves the store byte-identical;
  *   3. commits the held blobs, each checked against its digest;
  *   4. opens an index transaction (images/store.h: the index lock is held
  *      from here to the end) and adds the image: an auto version is
  *      allocated, the taken check is made again (this one decides), every
  *      blob the image reaches must be in the store;
- *   5. stores the provenance statement (when a build record is given) and the
- *      signature (when a key is given) as artifact blobs naming the version
- *      just allocated, and adds them as referrers of the image;
+ *   5. lists the given referrers (signatures and attestations that came
+ *      with the image, as a pull fetched them), then stores the provenance
+ *      statement (when a build record is given) and the signature (when a
+ *      key is given) as artifact blobs naming the version just allocated,
+ *      and adds them as referrers of the image;
  *   6. writes index.json once.
  *
  * After success the image, its channel, its provenance and its signature are
@@ -61,12 +64,22 @@ struct publish_ref {
     int auto_version;     /* store as VERSION-nightly.YYYYMMDD.N (N allocated under the lock) */
     const char *channel;  /* optional: also point NAME:CHANNEL at it */
     int force;            /* replace NAME:VERSION even when it names another digest */
+    int no_downgrade;     /* refuse a VERSION lower than the highest stored for NAME */
 };
 
 /* A blob written into the store's temp area (store_blob_begin()), not yet committed. */
 struct publish_blob {
     struct store_blob_writer *w;  /* taken over and set to NULL by publish_image() */
     char digest[DIGEST_STR_SIZE]; /* what its content must hash to */
+};
+
+/* An artifact manifest (held or stored) whose subject is the image, listed with it. */
+struct publish_referrer {
+    const char *digest;
+    const char *media_type;
+    const char *artifact_type;     /* optional */
+    uint64_t size;
+    json_t *annotations;           /* optional, borrowed: its index entry's annotations */
 };
 
 struct publish_request {
@@ -78,6 +91,8 @@ struct publish_request {
     const char *recipe_digest;     /* optional: "sha256:<hex>" of the recipe */
     struct publish_blob *blobs;    /* n_blobs held blobs (the rest must be in the store) */
     size_t n_blobs;
+    const struct publish_referrer *referrers; /* n_referrers artifacts to list as the image's referrers */
+    size_t n_referrers;
     json_t *build_record;          /* optional: attach a provenance statement made from it */
     const struct signing_key *key; /* optional: sign the image (and the provenance) */
     time_t now;                    /* `created` and the auto version's day; 0 = time(NULL) */
@@ -87,6 +102,13 @@ struct publish_request {
  * channel) with no I/O: KILN_EINVAL naming the bad value.  A build calls it
  * before any work. */
 int publish_ref_check(const struct publish_ref *ref, struct kiln_err *err);
+
+/* Rollback protection: KILN_EVERIFY when st holds a version of name higher
+ * than version ("refusing to downgrade").  A pull calls it before fetching
+ * anything big, and publish_image() again with ref.no_downgrade.  Like the
+ * taken check of step 2 it reads index.json before the transaction: a
+ * higher version published by another writer in between is not seen. */
+int publish_downgrade_check(struct store *st, const char *name, const char *version, struct kiln_err *err);
 
 /* Publishes req into st (opened for writing), as described above.
  * version_out (may be NULL) gets the version stored, caller-owned. */

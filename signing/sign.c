@@ -249,6 +249,63 @@ int signing_artifact_check(const struct oci_manifest *m, const char *artifact_ty
     return 0;
 }
 
+/* The bytes of the held blob `d` names, hashed against it, into out. */
+static int held_take(const struct signing_held_artifact *h, const struct oci_desc *d, size_t limit, struct buf *out,
+                     struct kiln_err *err)
+{
+    for (size_t i = 0; i < h->n_blobs; i++) {
+        const struct signing_held_blob *b = &h->blobs[i];
+        if (strcmp(b->digest, d->digest) != 0)
+            continue;
+        char hex[HASH_HEX_LEN + 1];
+        hash_sha256_hex(b->data, b->len, hex);
+        if (strcmp(hex, digest_hex(d->digest)) != 0)
+            return kiln_errf(err, KILN_EVERIFY, "blob '%s' does not match its digest", d->digest);
+        if (b->len > limit)
+            return kiln_errf(err, KILN_EVERIFY, "blob '%s' is larger than %zu bytes", d->digest, limit);
+        return buf_add(out, b->data, b->len, err);
+    }
+    return kiln_errf(err, KILN_EVERIFY, "blob '%s' is missing", d->digest);
+}
+
+/* Layer i of the artifact (payload or signature), from the store or from h,
+ * checked against its descriptor. */
+static int layer_read(struct store *st, const struct signing_held_artifact *h, const char *art,
+                      const struct oci_desc *d, size_t limit, struct buf *out, struct kiln_err *err)
+{
+    int r = h ? held_take(h, d, limit, out, err) : store_blob_read(st, d->digest, limit, out, err);
+    if (r == 0 && out->len != (size_t)d->size)
+        r = kiln_errf(err, KILN_EVERIFY, "artifact '%s': %s size differs from its descriptor", art,
+                      strcmp(d->media_type, SIGNING_MT_RAWSIG) ? "payload" : "signature");
+    return r;
+}
+
+/* The rest of reading an artifact whose manifest out->m is parsed (from st,
+ * or held in h): its shape, its payload and its signature.  On failure out
+ * is released and the code is KILN_EVERIFY (or KILN_ENOMEM). */
+static int artifact_finish(struct store *st, const struct signing_held_artifact *h, const char *art,
+                           const char *artifact_type, const char *payload_mt, size_t payload_limit,
+                           const char *subject_digest, int r, struct signing_artifact *out, struct kiln_err *err)
+{
+    struct oci_manifest *m = out->m;
+    if (r == 0 && (r = signing_artifact_check(m, artifact_type, payload_mt, subject_digest, err)) < 0)
+        kiln_err_prefix(err, "artifact '%s'", art);
+    if (r == 0)
+        r = layer_read(st, h, art, &m->descs[0], payload_limit, &out->payload, err);
+    if (r == 0 && m->n_descs == 2) {
+        r = layer_read(st, h, art, &m->descs[1], SIGNING_SIG_LIMIT, &out->sig, err);
+        out->has_sig = r == 0;
+    }
+    if (r == 0)
+        return 0;
+    if (r != KILN_ENOMEM)
+        r = KILN_EVERIFY;
+    if (err)
+        err->code = r;
+    signing_artifact_release(out);
+    return r;
+}
+
 int signing_artifact_read(struct store *st, const struct oci_desc *d, const char *artifact_type,
                           const char *payload_mt, size_t payload_limit, const char *subject_digest,
                           struct signing_artifact *out, struct kiln_err *err)
@@ -257,36 +314,31 @@ int signing_artifact_read(struct store *st, const struct oci_desc *d, const char
     buf_init(&out->payload, 0);
     buf_init(&out->sig, 0);
     int r = store_manifest_read(st, d->digest, d->size, &out->m, err);
-    if (r < 0)
-        goto fail;
-    struct oci_manifest *m = out->m;
-    if ((r = signing_artifact_check(m, artifact_type, payload_mt, subject_digest, err)) < 0) {
-        kiln_err_prefix(err, "artifact '%s'", d->digest);
-        goto fail;
+    return artifact_finish(st, NULL, d->digest, artifact_type, payload_mt, payload_limit, subject_digest, r, out,
+                           err);
+}
+
+int signing_artifact_from_held(const struct signing_held_artifact *h, const char *artifact_type,
+                               const char *payload_mt, size_t payload_limit, const char *subject_digest,
+                               struct signing_artifact *out, struct kiln_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    buf_init(&out->payload, 0);
+    buf_init(&out->sig, 0);
+    char hex[HASH_HEX_LEN + 1];
+    hash_sha256_hex(h->manifest, h->manifest_len, hex);
+    int r = 0;
+    if (!digest_valid(h->digest) || strcmp(hex, digest_hex(h->digest)) != 0)
+        r = kiln_errf(err, KILN_EVERIFY, "artifact '%s' does not match its digest", h->digest);
+    else if (h->manifest_len > STORE_MANIFEST_LIMIT)
+        r = kiln_errf(err, KILN_EVERIFY, "artifact '%s' is larger than %u bytes", h->digest, STORE_MANIFEST_LIMIT);
+    else
+        r = oci_manifest_parse(h->manifest, h->manifest_len, &out->m, err);
+    if (r == 0 && (!out->m->artifact_type || strcmp(out->m->artifact_type, artifact_type) != 0)) {
+        signing_artifact_release(out);
+        return 1;
     }
-    if ((r = store_blob_read(st, m->descs[0].digest, payload_limit, &out->payload, err)) < 0)
-        goto fail;
-    if (out->payload.len != (size_t)m->descs[0].size) {
-        r = kiln_errf(err, KILN_EVERIFY, "artifact '%s': payload size differs from its descriptor", d->digest);
-        goto fail;
-    }
-    if (m->n_descs == 2) {
-        if ((r = store_blob_read(st, m->descs[1].digest, SIGNING_SIG_LIMIT, &out->sig, err)) < 0)
-            goto fail;
-        if (out->sig.len != (size_t)m->descs[1].size) {
-            r = kiln_errf(err, KILN_EVERIFY, "artifact '%s': signature size differs from its descriptor", d->digest);
-            goto fail;
-        }
-        out->has_sig = 1;
-    }
-    return 0;
-fail:
-    if (r != KILN_ENOMEM)
-        r = KILN_EVERIFY;
-    if (err)
-        err->code = r;
-    signing_artifact_release(out);
-    return r;
+    return artifact_finish(NULL, h, h->digest, artifact_type, payload_mt, payload_limit, subject_digest, r, out, err);
 }
 
 /* ---- signing an image ------------------------------------------------------------ */

@@ -67,6 +67,13 @@ int signing_artifact_check(const struct oci_manifest *m, const char *artifact_ty
 int signing_artifact_read(struct store *st, const struct oci_desc *d, const char *artifact_type,
                           const char *payload_mt, size_t payload_limit, const char *subject_digest,
                           struct signing_artifact *out, struct kiln_err *err);
+/* signing_artifact_read() on an artifact held in memory: its manifest is
+ * hashed against h->digest, its payload and signature found among h->blobs
+ * and hashed against their descriptors.  Returns 1 (out left empty) when the
+ * manifest is not of artifact_type. */
+int signing_artifact_from_held(const struct signing_held_artifact *h, const char *artifact_type,
+                               const char *payload_mt, size_t payload_limit, const char *subject_digest,
+                               struct signing_artifact *out, struct kiln_err *err);
 void signing_artifact_release(struct signing_artifact *a);
 
 /* The current UTC time as RFC 3339 ("2026-01-02T03:04:05Z"), caller-owned. */

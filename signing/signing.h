@@ -173,4 +173,32 @@ int signing_verify_image(struct store *st, const char *digest, const char *media
                          long long size, const struct signing_verify_opts *opts, json_t **report,
                          struct kiln_err *err);
 
+/* A referrer artifact held in memory, not in a store (what `kiln pull` fetched
+ * before anything enters the store): its manifest's digest and bytes, and
+ * the bytes of the blobs it lists that the caller holds.  All borrowed. */
+struct signing_held_blob {
+    const char *digest;
+    const void *data;
+    size_t len;
+};
+struct signing_held_artifact {
+    const char *digest;
+    const void *manifest;
+    size_t manifest_len;
+    const struct signing_held_blob *blobs;
+    size_t n_blobs;
+};
+
+/* The signature check of signing_verify_image() (the same one) on artifacts
+ * held in memory: those of them that are signatures are checked against the
+ * image `digest` (media type, size), every byte hashed against the digest
+ * that names it; others are skipped.  No blob of the image is looked at.
+ * *report gets a new reference to {"signatures": [...], "signers": [...],
+ * "verified": bool}, each signature with the name and version its payload
+ * names.  Returns 0 when a trusted key signed exactly this image, else
+ * KILN_EVERIFY naming why not. */
+int signing_verify_held(const struct signing_held_artifact *arts, size_t n, const char *digest,
+                        const char *media_type, long long size, const struct signing_verify_opts *opts,
+                        json_t **report, struct kiln_err *err);
+
 #endif

@@ -1,4 +1,4 @@
-/* verify.c - what `kiln verify` checks, in order:
+/* verify.c - what `kiln verify` (and `kiln pull`, on what it fetched) checks, in order:
  *
  *   for each signature artifact whose subject is the image:
  *     1. its key ID is one of the trusted keys (compared before any crypto)
@@ -27,25 +27,20 @@ static const struct signing_pubkey *find_key(const struct signing_verify_opts *o
     return NULL;
 }
 
-/* Checks one signature artifact; fills rep; 0 when it is a valid signature
- * by a trusted key over exactly this image. */
-static int check_signature(struct store *st, const struct oci_desc *d, const char *digest, const char *media_type,
-                           long long size, const struct signing_verify_opts *o, json_t *rep, struct kiln_err *err)
+/* Checks one signature artifact, already read (from the store or from
+ * memory); fills rep; 0 when it is a valid signature by a trusted key over
+ * exactly this image. */
+static int check_signature(const struct signing_artifact *a, const char *art_digest, const char *digest,
+                           const char *media_type, long long size, const struct signing_verify_opts *o, json_t *rep,
+                           struct kiln_err *err)
 {
-    struct signing_artifact a;
-    int r = signing_artifact_read(st, d, SIGNING_AT_SIGNATURE, SIGNING_MT_PAYLOAD, SIGNING_PAYLOAD_LIMIT, digest, &a,
-                                  err);
-    if (r < 0)
-        return kiln_err_prefix(err, "signature '%s'", d->digest);
     struct signing_payload p;
-    if (!a.has_sig) {
-        r = kiln_errf(err, KILN_EVERIFY, "signature '%s' has no signature blob", d->digest);
-        goto out_a;
-    }
-    if ((r = signing_payload_parse(a.payload.data, a.payload.len, &p, err)) < 0) {
-        kiln_err_prefix(err, "signature '%s'", d->digest);
-        r = err ? (err->code = KILN_EVERIFY) : KILN_EVERIFY;
-        goto out_a;
+    if (!a->has_sig)
+        return kiln_errf(err, KILN_EVERIFY, "signature '%s' has no signature blob", art_digest);
+    int r = signing_payload_parse(a->payload.data, a->payload.len, &p, err);
+    if (r < 0) {
+        kiln_err_prefix(err, "signature '%s'", art_digest);
+        return err ? (err->code = KILN_EVERIFY) : KILN_EVERIFY;
     }
     json_object_set_new(rep, "keyId", json_string(p.key_id));
     json_object_set_new(rep, "algorithm", json_string(p.algorithm));
@@ -54,41 +49,114 @@ static int check_signature(struct store *st, const struct oci_desc *d, const cha
     const struct signing_pubkey *k = find_key(o, p.key_id);
     json_object_set_new(rep, "trusted", json_boolean(k != NULL));
     if (!k) {
-        r = kiln_errf(err, KILN_EVERIFY, "signature '%s' is by unknown key '%s'", d->digest, p.key_id);
-        goto out_p;
+        r = kiln_errf(err, KILN_EVERIFY, "signature '%s' is by unknown key '%s'", art_digest, p.key_id);
+        goto out;
     }
     if (strcmp(p.algorithm, signing_pubkey_algorithm(k)) != 0) {
-        r = kiln_errf(err, KILN_EVERIFY, "signature '%s' says algorithm '%s' but key '%s' is %s", d->digest,
+        r = kiln_errf(err, KILN_EVERIFY, "signature '%s' says algorithm '%s' but key '%s' is %s", art_digest,
                       p.algorithm, p.key_id, signing_pubkey_algorithm(k));
-        goto out_p;
+        goto out;
     }
     /* 2. the signature over the exact payload bytes */
-    if ((r = signing_verify_bytes(k, a.payload.data, a.payload.len, (const unsigned char *)a.sig.data, a.sig.len,
+    if ((r = signing_verify_bytes(k, a->payload.data, a->payload.len, (const unsigned char *)a->sig.data, a->sig.len,
                                   err)) < 0) {
-        kiln_err_prefix(err, "signature '%s'", d->digest);
-        goto out_p;
+        kiln_err_prefix(err, "signature '%s'", art_digest);
+        goto out;
     }
     /* 3. what the payload names */
     if (strcmp(p.digest, digest) != 0) {
-        r = kiln_errf(err, KILN_EVERIFY, "signature '%s': payload names another image '%s'", d->digest, p.digest);
+        r = kiln_errf(err, KILN_EVERIFY, "signature '%s': payload names another image '%s'", art_digest, p.digest);
     } else if (strcmp(p.media_type, media_type) != 0 || p.size != size) {
         r = kiln_errf(err, KILN_EVERIFY, "signature '%s': payload names media type '%s' and size %lld, the image "
-                      "is '%s', %lld bytes", d->digest, p.media_type, p.size, media_type, size);
+                      "is '%s', %lld bytes", art_digest, p.media_type, p.size, media_type, size);
     } else if (o->name && (!p.name || strcmp(p.name, o->name) != 0)) {
-        r = kiln_errf(err, KILN_EVERIFY, "signature '%s': payload names image '%s', not '%s'", d->digest,
+        r = kiln_errf(err, KILN_EVERIFY, "signature '%s': payload names image '%s', not '%s'", art_digest,
                       p.name ? p.name : "(none)", o->name);
     } else if (o->version && (!p.version || strcmp(p.version, o->version) != 0)) {
-        r = kiln_errf(err, KILN_EVERIFY, "signature '%s': payload names version '%s', not '%s'", d->digest,
+        r = kiln_errf(err, KILN_EVERIFY, "signature '%s': payload names version '%s', not '%s'", art_digest,
                       p.version ? p.version : "(none)", o->version);
     }
     if (p.name)
         json_object_set_new(rep, "name", json_string(p.name));
     if (p.version)
         json_object_set_new(rep, "version", json_string(p.version));
-out_p:
+out:
     signing_payload_release(&p);
-out_a:
-    signing_artifact_release(&a);
+    return r;
+}
+
+/* The signatures looked at so far: how many, how many good, the error to report. */
+struct tally {
+    json_t *sigs, *signers;
+    int good, seen;
+    struct kiln_err first;
+};
+
+/* Records one signature's result (r from reading and checking it, e its error) in the report. */
+static void tally_add(struct tally *t, const char *art_digest, int r, const struct kiln_err *e, json_t *s)
+{
+    t->seen++;
+    json_object_set_new(s, "artifact", json_string(art_digest));
+    json_object_set_new(s, "valid", json_boolean(r == 0));
+    if (r == 0) {
+        t->good++;
+        json_array_append(t->signers, json_object_get(s, "keyId"));
+    } else {
+        json_object_set_new(s, "error", json_string(e->msg));
+        /* Prefer reporting a failure by a trusted key over an unknown key's. */
+        if (!t->first.code || (json_is_true(json_object_get(s, "trusted")) && !strstr(e->msg, "unknown key")))
+            t->first = *e;
+    }
+    json_array_append_new(t->sigs, s);
+}
+
+/* 0 when a trusted key signed the image, else KILN_EVERIFY saying why not. */
+static int tally_result(const struct tally *t, const char *digest, struct kiln_err *err)
+{
+    if (t->good)
+        return 0;
+    if (!t->seen)
+        return kiln_errf(err, KILN_EVERIFY, "image '%s' has no signature", digest);
+    if (t->seen == 1)
+        return kiln_errf(err, KILN_EVERIFY, "%s", t->first.msg);
+    return kiln_errf(err, KILN_EVERIFY, "no valid signature by a trusted key among %d (%s)", t->seen, t->first.msg);
+}
+
+static json_t *report_new(const char *digest, const char *media_type, long long size, struct tally *t)
+{
+    json_t *rep = json_pack("{s:s, s:s, s:I}", "digest", digest, "mediaType", media_type, "size", (json_int_t)size);
+    t->sigs = json_array();
+    t->signers = json_array();
+    json_object_set_new(rep, "signatures", t->sigs);
+    json_object_set_new(rep, "signers", t->signers);
+    return rep;
+}
+
+int signing_verify_held(const struct signing_held_artifact *arts, size_t n, const char *digest,
+                        const char *media_type, long long size, const struct signing_verify_opts *o,
+                        json_t **report, struct kiln_err *err)
+{
+    struct tally t = { 0 };
+    json_t *rep = report_new(digest, media_type, size, &t);
+    *report = rep;
+    for (size_t i = 0; i < n && t.seen < SIGNING_MAX_SIGNATURES; i++) {
+        struct signing_artifact a;
+        struct kiln_err e = KILN_ERR_INIT;
+        int r = signing_artifact_from_held(&arts[i], SIGNING_AT_SIGNATURE, SIGNING_MT_PAYLOAD, SIGNING_PAYLOAD_LIMIT,
+                                           digest, &a, &e);
+        if (r == 1)
+            continue; /* not a signature: provenance and other artifacts are no concern here */
+        json_t *s = json_object();
+        if (r < 0) {
+            kiln_err_prefix(&e, "signature '%s'", arts[i].digest);
+        } else {
+            r = check_signature(&a, arts[i].digest, digest, media_type, size, o, s, &e);
+            signing_artifact_release(&a);
+        }
+        tally_add(&t, arts[i].digest, r, &e, s);
+    }
+    int r = tally_result(&t, digest, err);
+    json_object_set_new(rep, "verified", json_boolean(r == 0));
     return r;
 }
 
@@ -143,11 +211,8 @@ static int walk_blob(const struct oci_desc *d, const struct oci_desc *parent, vo
 int signing_verify_image(struct store *st, const char *digest, const char *media_type, long long size,
                          const struct signing_verify_opts *o, json_t **report, struct kiln_err *err)
 {
-    json_t *rep = json_pack("{s:s, s:s, s:I}", "digest", digest, "mediaType", media_type, "size", (json_int_t)size);
-    json_t *sigs = json_array();
-    json_t *signers = json_array();
-    json_object_set_new(rep, "signatures", sigs);
-    json_object_set_new(rep, "signers", signers);
+    struct tally t = { 0 };
+    json_t *rep = report_new(digest, media_type, size, &t);
     *report = rep;
 
     struct oci_desc *refs = NULL;
@@ -157,30 +222,25 @@ int signing_verify_image(struct store *st, const char *digest, const char *media
         json_object_set_new(rep, "verified", json_false());
         return r;
     }
-    struct kiln_err sig_err = KILN_ERR_INIT;
-    int good = 0, seen = 0;
-    for (size_t i = 0; i < n && seen < SIGNING_MAX_SIGNATURES; i++) {
+    for (size_t i = 0; i < n && t.seen < SIGNING_MAX_SIGNATURES; i++) {
         /* Only signatures; provenance and other artifacts are reported apart.
          * An entry without artifactType (a layout written by another tool)
          * has its manifest's (store_referrers); one whose manifest does not
          * read has none and is checked, so that the failure is reported. */
         if (refs[i].artifact_type && strcmp(refs[i].artifact_type, SIGNING_AT_SIGNATURE) != 0)
             continue;
-        seen++;
-        json_t *s = json_pack("{s:s}", "artifact", refs[i].digest);
+        json_t *s = json_object();
         struct kiln_err e = KILN_ERR_INIT;
-        int cr = check_signature(st, &refs[i], digest, media_type, size, o, s, &e);
-        json_object_set_new(s, "valid", json_boolean(cr == 0));
-        if (cr == 0) {
-            good++;
-            json_array_append(signers, json_object_get(s, "keyId"));
+        struct signing_artifact a;
+        int cr = signing_artifact_read(st, &refs[i], SIGNING_AT_SIGNATURE, SIGNING_MT_PAYLOAD, SIGNING_PAYLOAD_LIMIT,
+                                       digest, &a, &e);
+        if (cr < 0) {
+            kiln_err_prefix(&e, "signature '%s'", refs[i].digest);
         } else {
-            json_object_set_new(s, "error", json_string(e.msg));
-            /* Prefer reporting a failure by a trusted key over an unknown key's. */
-            if (!sig_err.code || (json_is_true(json_object_get(s, "trusted")) && !strstr(e.msg, "unknown key")))
-                sig_err = e;
+            cr = check_signature(&a, refs[i].digest, digest, media_type, size, o, s, &e);
+            signing_artifact_release(&a);
         }
-        json_array_append_new(sigs, s);
+        tally_add(&t, refs[i].digest, cr, &e, s);
     }
     oci_desc_list_free(refs, n);
 
@@ -224,16 +284,12 @@ int signing_verify_image(struct store *st, const char *digest, const char *media
         json_decref(prov);
     }
 
-    int ok = good > 0 && !w.first.code;
+    int sr = tally_result(&t, digest, err);
+    int ok = sr == 0 && !w.first.code;
     json_object_set_new(rep, "verified", json_boolean(ok));
     if (ok)
         return 0;
-    if (!good) {
-        if (!seen)
-            return kiln_errf(err, KILN_EVERIFY, "image '%s' has no signature", digest);
-        if (seen == 1)
-            return kiln_errf(err, KILN_EVERIFY, "%s", sig_err.msg);
-        return kiln_errf(err, KILN_EVERIFY, "no valid signature by a trusted key among %d (%s)", seen, sig_err.msg);
-    }
+    if (sr < 0)
+        return sr;
     return kiln_errf(err, KILN_EVERIFY, "%s", w.first.msg);
 }

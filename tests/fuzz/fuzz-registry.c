@@ -36,6 +36,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         registry_ref_release(&r);
     }
+    if (registry_src_parse(s, 0, &r, &err) == 0) {
+        if (!r.host || !r.repo || (!r.tag && !r.digest) || (r.digest && !digest_valid(r.digest)))
+            abort();
+        registry_ref_release(&r);
+    }
     free(s);
     return 0;
 }

@@ -50,6 +50,23 @@ EOF
     }
 }
 
+# start_tls_registry NAME PORT USER:PASSWORD: start_registry over TLS
+# (./tls.crt for 127.0.0.1, made here; give it to --ca-file) with htpasswd
+# auth that lets USER in with PASSWORD.
+start_tls_registry() {
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TEST_DIR/tls.key" -out "$TEST_DIR/tls.crt" -days 2 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null &&
+    python3 -W ignore -c "import crypt, sys; u, p = sys.argv[1].split(':', 1); print(u + ':' + crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))" \
+        "$3" >"$TEST_DIR/htpasswd" &&
+    start_registry "$1" "$2" "  tls:
+    certificate: $TEST_DIR/tls.crt
+    key: $TEST_DIR/tls.key
+auth:
+  htpasswd:
+    realm: kiln-test
+    path: $TEST_DIR/htpasswd"
+}
+
 # start_drop_proxy NAME PORT TARGET_PORT N [BYTES|503 [MARKER]]: a TCP proxy on
 # 127.0.0.1:PORT to TARGET_PORT that spoils the Nth request starting with
 # MARKER (default "PATCH /v2/"): it cuts the connection after passing BYTES of

@@ -113,15 +113,7 @@ test_expect_success '--jobs 4 pushes another image in parallel' '
 test_expect_success 'a multi-output index goes up children first, then the index under its tag' '
     c=$(make_image part 1.0.0 "container") &&
     d=$(make_image part 2.0.0 "disk") &&
-    jq -cnS --arg c "$c" --argjson cs "$(stat -c %s "$KILN_STORE/blobs/sha256/${c#sha256:}")" \
-        --arg d "$d" --argjson ds "$(stat -c %s "$KILN_STORE/blobs/sha256/${d#sha256:}")" \
-        "{schemaVersion:2,mediaType:\"application/vnd.oci.image.index.v1+json\",
-          manifests:[{mediaType:\"application/vnd.oci.image.manifest.v1+json\",digest:\$c,size:\$cs,
-                      platform:{os:\"linux\",architecture:\"amd64\"}},
-                     {mediaType:\"application/vnd.oci.image.manifest.v1+json\",digest:\$d,size:\$ds,
-                      artifactType:\"application/vnd.dev.kiln.disk.qcow2.v1\"}]}" | tr -d "\n" >index.blob &&
-    idx=$("$STORE_TOOL" put "$KILN_STORE" index.blob) &&
-    "$STORE_TOOL" add "$KILN_STORE" multi 1.0.0 "$idx" >/dev/null &&
+    idx=$(make_index multi 1.0.0 "$c" "$d") &&
     kiln sign multi:1.0.0 --key k.key >/dev/null &&
     kiln push multi:1.0.0 "$REG/team/multi" --insecure --jobs 2 --json >push10.json &&
     jq -e --arg d "$idx" ".digest == \$d and .manifests_pushed == 4 and .referrers_pushed == 1" push10.json &&
@@ -141,14 +133,8 @@ test_expect_success 'a multi-output index goes up children first, then the index
 test_expect_success 'a large blob goes up in chunks, in constant memory, and resumes after a dropped connection' '
     proxy=$(free_port) &&
     start_drop_proxy drop "$proxy" "$PORT" 2 &&
-    mkdir -p big && head -c 96M /dev/urandom >big/layer &&
-    layer=$("$STORE_TOOL" put "$KILN_STORE" big/layer) &&
-    printf "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}" "$layer" >big/config.json &&
-    config=$("$STORE_TOOL" put "$KILN_STORE" big/config.json) &&
-    printf "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":%d},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%d}]}" \
-        "$config" "$(stat -c %s big/config.json)" "$layer" "$(stat -c %s big/layer)" >big/manifest.json &&
-    big=$("$STORE_TOOL" put "$KILN_STORE" big/manifest.json) &&
-    "$STORE_TOOL" add "$KILN_STORE" big 1.0.0 "$big" >/dev/null &&
+    big=$(make_big_image big 1.0.0 96) &&
+    layer=$(jq -r ".layers[0].digest" big/manifest.json) &&
     /usr/bin/time -f %M -o rss "$KILN_BIN" push big:1.0.0 "127.0.0.1:$proxy/big" --insecure --json >push6.json 2>err &&
     test "$(tail -n1 rss)" -lt 65536 &&
     test -f drop.dropped &&
@@ -214,19 +200,9 @@ test_expect_success 'an unreachable registry is an error (exit 1) naming it, aft
 
 TPORT=$(free_port)
 TREG=127.0.0.1:$TPORT
-TLS_YAML="  tls:
-    certificate: $TEST_DIR/tls.crt
-    key: $TEST_DIR/tls.key
-auth:
-  htpasswd:
-    realm: kiln-test
-    path: $TEST_DIR/htpasswd"
 
 test_expect_success 'setup: a TLS registry with htpasswd and a docker config.json' '
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -out tls.crt -days 2 \
-        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null &&
-    python3 -W ignore -c "import crypt; print(\"pusher:\" + crypt.crypt(\"s3cret\", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))" >htpasswd &&
-    start_registry tls "$TPORT" "$TLS_YAML" &&
+    start_tls_registry tls "$TPORT" pusher:s3cret &&
     mkdir -p "$HOME/.docker" &&
     printf "{\"auths\":{\"https://%s\":{\"auth\":\"%s\"}}}" "$TREG" "$(printf pusher:s3cret | base64)" \
         >"$HOME/.docker/config.json" &&

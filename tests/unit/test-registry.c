@@ -1,4 +1,4 @@
-/* test-registry.c - what registry/ parses from outside: DEST, WWW-Authenticate
+/* test-registry.c - what registry/ parses from outside: DEST, SRC, WWW-Authenticate
  * challenges, the registry's error bodies and docker config.json credentials. */
 #include "common/common.h"
 #include "common/fsutil.h"
@@ -38,6 +38,34 @@ static void test_dest(void)
     is_int(registry_ref_parse("h o/a", 0, &r, &err), KILN_EINVAL, "a space in the host is refused");
     ok(registry_tag_valid("1.0.0-rc.1") && registry_tag_valid("_x"), "versions and '_' tags are tags");
     ok(!registry_tag_valid("1.0.0+b") && !registry_tag_valid(""), "'+' and empty are not");
+}
+
+static void test_src(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    struct registry_ref r;
+    char src[160];
+    const char *d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    snprintf(src, sizeof(src), "127.0.0.1:5000/team/app@%s", d);
+    is_int(registry_src_parse(src, 0, &r, &err), 0, "a SRC with a digest parses");
+    is_str(r.digest, d, "the digest is kept");
+    ok(r.tag == NULL && !strcmp(r.repo, "team/app"), "no tag; the repository stops at '@'");
+    registry_ref_release(&r);
+    snprintf(src, sizeof(src), "h/app:1.0.0@%s", d);
+    is_int(registry_src_parse(src, 0, &r, &err), 0, "a SRC with a tag and a digest parses");
+    ok(r.tag && !strcmp(r.tag, "1.0.0") && r.digest && !strcmp(r.digest, d), "both are kept");
+    registry_ref_release(&r);
+    is_int(registry_src_parse("h/app:stable", 0, &r, &err), 0, "a SRC with a tag parses");
+    ok(r.digest == NULL, "without a digest, digest is NULL");
+    registry_ref_release(&r);
+    is_int(registry_src_parse("h/app", 0, &r, &err), KILN_EINVAL, "a SRC with neither is refused");
+    has_str(err.msg, "names no tag and no digest", "and the error says so");
+    is_int(registry_src_parse("h/app@sha256:ABC", 0, &r, &err), KILN_EINVAL, "a malformed digest is refused");
+    has_str(err.msg, "is not a digest", "naming it");
+    is_int(registry_src_parse("h/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef/x", 0,
+                              &r, &err), KILN_EINVAL, "anything after the digest is refused");
+    is_int(registry_src_parse("app:1.0.0", 0, &r, &err), KILN_EINVAL, "a SRC without a host is refused");
+    has_str(err.msg, "source 'app:1.0.0'", "and the error calls it the source");
 }
 
 static void test_challenge(void)
@@ -150,6 +178,7 @@ int main(void)
 {
     tap_tmpdir();
     test_dest();
+    test_src();
     test_challenge();
     test_error_body();
     test_creds();

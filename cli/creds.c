@@ -1,0 +1,38 @@
+/* creds.c - registry credentials for push and pull, from the docker config
+ * files: $REGISTRY_AUTH_FILE, then $DOCKER_CONFIG/config.json (or
+ * ~/.docker/config.json). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "registry/registry.h"
+#include "common/banned.h"
+
+int cli_registry_creds(const char *host, char **user, char **password, struct kiln_err *err)
+{
+    char *files[2] = { NULL, NULL };
+    size_t n = 0;
+    const char *f = getenv("REGISTRY_AUTH_FILE");
+    if (f && f[0])
+        files[n++] = xstrdup(f);
+    const char *dc = getenv("DOCKER_CONFIG");
+    const char *home = getenv("HOME");
+    if (dc && dc[0])
+        files[n++] = xasprintf("%s/config.json", dc);
+    else if (home && home[0])
+        files[n++] = xasprintf("%s/.docker/config.json", home);
+    *user = *password = NULL;
+    int r = registry_creds_find((const char *const *)files, n, host, user, password, err);
+    for (size_t i = 0; i < n; i++)
+        free(files[i]);
+    return r < 0 ? r : 0;
+}
+
+void cli_registry_creds_free(char *user, char *password)
+{
+    free(user);
+    if (password) {
+        explicit_bzero(password, strlen(password));
+        free(password);
+    }
+}

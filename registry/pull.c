@@ -1,0 +1,535 @@
+/* pull.c - an image from a registry into the store (see registry.h), in the
+ * order registry.h numbers:
+ *   1. the manifest or index SRC names;
+ *   2. the referrers of the image, and the blobs a signature holds;
+ *   3. a trusted signature over the image (signing_verify_held());
+ *   4. rollback protection;
+ *   5. the manifests an index lists, then every blob, streamed and hashed;
+ *   6. publish_image().
+ * Nothing big is fetched before 3 passed.  Everything fetched is held in the
+ * store's temp area (struct publish_blob) until publish_image() commits it;
+ * a failure before that removes it. */
+#include "registry/registry.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "images/manifest.h"
+#include "images/store.h"
+#include "registry/client.h"
+#include "signing/publish.h"
+#include "signing/signing.h"
+#include "common/banned.h"
+
+#define MAX_DEPTH 8          /* nested indexes, as store_walk() */
+#define MAX_REFERRERS 256    /* referrers of one image */
+#define MAX_REDIRECTS 5      /* a blob GET sent elsewhere (object storage) */
+#define MAX_BLOB_ATTEMPTS 3  /* a blob download started over after a dropped connection */
+#define MAX_BLOBS 65536      /* blobs of one image, manifests included */
+#define REFERRER_BLOB_LIMIT SIGNING_STATEMENT_LIMIT /* a blob of a referrer (a provenance statement) */
+
+/* A referrer fetched: its manifest, and its blobs small enough to keep in
+ * memory for the signature check. */
+struct referrer {
+    char digest[DIGEST_STR_SIZE];
+    struct reg_manifest rm;
+    struct signing_held_blob *blobs;
+    struct buf *bodies;
+    size_t n_blobs;
+};
+
+struct pull {
+    struct store *st;
+    struct reg_client *cl;
+    const struct registry_ref *src;
+    const struct registry_pull_opts *o;
+    struct registry_pull_result *res;
+    struct publish_blob *held;   /* fetched, in the temp area */
+    size_t n_held, cap_held;
+    struct oci_desc *blobs;      /* the image's blobs that are not manifests, once each */
+    size_t n_blobs, cap_blobs;
+    struct referrer *refs;
+    size_t n_refs;
+    struct reg_manifest top;     /* the manifest or index SRC names */
+};
+
+static int held_has(const struct pull *p, const char *digest)
+{
+    for (size_t i = 0; i < p->n_held; i++)
+        if (!strcmp(p->held[i].digest, digest))
+            return 1;
+    return 0;
+}
+
+/* Takes w (the blob `digest`, checked) over until publish. */
+static void held_add(struct pull *p, struct store_blob_writer *w, const char *digest)
+{
+    if (p->n_held == p->cap_held) {
+        p->cap_held = p->cap_held ? 2 * p->cap_held : 16;
+        p->held = xrealloc(p->held, p->cap_held * sizeof(*p->held));
+    }
+    p->held[p->n_held].w = w;
+    snprintf(p->held[p->n_held].digest, DIGEST_STR_SIZE, "%s", digest);
+    p->n_held++;
+}
+
+/* Holds len bytes (already checked against digest) as a blob in the temp area. */
+static int hold_bytes(struct pull *p, const char *digest, const void *data, size_t len, struct kiln_err *err)
+{
+    if (held_has(p, digest) || store_blob_exists(p->st, digest))
+        return 0;
+    struct store_blob_writer *w = NULL;
+    int r = store_blob_begin(p->st, &w, err);
+    if (r == 0 && (r = store_blob_write(w, data, len, err)) < 0)
+        store_blob_abort(w);
+    if (r == 0)
+        held_add(p, w, digest);
+    return r;
+}
+
+/* ---- manifests -------------------------------------------------------------- */
+
+/* Notes a blob to fetch in step 5 (once). */
+static int blob_add(struct pull *p, const struct oci_desc *d, struct kiln_err *err)
+{
+    for (size_t i = 0; i < p->n_blobs; i++)
+        if (!strcmp(p->blobs[i].digest, d->digest))
+            return 0;
+    if (p->n_blobs == MAX_BLOBS)
+        return reg_bad(p->cl, err, "image '%s' has more than %d blobs", p->res->digest, MAX_BLOBS);
+    if (p->n_blobs == p->cap_blobs) {
+        p->cap_blobs = p->cap_blobs ? 2 * p->cap_blobs : 16;
+        p->blobs = xrealloc(p->blobs, p->cap_blobs * sizeof(*p->blobs));
+    }
+    oci_desc_copy(&p->blobs[p->n_blobs++], d);
+    return 0;
+}
+
+static int fetch_manifest(struct pull *p, const struct oci_desc *d, int depth, struct kiln_err *err);
+
+/* What manifest m lists: nested manifests fetched (step 5, after the
+ * signature check: the top manifest's digest pins them), other blobs noted. */
+static int fetch_contents(struct pull *p, const struct oci_manifest *m, int depth, struct kiln_err *err)
+{
+    int r = 0;
+    if (m->kind == OCI_KIND_MANIFEST) {
+        r = blob_add(p, &m->config, err);
+        for (size_t i = 0; r == 0 && i < m->n_descs; i++)
+            r = blob_add(p, &m->descs[i], err);
+        if (r == 0 && m->files_digest) {
+            struct oci_desc f = { .media_type = (char *)KILN_MT_FILES, .digest = m->files_digest, .size = -1 };
+            r = blob_add(p, &f, err);
+        }
+    }
+    for (size_t i = 0; r == 0 && m->kind == OCI_KIND_INDEX && i < m->n_descs; i++) {
+        const struct oci_desc *c = &m->descs[i];
+        if (oci_media_type_is_manifest(c->media_type) || oci_media_type_is_index(c->media_type))
+            r = fetch_manifest(p, c, depth + 1, err);
+        else
+            r = blob_add(p, c, err);
+    }
+    return r;
+}
+
+/* A manifest an index lists, by its digest, and what it lists. */
+static int fetch_manifest(struct pull *p, const struct oci_desc *d, int depth, struct kiln_err *err)
+{
+    if (depth > MAX_DEPTH)
+        return reg_bad(p->cl, err, "indexes nested deeper than %d levels", MAX_DEPTH);
+    if (held_has(p, d->digest))
+        return 0;
+    if (p->res->manifests_fetched >= MAX_BLOBS)
+        return reg_bad(p->cl, err, "image '%s' has more than %d manifests", p->res->digest, MAX_BLOBS);
+    struct reg_manifest rm;
+    int r = reg_manifest_get(p->cl, d->digest, d->digest, d->media_type, &rm, err);
+    if (r < 0)
+        return r;
+    if (d->size >= 0 && (uint64_t)d->size != rm.body.len)
+        r = reg_bad(p->cl, err, "manifest '%s' has %zu bytes, its descriptor says %lld", d->digest, rm.body.len,
+                    (long long)d->size);
+    if (r == 0) {
+        p->res->manifests_fetched++;
+        r = hold_bytes(p, rm.digest, rm.body.data, rm.body.len, err);
+    }
+    if (r == 0)
+        r = fetch_contents(p, rm.m, depth, err);
+    reg_manifest_release(&rm);
+    return r;
+}
+
+/* 1. The manifest or index SRC names: by digest, its bytes must hash to it;
+ * by tag, the digest they hash to is the image's. */
+static int fetch_top(struct pull *p, struct kiln_err *err)
+{
+    const char *ref = p->src->digest ? p->src->digest : p->src->tag;
+    int r = reg_manifest_get(p->cl, ref, p->src->digest, NULL, &p->top, err);
+    if (r < 0)
+        return r;
+    snprintf(p->res->digest, sizeof(p->res->digest), "%s", p->top.digest);
+    p->res->manifests_fetched++;
+    return hold_bytes(p, p->top.digest, p->top.body.data, p->top.body.len, err);
+}
+
+/* ---- blobs ------------------------------------------------------------------ */
+
+struct blob_sink {
+    struct store_blob_writer *w;
+    struct hash_ctx *h;
+    struct buf *keep;       /* also kept in memory (a referrer's small blob), or NULL */
+    uint64_t got;
+    struct kiln_err err;
+};
+
+static int blob_sink(void *ud, const void *data, size_t len)
+{
+    struct blob_sink *s = ud;
+    if (store_blob_write(s->w, data, len, &s->err) < 0 || (s->keep && buf_add(s->keep, data, len, &s->err) < 0))
+        return -1;
+    hash_update(s->h, data, len);
+    s->got += len;
+    return 0;
+}
+
+/* One attempt at GET blobs/<digest> into s, following redirects.  Returns 1
+ * when the connection dropped (try again). */
+static int blob_get(struct pull *p, const struct oci_desc *d, uint64_t limit, struct blob_sink *s,
+                    struct kiln_err *err)
+{
+    _cleanup_free_ char *rest = xasprintf("blobs/%s", d->digest);
+    _cleanup_free_ char *url = reg_path(p->cl, rest);
+    _cleanup_free_ char *what = xasprintf("GET blob '%s'", d->digest);
+    for (int hop = 0;; hop++) {
+        struct reg_req q = { .method = "GET", .url = url, .what = what, .fd = -1, .limit = (size_t)limit,
+                             .sink = blob_sink, .sink_ud = s, .no_retry = 1 };
+        struct reg_resp resp = { 0 };
+        int r = reg_do(p->cl, &q, &resp, err);
+        if (r < 0 && s->err.code) {
+            *err = s->err;
+            r = s->err.code;
+        } else if (r < 0 && resp.over) {
+            r = reg_bad(p->cl, err, "blob '%s' is longer than its descriptor's %llu bytes", d->digest,
+                        (unsigned long long)limit);
+        } else if (r < 0 && resp.dropped) {
+            r = 1;
+        } else if (r == 0 && resp.status >= 300 && resp.status < 400 && resp.location && hop < MAX_REDIRECTS) {
+            char *next = reg_url(p->cl, resp.location, NULL);
+            free(url);
+            url = next;
+            reg_resp_release(&resp);
+            continue;
+        } else if (r == 0 && resp.status >= 500) {
+            r = 1;
+        } else if (r == 0 && resp.status != 200) {
+            r = reg_status_err(p->cl, &q, &resp, err);
+        }
+        reg_resp_release(&resp);
+        return r;
+    }
+}
+
+/* Fetches the blob d into the temp area, hashed and bounded by its size
+ * (STORE_FILES_LIMIT when the descriptor has none); keep (may be NULL) also
+ * gets its bytes. */
+static int fetch_blob(struct pull *p, const struct oci_desc *d, struct buf *keep, struct kiln_err *err)
+{
+    uint64_t limit = d->size >= 0 ? (uint64_t)d->size : STORE_FILES_LIMIT;
+    for (int attempt = 1;; attempt++) {
+        struct blob_sink s = { .keep = keep, .err = KILN_ERR_INIT };
+        int r = store_blob_begin(p->st, &s.w, err);
+        if (r < 0)
+            return r;
+        s.h = hash_new();
+        if (!s.h) {
+            store_blob_abort(s.w);
+            return kiln_errf(err, KILN_ENOMEM, "out of memory");
+        }
+        if (keep)
+            buf_reset(keep);
+        r = blob_get(p, d, limit, &s, err);
+        char hex[HASH_HEX_LEN + 1];
+        hash_final_hex(s.h, hex);
+        hash_free(s.h);
+        if (r == 0 && d->size >= 0 && s.got != (uint64_t)d->size)
+            r = reg_bad(p->cl, err, "blob '%s' has %llu bytes, its descriptor says %lld", d->digest,
+                        (unsigned long long)s.got, (long long)d->size);
+        else if (r == 0 && strcmp(hex, digest_hex(d->digest)) != 0)
+            r = reg_bad(p->cl, err, "blob '%s' came as content with digest 'sha256:%s'", d->digest, hex);
+        if (r != 0) {
+            store_blob_abort(s.w);
+            if (r == 1 && attempt < MAX_BLOB_ATTEMPTS) {
+                kiln_log(KILN_LOG_INFO, "starting the download of blob '%s' over", d->digest);
+                continue;
+            }
+            return r == 1 ? kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': GET blob '%s': the "
+                                      "connection dropped %d times", reg_client_host(p->cl),
+                                      reg_client_repo(p->cl), d->digest, attempt)
+                          : r;
+        }
+        held_add(p, s.w, d->digest);
+        p->res->blobs_fetched++;
+        p->res->bytes_fetched += s.got;
+        return 0;
+    }
+}
+
+/* 5. */
+static int fetch_blobs(struct pull *p, struct kiln_err *err)
+{
+    int r = 0;
+    for (size_t i = 0; i < p->n_blobs && r == 0; i++) {
+        const struct oci_desc *d = &p->blobs[i];
+        if (held_has(p, d->digest)) {
+            continue;
+        } else if (store_blob_exists(p->st, d->digest)) {
+            p->res->blobs_present++;
+            continue;
+        }
+        r = fetch_blob(p, d, NULL, err);
+    }
+    return r;
+}
+
+/* ---- referrers -------------------------------------------------------------- */
+
+/* The list of the image's referrers: the referrers API, else the fallback
+ * tag.  *list: oci_manifest_free() (an index; NULL when there is none). */
+static int referrers_list(struct pull *p, struct oci_manifest **list, struct kiln_err *err)
+{
+    *list = NULL;
+    const char *subject = p->res->digest;
+    _cleanup_free_ char *rest = xasprintf("referrers/%s", subject);
+    _cleanup_free_ char *path = reg_path(p->cl, rest);
+    struct reg_req q = { .method = "GET", .url = path, .what = "GET referrers", .fd = -1, .accept = OCI_MT_INDEX,
+                         .limit = REGISTRY_MANIFEST_LIMIT };
+    struct reg_resp resp = { 0 };
+    int r = reg_do(p->cl, &q, &resp, err);
+    if (r < 0 && resp.over)
+        r = reg_bad(p->cl, err, "the referrers list is larger than %u bytes", REGISTRY_MANIFEST_LIMIT);
+    if (r == 0 && resp.status == 200 && reg_content_type_is(resp.content_type, OCI_MT_INDEX)) {
+        p->res->referrers_api = 1;
+        if (oci_manifest_parse(resp.body.data, resp.body.len, list, err) < 0 || (*list)->kind != OCI_KIND_INDEX)
+            r = reg_bad(p->cl, err, "the referrers API answered with something that is not an image index");
+    }
+    reg_resp_release(&resp);
+    if (r < 0 || p->res->referrers_api)
+        return r;
+    /* The fallback tag, as push writes it. */
+    _cleanup_free_ char *tag = xasprintf("sha256-%s", digest_hex(subject));
+    struct reg_manifest rm;
+    r = reg_manifest_get(p->cl, tag, NULL, OCI_MT_INDEX, &rm, err);
+    if (r == KILN_ENOTFOUND) {
+        kiln_err_clear(err);
+        return 0;
+    }
+    if (r == 0 && !strcmp(rm.digest, subject))
+        r = reg_bad(p->cl, err, "tag '%s' resolves to the image itself, not to a list of its referrers", tag);
+    if (r == 0)
+        *list = TAKE_PTR(rm.m);
+    reg_manifest_release(&rm);
+    return r;
+}
+
+static void referrer_release(struct referrer *f)
+{
+    reg_manifest_release(&f->rm);
+    for (size_t i = 0; i < f->n_blobs; i++)
+        buf_release(&f->bodies[i]);
+    free(f->bodies);
+    free(f->blobs);
+}
+
+/* 2. Each referrer of the image: its manifest (a manifest whose subject is
+ * the image) and its blobs up to SIGNING_PAYLOAD_LIMIT (a signature's payload
+ * and raw signature), held and kept in memory for the check; its larger blobs
+ * (at most REFERRER_BLOB_LIMIT) are fetched with the image's. */
+static int fetch_referrers(struct pull *p, struct kiln_err *err)
+{
+    struct oci_manifest *list = NULL;
+    int r = referrers_list(p, &list, err);
+    if (r < 0 || !list)
+        return r;
+    if (list->n_descs > MAX_REFERRERS) {
+        r = reg_bad(p->cl, err, "image '%s' has %zu referrers, more than %d", p->res->digest, list->n_descs,
+                    MAX_REFERRERS);
+        oci_manifest_free(list);
+        return r;
+    }
+    p->refs = xcalloc(list->n_descs + 1, sizeof(*p->refs));
+    for (size_t i = 0; i < list->n_descs && r == 0; i++) {
+        const struct oci_desc *d = &list->descs[i];
+        int dup = 0;
+        for (size_t k = 0; k < p->n_refs; k++)
+            dup |= !strcmp(p->refs[k].digest, d->digest);
+        if (dup)
+            continue;
+        struct referrer *f = &p->refs[p->n_refs++];
+        snprintf(f->digest, sizeof(f->digest), "%s", d->digest);
+        r = reg_manifest_get(p->cl, d->digest, d->digest, OCI_MT_MANIFEST, &f->rm, err);
+        const struct oci_manifest *m = f->rm.m;
+        if (r == 0 && (!m->subject || strcmp(m->subject->digest, p->res->digest) != 0))
+            r = reg_bad(p->cl, err, "referrer '%s' has subject '%s', not the image '%s'", d->digest,
+                        m->subject ? m->subject->digest : "(none)", p->res->digest);
+        if (r == 0)
+            r = hold_bytes(p, f->rm.digest, f->rm.body.data, f->rm.body.len, err);
+        if (r < 0)
+            break;
+        p->res->referrers_fetched++;
+        f->blobs = xcalloc(m->n_descs + 1, sizeof(*f->blobs));
+        f->bodies = xcalloc(m->n_descs + 1, sizeof(*f->bodies));
+        int64_t largest = m->config.size;
+        for (size_t k = 0; k < m->n_descs; k++)
+            if (m->descs[k].size > largest)
+                largest = m->descs[k].size;
+        if (largest > (int64_t)REFERRER_BLOB_LIMIT)
+            r = reg_bad(p->cl, err, "referrer '%s' lists a blob of %lld bytes, more than %u", d->digest,
+                        (long long)largest, REFERRER_BLOB_LIMIT);
+        for (size_t k = 0; k <= m->n_descs && r == 0; k++) {
+            const struct oci_desc *b = k == 0 ? &m->config : &m->descs[k - 1];
+            if (b->size > (int64_t)SIGNING_PAYLOAD_LIMIT) {
+                r = blob_add(p, b, err); /* not what a signature holds: fetched with the image's blobs */
+            } else {
+                struct buf *keep = &f->bodies[f->n_blobs];
+                buf_init(keep, SIGNING_PAYLOAD_LIMIT);
+                if ((r = fetch_blob(p, b, keep, err)) == 0)
+                    f->blobs[f->n_blobs] = (struct signing_held_blob){ b->digest, keep->data, keep->len };
+                f->n_blobs++;
+            }
+        }
+    }
+    oci_manifest_free(list);
+    return r;
+}
+
+/* ---- which name and version ------------------------------------------------ */
+
+/* 3. A trusted signature over the image; name and version from the one chosen. */
+static int check_signatures(struct pull *p, struct kiln_err *err)
+{
+    struct signing_held_artifact *arts = xcalloc(p->n_refs + 1, sizeof(*arts));
+    for (size_t i = 0; i < p->n_refs; i++)
+        arts[i] = (struct signing_held_artifact){ p->refs[i].digest, p->refs[i].rm.body.data,
+                                                  p->refs[i].rm.body.len, p->refs[i].blobs, p->refs[i].n_blobs };
+    struct signing_verify_opts vo = { p->o->keys, p->o->n_keys, NULL, NULL };
+    json_t *rep = NULL;
+    int r = signing_verify_held(arts, p->n_refs, p->res->digest, p->top.m->media_type,
+                                (long long)p->top.body.len, &vo, &rep, err);
+    free(arts);
+    if (r < 0) {
+        json_decref(rep);
+        return kiln_err_prefix(err, "registry '%s' repository '%s'", reg_client_host(p->cl), reg_client_repo(p->cl));
+    }
+    /* The version: the one a tag that is a version names (it must be
+     * signed), else the highest a valid signature names. */
+    const char *tag_version = p->src->tag && ref_check_version(p->src->tag, NULL) == 0 ? p->src->tag : NULL;
+    json_t *best = NULL, *s;
+    size_t i;
+    json_array_foreach(json_object_get(rep, "signatures"), i, s) {
+        if (!json_is_true(json_object_get(s, "valid")))
+            continue;
+        const char *v = json_string_value(json_object_get(s, "version"));
+        const char *bv = best ? json_string_value(json_object_get(best, "version")) : NULL;
+        if (tag_version && v && strcmp(v, tag_version) != 0)
+            continue;
+        if (!best || (v && (!bv || (ref_check_version(v, NULL) == 0 && ref_check_version(bv, NULL) == 0 &&
+                                    semver_cmp(v, bv) > 0))))
+            best = s;
+    }
+    if (!best) {
+        r = reg_bad(p->cl, err, "tag '%s' names version %s, but no trusted signature of image '%s' names that version",
+                    p->src->tag, tag_version, p->res->digest);
+        json_decref(rep);
+        return r;
+    }
+    const char *name = json_string_value(json_object_get(best, "name"));
+    const char *version = json_string_value(json_object_get(best, "version"));
+    const char *slash = strrchr(p->src->repo, '/');
+    p->res->name = xstrdup(name ? name : slash ? slash + 1 : p->src->repo);
+    p->res->version = version ? xstrdup(version) : tag_version ? xstrdup(tag_version) : NULL;
+    p->res->signed_by = xstrdup(json_string_value(json_object_get(best, "keyId")));
+    json_decref(rep);
+    if (!p->res->version)
+        return reg_bad(p->cl, err, "image '%s': its signature names no version and tag '%s' is not one", p->res->digest,
+                       p->src->tag ? p->src->tag : "(none)");
+    if ((r = ref_check_name(p->res->name, err)) < 0 || (r = ref_check_version(p->res->version, err)) < 0) {
+        err->code = KILN_EVERIFY;
+        return kiln_err_prefix(err, "image '%s'", p->res->digest);
+    }
+    return 0;
+}
+
+/* ---- the whole pull --------------------------------------------------------- */
+
+static int publish(struct pull *p, struct kiln_err *err)
+{
+    struct publish_referrer *refs = xcalloc(p->n_refs + 1, sizeof(*refs));
+    for (size_t i = 0; i < p->n_refs; i++)
+        refs[i] = (struct publish_referrer){ p->refs[i].digest, p->refs[i].rm.m->media_type,
+                                             p->refs[i].rm.m->artifact_type, p->refs[i].rm.body.len,
+                                             p->refs[i].rm.m->annotations };
+    struct publish_request req = {
+        .ref = { .name = p->res->name, .version = p->res->version, .no_downgrade = !p->o->allow_downgrade },
+        .digest = p->res->digest,
+        .media_type = p->top.m->media_type,
+        .size = p->top.body.len,
+        .blobs = p->held,
+        .n_blobs = p->n_held,
+        .referrers = refs,
+        .n_referrers = p->n_refs,
+    };
+    int r = publish_image(p->st, &req, NULL, err);
+    free(refs);
+    return r;
+}
+
+static int run(struct pull *p, struct kiln_err *err)
+{
+    int r;
+    if (!p->o->n_keys)
+        return kiln_errf(err, KILN_EINVAL, "no trusted key: give at least one --key");
+    if ((r = reg_client_new(p->src, &p->o->conn, &p->cl, err)) < 0 || (r = reg_ping(p->cl, err)) < 0)
+        return r;
+    if ((r = fetch_top(p, err)) < 0 || (r = fetch_referrers(p, err)) < 0 || (r = check_signatures(p, err)) < 0)
+        return r;
+    if (!p->o->allow_downgrade && (r = publish_downgrade_check(p->st, p->res->name, p->res->version, err)) < 0)
+        return r;
+    if ((r = fetch_contents(p, p->top.m, 0, err)) < 0)
+        return r;
+    kiln_log(KILN_LOG_INFO, "fetching %zu blobs from %s/%s", p->n_blobs, p->src->host, p->src->repo);
+    if ((r = fetch_blobs(p, err)) < 0)
+        return r;
+    return publish(p, err);
+}
+
+int registry_pull(struct store *st, const struct registry_ref *src, const struct registry_pull_opts *o,
+                  struct registry_pull_result *res, struct kiln_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    struct pull p = { .st = st, .src = src, .o = o, .res = res };
+    int r = run(&p, err);
+    /* publish_image() took the held blobs over; before it, they go here. */
+    for (size_t i = 0; i < p.n_held; i++)
+        store_blob_abort(p.held[i].w);
+    free(p.held);
+    oci_desc_list_free(p.blobs, p.n_blobs);
+    for (size_t i = 0; i < p.n_refs; i++)
+        referrer_release(&p.refs[i]);
+    free(p.refs);
+    reg_manifest_release(&p.top);
+    reg_client_free(p.cl);
+    if (r < 0)
+        registry_pull_result_release(res);
+    return r;
+}
+
+void registry_pull_result_release(struct registry_pull_result *res)
+{
+    free(res->name);
+    free(res->version);
+    free(res->signed_by);
+    res->name = res->version = res->signed_by = NULL;
+}
