@@ -4,8 +4,10 @@
 # the test starts on 127.0.0.1, as NAME:VERSION and NAME:nightly, with its
 # signature and provenance under the referrers tag.  The next night moves
 # `nightly` and leaves the first version where it was; a registry that cannot
-# be reached fails the run and marks nothing as passed; without KILN_PUSH the
-# script builds, signs and verifies as before and pushes nothing.
+# be reached fails the run and marks nothing as passed; the credentials a CI
+# job writes with ci/registry-auth carry a push over TLS with htpasswd;
+# without KILN_PUSH the script builds, signs and verifies as before and
+# pushes nothing.
 . "$(dirname "$0")/lib.sh"
 . "$KILN_SRC/tests/integration/registry-lib.sh"
 
@@ -130,6 +132,37 @@ test_expect_success 'a bad KILN_PUSH_FLAGS is a usage error (exit 2) named in th
     test "$rc" -eq 2 &&
     test ! -s r4.jsonl &&
     test_grep "jobs" r4.jsonl.log
+'
+
+TPORT=$(free_port)
+TREG=127.0.0.1:$TPORT
+TLS_YAML="  tls:
+    certificate: $TEST_DIR/tls.crt
+    key: $TEST_DIR/tls.key
+auth:
+  htpasswd:
+    realm: kiln-test
+    path: $TEST_DIR/htpasswd"
+
+test_expect_success 'as a CI job does: ci/registry-auth writes the credentials, then a push over TLS with htpasswd' '
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -out tls.crt -days 2 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null &&
+    python3 -W ignore -c "import crypt; print(\"ci:\" + crypt.crypt(\"s3cret\", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))" >htpasswd &&
+    start_registry tls "$TPORT" "$TLS_YAML" &&
+    echo "sixth night" >motd &&
+    KILN_PUSH=$TREG/ci REGISTRY_USER=ci REGISTRY_PASSWORD=s3cret bash "$KILN_SRC/ci/registry-auth" >auth.out &&
+    test "$(stat -c %a "$HOME/.docker/config.json")" = 600 &&
+    ! grep -q s3cret "$HOME/.docker/config.json" &&
+    KILN_PUSH=$TREG/ci KILN_PUSH_FLAGS="--ca-file $TEST_DIR/tls.crt" nightly r6.jsonl &&
+    digest=$(jq -r .digest r6.jsonl) &&
+    test "$(jq -r .pushed.digest r6.jsonl)" = "$digest" &&
+    test "$(skopeo inspect --creds ci:s3cret --tls-verify=false "docker://$TREG/ci/tiny:nightly" | jq -r .Digest)" = "$digest" &&
+    rm "$HOME/.docker/config.json" &&
+    echo "seventh night" >motd &&
+    rc=0 &&
+    { KILN_PUSH=$TREG/ci KILN_PUSH_FLAGS="--ca-file $TEST_DIR/tls.crt" nightly r7.jsonl || rc=$?; } &&
+    test "$rc" -eq 1 &&
+    test_grep UNAUTHORIZED r7.jsonl.log
 '
 
 test_expect_success 'without KILN_PUSH: built, signed, verified, nightly in the store, nothing pushed' '
