@@ -177,4 +177,23 @@ test_expect_success 'without KILN_PUSH: built, signed, verified, nightly in the 
     test "$(grep -c "PUT /v2/" reg.log)" -eq "$before"
 '
 
+# yaml2json FILE: the YAML file as JSON (python3-yaml).
+yaml2json() {
+    python3 -c "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)" "$1"
+}
+
+test_expect_success 'the CI definitions parse and run ci/nightly once per example recipe, pushing' '
+    (cd "$KILN_SRC" && ls recipes/examples/*.yaml) >recipes &&
+    test -s recipes &&
+    yaml2json "$KILN_SRC/ci/pipeline.yml" >gitlab.json &&
+    jq -r ".\"nightly-images\".parallel.matrix[0].RECIPE[]" gitlab.json | sort >gitlab.recipes &&
+    diff recipes gitlab.recipes &&
+    jq -e "[.\"nightly-images\".script[] | select(startswith(\"ci/nightly \") or . == \"ci/registry-auth\")] | length == 2" gitlab.json &&
+    yaml2json "$KILN_SRC/.github/workflows/nightly.yml" >github.json &&
+    jq -e ".jobs.recipes.steps[1].run | contains(\"recipes/examples/*.yaml\")" github.json &&
+    jq -e ".jobs.image.strategy.matrix.recipe | contains(\"needs.recipes.outputs.recipes\")" github.json &&
+    jq -e "[.jobs.image.steps[].run // empty] | any(startswith(\"ci/nightly \")) and any(contains(\"ci/registry-auth\"))" github.json &&
+    jq -e ".jobs.image.env.KILN_PUSH != null" github.json
+'
+
 test_done
