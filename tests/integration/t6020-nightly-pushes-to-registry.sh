@@ -37,11 +37,12 @@ outputs:
 EOF_RECIPE
 
 # nightly REPORT [ARGS...]: runs ci/nightly on tiny.yaml with the signing
-# key from the environment, as a CI job would; its output in REPORT.log.
+# key from the environment, as a CI job would, with the kiln under test;
+# its output in REPORT.log.
 nightly() {
     _report=$1 &&
     shift &&
-    KILN_SIGNING_KEY="$(cat ci.key)" KILN_REPORT=$TEST_DIR/$_report \
+    KILN_BIN=$KILN_BIN KILN_SIGNING_KEY="$(cat ci.key)" KILN_REPORT=$TEST_DIR/$_report \
         bash "$NIGHTLY" "$@" "$TEST_DIR/tiny.yaml" >"$_report.log" 2>&1
 }
 
