@@ -214,19 +214,9 @@ test_expect_success 'an unreachable registry is an error (exit 1) naming it, aft
 
 TPORT=$(free_port)
 TREG=127.0.0.1:$TPORT
-TLS_YAML="  tls:
-    certificate: $TEST_DIR/tls.crt
-    key: $TEST_DIR/tls.key
-auth:
-  htpasswd:
-    realm: kiln-test
-    path: $TEST_DIR/htpasswd"
 
 test_expect_success 'setup: a TLS registry with htpasswd and a docker config.json' '
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -out tls.crt -days 2 \
-        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null &&
-    python3 -W ignore -c "import crypt; print(\"pusher:\" + crypt.crypt(\"s3cret\", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))" >htpasswd &&
-    start_registry tls "$TPORT" "$TLS_YAML" &&
+    start_tls_registry tls "$TPORT" pusher:s3cret &&
     mkdir -p "$HOME/.docker" &&
     printf "{\"auths\":{\"https://%s\":{\"auth\":\"%s\"}}}" "$TREG" "$(printf pusher:s3cret | base64)" \
         >"$HOME/.docker/config.json" &&

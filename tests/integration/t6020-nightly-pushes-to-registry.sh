@@ -137,19 +137,9 @@ test_expect_success 'a bad KILN_PUSH_FLAGS is a usage error (exit 2) named in th
 
 TPORT=$(free_port)
 TREG=127.0.0.1:$TPORT
-TLS_YAML="  tls:
-    certificate: $TEST_DIR/tls.crt
-    key: $TEST_DIR/tls.key
-auth:
-  htpasswd:
-    realm: kiln-test
-    path: $TEST_DIR/htpasswd"
 
 test_expect_success 'as a CI job does: ci/registry-auth writes the credentials, then a push over TLS with htpasswd' '
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -out tls.crt -days 2 \
-        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null &&
-    python3 -W ignore -c "import crypt; print(\"ci:\" + crypt.crypt(\"s3cret\", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))" >htpasswd &&
-    start_registry tls "$TPORT" "$TLS_YAML" &&
+    start_tls_registry tls "$TPORT" ci:s3cret &&
     echo "sixth night" >motd &&
     KILN_PUSH=$TREG/ci REGISTRY_USER=ci REGISTRY_PASSWORD=s3cret bash "$KILN_SRC/ci/registry-auth" >auth.out &&
     test "$(stat -c %a "$HOME/.docker/config.json")" = 600 &&
