@@ -21,16 +21,9 @@ cd "$(dirname "$0")/.."
 SRC=$PWD
 KILN=${KILN_BIN:-$SRC/kiln}
 CACHE=$SRC/bench/cache
-ROOTFS=$CACHE/bookworm-minbase.tar
 RUNS=${BENCH_RUNS:-3}
-
-if [ ! -f "$ROOTFS" ]; then
-    echo "# making $ROOTFS with mmdebstrap (once)"
-    mkdir -p "$CACHE"
-    mmdebstrap --quiet --variant=minbase --mode=root --format=tar bookworm \
-        "$CACHE/.tmp-bookworm-minbase.tar" http://deb.debian.org/debian
-    mv "$CACHE/.tmp-bookworm-minbase.tar" "$ROOTFS"
-fi
+. "$SRC/bench/lib/rootfs.sh"
+ROOTFS=$(rootfs bookworm-minbase)
 
 WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/kiln-bench-registry.XXXXXX")
 REG_PID=
