@@ -19,19 +19,7 @@ cd "$(dirname "$0")/.."
 SRC=$PWD
 KILN=${KILN_BIN:-$SRC/kiln}
 CACHE=$SRC/bench/cache
-MIRROR=http://deb.debian.org/debian
-
-rootfs() { # NAME [PACKAGES]: prints the cached mmdebstrap tar's path
-    local out=$CACHE/$1.tar
-    if [ ! -f "$out" ]; then
-        echo "# making $out with mmdebstrap (once)" >&2
-        mkdir -p "$CACHE"
-        mmdebstrap --quiet --variant=minbase --mode=root --format=tar ${2:+--include=$2} bookworm \
-            "$CACHE/.tmp-$1.tar" "$MIRROR" >&2
-        mv "$CACHE/.tmp-$1.tar" "$out"
-    fi
-    echo "$out"
-}
+. "$SRC/bench/lib/rootfs.sh"
 
 WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/kiln-bench-disk.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT

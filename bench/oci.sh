@@ -15,16 +15,9 @@ cd "$(dirname "$0")/.."
 SRC=$PWD
 KILN=${KILN_BIN:-$SRC/kiln}
 CACHE=$SRC/bench/cache
-ROOTFS=$CACHE/bookworm-minbase.tar
 RUNS=${BENCH_RUNS:-3}
-
-if [ ! -f "$ROOTFS" ]; then
-    echo "# making $ROOTFS with mmdebstrap (once)"
-    mkdir -p "$CACHE"
-    mmdebstrap --quiet --variant=minbase --mode=root --format=tar bookworm \
-        "$CACHE/.tmp-bookworm-minbase.tar" http://deb.debian.org/debian
-    mv "$CACHE/.tmp-bookworm-minbase.tar" "$ROOTFS"
-fi
+. "$SRC/bench/lib/rootfs.sh"
+ROOTFS=$(rootfs bookworm-minbase)
 echo "# rootfs: $(du -m "$ROOTFS" | cut -f1) MB, $(tar tf "$ROOTFS" | wc -l) entries"
 
 WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/kiln-bench-oci.XXXXXX")

@@ -67,6 +67,23 @@ auth:
     path: $TEST_DIR/htpasswd"
 }
 
+# start_tls_registry NAME PORT USER:PASSWORD: start_registry over TLS with
+# htpasswd auth that knows USER with PASSWORD; its certificate (for
+# 127.0.0.1) is NAME.crt in $TEST_DIR, for --ca-file.
+start_tls_registry() {
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TEST_DIR/$1.key" -out "$TEST_DIR/$1.crt" -days 2 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null &&
+    python3 -W ignore -c "import crypt, sys; u, p = sys.argv[1].split(':', 1); print(u + ':' + crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))" \
+        "$3" >"$TEST_DIR/$1.htpasswd" &&
+    start_registry "$1" "$2" "  tls:
+    certificate: $TEST_DIR/$1.crt
+    key: $TEST_DIR/$1.key
+auth:
+  htpasswd:
+    realm: kiln-test
+    path: $TEST_DIR/$1.htpasswd"
+}
+
 # start_drop_proxy NAME PORT TARGET_PORT N [BYTES|503 [MARKER]]: a TCP proxy on
 # 127.0.0.1:PORT to TARGET_PORT that spoils the Nth request starting with
 # MARKER (default "PATCH /v2/"): it cuts the connection after passing BYTES of

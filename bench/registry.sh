@@ -1,0 +1,145 @@
+#!/bin/bash
+# Registry push: kiln vs skopeo copy, to Debian's docker-registry on
+# 127.0.0.1 (plain HTTP), with two artifacts built by kiln from the Debian 12
+# minbase root file system that bench/oci.sh makes (cached in bench/cache/):
+#   container  an OCI image (one gzip layer), output oci;
+#   disk       a plain qcow2 disk artifact (GPT, ext4), output qcow2.
+#
+# kiln:   `kiln push REF 127.0.0.1:PORT/REPO --insecure` from the store.
+# skopeo: `skopeo copy --dest-tls-verify=false oci:STORE:REF docker://...`
+#         from the same store (it is an OCI image layout).
+# Rows: a full push to an empty registry (a fresh one for every run, so
+# neither tool can mount blobs it saw earlier), and a no-op push where every
+# blob is already there (the same push again).  Each tool runs BENCH_RUNS
+# times (default 3), alternating who goes first; the best wall times are
+# compared.  The images are unsigned, but kiln also pushes each image's
+# provenance (a referrer, which skopeo does not copy) and, after writing the
+# referrers tag, reads it back a second later to catch a concurrent pusher:
+# that second is part of kiln's full-push time.
+set -eu
+cd "$(dirname "$0")/.."
+SRC=$PWD
+KILN=${KILN_BIN:-$SRC/kiln}
+CACHE=$SRC/bench/cache
+RUNS=${BENCH_RUNS:-3}
+. "$SRC/bench/lib/rootfs.sh"
+ROOTFS=$(rootfs bookworm-minbase)
+
+WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/kiln-bench-registry.XXXXXX")
+REG_PID=
+stop_registry() {
+    if [ -n "$REG_PID" ]; then
+        kill "$REG_PID" 2>/dev/null || true
+        wait "$REG_PID" 2>/dev/null || true
+        REG_PID=
+    fi
+}
+trap 'stop_registry; rm -rf "$WORK"' EXIT
+
+STORE=$WORK/store
+for kind in container disk; do
+    case $kind in
+    container) out="  - oci" ;;
+    disk) out="  - qcow2: {bootable: false}" ;;
+    esac
+    printf 'name: bench-%s\nversion: 1.0.0\nbase:\n  tarball: {path: %s}\noutputs:\n%s\n' \
+        "$kind" "$ROOTFS" "$out" >"$WORK/$kind.yaml"
+    # mmdebstrap's tar holds /dev nodes: accept them, as bench/oci.sh does.
+    if ! KILN_ALLOW_DEVICES=1 "$KILN" build "$WORK/$kind.yaml" --context "$CACHE" --store "$STORE" \
+            --quiet >/dev/null 2>"$WORK/build.err"; then
+        echo "bench: building the $kind artifact failed:" >&2
+        cat "$WORK/build.err" >&2
+        exit 1
+    fi
+done
+
+# ref_size REF: the total size of the blobs REF's manifest lists, in MB
+ref_size() {
+    local d
+    d=$(jq -r --arg r "$1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' \
+        "$STORE/index.json" | head -n 1)
+    jq '[.config.size] + [.layers[].size] | add / 1048576 | floor' "$STORE/blobs/sha256/${d#sha256:}"
+}
+echo "# container: $(ref_size bench-container:1.0.0) MB, disk: $(ref_size bench-disk:1.0.0) MB (blobs)"
+
+# start_registry: a fresh docker-registry on a free port; sets PORT
+start_registry() {
+    stop_registry
+    rm -rf "$WORK/reg"
+    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat >"$WORK/reg.yml" <<EOC
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $WORK/reg
+http:
+  addr: 127.0.0.1:$PORT
+  secret: kiln-bench
+EOC
+    docker-registry serve "$WORK/reg.yml" >>"$WORK/registry.log" 2>&1 &
+    REG_PID=$!
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && return 0
+        sleep 0.1
+    done
+    echo "bench: docker-registry did not start:" >&2
+    cat "$WORK/registry.log" >&2
+    exit 1
+}
+
+now() { date +%s.%N; }
+
+# timed NAME CMD...: runs CMD, appends its wall time to $WORK/NAME.times
+timed() {
+    local name=$1 t0 t1
+    shift
+    t0=$(now)
+    if ! "$@" >"$WORK/$name.log" 2>&1; then
+        echo "bench: $name failed:" >&2
+        tail -n 20 "$WORK/$name.log" >&2
+        exit 1
+    fi
+    t1=$(now)
+    echo "$t1 - $t0" | bc -l >>"$WORK/$name.times"
+}
+
+kiln_push() { "$KILN" push "$1" "127.0.0.1:$PORT/$2" --insecure --store "$STORE"; }
+skopeo_push() { skopeo copy --quiet --dest-tls-verify=false "oci:$STORE:$1" "docker://127.0.0.1:$PORT/$2:1.0.0"; }
+# digest_of REPO: the digest of what the registry serves as REPO:1.0.0
+digest_of() {
+    skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$PORT/$1:1.0.0" >"$WORK/raw" &&
+        sha256sum <"$WORK/raw" | cut -c1-64
+}
+
+for kind in container disk; do
+    ref=bench-$kind:1.0.0
+    for i in $(seq "$RUNS"); do
+        if [ $((i % 2)) -eq 1 ]; then order="kiln skopeo"; else order="skopeo kiln"; fi
+        start_registry
+        for tool in $order; do
+            timed "$kind-$tool-full" "${tool}_push" "$ref" "$tool/$kind"
+        done
+        for tool in $order; do
+            timed "$kind-$tool-noop" "${tool}_push" "$ref" "$tool/$kind"
+        done
+        k=$(digest_of "kiln/$kind")
+        s=$(digest_of "skopeo/$kind")
+        [ -n "$k" ] && [ "$k" = "$s" ] || { echo "bench: $kind: kiln pushed sha256:$k, skopeo sha256:$s" >&2; exit 1; }
+    done
+done
+stop_registry
+
+best() { sort -n "$WORK/$1.times" | head -n 1; }
+runs() { xargs printf '%.2f ' <"$WORK/$1.times"; }
+for kind in container disk; do
+    for what in full noop; do
+        kw=$(best "$kind-kiln-$what") sw=$(best "$kind-skopeo-$what")
+        label=$kind; [ "$what" = full ] && label="$label push" || label="$label no-op push"
+        printf '# %s: kiln %.2f s (runs: %s), skopeo %.2f s (runs: %s)\n' "$label" "$kw" "$(runs "$kind-kiln-$what")" \
+            "$sw" "$(runs "$kind-skopeo-$what")"
+        printf 'kiln/skopeo wall (%s): %.2f\n' "$label" "$(echo "$kw / $sw" | bc -l)"
+    done
+done
+echo "# both tools put the same manifest digest on the registry, every run"
