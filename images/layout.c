@@ -106,7 +106,8 @@ static int index_parse(json_t *j, struct oci_index *ix, struct kiln_err *err)
         return kiln_errf(err, KILN_EINVAL, "media type '%.100s' is not an OCI image index",
                          json_is_string(mt) ? json_string_value(mt) : "(not a string)");
     if (json_object_get(j, "layers") || json_object_get(j, "config"))
-        return kiln_errf(err, KILN_EINVAL, "document has both 'manifests' and 'layers' or 'config': not an index");
+        return kiln_errf(err, KILN_EINVAL, "document has both 'manifests' and 'layers' or 'config': not an index, "
+                                        "refused as ambiguous (CVE-2021-41190)");
     json_t *m = json_object_get(j, "manifests");
     if (!json_is_array(m))
         return kiln_errf(err, KILN_EINVAL, "'manifests' is missing or not an array");

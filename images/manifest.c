@@ -205,7 +205,7 @@ int oci_manifest_from_json(json_t *j, struct oci_manifest **out, struct kiln_err
     }
     if (json_object_get(j, "manifests") && (json_object_get(j, "layers") || json_object_get(j, "config"))) {
         r = kiln_errf(err, KILN_EINVAL, "document has both 'manifests' and 'layers' or 'config': neither an "
-                                        "image manifest nor an index");
+                                        "image manifest nor an index, refused as ambiguous (CVE-2021-41190)");
         goto fail;
     }
     const char *mt = json_string_value(json_object_get(j, "mediaType"));

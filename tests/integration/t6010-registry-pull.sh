@@ -177,8 +177,8 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 EOF
-    (setsid python3 "$TEST_DIR/fake.py" "$1" "$TEST_DIR/fake" >"$TEST_DIR/fake.log" 2>&1 &
-        echo $! >"$TEST_DIR/fake.pid") &&
+    { setsid python3 "$TEST_DIR/fake.py" "$1" "$TEST_DIR/fake" >"$TEST_DIR/fake.log" 2>&1 & } &&
+    echo $! >"$TEST_DIR/fake.pid" &&
     wait_answers "http://127.0.0.1:$1/v2/"
 }
 
