@@ -570,7 +570,13 @@ static int fallback_update(struct push *p, const char *subject, struct kiln_err 
             reg_resp_release(&resp);
             continue; /* someone else wrote it first: read, merge, write again */
         }
-        if (r == 0 && resp.status != 201)
+        /* docker-registry 2.8 rewrites a manifest's link in place: while a
+         * concurrent pusher puts a manifest this index lists (the same
+         * provenance, say), the registry cannot see it for a moment and
+         * answers MANIFEST_BLOB_UNKNOWN.  Wait, then read, merge, write again. */
+        int unseen = r == 0 && resp.status == 400 && resp.body.data &&
+                     memmem(resp.body.data, resp.body.len, "MANIFEST_BLOB_UNKNOWN", 21);
+        if (!unseen && r == 0 && resp.status != 201)
             r = reg_status_err(p->cl, &q, &resp, err);
         reg_resp_release(&resp);
         /* The next round reads it back and checks that every entry held.  A
