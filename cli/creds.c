@@ -1,12 +1,26 @@
 /* creds.c - registry credentials for push and pull, from the docker config
  * files: $REGISTRY_AUTH_FILE, then $DOCKER_CONFIG/config.json (or
- * ~/.docker/config.json). */
+ * ~/.docker/config.json); kiln login writes the first of them. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "registry/registry.h"
 #include "common/banned.h"
+
+char *cli_registry_auth_file(void)
+{
+    const char *f = getenv("REGISTRY_AUTH_FILE");
+    if (f && f[0])
+        return xstrdup(f);
+    const char *dc = getenv("DOCKER_CONFIG");
+    if (dc && dc[0])
+        return xasprintf("%s/config.json", dc);
+    const char *home = getenv("HOME");
+    if (home && home[0])
+        return xasprintf("%s/.docker/config.json", home);
+    return NULL;
+}
 
 int cli_registry_creds(const char *host, char **user, char **password, struct kiln_err *err)
 {

@@ -36,6 +36,9 @@ const struct cli_command cli_commands[] = {
     { "pull", cmd_pull, "pull an image from an OCI registry, verified before it enters the store",
       "kiln pull [http[s]://]HOST[:PORT]/REPO[:TAG][@sha256:HEX] --key PUB [--key PUB2 ...]\n"
       "                [--allow-downgrade] [--ca-file PEM] [--insecure] [--store DIR] [--json]" },
+    { "login", cmd_login, "check registry credentials, then save them for push and pull",
+      "kiln login [http[s]://]HOST[:PORT] [--username USER] [--password-stdin] [--ca-file PEM] [--insecure]\n"
+      "                [--json]" },
     { "keygen", cmd_keygen, "make a signing key pair",
       "kiln keygen --output PREFIX [--algorithm ecdsa-p256|ed25519] [--passphrase-env VAR]" },
     { "sign", cmd_sign, "sign an image in the store",

@@ -110,6 +110,25 @@ struct registry_opts {
 int registry_creds_find(const char *const *files, size_t n_files, const char *host, char **user,
                         char **password, struct kiln_err *err);
 
+/* Writes USER:PASSWORD for host into the docker config.json `file`
+ * (created when missing; its directory must exist) as auths.HOST.auth,
+ * replacing the host's entries under other spellings and keeping every other
+ * entry and key; mode 0600, written atomically.  KILN_EINVAL for a file that
+ * is not a config.json, or a user name that is empty or holds ':'. */
+int registry_creds_store(const char *file, const char *host, const char *user, const char *password,
+                         struct kiln_err *err);
+
+/* ---- login ------------------------------------------------------------- */
+
+/* Parses a registry [http://|https://]HOST[:PORT] into out (repo "", tag and
+ * digest NULL).  KILN_EINVAL naming what is wrong. */
+int registry_host_parse(const char *s, int plain_http, struct registry_ref *out, struct kiln_err *err);
+/* GET /v2/ on host with o's credentials (Basic, or a bearer token from the
+ * challenge's realm, asked for no repository scope): 0 when the registry
+ * takes them, else KILN_EFAIL naming the registry, its error code and the
+ * HTTP status (KILN_EFAIL too when it cannot be reached). */
+int registry_login(const char *host, int plain_http, const struct registry_opts *o, struct kiln_err *err);
+
 /* ---- push -------------------------------------------------------------- */
 
 struct registry_push_opts {
