@@ -20,7 +20,9 @@ const struct cli_command cli_commands[] = {
     { "inspect", cmd_inspect, "show an image's manifest, annotations and provenance",
       "kiln inspect REF [--provenance] [--files] [--store DIR] [--json]" },
     { "promote", cmd_promote, "point a channel at a version",
-      "kiln promote NAME:VERSION --channel NAME [--store DIR] [--json]" },
+      "kiln promote NAME:VERSION --channel NAME [--store DIR] [--json]\n"
+      "kiln promote [http[s]://]HOST[:PORT]/REPO:VERSION --channel NAME --key KEY [--expires 30d]\n"
+      "                [--name NAME] [--passphrase-env VAR] [--ca-file PEM] [--insecure] [--json]" },
     { "rm", cmd_rm, "remove an image reference from the store",
       "kiln rm REF [--force] [--store DIR] [--json]" },
     { "gc", cmd_gc, "remove blobs no image refers to",

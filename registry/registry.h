@@ -41,6 +41,13 @@
  *      version to store come from that signature's payload (falling back to
  *      the last repository component and a tag that is a version); a tag
  *      that is a version must be the signed version;
+ *   3b. when SRC's tag is not a version (and SRC has no digest) it is a
+ *      channel: signing_channel_check_held() must find a trusted, unexpired
+ *      statement for it naming the image, its signed name and version; its
+ *      time must be no older than the one the store accepted last for
+ *      name:channel (the statement's index entry carries
+ *      dev.kiln.channel.accepted*); the image is published with the
+ *      statement so marked and the local channel pointing at it;
  *   4. rollback protection: a version lower than the highest stored for the
  *      name is refused (KILN_EVERIFY) unless allow_downgrade;
  *   5. the manifests an index lists (pinned by the signed digest), then
@@ -150,6 +157,33 @@ struct registry_push_result {
 int registry_push(struct store *st, const char *ref, const struct registry_ref *dest,
                   const struct registry_push_opts *o, struct registry_push_result *res, struct kiln_err *err);
 void registry_push_result_release(struct registry_push_result *res);
+
+/* ---- promote ----------------------------------------------------------- */
+
+struct signing_key; /* signing/signing.h */
+
+struct registry_promote_opts {
+    struct registry_opts conn;
+    const char *name;               /* the image name the statement names */
+    const char *channel;            /* a tag that is not a version */
+    const struct signing_key *key;  /* signs the statement (borrowed) */
+    int64_t now, lifetime;          /* the statement's time, and seconds until it expires */
+};
+
+struct registry_promote_result {
+    char digest[DIGEST_STR_SIZE];    /* the manifest or index promoted */
+    char statement[DIGEST_STR_SIZE]; /* the channel statement's manifest */
+    int referrers_api;
+};
+
+/* Moves channel o->channel on the registry to the manifest dest's tag (a
+ * version) names, uploading none of the image: fetches that manifest (checked
+ * as pull does), signs a channel statement for it (signing_channel_put(),
+ * made in st: a scratch store the caller owns), pushes the statement as its
+ * referrer (referrers API, else the "sha256-<hex>" tag, as push does), then
+ * tags the manifest o->channel for people and tools that read tags. */
+int registry_promote(struct store *st, const struct registry_ref *dest, const struct registry_promote_opts *o,
+                     struct registry_promote_result *res, struct kiln_err *err);
 
 /* ---- pull -------------------------------------------------------------- */
 

@@ -151,13 +151,13 @@ void signing_statement_release(struct signing_statement *s);
 int signing_rfc3339_parse(const char *s, int64_t *out);
 
 struct oci_desc;    /* images/manifest.h */
-struct signing_made; /* signing-internal.h: an artifact stored as blobs, not listed */
 /* Signs the channel statement "subject is name's channel at version, from
- * now for lifetime seconds" with key and stores it (blobs only) as an
- * artifact of type SIGNING_AT_CHANNEL whose subject is the image. */
+ * now for lifetime seconds" with key and stores it (blobs only, listed
+ * nowhere) as an artifact of type SIGNING_AT_CHANNEL whose subject is the
+ * image; *out (oci_desc_release()) is the artifact manifest's descriptor. */
 int signing_channel_put(struct store *st, const struct oci_desc *subject, const char *name, const char *channel,
                         const char *version, int64_t now, int64_t lifetime, const struct signing_key *key,
-                        struct signing_made *out, struct kiln_err *err);
+                        struct oci_desc *out, struct kiln_err *err);
 /* Among artifacts held in memory (see signing_verify_held), the newest (by
  * `created`) channel statement for `channel` that a trusted key signed,
  * naming exactly `digest` and `name` (when not NULL), not expired at `now`.

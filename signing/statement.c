@@ -147,7 +147,7 @@ out:
 
 int signing_channel_put(struct store *st, const struct oci_desc *subject, const char *name, const char *channel,
                         const char *version, int64_t now, int64_t lifetime, const struct signing_key *key,
-                        struct signing_made *out, struct kiln_err *err)
+                        struct oci_desc *out, struct kiln_err *err)
 {
     memset(out, 0, sizeof(*out));
     if (lifetime <= 0)
@@ -179,8 +179,18 @@ int signing_channel_put(struct store *st, const struct oci_desc *subject, const 
     size_t sig_len = 0;
     if ((r = signing_sign_bytes(key, payload, strlen(payload), &sig, &sig_len, err)) < 0)
         return r;
-    return signing_artifact_put(st, subject, SIGNING_AT_CHANNEL, SIGNING_MT_CHANNEL, payload, strlen(payload), sig,
-                                sig_len, key, created, out, err);
+    struct signing_made made;
+    r = signing_artifact_put(st, subject, SIGNING_AT_CHANNEL, SIGNING_MT_CHANNEL, payload, strlen(payload), sig,
+                             sig_len, key, created, &made, err);
+    if (r < 0)
+        return r;
+    out->media_type = xstrdup(OCI_MT_MANIFEST);
+    out->digest = xstrdup(made.digest);
+    out->size = (int64_t)made.size;
+    out->artifact_type = xstrdup(SIGNING_AT_CHANNEL);
+    out->annotations = json_incref(made.annotations);
+    signing_made_release(&made);
+    return 0;
 }
 
 /* The statement of one held artifact, checked: 1 when it is not a channel
@@ -224,12 +234,14 @@ int signing_channel_check_held(const struct signing_held_artifact *arts, size_t 
         struct signing_statement s = { 0 };
         struct kiln_err e = KILN_ERR_INIT;
         int r = held_statement(&arts[i], digest, keys, n_keys, &s, &e);
-        if (r == 1)
-            continue;
-        seen++;
         if (r == 0 && strcmp(s.channel, channel) != 0)
-            r = kiln_errf(&e, KILN_EVERIFY, "it is for channel '%s'", s.channel);
-        else if (r == 0 && strcmp(s.digest, digest) != 0)
+            r = 1; /* a trusted statement for another channel: no concern here */
+        if (r == 1) {
+            signing_statement_release(&s);
+            continue;
+        }
+        seen++;
+        if (r == 0 && strcmp(s.digest, digest) != 0)
             r = kiln_errf(&e, KILN_EVERIFY, "it names '%s'", s.digest);
         else if (r == 0 && name && strcmp(s.name, name) != 0)
             r = kiln_errf(&e, KILN_EVERIFY, "it is for '%s', not '%s'", s.name, name);
