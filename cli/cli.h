@@ -95,6 +95,7 @@ CLI_COMMAND(boot_test);
 CLI_COMMAND(push);
 CLI_COMMAND(pull);
 CLI_COMMAND(login);
+CLI_COMMAND(revoke);
 
 /* The signing key of a command (cli/signing-key.c): the file at path, or the
  * PEM in $KILN_SIGNING_KEY when path is NULL; its passphrase from the

@@ -41,6 +41,10 @@ const struct cli_command cli_commands[] = {
     { "login", cmd_login, "check registry credentials, then save them for push and pull",
       "kiln login [http[s]://]HOST[:PORT] [--username USER] [--password-stdin] [--ca-file PEM] [--insecure]\n"
       "                [--json]" },
+    { "revoke", cmd_revoke, "sign a revocation of an image: verify and pull refuse it",
+      "kiln revoke NAME:VERSION --key KEY [--passphrase-env VAR] [--store DIR] [--json]\n"
+      "kiln revoke [http[s]://]HOST[:PORT]/REPO:VERSION --key KEY [--name NAME] [--ca-file PEM] [--insecure]\n"
+      "                [--json]" },
     { "keygen", cmd_keygen, "make a signing key pair",
       "kiln keygen --output PREFIX [--algorithm ecdsa-p256|ed25519] [--passphrase-env VAR]" },
     { "sign", cmd_sign, "sign an image in the store",

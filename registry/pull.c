@@ -423,6 +423,11 @@ static int check_signatures(struct pull *p, struct kiln_err *err)
     json_t *rep = NULL;
     int r = signing_verify_held(arts, p->n_refs, p->res->digest, p->top.m->media_type,
                                 (long long)p->top.body.len, &vo, &rep, err);
+    if (r == 0) {
+        json_t *revs = json_array();
+        r = signing_revocation_check_held(arts, p->n_refs, p->res->digest, p->o->keys, p->o->n_keys, revs, err);
+        json_decref(revs);
+    }
     free(arts);
     if (r < 0) {
         json_decref(rep);

@@ -686,8 +686,9 @@ static int promote(struct push *p, const struct registry_ref *dest, const struct
         subject.digest = xstrdup(rm.digest);
         subject.size = (int64_t)rm.body.len;
         snprintf(res->digest, sizeof(res->digest), "%s", rm.digest);
-        r = signing_channel_put(p->st, &subject, o->name, o->channel, dest->tag, o->now, o->lifetime, o->key, &stmt,
-                                err);
+        r = o->revoke ? signing_revocation_put(p->st, &subject, o->name, dest->tag, o->now, o->key, &stmt, err)
+                      : signing_channel_put(p->st, &subject, o->name, o->channel, dest->tag, o->now, o->lifetime,
+                                            o->key, &stmt, err);
     }
     if (r == 0) {
         snprintf(res->statement, sizeof(res->statement), "%s", stmt.digest);
@@ -704,7 +705,7 @@ static int promote(struct push *p, const struct registry_ref *dest, const struct
         p->n_refs = 1;
         r = push_referrers(p, err);
     }
-    if (r == 0)
+    if (r == 0 && !o->revoke)
         r = manifest_put(p, &subject, o->channel, err);
     oci_desc_release(&subject);
     oci_desc_release(&stmt);
@@ -719,8 +720,9 @@ int registry_promote(struct store *st, const struct registry_ref *dest, const st
     if (!dest->tag || ref_check_version(dest->tag, NULL) != 0)
         return kiln_errf(err, KILN_EINVAL, "promote needs HOST/REPO:VERSION, with a version as the tag ('%s')",
                          dest->tag ? dest->tag : "none");
-    if (!registry_tag_valid(o->channel) || ref_check_version(o->channel, NULL) == 0)
-        return kiln_errf(err, KILN_EINVAL, "channel '%s' is not a valid tag that is not a version", o->channel);
+    if (!o->revoke && (!o->channel || !registry_tag_valid(o->channel) || ref_check_version(o->channel, NULL) == 0))
+        return kiln_errf(err, KILN_EINVAL, "channel '%s' is not a valid tag that is not a version",
+                         o->channel ? o->channel : "none");
     struct registry_push_opts po = { .conn = o->conn };
     struct registry_push_result pr;
     memset(&pr, 0, sizeof(pr));

@@ -41,6 +41,8 @@
  *      version to store come from that signature's payload (falling back to
  *      the last repository component and a tag that is a version); a tag
  *      that is a version must be the signed version;
+ *      a revocation among the referrers signed by a trusted key refuses
+ *      the image (signing_revocation_check_held());
  *   3b. when SRC's tag is not a version (and SRC has no digest) it is a
  *      channel: signing_channel_check_held() must find a trusted, unexpired
  *      statement for it naming the image, its signed name and version; its
@@ -165,7 +167,8 @@ struct signing_key; /* signing/signing.h */
 struct registry_promote_opts {
     struct registry_opts conn;
     const char *name;               /* the image name the statement names */
-    const char *channel;            /* a tag that is not a version */
+    const char *channel;            /* a tag that is not a version; NULL with revoke */
+    int revoke;                     /* push a signed revocation instead: no channel, no tag */
     const struct signing_key *key;  /* signs the statement (borrowed) */
     int64_t now, lifetime;          /* the statement's time, and seconds until it expires */
 };
@@ -181,7 +184,9 @@ struct registry_promote_result {
  * as pull does), signs a channel statement for it (signing_channel_put(),
  * made in st: a scratch store the caller owns), pushes the statement as its
  * referrer (referrers API, else the "sha256-<hex>" tag, as push does), then
- * tags the manifest o->channel for people and tools that read tags. */
+ * tags the manifest o->channel for people and tools that read tags.  With
+ * o->revoke, the referrer is a signed revocation (signing_revocation_put())
+ * and no tag moves. */
 int registry_promote(struct store *st, const struct registry_ref *dest, const struct registry_promote_opts *o,
                      struct registry_promote_result *res, struct kiln_err *err);
 

@@ -46,6 +46,9 @@ struct signing_pubkey; /* a loaded public key */
 #define SIGNING_AT_CHANNEL "application/vnd.dev.kiln.channel.v1"
 #define SIGNING_MT_CHANNEL "application/vnd.dev.kiln.channel.payload.v1+json"
 #define SIGNING_CHANNEL_TYPE "dev.kiln.channel.v1"
+#define SIGNING_AT_REVOCATION "application/vnd.dev.kiln.revocation.v1"
+#define SIGNING_MT_REVOCATION "application/vnd.dev.kiln.revocation.payload.v1+json"
+#define SIGNING_REVOCATION_TYPE "dev.kiln.revocation.v1"
 #define SIGNING_ANN_KEY_ID "dev.kiln.signature.key-id"
 #define SIGNING_ANN_ALGORITHM "dev.kiln.signature.algorithm"
 
@@ -128,9 +131,11 @@ void signing_payload_release(struct signing_payload *p);
 /* ---- channel statements (statement.c) ------------------------------------------ */
 
 /* A signed statement that the image `digest` is NAME's CHANNEL at VERSION,
- * made at `created` and valid until `expires` (RFC 3339 UTC, seconds). */
+ * made at `created` and valid until `expires` (RFC 3339 UTC, seconds); or,
+ * of SIGNING_REVOCATION_TYPE, that NAME:VERSION `digest` is revoked since
+ * `created` (channel and expires NULL). */
 struct signing_statement {
-    char *type;        /* SIGNING_CHANNEL_TYPE */
+    char *type;        /* SIGNING_CHANNEL_TYPE or SIGNING_REVOCATION_TYPE */
     char *name, *channel, *version;
     char *digest;
     char *key_id, *algorithm;
@@ -141,7 +146,7 @@ struct signing_statement {
 /* The canonical JSON payload (sorted keys, compact), caller-owned. */
 char *signing_statement_make(const struct signing_statement *s);
 /* Parses and checks a payload: at most SIGNING_PAYLOAD_LIMIT bytes, exactly
- * the nine members, each a printable string of at most 256 bytes, the type,
+ * the nine members (seven for a revocation: no channel, no expires), each a printable string of at most 256 bytes, the type,
  * sha256 digest and key ID, a known algorithm, times YYYY-MM-DDTHH:MM:SSZ
  * with expires after created.  KILN_EINVAL naming what is wrong.  Release
  * with signing_statement_release(). */
@@ -167,6 +172,21 @@ struct signing_held_artifact;
 int signing_channel_check_held(const struct signing_held_artifact *arts, size_t n, const char *digest,
                                const char *name, const char *channel, struct signing_pubkey *const *keys,
                                size_t n_keys, int64_t now, struct signing_statement *out, struct kiln_err *err);
+
+/* Signs a revocation of subject (name:version) made now and stores it (blobs
+ * only) as an artifact of type SIGNING_AT_REVOCATION; *out its descriptor. */
+int signing_revocation_put(struct store *st, const struct oci_desc *subject, const char *name, const char *version,
+                           int64_t now, const struct signing_key *key, struct oci_desc *out, struct kiln_err *err);
+/* The revocations of the image `digest` among held artifacts, or among its
+ * referrers in st: each is appended to the array rep ({"artifact", "trusted",
+ * "keyId", "created", ... or "error"}); KILN_EVERIFY ("image ... is revoked")
+ * when a trusted key signed one naming exactly `digest`.  An untrusted or
+ * broken revocation is reported, not honoured. */
+int signing_revocation_check_held(const struct signing_held_artifact *arts, size_t n, const char *digest,
+                                  struct signing_pubkey *const *keys, size_t n_keys, json_t *rep,
+                                  struct kiln_err *err);
+int signing_revocation_check_store(struct store *st, const char *digest, struct signing_pubkey *const *keys,
+                                   size_t n_keys, json_t *rep, struct kiln_err *err);
 
 /* ---- signing images ------------------------------------------------------- */
 

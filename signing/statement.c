@@ -38,11 +38,15 @@ void signing_statement_release(struct signing_statement *s)
 
 char *signing_statement_make(const struct signing_statement *s)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", s->type, "name", s->name,
-                          "channel", s->channel, "version", s->version, "digest", s->digest, "keyId", s->key_id,
-                          "algorithm", s->algorithm, "created", s->created, "expires", s->expires);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", s->type, "name", s->name, "version",
+                          s->version, "digest", s->digest, "keyId", s->key_id, "algorithm", s->algorithm, "created",
+                          s->created);
     if (!j)
         return NULL;
+    if (s->channel)
+        json_object_set_new(j, "channel", json_string(s->channel));
+    if (s->expires)
+        json_object_set_new(j, "expires", json_string(s->expires));
     char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
     return text;
@@ -106,18 +110,24 @@ int signing_statement_parse(const void *data, size_t len, struct signing_stateme
         r = kiln_errf(err, KILN_EINVAL, "channel statement is not a JSON object");
         goto out;
     }
-    if ((r = get_str(j, "type", &out->type, err)) < 0 || (r = get_str(j, "name", &out->name, err)) < 0 ||
-        (r = get_str(j, "channel", &out->channel, err)) < 0 || (r = get_str(j, "version", &out->version, err)) < 0 ||
-        (r = get_str(j, "digest", &out->digest, err)) < 0 || (r = get_str(j, "keyId", &out->key_id, err)) < 0 ||
-        (r = get_str(j, "algorithm", &out->algorithm, err)) < 0 ||
-        (r = get_str(j, "created", &out->created, err)) < 0 || (r = get_str(j, "expires", &out->expires, err)) < 0)
+    if ((r = get_str(j, "type", &out->type, err)) < 0)
         goto out;
-    if (json_object_size(j) != 9) {
-        r = kiln_errf(err, KILN_EINVAL, "channel statement has members it should not have");
+    int channel = !strcmp(out->type, SIGNING_CHANNEL_TYPE);
+    if (!channel && strcmp(out->type, SIGNING_REVOCATION_TYPE) != 0) {
+        r = kiln_errf(err, KILN_EINVAL, "channel statement has type '%s', not '%s' or '%s'", out->type,
+                      SIGNING_CHANNEL_TYPE, SIGNING_REVOCATION_TYPE);
         goto out;
     }
-    if (strcmp(out->type, SIGNING_CHANNEL_TYPE) != 0) {
-        r = kiln_errf(err, KILN_EINVAL, "channel statement has type '%s', not '%s'", out->type, SIGNING_CHANNEL_TYPE);
+    if ((r = get_str(j, "name", &out->name, err)) < 0 || (r = get_str(j, "version", &out->version, err)) < 0 ||
+        (r = get_str(j, "digest", &out->digest, err)) < 0 || (r = get_str(j, "keyId", &out->key_id, err)) < 0 ||
+        (r = get_str(j, "algorithm", &out->algorithm, err)) < 0 ||
+        (r = get_str(j, "created", &out->created, err)) < 0)
+        goto out;
+    if (channel &&
+        ((r = get_str(j, "channel", &out->channel, err)) < 0 || (r = get_str(j, "expires", &out->expires, err)) < 0))
+        goto out;
+    if (json_object_size(j) != (channel ? 9u : 7u)) {
+        r = kiln_errf(err, KILN_EINVAL, "channel statement has members it should not have");
         goto out;
     }
     if (!is_sha256(out->digest) || !is_sha256(out->key_id)) {
@@ -129,11 +139,11 @@ int signing_statement_parse(const void *data, size_t len, struct signing_stateme
         goto out;
     }
     if (signing_rfc3339_parse(out->created, &out->created_t) < 0 ||
-        signing_rfc3339_parse(out->expires, &out->expires_t) < 0) {
+        (channel && signing_rfc3339_parse(out->expires, &out->expires_t) < 0)) {
         r = kiln_errf(err, KILN_EINVAL, "channel statement: 'created' or 'expires' is not YYYY-MM-DDTHH:MM:SSZ");
         goto out;
     }
-    if (out->expires_t <= out->created_t) {
+    if (channel && out->expires_t <= out->created_t) {
         r = kiln_errf(err, KILN_EINVAL, "channel statement expires ('%s') before it was made ('%s')", out->expires,
                       out->created);
         goto out;
@@ -145,28 +155,16 @@ out:
     return r;
 }
 
-int signing_channel_put(struct store *st, const struct oci_desc *subject, const char *name, const char *channel,
-                        const char *version, int64_t now, int64_t lifetime, const struct signing_key *key,
-                        struct oci_desc *out, struct kiln_err *err)
+/* Signs s (its key fields filled from key) and stores it as an artifact of
+ * artifact_type/payload_mt whose subject is the image. */
+static int statement_put(struct store *st, const struct oci_desc *subject, struct signing_statement *s,
+                         const char *artifact_type, const char *payload_mt, const struct signing_key *key,
+                         struct oci_desc *out, struct kiln_err *err)
 {
-    memset(out, 0, sizeof(*out));
-    if (lifetime <= 0)
-        return kiln_errf(err, KILN_EINVAL, "a channel statement must expire after it is made");
-    char created[RFC3339_SIZE], expires[RFC3339_SIZE];
-    rfc3339_format(now, created);
-    rfc3339_format(now + lifetime, expires);
-    struct signing_statement s = {
-        .type = (char *)SIGNING_CHANNEL_TYPE,
-        .name = (char *)name,
-        .channel = (char *)channel,
-        .version = (char *)version,
-        .digest = subject->digest,
-        .key_id = (char *)signing_key_id(key),
-        .algorithm = (char *)signing_key_algorithm(key),
-        .created = created,
-        .expires = expires,
-    };
-    _cleanup_free_ char *payload = signing_statement_make(&s);
+    s->digest = subject->digest;
+    s->key_id = (char *)signing_key_id(key);
+    s->algorithm = (char *)signing_key_algorithm(key);
+    _cleanup_free_ char *payload = signing_statement_make(s);
     if (!payload)
         return kiln_errf(err, KILN_ENOMEM, "out of memory");
     /* what the parser would refuse is not signed */
@@ -180,21 +178,51 @@ int signing_channel_put(struct store *st, const struct oci_desc *subject, const 
     if ((r = signing_sign_bytes(key, payload, strlen(payload), &sig, &sig_len, err)) < 0)
         return r;
     struct signing_made made;
-    r = signing_artifact_put(st, subject, SIGNING_AT_CHANNEL, SIGNING_MT_CHANNEL, payload, strlen(payload), sig,
-                             sig_len, key, created, &made, err);
+    r = signing_artifact_put(st, subject, artifact_type, payload_mt, payload, strlen(payload), sig, sig_len, key,
+                             s->created, &made, err);
     if (r < 0)
         return r;
     out->media_type = xstrdup(OCI_MT_MANIFEST);
     out->digest = xstrdup(made.digest);
     out->size = (int64_t)made.size;
-    out->artifact_type = xstrdup(SIGNING_AT_CHANNEL);
+    out->artifact_type = xstrdup(artifact_type);
     out->annotations = json_incref(made.annotations);
     signing_made_release(&made);
     return 0;
 }
 
+int signing_channel_put(struct store *st, const struct oci_desc *subject, const char *name, const char *channel,
+                        const char *version, int64_t now, int64_t lifetime, const struct signing_key *key,
+                        struct oci_desc *out, struct kiln_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (lifetime <= 0)
+        return kiln_errf(err, KILN_EINVAL, "a channel statement must expire after it is made");
+    char created[RFC3339_SIZE], expires[RFC3339_SIZE];
+    rfc3339_format(now, created);
+    rfc3339_format(now + lifetime, expires);
+    struct signing_statement s = { .type = (char *)SIGNING_CHANNEL_TYPE, .name = (char *)name,
+                                   .channel = (char *)channel, .version = (char *)version, .created = created,
+                                   .expires = expires };
+    return statement_put(st, subject, &s, SIGNING_AT_CHANNEL, SIGNING_MT_CHANNEL, key, out, err);
+}
+
+int signing_revocation_put(struct store *st, const struct oci_desc *subject, const char *name, const char *version,
+                           int64_t now, const struct signing_key *key, struct oci_desc *out, struct kiln_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    char created[RFC3339_SIZE];
+    rfc3339_format(now, created);
+    struct signing_statement s = { .type = (char *)SIGNING_REVOCATION_TYPE, .name = (char *)name,
+                                   .version = (char *)version, .created = created };
+    return statement_put(st, subject, &s, SIGNING_AT_REVOCATION, SIGNING_MT_REVOCATION, key, out, err);
+}
+
 /* The statement of one held artifact, checked: 1 when it is not a channel
  * statement, 0 with *out set when a trusted key signed it, else < 0. */
+static int artifact_statement(struct signing_artifact *a, const char *type, struct signing_pubkey *const *keys,
+                              size_t n_keys, struct signing_statement *out, struct kiln_err *err);
+
 static int held_statement(const struct signing_held_artifact *h, const char *digest,
                           struct signing_pubkey *const *keys, size_t n_keys, struct signing_statement *out,
                           struct kiln_err *err)
@@ -204,10 +232,22 @@ static int held_statement(const struct signing_held_artifact *h, const char *dig
                                        err);
     if (r != 0)
         return r;
+    return artifact_statement(&a, SIGNING_CHANNEL_TYPE, keys, n_keys, out, err);
+}
+
+/* The statement of a (released here), checked: of type `type`, signed by a
+ * trusted key; 0 with *out set, else < 0 (KILN_EVERIFY). */
+static int artifact_statement(struct signing_artifact *a_, const char *type, struct signing_pubkey *const *keys,
+                              size_t n_keys, struct signing_statement *out, struct kiln_err *err)
+{
+    struct signing_artifact a = *a_;
+    int r = 0;
     if (!a.has_sig)
         r = kiln_errf(err, KILN_EVERIFY, "it is not signed");
     if (r == 0 && (r = signing_statement_parse(a.payload.data, a.payload.len, out, err)) < 0)
         r = KILN_EVERIFY;
+    if (r == 0 && strcmp(out->type, type) != 0)
+        r = kiln_errf(err, KILN_EVERIFY, "its payload is a '%s'", out->type);
     const struct signing_pubkey *k = NULL;
     for (size_t i = 0; r == 0 && i < n_keys && !k; i++)
         if (!strcmp(signing_pubkey_id(keys[i]), out->key_id) &&
@@ -267,4 +307,91 @@ int signing_channel_check_held(const struct signing_held_artifact *arts, size_t 
                          "by one (kiln promote --key)", channel, digest);
     return kiln_errf(err, KILN_EVERIFY, "no trusted, unexpired statement for channel '%s' names '%s' (%s)", channel,
                      digest, first.msg);
+}
+
+/* One revocation artifact, read: *trusted 1 when a trusted key signed it;
+ * rep gets what it says.  0, or < 0 when it does not check out. */
+static int revocation_one(struct signing_artifact *a, const char *art_digest, const char *digest,
+                          struct signing_pubkey *const *keys, size_t n_keys, json_t *rep, int *trusted,
+                          struct kiln_err *err)
+{
+    struct signing_statement s = { 0 };
+    *trusted = 0;
+    int r = artifact_statement(a, SIGNING_REVOCATION_TYPE, keys, n_keys, &s, err);
+    json_t *o = json_pack("{s:s}", "artifact", art_digest);
+    if (r == 0 && strcmp(s.digest, digest) != 0)
+        r = kiln_errf(err, KILN_EVERIFY, "it names '%s'", s.digest);
+    if (r == 0) {
+        *trusted = 1;
+        json_object_set_new(o, "keyId", json_string(s.key_id));
+        json_object_set_new(o, "created", json_string(s.created));
+        json_object_set_new(o, "name", json_string(s.name));
+        json_object_set_new(o, "version", json_string(s.version));
+    } else {
+        json_object_set_new(o, "error", json_string(err->msg));
+    }
+    json_object_set_new(o, "trusted", json_boolean(*trusted));
+    json_array_append_new(rep, o);
+    signing_statement_release(&s);
+    return r;
+}
+
+/* Fills rep, returns KILN_EVERIFY naming the first trusted revocation. */
+static int revocation_result(const char *digest, json_t *rep, struct kiln_err *err)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(rep, i, o) {
+        if (json_is_true(json_object_get(o, "trusted")))
+            return kiln_errf(err, KILN_EVERIFY, "image '%s' is revoked: revocation '%s' signed by trusted key '%s' "
+                             "at %s", digest, json_string_value(json_object_get(o, "artifact")),
+                             json_string_value(json_object_get(o, "keyId")),
+                             json_string_value(json_object_get(o, "created")));
+    }
+    return 0;
+}
+
+int signing_revocation_check_held(const struct signing_held_artifact *arts, size_t n, const char *digest,
+                                  struct signing_pubkey *const *keys, size_t n_keys, json_t *rep,
+                                  struct kiln_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct signing_artifact a;
+        struct kiln_err e = KILN_ERR_INIT;
+        int r = signing_artifact_from_held(&arts[i], SIGNING_AT_REVOCATION, SIGNING_MT_REVOCATION,
+                                           SIGNING_PAYLOAD_LIMIT, digest, &a, &e);
+        if (r == 1)
+            continue;
+        int trusted;
+        if (r == 0)
+            revocation_one(&a, arts[i].digest, digest, keys, n_keys, rep, &trusted, &e);
+        else
+            json_array_append_new(rep, json_pack("{s:s,s:s,s:b}", "artifact", arts[i].digest, "error", e.msg,
+                                                 "trusted", 0));
+    }
+    return revocation_result(digest, rep, err);
+}
+
+int signing_revocation_check_store(struct store *st, const char *digest, struct signing_pubkey *const *keys,
+                                   size_t n_keys, json_t *rep, struct kiln_err *err)
+{
+    struct oci_desc *refs = NULL;
+    size_t n = 0;
+    int r = store_referrers(st, digest, SIGNING_AT_REVOCATION, &refs, &n, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        struct signing_artifact a;
+        struct kiln_err e = KILN_ERR_INIT;
+        int cr = signing_artifact_read(st, &refs[i], SIGNING_AT_REVOCATION, SIGNING_MT_REVOCATION,
+                                       SIGNING_PAYLOAD_LIMIT, digest, &a, &e);
+        int trusted;
+        if (cr == 0)
+            revocation_one(&a, refs[i].digest, digest, keys, n_keys, rep, &trusted, &e);
+        else
+            json_array_append_new(rep, json_pack("{s:s,s:s,s:b}", "artifact", refs[i].digest, "error", e.msg,
+                                                 "trusted", 0));
+    }
+    oci_desc_list_free(refs, n);
+    return revocation_result(digest, rep, err);
 }

@@ -156,4 +156,33 @@ test_expect_success 'promote in the local store works as before' '
     jq -e ".version == \"1.0.0\" and .channel == \"stable\"" local.json
 '
 
+test_expect_success 'revoke in the store: kiln verify refuses the image (exit 3), another version still verifies' '
+    kiln verify app:1.0.0 --key k.pub >/dev/null &&
+    kiln revoke app:1.0.0 --key k.key --json >revoke1.json &&
+    jq -e --arg d "$(cat app.digest)" ".digest == \$d" revoke1.json &&
+    test_expect_code 3 kiln verify app:1.0.0 --key k.pub &&
+    test_grep "is revoked: revocation .$(jq -r .revocation revoke1.json). signed by trusted key" err &&
+    kiln verify app:1.1.0 --key k.pub >/dev/null
+'
+
+test_expect_success 'a revocation by an untrusted key is reported, not honoured' '
+    kiln revoke app:1.1.0 --key other.key >/dev/null &&
+    kiln verify app:1.1.0 --key k.pub --json >verify-untrusted.json &&
+    jq -e ".verified == true and (.revocations | length) == 1 and .revocations[0].trusted == false" verify-untrusted.json &&
+    jq -e ".revocations[0].error | test(\"unknown key\")" verify-untrusted.json
+'
+
+test_expect_success 'revoke on a registry: kiln pull refuses the image (exit 3), the store unchanged' '
+    kiln revoke "$REG/team/app:1.1.0" --key k.key --insecure --json >revoke2.json &&
+    jq -e --arg d "$(cat app11.digest)" ".digest == \$d" revoke2.json &&
+    pull_refused fleet "is revoked" "$REG/team/app:1.1.0" --key k.pub --insecure &&
+    test_grep "signed by trusted key" err
+'
+
+test_expect_success 'revoke: bad input is a usage error (exit 2)' '
+    test_expect_code 2 kiln revoke app:1.0.0 &&
+    test_expect_code 2 kiln revoke app:stable --key k.key &&
+    test_expect_code 2 kiln revoke app:1.0.0 --key k.key --insecure
+'
+
 test_done
