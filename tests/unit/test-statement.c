@@ -91,6 +91,32 @@ static void test_hostile(void)
     refused("\"web\"", q, "'name' is not a valid string", "a 399-byte name");
 }
 
+static void test_revocation(void)
+{
+    static const char *rev = "{\"algorithm\":\"ed25519\",\"created\":\"2026-01-02T03:04:05Z\",\"digest\":\"" D1 "\","
+                             "\"keyId\":\"" K1 "\",\"name\":\"web\",\"type\":\"dev.kiln.revocation.v1\","
+                             "\"version\":\"1.4.0\"}";
+    struct signing_statement s;
+    struct kiln_err err = KILN_ERR_INIT;
+    is_int(signing_statement_parse(rev, strlen(rev), &s, &err), 0, "a revocation parses");
+    ok(s.channel == NULL && s.expires == NULL, "  with no channel and no expiry");
+    _cleanup_free_ char *again = signing_statement_make(&s);
+    is_str(again, rev, "  made again: the same canonical bytes");
+    signing_statement_release(&s);
+    /* a channel statement relabelled as a revocation has members a revocation has not */
+    _cleanup_free_ char *t = variant("dev.kiln.channel.v1", "dev.kiln.revocation.v1");
+    is_int(signing_statement_parse(t, strlen(t), &s, &err), KILN_EINVAL, "a channel statement typed revocation is refused");
+    has_str(err.msg, "members it should not have", "  named");
+    /* and a revocation relabelled as a channel statement lacks its members */
+    char *u = xstrdup(rev);
+    char *p = strstr(u, "revocation");
+    memcpy(p, "channel.v1\"", 11);
+    memmove(p + 11, p + strlen("revocation.v1\""), strlen(p + strlen("revocation.v1\"")) + 1);
+    is_int(signing_statement_parse(u, strlen(u), &s, &err), KILN_EINVAL, "a revocation typed channel is refused");
+    has_str(err.msg, "no 'channel'", "  named");
+    free(u);
+}
+
 static void test_rfc3339(void)
 {
     int64_t t = 0;
@@ -106,6 +132,7 @@ int main(void)
     tap_tmpdir();
     test_roundtrip();
     test_hostile();
+    test_revocation();
     test_rfc3339();
     return tap_done();
 }
