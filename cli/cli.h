@@ -59,6 +59,14 @@ void cli_registry_creds_free(char *user, char *password);
 /* The file kiln login writes: $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json,
  * else ~/.docker/config.json; NULL when none can be named.  Caller-owned. */
 char *cli_registry_auth_file(void);
+/* registry_promote() (a channel statement or, with o->revoke, a revocation)
+ * with the credentials for dest's host and a scratch store made and removed
+ * here. */
+struct registry_ref;
+struct registry_promote_opts;
+struct registry_promote_result;
+int cli_registry_promote(const struct registry_ref *dest, struct registry_promote_opts *o,
+                         struct registry_promote_result *res, struct kiln_err *err);
 
 /* Installs the log sink for this command's verbosity. */
 void cli_setup_log(struct cli_ctx *ctx);

@@ -78,27 +78,10 @@ static int promote_remote(struct cli_ctx *ctx, const char *dest_s, const char *c
         r = cli_signing_key(ro->key_path, ro->pass_env, &key, &err);
     o.key = key;
     o.now = (int64_t)time(NULL);
-    char *user = NULL, *password = NULL;
-    if (r == 0)
-        r = cli_registry_creds(dest.host, &user, &password, &err);
-    o.conn.user = user;
-    o.conn.password = password;
-    /* the statement is made in a scratch store, removed afterwards */
-    const char *tmp = getenv("TMPDIR");
-    _cleanup_free_ char *scratch = NULL;
-    struct store *st = NULL;
     struct registry_promote_result res;
     memset(&res, 0, sizeof(res));
     if (r == 0)
-        r = fs_mkdtemp(tmp && tmp[0] ? tmp : "/tmp", "kiln-promote-", &scratch, &err);
-    if (r == 0)
-        r = store_open(scratch, STORE_CREATE, &st, &err);
-    if (r == 0)
-        r = registry_promote(st, &dest, &o, &res, &err);
-    store_close(st);
-    if (scratch)
-        fs_rm_rf(scratch, NULL);
-    cli_registry_creds_free(user, password);
+        r = cli_registry_promote(&dest, &o, &res, &err);
     signing_key_free(key);
     if (r < 0) {
         registry_ref_release(&dest);

@@ -67,26 +67,10 @@ static int revoke_remote(struct cli_ctx *ctx, const char *dest_s, const char *na
         r = kiln_errf(err, KILN_EINVAL, "--ca-file is for HTTPS; '%s' is plain HTTP", dest_s);
     if (r == 0)
         r = ref_check_name(o.name, err);
-    char *user = NULL, *password = NULL;
-    if (r == 0)
-        r = cli_registry_creds(dest.host, &user, &password, err);
-    o.conn.user = user;
-    o.conn.password = password;
-    const char *tmp = getenv("TMPDIR");
-    _cleanup_free_ char *scratch = NULL;
-    struct store *st = NULL;
     struct registry_promote_result res;
     memset(&res, 0, sizeof(res));
     if (r == 0)
-        r = fs_mkdtemp(tmp && tmp[0] ? tmp : "/tmp", "kiln-revoke-", &scratch, err);
-    if (r == 0)
-        r = store_open(scratch, STORE_CREATE, &st, err);
-    if (r == 0)
-        r = registry_promote(st, &dest, &o, &res, err);
-    store_close(st);
-    if (scratch)
-        fs_rm_rf(scratch, NULL);
-    cli_registry_creds_free(user, password);
+        r = cli_registry_promote(&dest, &o, &res, err);
     if (r == 0) {
         if (ctx->json)
             cli_print_json(json_pack("{s:s,s:s,s:s,s:s}", "ref", dest_s, "digest", res.digest, "revocation",

@@ -309,20 +309,19 @@ int signing_channel_check_held(const struct signing_held_artifact *arts, size_t 
                      digest, first.msg);
 }
 
-/* One revocation artifact, read: *trusted 1 when a trusted key signed it;
- * rep gets what it says.  0, or < 0 when it does not check out. */
-static int revocation_one(struct signing_artifact *a, const char *art_digest, const char *digest,
-                          struct signing_pubkey *const *keys, size_t n_keys, json_t *rep, int *trusted,
-                          struct kiln_err *err)
+/* One revocation artifact, read (read_r: how reading it went): rep gets what
+ * it says, "trusted" when a trusted key signed it over exactly digest. */
+static void revocation_one(struct signing_artifact *a, int read_r, const char *art_digest, const char *digest,
+                           struct signing_pubkey *const *keys, size_t n_keys, json_t *rep, struct kiln_err *err)
 {
     struct signing_statement s = { 0 };
-    *trusted = 0;
-    int r = artifact_statement(a, SIGNING_REVOCATION_TYPE, keys, n_keys, &s, err);
+    int trusted = 0;
+    int r = read_r < 0 ? read_r : artifact_statement(a, SIGNING_REVOCATION_TYPE, keys, n_keys, &s, err);
     json_t *o = json_pack("{s:s}", "artifact", art_digest);
     if (r == 0 && strcmp(s.digest, digest) != 0)
         r = kiln_errf(err, KILN_EVERIFY, "it names '%s'", s.digest);
     if (r == 0) {
-        *trusted = 1;
+        trusted = 1;
         json_object_set_new(o, "keyId", json_string(s.key_id));
         json_object_set_new(o, "created", json_string(s.created));
         json_object_set_new(o, "name", json_string(s.name));
@@ -330,10 +329,9 @@ static int revocation_one(struct signing_artifact *a, const char *art_digest, co
     } else {
         json_object_set_new(o, "error", json_string(err->msg));
     }
-    json_object_set_new(o, "trusted", json_boolean(*trusted));
+    json_object_set_new(o, "trusted", json_boolean(trusted));
     json_array_append_new(rep, o);
     signing_statement_release(&s);
-    return r;
 }
 
 /* Fills rep, returns KILN_EVERIFY naming the first trusted revocation. */
@@ -360,14 +358,8 @@ int signing_revocation_check_held(const struct signing_held_artifact *arts, size
         struct kiln_err e = KILN_ERR_INIT;
         int r = signing_artifact_from_held(&arts[i], SIGNING_AT_REVOCATION, SIGNING_MT_REVOCATION,
                                            SIGNING_PAYLOAD_LIMIT, digest, &a, &e);
-        if (r == 1)
-            continue;
-        int trusted;
-        if (r == 0)
-            revocation_one(&a, arts[i].digest, digest, keys, n_keys, rep, &trusted, &e);
-        else
-            json_array_append_new(rep, json_pack("{s:s,s:s,s:b}", "artifact", arts[i].digest, "error", e.msg,
-                                                 "trusted", 0));
+        if (r != 1)
+            revocation_one(&a, r, arts[i].digest, digest, keys, n_keys, rep, &e);
     }
     return revocation_result(digest, rep, err);
 }
@@ -385,12 +377,7 @@ int signing_revocation_check_store(struct store *st, const char *digest, struct 
         struct kiln_err e = KILN_ERR_INIT;
         int cr = signing_artifact_read(st, &refs[i], SIGNING_AT_REVOCATION, SIGNING_MT_REVOCATION,
                                        SIGNING_PAYLOAD_LIMIT, digest, &a, &e);
-        int trusted;
-        if (cr == 0)
-            revocation_one(&a, refs[i].digest, digest, keys, n_keys, rep, &trusted, &e);
-        else
-            json_array_append_new(rep, json_pack("{s:s,s:s,s:b}", "artifact", refs[i].digest, "error", e.msg,
-                                                 "trusted", 0));
+        revocation_one(&a, cr, refs[i].digest, digest, keys, n_keys, rep, &e);
     }
     oci_desc_list_free(refs, n);
     return revocation_result(digest, rep, err);
