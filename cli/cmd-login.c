@@ -68,7 +68,8 @@ static int stdin_secret(char **out, struct kiln_err *err)
     if (r < 0)
         return r;
     char *s = xstrndup(b.data ? b.data : "", b.len);
-    explicit_bzero(b.data, b.len);
+    if (b.data)
+        explicit_bzero(b.data, b.len);
     if (strlen(s) != b.len) {
         free(s);
         return kiln_errf(err, KILN_EINVAL, "the password on standard input holds a NUL byte");

@@ -279,7 +279,8 @@ int registry_creds_store(const char *file, const char *host, const char *user, c
             return r;
         json_error_t jerr;
         j = json_loadb(b.data, b.len, 0, &jerr);
-        explicit_bzero(b.data, b.len);
+        if (b.data)
+            explicit_bzero(b.data, b.len);
         if (!j)
             return kiln_errf(err, KILN_EINVAL, "'%s':%d: %s", file, jerr.line, jerr.text);
         if (!json_is_object(j)) {
