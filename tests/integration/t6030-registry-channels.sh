@@ -143,6 +143,16 @@ test_expect_success 'an older statement served again is refused (exit 3, rollbac
     pull_refused fleet "the store accepted a newer one" "$REG/team/app:stable" --key k.pub --insecure
 '
 
+test_expect_success 'promoted forward again: accepted; pulled once more: the store unchanged' '
+    sleep 1 &&
+    kiln promote "$REG/team/app:1.1.0" --channel stable --key k.key --insecure >/dev/null &&
+    KILN_STORE=$TEST_DIR/fleet kiln pull "$REG/team/app:stable" --key k.pub --insecure --json >pull-fwd.json &&
+    jq -e ".version == \"1.1.0\"" pull-fwd.json &&
+    before=$(KILN_STORE=$TEST_DIR/fleet store_digest) &&
+    KILN_STORE=$TEST_DIR/fleet kiln pull "$REG/team/app:stable" --key k.pub --insecure >/dev/null &&
+    test "$(KILN_STORE=$TEST_DIR/fleet store_digest)" = "$before"
+'
+
 test_expect_success 'promote: bad input is a usage error (exit 2)' '
     test_expect_code 2 kiln promote "$REG/team/app:1.1.0" --channel stable --insecure &&
     test_grep "give --key" err &&
