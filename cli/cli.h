@@ -56,6 +56,17 @@ int cli_on_stop(int (*cleanup)(void), struct kiln_err *err);
  * stay NULL when none has an entry.  Free with cli_registry_creds_free(). */
 int cli_registry_creds(const char *host, char **user, char **password, struct kiln_err *err);
 void cli_registry_creds_free(char *user, char *password);
+/* The file kiln login writes: $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json,
+ * else ~/.docker/config.json; NULL when none can be named.  Caller-owned. */
+char *cli_registry_auth_file(void);
+/* registry_promote() (a channel statement or, with o->revoke, a revocation)
+ * with the credentials for dest's host and a scratch store made and removed
+ * here. */
+struct registry_ref;
+struct registry_promote_opts;
+struct registry_promote_result;
+int cli_registry_promote(const struct registry_ref *dest, struct registry_promote_opts *o,
+                         struct registry_promote_result *res, struct kiln_err *err);
 
 /* Installs the log sink for this command's verbosity. */
 void cli_setup_log(struct cli_ctx *ctx);
@@ -91,6 +102,8 @@ CLI_COMMAND(verify);
 CLI_COMMAND(boot_test);
 CLI_COMMAND(push);
 CLI_COMMAND(pull);
+CLI_COMMAND(login);
+CLI_COMMAND(revoke);
 
 /* The signing key of a command (cli/signing-key.c): the file at path, or the
  * PEM in $KILN_SIGNING_KEY when path is NULL; its passphrase from the

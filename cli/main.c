@@ -20,7 +20,9 @@ const struct cli_command cli_commands[] = {
     { "inspect", cmd_inspect, "show an image's manifest, annotations and provenance",
       "kiln inspect REF [--provenance] [--files] [--store DIR] [--json]" },
     { "promote", cmd_promote, "point a channel at a version",
-      "kiln promote NAME:VERSION --channel NAME [--store DIR] [--json]" },
+      "kiln promote NAME:VERSION --channel NAME [--store DIR] [--json]\n"
+      "kiln promote [http[s]://]HOST[:PORT]/REPO:VERSION --channel NAME --key KEY [--expires 30d]\n"
+      "                [--name NAME] [--passphrase-env VAR] [--ca-file PEM] [--insecure] [--json]" },
     { "rm", cmd_rm, "remove an image reference from the store",
       "kiln rm REF [--force] [--store DIR] [--json]" },
     { "gc", cmd_gc, "remove blobs no image refers to",
@@ -36,6 +38,13 @@ const struct cli_command cli_commands[] = {
     { "pull", cmd_pull, "pull an image from an OCI registry, verified before it enters the store",
       "kiln pull [http[s]://]HOST[:PORT]/REPO[:TAG][@sha256:HEX] --key PUB [--key PUB2 ...]\n"
       "                [--allow-downgrade] [--ca-file PEM] [--insecure] [--store DIR] [--json]" },
+    { "login", cmd_login, "check registry credentials, then save them for push and pull",
+      "kiln login [http[s]://]HOST[:PORT] [--username USER] [--password-stdin] [--ca-file PEM] [--insecure]\n"
+      "                [--json]" },
+    { "revoke", cmd_revoke, "sign a revocation of an image: verify and pull refuse it",
+      "kiln revoke NAME:VERSION --key KEY [--passphrase-env VAR] [--store DIR] [--json]\n"
+      "kiln revoke [http[s]://]HOST[:PORT]/REPO:VERSION --key KEY [--name NAME] [--ca-file PEM] [--insecure]\n"
+      "                [--json]" },
     { "keygen", cmd_keygen, "make a signing key pair",
       "kiln keygen --output PREFIX [--algorithm ecdsa-p256|ed25519] [--passphrase-env VAR]" },
     { "sign", cmd_sign, "sign an image in the store",

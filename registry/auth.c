@@ -155,6 +155,29 @@ int registry_src_parse(const char *src, int plain_http, struct registry_ref *out
     return r;
 }
 
+int registry_host_parse(const char *s, int plain_http, struct registry_ref *out, struct kiln_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    const char *h = s;
+    out->plain_http = plain_http;
+    if (!strncmp(h, "http://", 7)) {
+        out->plain_http = 1;
+        h += 7;
+    } else if (!strncmp(h, "https://", 8)) {
+        if (plain_http)
+            return kiln_errf(err, KILN_EINVAL, "registry '%s' says https:// but plain HTTP was asked for", s);
+        h += 8;
+    }
+    size_t n = strlen(h);
+    if (n && h[n - 1] == '/')
+        n--;
+    if (!host_valid(h, n))
+        return kiln_errf(err, KILN_EINVAL, "registry '%s' is not HOST[:PORT]", s);
+    out->host = xstrndup(h, n);
+    out->repo = xstrdup("");
+    return 0;
+}
+
 /* ---- credentials ----------------------------------------------------------- */
 
 /* The host[:port] of a config.json key: "https://h:5000/v1/" -> "h:5000". */
@@ -241,6 +264,65 @@ int registry_creds_find(const char *const *files, size_t n_files, const char *ho
             return r;
     }
     return 0;
+}
+
+int registry_creds_store(const char *file, const char *host, const char *user, const char *password,
+                         struct kiln_err *err)
+{
+    if (!user[0] || strchr(user, ':'))
+        return kiln_errf(err, KILN_EINVAL, "user name '%s' is empty or holds a ':'", user);
+    json_t *j = NULL;
+    if (fs_exists(file)) {
+        struct buf b BUF_CLEANUP = BUF_INIT;
+        int r = fs_read_file(file, 1u << 20, &b, err);
+        if (r < 0)
+            return r;
+        json_error_t jerr;
+        j = json_loadb(b.data, b.len, 0, &jerr);
+        if (b.data)
+            explicit_bzero(b.data, b.len);
+        if (!j)
+            return kiln_errf(err, KILN_EINVAL, "'%s':%d: %s", file, jerr.line, jerr.text);
+        if (!json_is_object(j)) {
+            json_decref(j);
+            return kiln_errf(err, KILN_EINVAL, "'%s' is not a JSON object", file);
+        }
+    } else {
+        j = json_object();
+    }
+    json_t *auths = json_object_get(j, "auths");
+    if (auths && !json_is_object(auths)) {
+        json_decref(j);
+        return kiln_errf(err, KILN_EINVAL, "'%s': \"auths\" is not an object", file);
+    }
+    if (!auths) {
+        auths = json_object();
+        json_object_set_new(j, "auths", auths);
+    }
+    /* drop the entries for this host under other spellings ("https://h/v1/"): the lookup takes the first */
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(auths, tmp, key, v) {
+        if (host_matches(key, host))
+            json_object_del(auths, key);
+    }
+    _cleanup_free_ char *pair = xasprintf("%s:%s", user, password);
+    size_t n = strlen(pair);
+    _cleanup_free_ char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)pair, (int)n);
+    explicit_bzero(pair, n);
+    json_object_set_new(auths, host, json_pack("{s:s}", "auth", b64));
+    explicit_bzero(b64, strlen(b64));
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(j);
+    if (!text)
+        return kiln_errf(err, KILN_ENOMEM, "cannot encode '%s'", file);
+    size_t tlen = strlen(text);
+    int r = fs_write_atomic(file, text, tlen, 0600, err);
+    explicit_bzero(text, tlen);
+    free(text);
+    return r;
 }
 
 /* ---- WWW-Authenticate ------------------------------------------------------ */

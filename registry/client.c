@@ -135,6 +135,14 @@ const char *reg_client_repo(const struct reg_client *c)
     return c->repo;
 }
 
+/* "registry 'H' repository 'R'", or "registry 'H'" for a client of no
+ * repository (registry_login).  Caller-owned. */
+static char *where(const struct reg_client *c)
+{
+    return c->repo[0] ? xasprintf("registry '%s' repository '%s'", c->host, c->repo)
+                      : xasprintf("registry '%s'", c->host);
+}
+
 char *reg_path(const struct reg_client *c, const char *rest)
 {
     return xasprintf("/v2/%s/%s", c->repo, rest);
@@ -425,8 +433,8 @@ static int backoff(struct reg_client *c, unsigned attempt, const char *retry_aft
 
 static int curl_fail(struct reg_client *c, const char *what, CURLcode cc, struct kiln_err *err)
 {
-    return kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': %s: %s", c->host, c->repo, what,
-                     c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+    _cleanup_free_ char *w = where(c);
+    return kiln_errf(err, KILN_EFAIL, "%s: %s: %s", w, what, c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
 }
 
 /* Attempts q until it gets an HTTP answer that is not 429/5xx, retrying with backoff. */
@@ -440,8 +448,8 @@ static int attempts(struct reg_client *c, const struct reg_req *q, const char *u
         CURLcode cc = perform(c, q, url, auth, resp, &over, &rerr);
         if (over) {
             resp->over = 1;
-            return kiln_errf(err, KILN_EINVAL, "registry '%s' repository '%s': %s: the answer is larger than %zu bytes",
-                             c->host, c->repo, q->what, q->limit);
+            _cleanup_free_ char *w = where(c);
+            return kiln_errf(err, KILN_EINVAL, "%s: %s: the answer is larger than %zu bytes", w, q->what, q->limit);
         }
         if (rerr)
             return kiln_errno(err, KILN_EFAIL, rerr, "%s: cannot read the blob being sent", q->what);
@@ -474,8 +482,9 @@ static int fetch_token(struct reg_client *c, const struct registry_challenge *ch
     buf_adds(&url, ch->realm, NULL);
     char sep = strchr(ch->realm, '?') ? '&' : '?';
     const char *params[3][2] = { { "service", ch->service }, { "scope", ch->scope }, { "scope", NULL } };
-    _cleanup_free_ char *own = xasprintf("repository:%s:pull,push", c->repo);
-    if (!ch->scope || strcmp(ch->scope, own) != 0)
+    /* a client of no repository (registry_login) asks for no scope of its own */
+    _cleanup_free_ char *own = c->repo[0] ? xasprintf("repository:%s:pull,push", c->repo) : NULL;
+    if (own && (!ch->scope || strcmp(ch->scope, own) != 0))
         params[2][1] = own;
     for (size_t i = 0; i < 3; i++) {
         if (!params[i][1])
@@ -513,9 +522,11 @@ static int fetch_token(struct reg_client *c, const struct registry_challenge *ch
 int reg_do(struct reg_client *c, const struct reg_req *q, struct reg_resp *resp, struct kiln_err *err)
 {
     _cleanup_free_ char *url = q->url[0] == '/' ? xasprintf("%s%s", c->base, q->url) : xstrdup(q->url);
-    if (!c->plain_http && strncmp(url, "https://", 8) != 0)
-        return kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': %s: the registry sent a URL that is "
-                         "not https:// ('%s')", c->host, c->repo, q->what, url);
+    if (!c->plain_http && strncmp(url, "https://", 8) != 0) {
+        _cleanup_free_ char *w = where(c);
+        return kiln_errf(err, KILN_EFAIL, "%s: %s: the registry sent a URL that is not https:// ('%s')", w, q->what,
+                         url);
+    }
     for (int round = 0;; round++) {
         int r = attempts(c, q, url, AUTH_REGISTRY, resp, err);
         if (r < 0 || resp->status != 401 || round > 0 || !resp->www_auth)
@@ -549,6 +560,18 @@ int reg_ping(struct reg_client *c, struct kiln_err *err)
     return r;
 }
 
+int registry_login(const char *host, int plain_http, const struct registry_opts *o, struct kiln_err *err)
+{
+    struct registry_ref ref = { .plain_http = plain_http, .host = (char *)host, .repo = (char *)"" };
+    struct reg_client *c;
+    int r = reg_client_new(&ref, o, &c, err);
+    if (r < 0)
+        return r;
+    r = reg_ping(c, err);
+    reg_client_free(c);
+    return r;
+}
+
 int reg_status_err(const struct reg_client *c, const struct reg_req *q, const struct reg_resp *resp,
                    struct kiln_err *err)
 {
@@ -560,9 +583,8 @@ int reg_status_err(const struct reg_client *c, const struct reg_req *q, const st
         msg = xstrdup("UNAUTHORIZED: authentication required");
     else if (!msg && resp->status == 403)
         msg = xstrdup("DENIED: access denied");
+    _cleanup_free_ char *w = where(c);
     if (msg)
-        return kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': %s: %s (HTTP %ld)%s", c->host, c->repo,
-                         q->what, msg, resp->status, hint);
-    return kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': %s: HTTP %ld%s", c->host, c->repo, q->what,
-                     resp->status, hint);
+        return kiln_errf(err, KILN_EFAIL, "%s: %s: %s (HTTP %ld)%s", w, q->what, msg, resp->status, hint);
+    return kiln_errf(err, KILN_EFAIL, "%s: %s: HTTP %ld%s", w, q->what, resp->status, hint);
 }

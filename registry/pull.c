@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/common.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "images/manifest.h"
 #include "images/store.h"
 #include "registry/client.h"
@@ -56,6 +58,9 @@ struct pull {
     struct referrer *refs;
     size_t n_refs;
     struct reg_manifest top;     /* the manifest or index SRC names */
+    const char *channel;         /* SRC's tag when it is a channel (not a version, no digest) */
+    struct signing_statement stmt; /* the channel statement accepted */
+    size_t stmt_ref;             /* its index in refs */
 };
 
 static int held_has(const struct pull *p, const char *digest)
@@ -418,6 +423,11 @@ static int check_signatures(struct pull *p, struct kiln_err *err)
     json_t *rep = NULL;
     int r = signing_verify_held(arts, p->n_refs, p->res->digest, p->top.m->media_type,
                                 (long long)p->top.body.len, &vo, &rep, err);
+    if (r == 0) {
+        json_t *revs = json_array();
+        r = signing_revocation_check_held(arts, p->n_refs, p->res->digest, p->o->keys, p->o->n_keys, revs, err);
+        json_decref(revs);
+    }
     free(arts);
     if (r < 0) {
         json_decref(rep);
@@ -462,6 +472,87 @@ static int check_signatures(struct pull *p, struct kiln_err *err)
     return 0;
 }
 
+/* ---- channels ----------------------------------------------------------------- */
+
+#define ANN_ACCEPTED "dev.kiln.channel.accepted"
+#define ANN_ACCEPTED_NAME "dev.kiln.channel.accepted.name"
+#define ANN_ACCEPTED_TIME "dev.kiln.channel.accepted.created"
+
+/* The newest channel statement the store accepted for name:channel (its
+ * `created` as a Unix time, 0 when none): the referrers of name's images
+ * whose index entries a pull marked as accepted. */
+static int channel_accepted(struct store *st, const char *name, const char *channel, int64_t *latest,
+                            struct kiln_err *err)
+{
+    *latest = 0;
+    struct store_image **imgs = NULL;
+    size_t n = 0;
+    int r = store_list(st, name, &imgs, &n, err);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        struct oci_desc *v = NULL;
+        size_t k = 0;
+        r = store_referrers(st, imgs[i]->digest, SIGNING_AT_CHANNEL, &v, &k, err);
+        for (size_t j = 0; r == 0 && j < k; j++) {
+            const char *ch = json_string_value(json_object_get(v[j].annotations, ANN_ACCEPTED));
+            const char *nm = json_string_value(json_object_get(v[j].annotations, ANN_ACCEPTED_NAME));
+            const char *t = json_string_value(json_object_get(v[j].annotations, ANN_ACCEPTED_TIME));
+            int64_t when;
+            if (ch && nm && t && !strcmp(ch, channel) && !strcmp(nm, name) && signing_rfc3339_parse(t, &when) == 0 &&
+                when > *latest)
+                *latest = when;
+        }
+        oci_desc_list_free(v, k);
+    }
+    store_image_list_free(imgs, n);
+    return r;
+}
+
+/* 3b. SRC's tag is a channel: a trusted, unexpired statement for that
+ * channel must name this image, its name and version, and be no older than
+ * the one the store accepted last for that name and channel. */
+static int check_channel(struct pull *p, struct kiln_err *err)
+{
+    struct signing_held_artifact *arts = xcalloc(p->n_refs + 1, sizeof(*arts));
+    for (size_t i = 0; i < p->n_refs; i++)
+        arts[i] = (struct signing_held_artifact){ p->refs[i].digest, p->refs[i].rm.body.data,
+                                                  p->refs[i].rm.body.len, p->refs[i].blobs, p->refs[i].n_blobs };
+    int r = signing_channel_check_held(arts, p->n_refs, p->res->digest, p->res->name, p->channel, p->o->keys,
+                                       p->o->n_keys, (int64_t)time(NULL), &p->stmt, err);
+    free(arts);
+    if (r < 0)
+        return kiln_err_prefix(err, "registry '%s' repository '%s'", reg_client_host(p->cl), reg_client_repo(p->cl));
+    if (strcmp(p->stmt.version, p->res->version) != 0)
+        return reg_bad(p->cl, err, "the statement for channel '%s' names version %s, the image's signature %s",
+                       p->channel, p->stmt.version, p->res->version);
+    for (size_t i = 0; i < p->n_refs; i++)
+        if (!strcmp(p->refs[i].rm.m->artifact_type ? p->refs[i].rm.m->artifact_type : "", SIGNING_AT_CHANNEL)) {
+            struct oci_manifest *m = p->refs[i].rm.m;
+            /* the referrer whose payload is the accepted statement */
+            for (size_t k = 0; k < p->refs[i].n_blobs; k++) {
+                struct signing_statement s;
+                const struct signing_held_blob *b = &p->refs[i].blobs[k];
+                if (m->n_descs < 1 || strcmp(b->digest, m->descs[0].digest) != 0 ||
+                    signing_statement_parse(b->data, b->len, &s, NULL) < 0)
+                    continue;
+                if (!strcmp(s.created, p->stmt.created) && !strcmp(s.key_id, p->stmt.key_id) &&
+                    !strcmp(s.channel, p->stmt.channel) && !strcmp(s.digest, p->stmt.digest))
+                    p->stmt_ref = i;
+                signing_statement_release(&s);
+            }
+        }
+    int64_t latest;
+    if ((r = channel_accepted(p->st, p->res->name, p->channel, &latest, err)) < 0)
+        return r;
+    if (p->stmt.created_t < latest) {
+        char when[RFC3339_SIZE];
+        rfc3339_format(latest, when);
+        return reg_bad(p->cl, err, "refusing the statement for %s:%s made at %s: the store accepted a newer one "
+                       "(made at %s); the registry serves an old channel (rollback)", p->res->name, p->channel,
+                       p->stmt.created, when);
+    }
+    return 0;
+}
+
 /* ---- the whole pull --------------------------------------------------------- */
 
 static int publish(struct pull *p, struct kiln_err *err)
@@ -471,8 +562,19 @@ static int publish(struct pull *p, struct kiln_err *err)
         refs[i] = (struct publish_referrer){ p->refs[i].digest, p->refs[i].rm.m->media_type,
                                              p->refs[i].rm.m->artifact_type, p->refs[i].rm.body.len,
                                              p->refs[i].rm.m->annotations };
+    /* the accepted channel statement is marked: the record rollback is checked against */
+    json_t *accepted = NULL;
+    if (p->channel) {
+        json_t *a = p->refs[p->stmt_ref].rm.m->annotations;
+        accepted = a ? json_deep_copy(a) : json_object();
+        json_object_set_new(accepted, ANN_ACCEPTED, json_string(p->channel));
+        json_object_set_new(accepted, ANN_ACCEPTED_NAME, json_string(p->res->name));
+        json_object_set_new(accepted, ANN_ACCEPTED_TIME, json_string(p->stmt.created));
+        refs[p->stmt_ref].annotations = accepted;
+    }
     struct publish_request req = {
-        .ref = { .name = p->res->name, .version = p->res->version, .no_downgrade = !p->o->allow_downgrade },
+        .ref = { .name = p->res->name, .version = p->res->version, .no_downgrade = !p->o->allow_downgrade,
+                 .channel = p->channel },
         .digest = p->res->digest,
         .media_type = p->top.m->media_type,
         .size = p->top.body.len,
@@ -482,6 +584,7 @@ static int publish(struct pull *p, struct kiln_err *err)
         .n_referrers = p->n_refs,
     };
     int r = publish_image(p->st, &req, NULL, err);
+    json_decref(accepted);
     free(refs);
     return r;
 }
@@ -494,6 +597,8 @@ static int run(struct pull *p, struct kiln_err *err)
     if ((r = reg_client_new(p->src, &p->o->conn, &p->cl, err)) < 0 || (r = reg_ping(p->cl, err)) < 0)
         return r;
     if ((r = fetch_top(p, err)) < 0 || (r = fetch_referrers(p, err)) < 0 || (r = check_signatures(p, err)) < 0)
+        return r;
+    if (p->channel && (r = check_channel(p, err)) < 0)
         return r;
     if (!p->o->allow_downgrade && (r = publish_downgrade_check(p->st, p->res->name, p->res->version, err)) < 0)
         return r;
@@ -510,7 +615,10 @@ int registry_pull(struct store *st, const struct registry_ref *src, const struct
 {
     memset(res, 0, sizeof(*res));
     struct pull p = { .st = st, .src = src, .o = o, .res = res };
+    if (src->tag && !src->digest && ref_check_version(src->tag, NULL) != 0)
+        p.channel = src->tag;
     int r = run(&p, err);
+    signing_statement_release(&p.stmt);
     /* publish_image() took the held blobs over; before it, they go here. */
     for (size_t i = 0; i < p.n_held; i++)
         store_blob_abort(p.held[i].w);

@@ -24,6 +24,7 @@
 #include "images/manifest.h"
 #include "images/store.h"
 #include "registry/client.h"
+#include "signing/signing.h"
 #include "common/banned.h"
 
 #define MAX_JOBS 16
@@ -605,6 +606,8 @@ static void push_release(struct push *p)
     reg_client_free(p->cl);
 }
 
+static int push_referrers(struct push *p, struct kiln_err *err);
+
 static int run(struct push *p, const char *ref, const struct registry_ref *dest, struct kiln_err *err)
 {
     struct store_image *img = NULL;
@@ -636,6 +639,14 @@ static int run(struct push *p, const char *ref, const struct registry_ref *dest,
     /* children before parents: the walk lists parents first */
     for (size_t i = p->manifests.n; r == 0 && i-- > 0;)
         r = manifest_put(p, &p->manifests.v[i], i == 0 ? p->res->tag : p->manifests.v[i].digest, err);
+    return r == 0 ? push_referrers(p, err) : r;
+}
+
+/* The referrer manifests (their blobs are up), then the referrers tag of
+ * each manifest that has some when the registry lacks the referrers API. */
+static int push_referrers(struct push *p, struct kiln_err *err)
+{
+    int r = 0;
     for (size_t i = 0; r == 0 && i < p->n_refs; i++) {
         r = manifest_put(p, &p->refs[i].d, p->refs[i].d.digest, err);
         if (r == 0)
@@ -654,6 +665,78 @@ static int run(struct push *p, const char *ref, const struct registry_ref *dest,
         if (any)
             r = fallback_update(p, p->manifests.v[i].digest, err);
     }
+    return r;
+}
+
+/* kiln promote on a registry: the channel statement for the manifest dest's
+ * version tag names, pushed as its referrer, then the manifest tagged with
+ * the channel.  The manifest's bytes and the statement go through st. */
+static int promote(struct push *p, const struct registry_ref *dest, const struct registry_promote_opts *o,
+                   struct registry_promote_result *res, struct kiln_err *err)
+{
+    struct reg_manifest rm = { 0 };
+    int r = reg_client_new(dest, &o->conn, &p->cl, err);
+    if (r == 0)
+        r = reg_ping(p->cl, err);
+    if (r == 0)
+        r = reg_manifest_get(p->cl, dest->tag, NULL, NULL, &rm, err);
+    if (r == KILN_ENOTFOUND)
+        r = kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': no tag '%s' to promote", dest->host,
+                      dest->repo, dest->tag);
+    char put[DIGEST_STR_SIZE];
+    if (r == 0 && (r = store_blob_put(p->st, rm.body.data, rm.body.len, put, err)) == 0 && strcmp(put, rm.digest) != 0)
+        r = kiln_errf(err, KILN_EFAIL, "manifest '%s' stored as '%s'", rm.digest, put);
+    struct oci_desc subject = { 0 }, stmt = { 0 };
+    if (r == 0) {
+        subject.media_type = xstrdup(rm.m->media_type);
+        subject.digest = xstrdup(rm.digest);
+        subject.size = (int64_t)rm.body.len;
+        snprintf(res->digest, sizeof(res->digest), "%s", rm.digest);
+        r = o->revoke ? signing_revocation_put(p->st, &subject, o->name, dest->tag, o->now, o->key, &stmt, err)
+                      : signing_channel_put(p->st, &subject, o->name, o->channel, dest->tag, o->now, o->lifetime,
+                                            o->key, &stmt, err);
+    }
+    if (r == 0) {
+        snprintf(res->statement, sizeof(res->statement), "%s", stmt.digest);
+        struct collect c = { p, NULL };
+        r = store_walk(p->st, &stmt, 0, collect_cb, &c, err);
+    }
+    if (r == 0)
+        r = push_blobs(p, err);
+    if (r == 0) {
+        desc_list_add(&p->manifests, &subject);
+        p->refs = xcalloc(1, sizeof(*p->refs));
+        oci_desc_copy(&p->refs[0].d, &stmt);
+        p->refs[0].subject = xstrdup(subject.digest);
+        p->n_refs = 1;
+        r = push_referrers(p, err);
+    }
+    if (r == 0 && !o->revoke)
+        r = manifest_put(p, &subject, o->channel, err);
+    oci_desc_release(&subject);
+    oci_desc_release(&stmt);
+    reg_manifest_release(&rm);
+    return r;
+}
+
+int registry_promote(struct store *st, const struct registry_ref *dest, const struct registry_promote_opts *o,
+                     struct registry_promote_result *res, struct kiln_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    if (!dest->tag || ref_check_version(dest->tag, NULL) != 0)
+        return kiln_errf(err, KILN_EINVAL, "promote needs HOST/REPO:VERSION, with a version as the tag ('%s')",
+                         dest->tag ? dest->tag : "none");
+    if (!o->revoke && (!o->channel || !registry_tag_valid(o->channel) || ref_check_version(o->channel, NULL) == 0))
+        return kiln_errf(err, KILN_EINVAL, "channel '%s' is not a valid tag that is not a version",
+                         o->channel ? o->channel : "none");
+    struct registry_push_opts po = { .conn = o->conn };
+    struct registry_push_result pr;
+    memset(&pr, 0, sizeof(pr));
+    struct push p = { .st = st, .o = &po, .res = &pr };
+    int r = promote(&p, dest, o, res, err);
+    res->referrers_api = pr.referrers_api;
+    push_release(&p);
+    registry_push_result_release(&pr);
     return r;
 }
 

@@ -41,6 +41,15 @@
  *      version to store come from that signature's payload (falling back to
  *      the last repository component and a tag that is a version); a tag
  *      that is a version must be the signed version;
+ *      a revocation among the referrers signed by a trusted key refuses
+ *      the image (signing_revocation_check_held());
+ *   3b. when SRC's tag is not a version (and SRC has no digest) it is a
+ *      channel: signing_channel_check_held() must find a trusted, unexpired
+ *      statement for it naming the image, its signed name and version; its
+ *      time must be no older than the one the store accepted last for
+ *      name:channel (the statement's index entry carries
+ *      dev.kiln.channel.accepted*); the image is published with the
+ *      statement so marked and the local channel pointing at it;
  *   4. rollback protection: a version lower than the highest stored for the
  *      name is refused (KILN_EVERIFY) unless allow_downgrade;
  *   5. the manifests an index lists (pinned by the signed digest), then
@@ -110,6 +119,25 @@ struct registry_opts {
 int registry_creds_find(const char *const *files, size_t n_files, const char *host, char **user,
                         char **password, struct kiln_err *err);
 
+/* Writes USER:PASSWORD for host into the docker config.json `file`
+ * (created when missing; its directory must exist) as auths.HOST.auth,
+ * replacing the host's entries under other spellings and keeping every other
+ * entry and key; mode 0600, written atomically.  KILN_EINVAL for a file that
+ * is not a config.json, or a user name that is empty or holds ':'. */
+int registry_creds_store(const char *file, const char *host, const char *user, const char *password,
+                         struct kiln_err *err);
+
+/* ---- login ------------------------------------------------------------- */
+
+/* Parses a registry [http://|https://]HOST[:PORT] into out (repo "", tag and
+ * digest NULL).  KILN_EINVAL naming what is wrong. */
+int registry_host_parse(const char *s, int plain_http, struct registry_ref *out, struct kiln_err *err);
+/* GET /v2/ on host with o's credentials (Basic, or a bearer token from the
+ * challenge's realm, asked for no repository scope): 0 when the registry
+ * takes them, else KILN_EFAIL naming the registry, its error code and the
+ * HTTP status (KILN_EFAIL too when it cannot be reached). */
+int registry_login(const char *host, int plain_http, const struct registry_opts *o, struct kiln_err *err);
+
 /* ---- push -------------------------------------------------------------- */
 
 struct registry_push_opts {
@@ -131,6 +159,36 @@ struct registry_push_result {
 int registry_push(struct store *st, const char *ref, const struct registry_ref *dest,
                   const struct registry_push_opts *o, struct registry_push_result *res, struct kiln_err *err);
 void registry_push_result_release(struct registry_push_result *res);
+
+/* ---- promote ----------------------------------------------------------- */
+
+struct signing_key; /* signing/signing.h */
+
+struct registry_promote_opts {
+    struct registry_opts conn;
+    const char *name;               /* the image name the statement names */
+    const char *channel;            /* a tag that is not a version; NULL with revoke */
+    int revoke;                     /* push a signed revocation instead: no channel, no tag */
+    const struct signing_key *key;  /* signs the statement (borrowed) */
+    int64_t now, lifetime;          /* the statement's time, and seconds until it expires */
+};
+
+struct registry_promote_result {
+    char digest[DIGEST_STR_SIZE];    /* the manifest or index promoted */
+    char statement[DIGEST_STR_SIZE]; /* the channel statement's manifest */
+    int referrers_api;
+};
+
+/* Moves channel o->channel on the registry to the manifest dest's tag (a
+ * version) names, uploading none of the image: fetches that manifest (checked
+ * as pull does), signs a channel statement for it (signing_channel_put(),
+ * made in st: a scratch store the caller owns), pushes the statement as its
+ * referrer (referrers API, else the "sha256-<hex>" tag, as push does), then
+ * tags the manifest o->channel for people and tools that read tags.  With
+ * o->revoke, the referrer is a signed revocation (signing_revocation_put())
+ * and no tag moves. */
+int registry_promote(struct store *st, const struct registry_ref *dest, const struct registry_promote_opts *o,
+                     struct registry_promote_result *res, struct kiln_err *err);
 
 /* ---- pull -------------------------------------------------------------- */
 

@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 
@@ -42,6 +43,12 @@ struct signing_pubkey; /* a loaded public key */
 #define SIGNING_AT_PROVENANCE "application/vnd.dev.kiln.provenance.v1"
 #define SIGNING_MT_INTOTO "application/vnd.in-toto+json"
 #define SIGNING_PAYLOAD_TYPE "dev.kiln.signature.v1"
+#define SIGNING_AT_CHANNEL "application/vnd.dev.kiln.channel.v1"
+#define SIGNING_MT_CHANNEL "application/vnd.dev.kiln.channel.payload.v1+json"
+#define SIGNING_CHANNEL_TYPE "dev.kiln.channel.v1"
+#define SIGNING_AT_REVOCATION "application/vnd.dev.kiln.revocation.v1"
+#define SIGNING_MT_REVOCATION "application/vnd.dev.kiln.revocation.payload.v1+json"
+#define SIGNING_REVOCATION_TYPE "dev.kiln.revocation.v1"
 #define SIGNING_ANN_KEY_ID "dev.kiln.signature.key-id"
 #define SIGNING_ANN_ALGORITHM "dev.kiln.signature.algorithm"
 
@@ -120,6 +127,66 @@ char *signing_payload_make(const struct signing_payload *p);
 int signing_payload_parse(const void *data, size_t len, struct signing_payload *out,
                           struct kiln_err *err);
 void signing_payload_release(struct signing_payload *p);
+
+/* ---- channel statements (statement.c) ------------------------------------------ */
+
+/* A signed statement that the image `digest` is NAME's CHANNEL at VERSION,
+ * made at `created` and valid until `expires` (RFC 3339 UTC, seconds); or,
+ * of SIGNING_REVOCATION_TYPE, that NAME:VERSION `digest` is revoked since
+ * `created` (channel and expires NULL). */
+struct signing_statement {
+    char *type;        /* SIGNING_CHANNEL_TYPE or SIGNING_REVOCATION_TYPE */
+    char *name, *channel, *version;
+    char *digest;
+    char *key_id, *algorithm;
+    char *created, *expires;
+    int64_t created_t, expires_t; /* the same, as Unix times (set by the parser) */
+};
+
+/* The canonical JSON payload (sorted keys, compact), caller-owned. */
+char *signing_statement_make(const struct signing_statement *s);
+/* Parses and checks a payload: at most SIGNING_PAYLOAD_LIMIT bytes, exactly
+ * the nine members (seven for a revocation: no channel, no expires), each a printable string of at most 256 bytes, the type,
+ * sha256 digest and key ID, a known algorithm, times YYYY-MM-DDTHH:MM:SSZ
+ * with expires after created.  KILN_EINVAL naming what is wrong.  Release
+ * with signing_statement_release(). */
+int signing_statement_parse(const void *data, size_t len, struct signing_statement *out, struct kiln_err *err);
+void signing_statement_release(struct signing_statement *s);
+/* "YYYY-MM-DDTHH:MM:SSZ" -> Unix time; -1 when s is not exactly that (or no such date). */
+int signing_rfc3339_parse(const char *s, int64_t *out);
+
+struct oci_desc;    /* images/manifest.h */
+/* Signs the channel statement "subject is name's channel at version, from
+ * now for lifetime seconds" with key and stores it (blobs only, listed
+ * nowhere) as an artifact of type SIGNING_AT_CHANNEL whose subject is the
+ * image; *out (oci_desc_release()) is the artifact manifest's descriptor. */
+int signing_channel_put(struct store *st, const struct oci_desc *subject, const char *name, const char *channel,
+                        const char *version, int64_t now, int64_t lifetime, const struct signing_key *key,
+                        struct oci_desc *out, struct kiln_err *err);
+/* Among artifacts held in memory (see signing_verify_held), the newest (by
+ * `created`) channel statement for `channel` that a trusted key signed,
+ * naming exactly `digest` and `name` (when not NULL), not expired at `now`.
+ * *out gets it (signing_statement_release()).  KILN_EVERIFY when there is
+ * none, naming why the first candidate was refused. */
+struct signing_held_artifact;
+int signing_channel_check_held(const struct signing_held_artifact *arts, size_t n, const char *digest,
+                               const char *name, const char *channel, struct signing_pubkey *const *keys,
+                               size_t n_keys, int64_t now, struct signing_statement *out, struct kiln_err *err);
+
+/* Signs a revocation of subject (name:version) made now and stores it (blobs
+ * only) as an artifact of type SIGNING_AT_REVOCATION; *out its descriptor. */
+int signing_revocation_put(struct store *st, const struct oci_desc *subject, const char *name, const char *version,
+                           int64_t now, const struct signing_key *key, struct oci_desc *out, struct kiln_err *err);
+/* The revocations of the image `digest` among held artifacts, or among its
+ * referrers in st: each is appended to the array rep ({"artifact", "trusted",
+ * "keyId", "created", ... or "error"}); KILN_EVERIFY ("image ... is revoked")
+ * when a trusted key signed one naming exactly `digest`.  An untrusted or
+ * broken revocation is reported, not honoured. */
+int signing_revocation_check_held(const struct signing_held_artifact *arts, size_t n, const char *digest,
+                                  struct signing_pubkey *const *keys, size_t n_keys, json_t *rep,
+                                  struct kiln_err *err);
+int signing_revocation_check_store(struct store *st, const char *digest, struct signing_pubkey *const *keys,
+                                   size_t n_keys, json_t *rep, struct kiln_err *err);
 
 /* ---- signing images ------------------------------------------------------- */
 

@@ -8,7 +8,8 @@
  *   then every blob the image reaches is re-hashed, streamed, against its
  *   descriptor (manifests, configs, layers, dev.kiln.files, nested manifests).
  *
- * It passes when at least one trusted key signed exactly this image and every
+ * It passes when at least one trusted key signed exactly this image, no
+ * trusted key revoked it (a revocation referrer, statement.c), and every
  * blob matches.  The report says what was checked and what failed. */
 #include "signing/signing.h"
 
@@ -284,7 +285,15 @@ int signing_verify_image(struct store *st, const char *digest, const char *media
         json_decref(prov);
     }
 
+    /* A revocation signed by a trusted key fails the image; others are reported. */
+    json_t *revs = json_array();
+    json_object_set_new(rep, "revocations", revs);
+    struct kiln_err re = KILN_ERR_INIT;
+    int rr = signing_revocation_check_store(st, digest, o->keys, o->n_keys, revs, &re);
+
     int sr = tally_result(&t, digest, err);
+    if (sr == 0 && rr < 0)
+        sr = (*err = re, re.code);
     int ok = sr == 0 && !w.first.code;
     json_object_set_new(rep, "verified", json_boolean(ok));
     if (ok)

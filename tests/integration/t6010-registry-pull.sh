@@ -58,9 +58,9 @@ test_expect_success 'pull again: nothing fetched twice, the store unchanged' '
     test "$(KILN_STORE=$TEST_DIR/empty store_digest)" = "$before"
 '
 
-test_expect_success 'pull by digest, and by a tag that is not a version: stored as the signed name and version' '
+test_expect_success 'pull by digest, and by a channel tag (signed statement): stored as the signed name and version' '
     digest=$(cat app.digest) &&
-    kiln push app:1.0.0 "$REG/team/app:candidate" --insecure >/dev/null &&
+    kiln promote "$REG/team/app:1.0.0" --channel candidate --key k.key --insecure >/dev/null &&
     KILN_STORE=$TEST_DIR/bydigest kiln pull "$REG/team/app@$digest" --key k.pub --insecure --json >pull3.json &&
     jq -e --arg d "$digest" ".digest == \$d and .version == \"1.0.0\"" pull3.json &&
     KILN_STORE=$TEST_DIR/bytag kiln pull "http://$REG/team/app:candidate" --key k.pub --key other.pub --json >pull4.json &&

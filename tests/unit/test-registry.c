@@ -1,5 +1,7 @@
 /* test-registry.c - what registry/ parses from outside: DEST, SRC, WWW-Authenticate
  * challenges, the registry's error bodies and docker config.json credentials. */
+#include <sys/stat.h>
+
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "registry/registry.h"
@@ -174,6 +176,48 @@ static void test_creds(void)
     has_str(err.msg, "broken.json", "naming the file");
 }
 
+static void test_creds_store(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    const char *cfg = "{\"auths\":{\"https://reg.example:5000/v1/\":{\"auth\":\"YWxpY2U6cGE6c3M=\"},"
+                      "\"other.example\":{\"auth\":\"Ym9iOng=\"}},\"credsStore\":\"x\"}";
+    fs_write_atomic("store.json", cfg, strlen(cfg), 0644, NULL);
+    is_int(registry_creds_store("store.json", "reg.example:5000", "carol", "n3w:pw", &err), 0, "credentials stored");
+    const char *files[] = { "store.json" };
+    char *user = NULL, *pass = NULL;
+    is_int(registry_creds_find(files, 1, "reg.example:5000", &user, &pass, &err), 1, "found again");
+    is_str(user, "carol", "the new user, not the old spelling's");
+    is_str(pass, "n3w:pw", "the new password");
+    free(user);
+    free(pass);
+    is_int(registry_creds_find(files, 1, "other.example", &user, &pass, &err), 1, "another entry is kept");
+    free(user);
+    free(pass);
+    struct buf b BUF_CLEANUP = BUF_INIT;
+    fs_read_file("store.json", 1 << 20, &b, NULL);
+    has_str(b.data, "credsStore", "other keys are kept");
+    ok(!strstr(b.data, "https://reg.example:5000/v1/"), "the host's other spelling is gone");
+    struct stat sb;
+    ok(stat("store.json", &sb) == 0 && (sb.st_mode & 0777) == 0600, "mode 0600");
+    is_int(registry_creds_store("new.json", "h:1", "u", "p", &err), 0, "a missing file is created");
+    is_int(registry_creds_store("new.json", "h:1", "a:b", "p", &err), KILN_EINVAL, "a user with ':' is refused");
+    const char *arr = "[1]";
+    fs_write_atomic("arr.json", arr, strlen(arr), 0600, NULL);
+    is_int(registry_creds_store("arr.json", "h", "u", "p", &err), KILN_EINVAL, "a file that is not an object is refused");
+    has_str(err.msg, "arr.json", "naming it");
+
+    struct registry_ref r;
+    is_int(registry_host_parse("https://reg.example:5000/", 0, &r, &err), 0, "a registry with a scheme and a slash");
+    is_str(r.host, "reg.example:5000", "its host");
+    ok(!r.plain_http, "https");
+    registry_ref_release(&r);
+    is_int(registry_host_parse("http://h", 0, &r, &err), 0, "http://");
+    ok(r.plain_http, "plain HTTP");
+    registry_ref_release(&r);
+    is_int(registry_host_parse("h/repo", 0, &r, &err), KILN_EINVAL, "a repository is refused");
+    is_int(registry_host_parse("", 0, &r, &err), KILN_EINVAL, "an empty host is refused");
+}
+
 int main(void)
 {
     tap_tmpdir();
@@ -182,5 +226,6 @@ int main(void)
     test_challenge();
     test_error_body();
     test_creds();
+    test_creds_store();
     return tap_done();
 }
