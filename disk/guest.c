@@ -200,8 +200,9 @@ void guest_set_epoch(guestfs_h *g, const char *epoch)
     guestfs_set_private(g, GUEST_EPOCH_KEY, (void *)epoch);
 }
 
-/* The wrapper (arguments: timeout, epoch or "", the command): run "$@" with its output in GUEST_LOG, under timeout(1)
- * when the guest has it, and report the status on stdout.  Then stop what
+/* The wrapper (arguments: timeout, epoch or "", the command): run "$@"
+ * with SOURCE_DATE_EPOCH=epoch when given, its output in GUEST_LOG, under
+ * timeout(1) when the guest has it, and report the status on stdout.  Then stop what
  * the command left running in the guest (a daemon it started, busybox
  * timeout's watcher): every process whose root is the guest's, found with
  * the shell's own test -ef, is killed until none is left, and their number
