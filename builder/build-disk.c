@@ -106,7 +106,7 @@ int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_ta
     if (host_disk_eligible(ctx->recipe)) {
         if (host_disk_stage(ctx->recipe, ctx->tree, ctx->scratch, out_tar, &res, err) < 0)
             return kiln_err_prefix(err, "disk");
-    } else if (guest_stage_run(ctx->recipe, in_tar, ctx->scratch, out_tar, &res, err) < 0) {
+    } else if (guest_stage_run(ctx->recipe, in_tar, ctx->scratch, ctx->sde, out_tar, &res, err) < 0) {
         return kiln_err_prefix(err, "guest stage");
     }
     free(ctx->guest_disk);

@@ -191,6 +191,55 @@ static int rm_glob(guestfs_h *g, const char *pattern, struct kiln_err *err)
     return ret;
 }
 
+/* What apt, dpkg, ldconfig, debconf and the tools they run leave behind
+ * that depends on when and where the build ran rather than on what it
+ * installed (after Debian's reproducible-builds work).  Each goes: the
+ * tool that owns it makes it again when it needs it.
+ *   /var/cache/ldconfig/aux-cache    ldconfig's cache of the inode numbers,
+ *                                    ctimes and sizes of the libraries it read
+ *   /var/cache/apt/ *.bin            apt's memory-mapped package caches, made
+ *                                    from the lists and their fetch times
+ *   /var/lib/apt/lists/ files        the mirror's indexes as fetched (their
+ *                                    dates and the mirror's state that day);
+ *                                    `apt-get update` fetches them again
+ *   /var/log/apt/, dpkg.log,         logs with the wall-clock time of each
+ *   alternatives.log                 action
+ *   /var/cache/debconf/ *-old,       the previous copies of debconf's and
+ *   /var/lib/dpkg/ *-old             dpkg's databases
+ *   /etc/passwd- group- shadow-      the backups shadow's tools write before
+ *   gshadow- subuid- subgid-         each change (the state of one step ago)
+ *   /var/lib/systemd/catalog/database  journald's catalog index, rebuilt by
+ *                                    `journalctl --update-catalog`
+ *   /var/cache/man/ index.db         man-db's index, with the pages' mtimes
+ *   /var/cache/fontconfig/ files     fontconfig's caches, with directory mtimes
+ * Commands run with SOURCE_DATE_EPOCH (guest_set_epoch()), so that useradd's
+ * password dates and Python's byte code (checked-hash .pyc) follow the
+ * build's time; file times are clamped to it when the tree is read back. */
+static const char *const build_leftovers[] = {
+    "/var/cache/ldconfig/aux-cache", "/var/cache/apt/*.bin", "/var/log/dpkg.log",
+    "/var/log/alternatives.log", "/var/cache/debconf/*-old", "/var/lib/dpkg/*-old",
+    "/etc/passwd-", "/etc/group-", "/etc/shadow-", "/etc/gshadow-", "/etc/subuid-", "/etc/subgid-",
+    "/var/lib/systemd/catalog/database", "/var/cache/man/index.db", "/var/cache/man/*/index.db",
+    NULL,
+};
+
+static const char *const apt_keep[] = { "lock", "partial", NULL };
+
+int normalise_build_leftovers(guestfs_h *g, struct kiln_err *err)
+{
+    kiln_log(KILN_LOG_INFO, "removing what the build left that depends on its time and place");
+    int ret = 0;
+    for (const char *const *p = build_leftovers; *p && ret == 0; p++)
+        ret = rm_glob(g, *p, err);
+    if (ret == 0)
+        ret = rm_files_below(g, "/var/log/apt", NULL, err);
+    if (ret == 0)
+        ret = rm_files_below(g, "/var/lib/apt/lists", apt_keep, err);
+    if (ret == 0)
+        ret = rm_files_below(g, "/var/cache/fontconfig", NULL, err);
+    return ret;
+}
+
 /* sshd refuses to start without host keys: make the first boot make them. */
 static int ssh_keys_at_first_boot(guestfs_h *g, struct kiln_err *err)
 {
@@ -207,8 +256,6 @@ static int ssh_keys_at_first_boot(guestfs_h *g, struct kiln_err *err)
         return guest_fail(g, err, KILN_EFAIL, "sysprep: cannot enable '%s'", DISK_SSH_KEYGEN_UNIT);
     return 0;
 }
-
-static const char *const apt_keep[] = { "lock", "partial", NULL };
 
 int sysprep_apply(guestfs_h *g, struct kiln_err *err)
 {

@@ -8,6 +8,12 @@
 /* packages (apt-get, network on the handle), run commands, services. */
 int customize_apply(guestfs_h *g, const struct recipe *r, struct kiln_err *err);
 
+/* Removes what the in-guest steps left that depends on the build's time
+ * and place rather than on its inputs (caches, logs, backups: the list and
+ * why each goes is in customize.c), so that the same recipe gives the same
+ * image.  Runs after every in-guest step, with or without sysprep. */
+int normalise_build_leftovers(guestfs_h *g, struct kiln_err *err);
+
 /* Removes per-instance state: machine-id, SSH host keys (regenerated at
  * first boot by a unit when sshd is present), cloud-init state, /var/log
  * files, apt lists, /tmp and /var/tmp. */
@@ -18,8 +24,10 @@ int sysprep_check(guestfs_h *g, struct kiln_err *err);
 
 /* Disk layout (layout.c).  Partitions /dev/sda for o (GPT with a BIOS
  * boot partition, or MBR), makes the ext4 root and returns its device
- * (owned by the caller). */
-int disk_partition(guestfs_h *g, const struct recipe_output *o, char **root_dev, struct kiln_err *err);
+ * (owned by the caller).  The GPT's GUIDs and the root file system's UUID
+ * come from the recipe (disk_stable_uuid()). */
+int disk_partition(guestfs_h *g, const struct recipe *r, const struct recipe_output *o, char **root_dev,
+                   struct kiln_err *err);
 
 /* Writes /etc/fstab (root by UUID) and, when o->bootable, installs GRUB
  * from the guest with console=ttyS0.  The root must be mounted at /. */

@@ -8,6 +8,12 @@
 #include "common/err.h"
 #include "tree/tree.h"
 
+/* A UUID (version 4 layout, lowercase) that depends only on the recipe's
+ * digest and what ("root-fs", "disk-guid", "part-root"...): both paths give
+ * the same recipe the same file system UUID, and so the same /etc/fstab. */
+struct recipe;
+void disk_stable_uuid(const struct recipe *r, const char *what, char out[37]);
+
 /* sshd will not start without host keys and sysprep removes them: this unit,
  * enabled by sysprep wherever sshd is installed, makes them at first boot. */
 #define DISK_SSH_KEYGEN_UNIT "kiln-ssh-host-keys.service"

@@ -48,8 +48,11 @@ int disk_plan_size(const struct recipe_output *o, uint64_t content, int installs
                    uint64_t *size, struct kiln_err *err);
 
 /* The appliance path.  workdir is a scratch directory the caller removes.
+ * epoch: the build's SOURCE_DATE_EPOCH, exported to every in-guest command.
+ * What the in-guest steps leave that depends on the build's time and place
+ * (caches, logs, backups) is removed before the tree is copied out.
  * On failure nothing outside workdir is touched. */
-int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *workdir,
+int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *workdir, int64_t epoch,
                     const char *tree_out, struct guest_result *out, struct kiln_err *err);
 
 /* The host path: 1 when the recipe's disk can be laid out without an

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,7 +54,7 @@ static int stage(guestfs_h *g, const struct recipe *r, const char *rootfs_tar,
         return ret;
     _cleanup_free_ char *root = NULL;
     if (o) {
-        ret = disk_partition(g, o, &root, err);
+        ret = disk_partition(g, r, o, &root, err);
         if (ret < 0)
             return ret;
     } else {
@@ -80,6 +81,11 @@ static int stage(guestfs_h *g, const struct recipe *r, const char *rootfs_tar,
         if (ret < 0)
             return ret;
     }
+    if (r->packages.n || r->n_run || r->services_enable.n || r->services_disable.n) {
+        ret = normalise_build_leftovers(g, err);
+        if (ret < 0)
+            return ret;
+    }
     if (r->sysprep) {
         ret = sysprep_apply(g, err);
         if (ret == 0)
@@ -97,7 +103,7 @@ static int stage(guestfs_h *g, const struct recipe *r, const char *rootfs_tar,
     return guest_finish(g, err);
 }
 
-int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *workdir,
+int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *workdir, int64_t epoch,
                     const char *tree_out, struct guest_result *out, struct kiln_err *err)
 {
     memset(out, 0, sizeof(*out));
@@ -118,8 +124,11 @@ int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *
     ret = make_sparse(out->disk_raw, size, err);
     if (ret == 0) {
         guestfs_h *g = NULL;
+        char epoch_s[32]; /* outlives the handle, as guest_set_epoch() needs */
+        snprintf(epoch_s, sizeof(epoch_s), "%lld", (long long)epoch);
         ret = guest_open(r->packages.n > 0, &g, err);
         if (ret == 0) {
+            guest_set_epoch(g, epoch_s);
             ret = stage(g, r, rootfs_tar, o, size, out, err);
             guestfs_close(g);
         }

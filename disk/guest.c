@@ -17,6 +17,7 @@
 #define GUEST_LOG_LIMIT (1u << 20) /* the last 1 MiB of a command's output is logged */
 #define WATCHDOG_GRACE 60          /* seconds past the in-guest timeout */
 #define GUEST_STOP_ROUNDS 30       /* kill rounds (1 s apart) for what a command left running */
+#define GUEST_EPOCH_KEY "kiln-epoch"
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -194,17 +195,24 @@ static void log_guest_output(guestfs_h *g)
     free(data);
 }
 
-/* The wrapper: run "$@" with its output in GUEST_LOG, under timeout(1)
- * when the guest has it, and report the status on stdout.  Then stop what
+void guest_set_epoch(guestfs_h *g, const char *epoch)
+{
+    guestfs_set_private(g, GUEST_EPOCH_KEY, (void *)epoch);
+}
+
+/* The wrapper (arguments: timeout, epoch or "", the command): run "$@"
+ * with SOURCE_DATE_EPOCH=epoch when given, its output in GUEST_LOG, under
+ * timeout(1) when the guest has it, and report the status on stdout.  Then stop what
  * the command left running in the guest (a daemon it started, busybox
  * timeout's watcher): every process whose root is the guest's, found with
  * the shell's own test -ef, is killed until none is left, and their number
  * (timeout's watcher aside) is reported.  A process still holding the guest
  * open would keep libguestfs from unmounting the /dev it bound in. */
 static const char wrapper[] =
-    "t=$1; shift; "
+    "t=$1; e=$2; shift 2; "
     "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "
     "HOME=/root LC_ALL=C DEBIAN_FRONTEND=noninteractive; "
+    "if [ -n \"$e\" ]; then export SOURCE_DATE_EPOCH=\"$e\"; fi; "
     "if [ \"$t\" != 0 ] && command -v timeout >/dev/null 2>&1; then "
     "timeout -s KILL \"$t\" \"$@\" >" GUEST_LOG " 2>&1 </dev/null; s=$?; "
     "else \"$@\" >" GUEST_LOG " 2>&1 </dev/null; s=$?; fi; "
@@ -249,7 +257,8 @@ int guest_run(guestfs_h *g, const char *what, char *const argv[], unsigned timeo
     size_t n = 0;
     while (argv[n])
         n++;
-    _cleanup_free_ char **full = xcalloc(n + 6, sizeof(char *));
+    _cleanup_free_ char **full = xcalloc(n + 7, sizeof(char *));
+    const char *epoch = guestfs_get_private(g, GUEST_EPOCH_KEY);
     char tbuf[32];
     snprintf(tbuf, sizeof(tbuf), "%u", timeout);
     full[0] = "/bin/sh";
@@ -257,9 +266,10 @@ int guest_run(guestfs_h *g, const char *what, char *const argv[], unsigned timeo
     full[2] = (char *)wrapper;
     full[3] = "kiln-run";
     full[4] = tbuf;
+    full[5] = (char *)(epoch ? epoch : "");
     for (size_t i = 0; i < n; i++)
-        full[5 + i] = argv[i];
-    full[5 + n] = NULL;
+        full[6 + i] = argv[i];
+    full[6 + n] = NULL;
 
     struct watchdog w;
     struct timespec t0, t1;

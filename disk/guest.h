@@ -19,6 +19,13 @@ DEFINE_CLEANUP(guestfs_h, guestfs_close)
  * give the appliance a network (must be decided before launch). */
 int guest_open(int network, guestfs_h **out, struct kiln_err *err);
 
+/* Exports SOURCE_DATE_EPOCH=epoch (decimal digits) to every command
+ * guest_run() runs on g from now on, so that tools that honour it (shadow's
+ * useradd and chage, Python's py_compile and compileall, dpkg, man-db)
+ * write the build's time rather than the wall clock.  epoch is borrowed:
+ * it must outlive the handle. */
+void guest_set_epoch(guestfs_h *g, const char *epoch);
+
 /* Sets err from the handle's last error: "<what>: <libguestfs message>". */
 int guest_fail(guestfs_h *g, struct kiln_err *err, int code, const char *fmt, ...) KILN_PRINTF(4, 5);
 
@@ -43,7 +50,9 @@ void guest_free_strings(char **v);
  * fails with "'<what>' failed with exit status N"; when timeout is non-zero
  * the command is killed after that many seconds (in the guest with
  * timeout(1), and the appliance is killed from the host as a last resort)
- * and the error says it timed out.  what names the command in messages. */
+ * and the error says it timed out.  what names the command in messages.
+ * The command's environment: PATH, HOME=/root, LC_ALL=C,
+ * DEBIAN_FRONTEND=noninteractive and SOURCE_DATE_EPOCH when set. */
 int guest_run(guestfs_h *g, const char *what, char *const argv[], unsigned timeout,
               struct kiln_err *err);
 

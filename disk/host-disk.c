@@ -144,19 +144,6 @@ static int sysprep_check_tree(struct tree *t, struct kiln_err *err)
     return r;
 }
 
-/* A stable UUID for the root file system (version 4 layout) from the recipe digest. */
-static void root_uuid(const struct recipe *r, char out[37])
-{
-    char hex[HASH_HEX_LEN + 1];
-    _cleanup_free_ char *s = xasprintf("kiln-root-fs\n%s\n", r->sha256);
-    hash_sha256_hex(s, strlen(s), hex);
-    hex[12] = '4';
-    static const char variant[] = "89ab";
-    hex[16] = variant[(hex[16] >= 'a' ? hex[16] - 'a' + 10 : hex[16] - '0') & 3];
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
-
-
 static int extract(const char *tar, const char *dir, struct kiln_err *err)
 {
     struct archive *in = archive_read_new();
@@ -218,7 +205,7 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
     int ret = 0;
     kiln_log(KILN_LOG_INFO, "laying out the disk on the host (nothing runs inside the image)");
     char uuid[37];
-    root_uuid(r, uuid);
+    disk_stable_uuid(r, "root-fs", uuid);
     if (r->sysprep && (ret = sysprep_tree(tree, err)) < 0)
         return ret;
     _cleanup_free_ char *fstab = xasprintf("# written by kiln\nUUID=%s / ext4 errors=remount-ro 0 1\n", uuid);

@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "common/fsutil.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/run.h"
 #include "common/banned.h"
@@ -22,6 +24,19 @@ const struct recipe_output *disk_first_output(const struct recipe *r)
         if (r->outputs[i].type == OUTPUT_QCOW2 || r->outputs[i].type == OUTPUT_RAW)
             return &r->outputs[i];
     return NULL;
+}
+
+/* Version 4 layout, the bits from a hash of the recipe digest and what:
+ * the same recipe gives the same UUIDs, and so the same /etc/fstab. */
+void disk_stable_uuid(const struct recipe *r, const char *what, char out[37])
+{
+    char hex[HASH_HEX_LEN + 1];
+    _cleanup_free_ char *s = xasprintf("kiln-%s\n%s\n", what, r->sha256);
+    hash_sha256_hex(s, strlen(s), hex);
+    hex[12] = '4';
+    static const char variant[] = "89ab";
+    hex[16] = variant[(hex[16] >= 'a' ? hex[16] - 'a' + 10 : hex[16] - '0') & 3];
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }
 
 static uint64_t round_mib(uint64_t n)
@@ -56,9 +71,11 @@ int disk_plan_size(const struct recipe_output *o, uint64_t content, int installs
     return 0;
 }
 
-int disk_partition(guestfs_h *g, const struct recipe_output *o, char **root_dev, struct kiln_err *err)
+int disk_partition(guestfs_h *g, const struct recipe *r, const struct recipe_output *o, char **root_dev,
+                   struct kiln_err *err)
 {
     const char *dev = "/dev/sda";
+    char uuid[37];
     if (o->partition_table == PARTITION_MBR) {
         if (guestfs_part_init(g, dev, "mbr") < 0 || guestfs_part_add(g, dev, "p", 2048, -1) < 0)
             return guest_fail(g, err, KILN_EFAIL, "cannot partition the disk (mbr)");
@@ -73,11 +90,23 @@ int disk_partition(guestfs_h *g, const struct recipe_output *o, char **root_dev,
             return guest_fail(g, err, KILN_EFAIL, "cannot partition the disk (gpt)");
         guestfs_part_set_name(g, dev, 1, "bios");
         guestfs_part_set_name(g, dev, 2, "root");
+        /* parted picks random GUIDs: the recipe's own instead. */
+        char bios[37], rootp[37];
+        disk_stable_uuid(r, "disk-guid", uuid);
+        disk_stable_uuid(r, "part-bios", bios);
+        disk_stable_uuid(r, "part-root", rootp);
+        if (guestfs_part_set_disk_guid(g, dev, uuid) < 0 || guestfs_part_set_gpt_guid(g, dev, 1, bios) < 0 ||
+            guestfs_part_set_gpt_guid(g, dev, 2, rootp) < 0)
+            return guest_fail(g, err, KILN_EFAIL, "cannot set the partition table's GUIDs");
         *root_dev = xstrdup("/dev/sda2");
     }
     const char *fs = o->filesystem ? o->filesystem : "ext4";
     if (guestfs_mkfs_opts(g, fs, *root_dev, GUESTFS_MKFS_OPTS_LABEL, "root", -1) < 0)
         return guest_fail(g, err, KILN_EFAIL, "cannot make the %s root filesystem", fs);
+    /* The UUID the host path gives the same recipe: /etc/fstab names it. */
+    disk_stable_uuid(r, "root-fs", uuid);
+    if (guestfs_set_uuid(g, *root_dev, uuid) < 0)
+        return guest_fail(g, err, KILN_EFAIL, "cannot set the %s root filesystem's UUID", fs);
     return 0;
 }
 

@@ -146,6 +146,14 @@ store_digest() {
     fi
 }
 
+# image_paths REF: the paths of the image's file manifest in $KILN_STORE,
+# one per line (`kiln inspect REF --json` is left in inspect.json).
+image_paths() {
+    kiln inspect "$1" --json >inspect.json &&
+        _m=$(jq -r .filesDigest inspect.json) &&
+        jq -r ".files[].path" "$KILN_STORE/blobs/sha256/${_m#sha256:}"
+}
+
 # The functions the test script defines must be && chains too.
 if [ -f "$TEST_SCRIPT" ] && ! _lint=$(perl "$TEST_LIB_DIR/chainlint.pl" --file <"$TEST_SCRIPT"); then
     test_count=$((test_count + 1))

@@ -22,13 +22,6 @@ run:
 outputs: [oci]
 YAML
 
-# The paths of the image's file manifest, one per line.
-files_of() {
-    kiln inspect "$1" --json >inspect.json &&
-    m=$(jq -r .filesDigest inspect.json) &&
-    jq -r ".files[].path" "$KILN_STORE/blobs/sha256/${m#sha256:}"
-}
-
 test_expect_success 'a command that leaves a process running: the build stops it, says so and goes on' '
     kiln build r.yaml >out 2>err &&
     test_grep "^leftover:1.0.0@sha256:" out &&
@@ -37,7 +30,7 @@ test_expect_success 'a command that leaves a process running: the build stops it
 '
 
 test_expect_success 'the later command ran, and the image holds nothing of the appliance' '
-    files_of leftover:1.0.0 >paths &&
+    image_paths leftover:1.0.0 >paths &&
     test_grep -x /etc/second paths &&
     ! grep -E "^/(dev|proc|sys)/" paths &&
     test_grep -x /dev paths && test_grep -x /proc paths && test_grep -x /sys paths
