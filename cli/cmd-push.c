@@ -25,10 +25,12 @@ CLI_COMMAND(push)
         { "ca-file", required_argument, NULL, 'C' },
         { "insecure", no_argument, NULL, 'I' },
         { "jobs", required_argument, NULL, 'j' },
+        { "mount-from", required_argument, NULL, 'M' },
         CLI_COMMON_LONGOPTS,
         { 0 },
     };
     struct registry_push_opts o = { 0 };
+    const char *mount_from[REGISTRY_MOUNT_MAX];
     int insecure = 0, c;
     while ((c = getopt_long(argc, argv, "j:", opts, NULL)) != -1) {
         switch (c) {
@@ -37,6 +39,14 @@ CLI_COMMAND(push)
             break;
         case 'I':
             insecure = 1;
+            break;
+        case 'M':
+            if (o.n_mount_from == REGISTRY_MOUNT_MAX)
+                return cli_usage_error("push", "at most %d --mount-from", REGISTRY_MOUNT_MAX);
+            if (!registry_repo_valid(optarg))
+                return cli_usage_error("push", "--mount-from takes a repository on the same registry, not '%s'",
+                                       optarg);
+            mount_from[o.n_mount_from++] = optarg;
             break;
         case 'j':
             if (parse_jobs(optarg, &o.jobs) < 0)
@@ -54,6 +64,7 @@ CLI_COMMAND(push)
     if (optind + 2 != argc)
         return cli_usage_error("push", "push takes REF and DEST");
     const char *ref = argv[optind], *dest_s = argv[optind + 1];
+    o.mount_from = mount_from;
     struct kiln_err err = KILN_ERR_INIT;
     struct registry_ref dest;
     if (registry_ref_parse(dest_s, insecure, &dest, &err) < 0)
@@ -84,17 +95,20 @@ CLI_COMMAND(push)
     }
     _cleanup_free_ char *where = xasprintf("%s/%s:%s", dest.host, dest.repo, res.tag);
     if (ctx->json) {
-        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s}", "ref", ref, "destination", where, "tag", res.tag, "digest",
-                              res.digest, "blobs_pushed", (json_int_t)res.blobs_pushed, "blobs_skipped",
+        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "ref", ref, "destination", where, "tag",
+                              res.tag, "digest", res.digest, "blobs_pushed", (json_int_t)res.blobs_pushed,
+                              "blobs_mounted", (json_int_t)res.blobs_mounted, "blobs_skipped",
                               (json_int_t)res.blobs_skipped, "bytes_pushed", (json_int_t)res.bytes_pushed,
                               "manifests_pushed", (json_int_t)res.manifests_pushed, "referrers_pushed",
                               (json_int_t)res.referrers_pushed, "referrers",
                               res.referrers_api ? "api" : "tag");
         cli_print_json(j);
     } else {
-        printf("pushed %s to %s (%s): %llu blobs sent (%llu bytes), %llu already there, %llu referrers\n", ref,
-               where, res.digest, (unsigned long long)res.blobs_pushed, (unsigned long long)res.bytes_pushed,
-               (unsigned long long)res.blobs_skipped, (unsigned long long)res.referrers_pushed);
+        printf("pushed %s to %s (%s): %llu blobs sent (%llu bytes), %llu mounted, %llu already there, "
+               "%llu referrers\n", ref, where, res.digest,
+               (unsigned long long)(res.blobs_pushed - res.blobs_mounted), (unsigned long long)res.bytes_pushed,
+               (unsigned long long)res.blobs_mounted, (unsigned long long)res.blobs_skipped,
+               (unsigned long long)res.referrers_pushed);
     }
     registry_push_result_release(&res);
     registry_ref_release(&dest);

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "common/fsutil.h"
+#include "common/run.h"
 #include "images/store.h"
 #include "registry/registry.h"
 #include "common/banned.h"
@@ -24,6 +25,28 @@ char *cli_registry_auth_file(void)
     return NULL;
 }
 
+/* Asks `docker-credential-NAME get` for host's credentials (host on its
+ * standard input, its answer on standard output, at most 64 KiB, 30 s):
+ * 1 with them, 0 when it has none. */
+static int helper_get(const char *helper, const char *host, char **user, char **password, struct kiln_err *err)
+{
+    _cleanup_free_ char *prog = xasprintf("docker-credential-%s", helper);
+    char *argv[] = { prog, (char *)"get", NULL };
+    struct buf out BUF_CLEANUP = BUF_INIT;
+    buf_init(&out, 64u << 10);
+    struct run_opts ro = { .out = &out, .timeout_sec = 30, .in = host, .out_only = 1 };
+    int status = 0;
+    if (!run_have(prog))
+        return kiln_errf(err, KILN_EFAIL, "the docker config names credential helper '%s', but '%s' is not on PATH",
+                         helper, prog);
+    int r = run_argv(argv, &ro, &status, err);
+    if (r == 0)
+        r = registry_creds_helper_answer(helper, status, out.data, out.len, user, password, err);
+    if (out.data)
+        explicit_bzero(out.data, out.len);
+    return r;
+}
+
 int cli_registry_creds(const char *host, char **user, char **password, struct kiln_err *err)
 {
     char *files[2] = { NULL, NULL };
@@ -38,7 +61,13 @@ int cli_registry_creds(const char *host, char **user, char **password, struct ki
     else if (home && home[0])
         files[n++] = xasprintf("%s/.docker/config.json", home);
     *user = *password = NULL;
-    int r = registry_creds_find((const char *const *)files, n, host, user, password, err);
+    _cleanup_free_ char *helper = NULL;
+    int r = registry_creds_helper((const char *const *)files, n, host, &helper, err);
+    if (r == 1)
+        r = helper_get(helper, host, user, password, err);
+    /* no helper, or it has nothing for host: the auths entries */
+    if (r == 0)
+        r = registry_creds_find((const char *const *)files, n, host, user, password, err);
     for (size_t i = 0; i < n; i++)
         free(files[i]);
     return r < 0 ? r : 0;

@@ -58,16 +58,19 @@ static double now_sec(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* In a forked child: its own process group, stdin on /dev/null, stdout and
- * stderr on out_fd and err_fd (-1: /dev/null; err_fd -2: inherited), then
- * exec.  Never returns. */
-static _Noreturn void child_exec(char *const argv[], int out_fd, int err_fd, const char *cwd,
+/* In a forked child: its own process group, stdin on in_fd (-1: /dev/null),
+ * stdout and stderr on out_fd and err_fd (-1: /dev/null; err_fd -2:
+ * inherited), then exec.  Never returns. */
+static _Noreturn void child_exec(char *const argv[], int in_fd, int out_fd, int err_fd, const char *cwd,
                                  char *const *envp)
 {
     setpgid(0, 0);
     int devnull = open("/dev/null", O_RDWR);
+    if (in_fd >= 0)
+        dup2(in_fd, 0);
     if (devnull >= 0) {
-        dup2(devnull, 0);
+        if (in_fd < 0)
+            dup2(devnull, 0);
         if (out_fd < 0)
             dup2(devnull, 1);
         if (err_fd == -1)
@@ -99,7 +102,7 @@ int run_start(char *const argv[], int keep_stderr, struct run_child *c, struct k
     if (pid < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot fork for '%s'", argv[0]);
     if (pid == 0)
-        child_exec(argv, -1, keep_stderr ? -2 : -1, NULL, NULL);
+        child_exec(argv, -1, -1, keep_stderr ? -2 : -1, NULL, NULL);
     c->pid = pid;
     return 0;
 }
@@ -134,6 +137,24 @@ int run_argv(char *const argv[], const struct run_opts *opts, int *status, struc
     struct run_opts none = { 0 };
     if (!opts)
         opts = &none;
+    /* standard input is written whole into its pipe before the fork: it
+     * fits in the pipe's buffer, and no write can meet a reader that left */
+    _cleanup_close_ int in_fd = -1;
+    if (opts->in) {
+        size_t n = strlen(opts->in);
+        int inpipe[2];
+        if (n > 4096)
+            return kiln_errf(err, KILN_EINVAL, "standard input for '%s' is longer than 4 KiB", argv[0]);
+        if (pipe2(inpipe, O_CLOEXEC) < 0)
+            return kiln_errno(err, KILN_EFAIL, errno, "cannot create a pipe for '%s'", argv[0]);
+        ssize_t w = write(inpipe[1], opts->in, n);
+        close(inpipe[1]);
+        if (w != (ssize_t)n) {
+            close(inpipe[0]);
+            return kiln_errno(err, KILN_EFAIL, w < 0 ? errno : EIO, "cannot write the input of '%s'", argv[0]);
+        }
+        in_fd = inpipe[0];
+    }
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot create a pipe for '%s'", argv[0]);
@@ -144,7 +165,7 @@ int run_argv(char *const argv[], const struct run_opts *opts, int *status, struc
         return kiln_errno(err, KILN_EFAIL, errno, "cannot fork for '%s'", argv[0]);
     }
     if (pid == 0)
-        child_exec(argv, pipefd[1], pipefd[1], opts->cwd, opts->envp);
+        child_exec(argv, in_fd, pipefd[1], opts->out_only ? -1 : pipefd[1], opts->cwd, opts->envp);
     close(pipefd[1]);
     struct buf line = BUF_INIT;
     buf_init(&line, 0);

@@ -18,6 +18,8 @@ struct run_opts {
     unsigned timeout_sec;   /* 0 = no timeout */
     const char *cwd;        /* may be NULL */
     char *const *envp;      /* NULL = inherit */
+    const char *in;         /* run_argv: standard input (at most 4 KiB), else /dev/null */
+    int out_only;           /* run_argv: capture standard output only; stderr goes to /dev/null */
 };
 
 /* Runs argv[0] (looked up in PATH).  Returns 0 and sets *status to the exit

@@ -40,7 +40,7 @@ static int repo_component_valid(const char *s, size_t n)
     return 1;
 }
 
-static int repo_valid(const char *repo)
+int registry_repo_valid(const char *repo)
 {
     size_t len = strlen(repo);
     if (len == 0 || len > 255)
@@ -128,7 +128,7 @@ static int ref_parse(const char *dest, int plain_http, const char *what, struct 
         if (!registry_tag_valid(tag))
             return kiln_errf(err, KILN_EINVAL, "%s '%s': '%s' is not a valid tag", what, dest, tag);
     }
-    if (!repo_valid(repo))
+    if (!registry_repo_valid(repo))
         return kiln_errf(err, KILN_EINVAL,
                          "%s '%s': '%s' is not a valid repository (lowercase [a-z0-9._-] components "
                          "separated by '/')", what, dest, repo);
@@ -264,6 +264,99 @@ int registry_creds_find(const char *const *files, size_t n_files, const char *ho
             return r;
     }
     return 0;
+}
+
+static int helper_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '_' || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* 1 with *helper when file names one for host, 0 when not. */
+static int helper_in_file(const char *file, const char *host, char **helper, struct kiln_err *err)
+{
+    if (!fs_exists(file))
+        return 0;
+    struct buf b BUF_CLEANUP = BUF_INIT;
+    int r = fs_read_file(file, 1u << 20, &b, err);
+    if (r < 0)
+        return r;
+    json_error_t jerr;
+    json_t *j = json_loadb(b.data, b.len, 0, &jerr);
+    explicit_bzero(b.data, b.len);
+    if (!j)
+        return kiln_errf(err, KILN_EINVAL, "'%s':%d: %s", file, jerr.line, jerr.text);
+    const char *name = NULL, *key;
+    json_t *v, *helpers = json_object_get(j, "credHelpers");
+    json_object_foreach(json_is_object(helpers) ? helpers : NULL, key, v) {
+        if (!name && host_matches(key, host))
+            name = json_string_value(v);
+    }
+    if (!name)
+        name = json_string_value(json_object_get(j, "credsStore"));
+    r = 0;
+    if (name && name[0] && !helper_name_valid(name))
+        r = kiln_errf(err, KILN_EINVAL, "'%s': credential helper '%s' is not a valid name ([A-Za-z0-9._-])", file,
+                      name);
+    else if (name && name[0]) {
+        *helper = xstrdup(name);
+        r = 1;
+    }
+    json_decref(j);
+    return r;
+}
+
+int registry_creds_helper(const char *const *files, size_t n_files, const char *host, char **helper,
+                          struct kiln_err *err)
+{
+    *helper = NULL;
+    for (size_t i = 0; i < n_files; i++) {
+        if (!files[i])
+            continue;
+        int r = helper_in_file(files[i], host, helper, err);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+int registry_creds_helper_answer(const char *helper, int status, const char *out, size_t len, char **user,
+                                 char **password, struct kiln_err *err)
+{
+    *user = *password = NULL;
+    if (status != 0) {
+        if (out && memmem(out, len, "credentials not found", 21))
+            return 0;
+        /* its first line says why */
+        size_t n = out ? strcspn(out, "\n") : 0;
+        if (n > len)
+            n = len;
+        return kiln_errf(err, KILN_EFAIL, "credential helper 'docker-credential-%s' failed (exit %d)%s%.*s", helper,
+                         status, n ? ": " : "", (int)(n > 200 ? 200 : n), out ? out : "");
+    }
+    json_t *j = json_loadb(out ? out : "", len, 0, NULL);
+    const char *u = json_string_value(json_object_get(j, "Username"));
+    const char *secret = json_string_value(json_object_get(j, "Secret"));
+    int r = 1;
+    if (!u || !secret || !secret[0])
+        r = kiln_errf(err, KILN_EFAIL, "credential helper 'docker-credential-%s' answered with no Username and "
+                      "Secret", helper);
+    else {
+        *user = xstrdup(u);
+        *password = xstrdup(secret);
+    }
+    if (j) {
+        json_t *s = json_object_get(j, "Secret");
+        if (json_is_string(s))
+            explicit_bzero((char *)json_string_value(s), strlen(json_string_value(s)));
+        json_decref(j);
+    }
+    return r;
 }
 
 int registry_creds_store(const char *file, const char *host, const char *user, const char *password,

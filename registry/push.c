@@ -30,6 +30,7 @@
 #define MAX_JOBS 16
 #define MAX_RESTARTS 3     /* a blob upload started over from POST */
 #define MAX_RESUMES 16     /* a chunked upload picked up again after a drop */
+#define RESUME_WAIT_MS 60000 /* how long a dropped chunked upload waits for the registry to answer again */
 #define FALLBACK_ROUNDS 5  /* read-merge-write rounds on the referrers tag */
 #define FALLBACK_SETTLE_MS 1000 /* wait after writing it, before reading it back */
 
@@ -131,7 +132,7 @@ static int collect_referrers(struct push *p, struct kiln_err *err)
 /* ---- blobs ----------------------------------------------------------------- */
 
 struct counts {
-    uint64_t pushed, skipped, bytes;
+    uint64_t pushed, skipped, bytes, mounted;
 };
 
 enum { RESTART = 1 };
@@ -170,13 +171,29 @@ static int range_next(const char *range, uint64_t *next)
     return 0;
 }
 
-static int start_upload(struct reg_client *cl, const char *digest, char **loc, struct kiln_err *err)
+/* POST blobs/uploads/: *loc the upload's URL.  With `from` (a repository on
+ * the same registry), asks to mount the blob from there: a registry that does
+ * answers 201 (*mounted = 1, no upload), one that cannot starts an upload. */
+static int start_upload(struct reg_client *cl, const char *digest, const char *from, char **loc, int *mounted,
+                        struct kiln_err *err)
 {
-    _cleanup_free_ char *path = reg_path(cl, "blobs/uploads/");
-    _cleanup_free_ char *what = xasprintf("POST upload of blob '%s'", digest);
+    *mounted = 0;
+    _cleanup_free_ char *rest = from ? xasprintf("blobs/uploads/?mount=sha256%%3A%s&from=%s", digest_hex(digest), from)
+                                     : xstrdup("blobs/uploads/");
+    _cleanup_free_ char *path = reg_path(cl, rest);
+    _cleanup_free_ char *what = from ? xasprintf("POST mount of blob '%s' from '%s'", digest, from)
+                                     : xasprintf("POST upload of blob '%s'", digest);
     struct reg_req q = { .method = "POST", .url = path, .what = what, .fd = -1 };
     struct reg_resp resp = { 0 };
     int r = reg_do(cl, &q, &resp, err);
+    if (r == 0 && from && resp.status == 201) {
+        if (resp.digest && strcmp(resp.digest, digest) != 0)
+            r = kiln_errf(err, KILN_EVERIFY, "registry '%s' repository '%s': mounted blob '%s' as '%s'",
+                          reg_client_host(cl), reg_client_repo(cl), digest, resp.digest);
+        *mounted = r == 0;
+        reg_resp_release(&resp);
+        return r;
+    }
     if (r == 0 && resp.status != 202)
         r = reg_status_err(cl, &q, &resp, err);
     if (r == 0 && !resp.location)
@@ -212,22 +229,33 @@ static int finish_upload(struct reg_client *cl, const char *loc, const char *dig
     return r;
 }
 
-static int upload_whole(struct reg_client *cl, const char *digest, int fd, uint64_t size, struct kiln_err *err)
-{
-    _cleanup_free_ char *loc = NULL;
-    int r = start_upload(cl, digest, &loc, err);
-    return r < 0 ? r : finish_upload(cl, loc, digest, fd, size, err);
-}
-
 /* Where a dropped chunked upload stands: GET its URL, which answers with the
- * Range received so far.  RESTART when the registry forgot the upload. */
+ * Range received so far.  RESTART when the registry forgot the upload.  A
+ * registry that does not answer (it is being restarted) is waited for, up to
+ * RESUME_WAIT_MS: its uploads live in its storage and outlive the process. */
 static int upload_status(struct reg_client *cl, char **loc, const char *digest, uint64_t *off, struct kiln_err *err)
 {
     _cleanup_free_ char *url = reg_url(cl, *loc, NULL);
     _cleanup_free_ char *what = xasprintf("GET upload status of blob '%s'", digest);
-    struct reg_req q = { .method = "GET", .url = url, .what = what, .fd = -1 };
+    struct reg_req q = { .method = "GET", .url = url, .what = what, .fd = -1, .no_retry = 1 };
     struct reg_resp resp = { 0 };
-    int r = reg_do(cl, &q, &resp, err);
+    int r;
+    for (unsigned waited = 0, ms = 250;; ms = ms < 4000 ? 2 * ms : ms) {
+        r = reg_do(cl, &q, &resp, err);
+        if (!(r < 0 && resp.dropped) && !(r == 0 && resp.status >= 500))
+            break;
+        if (waited + ms > RESUME_WAIT_MS) {
+            if (r == 0)
+                r = reg_status_err(cl, &q, &resp, err);
+            reg_resp_release(&resp);
+            return kiln_err_prefix(err, "the registry did not answer again within %d s", RESUME_WAIT_MS / 1000);
+        }
+        reg_resp_release(&resp);
+        waited += ms;
+        struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
     if (r == 0 && (resp.status == 404 || resp.status == 400 || resp.status == 416))
         r = restart(cl, &q, &resp, err); /* the registry dropped the upload (distribution does after a cut mid-chunk) */
     else if (r == 0 && resp.status != 204 && resp.status != 200)
@@ -242,13 +270,12 @@ static int upload_status(struct reg_client *cl, char **loc, const char *digest, 
     return r;
 }
 
-static int upload_chunked(struct reg_client *cl, const char *digest, int fd, uint64_t size, uint64_t chunk,
-                          struct kiln_err *err)
+/* Sends the blob in PATCH chunks to the upload at loc (taken over). */
+static int upload_chunked(struct reg_client *cl, const char *digest, char *loc_in, int fd, uint64_t size,
+                          uint64_t chunk, struct kiln_err *err)
 {
-    _cleanup_free_ char *loc = NULL;
-    int r = start_upload(cl, digest, &loc, err);
-    if (r < 0)
-        return r;
+    _cleanup_free_ char *loc = loc_in;
+    int r;
     _cleanup_free_ char *what = xasprintf("PATCH chunk of blob '%s'", digest);
     uint64_t off = 0;
     unsigned resumes = 0;
@@ -294,24 +321,44 @@ static int upload_chunked(struct reg_client *cl, const char *digest, int fd, uin
     return finish_upload(cl, loc, digest, fd, 0, err);
 }
 
-static int blob_push(struct reg_client *cl, struct store *st, const struct oci_desc *d, uint64_t chunk,
-                     struct counts *cnt, struct kiln_err *err)
+/* HEAD blobs/<digest> in repository repo (NULL: the client's): 1 when the
+ * registry has it there, 0 when not. */
+static int blob_exists(struct reg_client *cl, const char *repo, const char *digest, struct kiln_err *err)
 {
-    _cleanup_free_ char *rest = xasprintf("blobs/%s", d->digest);
-    _cleanup_free_ char *path = reg_path(cl, rest);
-    _cleanup_free_ char *what = xasprintf("HEAD blob '%s'", d->digest);
+    _cleanup_free_ char *path = repo ? xasprintf("/v2/%s/blobs/%s", repo, digest)
+                                     : xasprintf("/v2/%s/blobs/%s", reg_client_repo(cl), digest);
+    _cleanup_free_ char *what = repo ? xasprintf("HEAD blob '%s' in '%s'", digest, repo)
+                                     : xasprintf("HEAD blob '%s'", digest);
     struct reg_req q = { .method = "HEAD", .url = path, .what = what, .fd = -1 };
     struct reg_resp resp = { 0 };
     int r = reg_do(cl, &q, &resp, err);
     long status = resp.status;
-    if (r == 0 && status != 200 && status != 404)
+    /* another repository may be private to us: anything but 200 is "not there" */
+    if (r == 0 && !repo && status != 200 && status != 404)
         r = reg_status_err(cl, &q, &resp, err);
     reg_resp_release(&resp);
+    return r < 0 ? r : status == 200;
+}
+
+static int blob_push(struct reg_client *cl, struct store *st, const struct oci_desc *d,
+                     const struct registry_push_opts *o, struct counts *cnt, struct kiln_err *err)
+{
+    uint64_t chunk = o->chunk_size ? o->chunk_size : REGISTRY_CHUNK_DEFAULT;
+    int r = blob_exists(cl, NULL, d->digest, err);
     if (r < 0)
         return r;
-    if (status == 200) {
+    if (r == 1) {
         cnt->skipped++;
         return 0;
+    }
+    /* a repository it can be mounted from */
+    const char *from = NULL;
+    for (size_t i = 0; i < o->n_mount_from && !from; i++) {
+        if (!strcmp(o->mount_from[i], reg_client_repo(cl)))
+            continue;
+        struct kiln_err ignored = KILN_ERR_INIT;
+        if (blob_exists(cl, o->mount_from[i], d->digest, &ignored) == 1)
+            from = o->mount_from[i];
     }
     _cleanup_close_ int fd = -1;
     uint64_t size = 0;
@@ -321,8 +368,20 @@ static int blob_push(struct reg_client *cl, struct store *st, const struct oci_d
         return kiln_errf(err, KILN_EVERIFY, "blob '%s' in the store has %llu bytes, its descriptor says %lld",
                          d->digest, (unsigned long long)size, (long long)d->size);
     for (int attempt = 0;; attempt++) {
-        r = size > chunk ? upload_chunked(cl, d->digest, fd, size, chunk, err)
-                         : upload_whole(cl, d->digest, fd, size, err);
+        char *loc = NULL;
+        int mounted = 0;
+        r = start_upload(cl, d->digest, attempt == 0 ? from : NULL, &loc, &mounted, err);
+        if (r == 0 && mounted) {
+            cnt->pushed++;
+            cnt->mounted++;
+            return 0;
+        }
+        if (r == 0 && size > chunk) {
+            r = upload_chunked(cl, d->digest, loc, fd, size, chunk, err);
+        } else if (r == 0) {
+            r = finish_upload(cl, loc, d->digest, fd, size, err);
+            free(loc);
+        }
         if (r != RESTART)
             break;
         if (attempt == MAX_RESTARTS) {
@@ -355,7 +414,6 @@ static void *worker(void *ud)
     struct counts cnt = { 0 };
     struct reg_client *cl = NULL;
     int r = reg_client_dup(pl->p->cl, &cl, &err);
-    uint64_t chunk = pl->p->o->chunk_size ? pl->p->o->chunk_size : REGISTRY_CHUNK_DEFAULT;
     while (r == 0) {
         pthread_mutex_lock(&pl->mu);
         size_t i = pl->next;
@@ -365,7 +423,7 @@ static void *worker(void *ud)
         pthread_mutex_unlock(&pl->mu);
         if (stop)
             break;
-        r = blob_push(cl, pl->p->st, &pl->p->blobs.v[i], chunk, &cnt, &err);
+        r = blob_push(cl, pl->p->st, &pl->p->blobs.v[i], pl->p->o, &cnt, &err);
     }
     reg_client_free(cl);
     pthread_mutex_lock(&pl->mu);
@@ -376,6 +434,7 @@ static void *worker(void *ud)
     pl->total.pushed += cnt.pushed;
     pl->total.skipped += cnt.skipped;
     pl->total.bytes += cnt.bytes;
+    pl->total.mounted += cnt.mounted;
     pthread_mutex_unlock(&pl->mu);
     return NULL;
 }
@@ -410,6 +469,7 @@ static int push_blobs(struct push *p, struct kiln_err *err)
     p->res->blobs_pushed += pl.total.pushed;
     p->res->blobs_skipped += pl.total.skipped;
     p->res->bytes_pushed += pl.total.bytes;
+    p->res->blobs_mounted += pl.total.mounted;
     if (r == 0 && pl.failed) {
         *err = pl.err;
         r = pl.err.code ? pl.err.code : KILN_EFAIL;
@@ -616,7 +676,13 @@ static int run(struct push *p, const char *ref, const struct registry_ref *dest,
         return r;
     struct oci_desc root = { .media_type = img->media_type, .digest = img->digest, .size = (int64_t)img->size };
     const char *tag = dest->tag ? dest->tag : img->version;
-    if (!registry_tag_valid(tag))
+    if (p->o->n_mount_from > REGISTRY_MOUNT_MAX)
+        r = kiln_errf(err, KILN_EINVAL, "at most %d repositories to mount blobs from", REGISTRY_MOUNT_MAX);
+    for (size_t i = 0; r == 0 && i < p->o->n_mount_from; i++)
+        if (!registry_repo_valid(p->o->mount_from[i]))
+            r = kiln_errf(err, KILN_EINVAL, "'%s' is not a valid repository to mount blobs from",
+                          p->o->mount_from[i]);
+    if (r == 0 && !registry_tag_valid(tag))
         r = kiln_errf(err, KILN_EINVAL, "version '%s' of '%s' is not a valid registry tag; give DEST a tag", tag,
                       ref);
     if (r == 0) {

@@ -19,7 +19,8 @@
  *              registry sent one, its error code ("DENIED", "MANIFEST_INVALID").
  *
  * Push (registry_push): the image's blobs first (HEAD skips the ones the
- * registry has; a blob up to chunk_size goes up in one PUT, a larger one in
+ * registry has; one that another repository named in mount_from has is
+ * mounted from there; a blob up to chunk_size goes up in one PUT, a larger one in
  * PATCH chunks that resume from the registry's Range after a dropped
  * connection), `jobs` transfers at a time, each streamed from the store in
  * constant memory; then its manifests bottom-up (an index's children before
@@ -101,6 +102,8 @@ void registry_ref_release(struct registry_ref *r);
 int registry_src_parse(const char *src, int plain_http, struct registry_ref *out, struct kiln_err *err);
 /* 1 if s is a valid tag. */
 int registry_tag_valid(const char *s);
+/* 1 if s is a valid repository ("team/web"). */
+int registry_repo_valid(const char *s);
 
 /* How to reach a registry. Strings are borrowed for the call. */
 struct registry_opts {
@@ -118,6 +121,22 @@ struct registry_opts {
  * (caller-owned), or 0 when no file has an entry for host. */
 int registry_creds_find(const char *const *files, size_t n_files, const char *host, char **user,
                         char **password, struct kiln_err *err);
+
+/* The credential helper the docker config.json files name for host, as
+ * docker picks it: in the first file that names any, credHelpers[host]
+ * (keys spelled as for auths), else credsStore.  Returns 1 with *helper
+ * (caller-owned: NAME of the program docker-credential-NAME), 0 when no file
+ * names one.  A helper name that is not [A-Za-z0-9._-]+ is KILN_EINVAL
+ * naming the file. */
+int registry_creds_helper(const char *const *files, size_t n_files, const char *host, char **helper,
+                          struct kiln_err *err);
+
+/* Reads what `docker-credential-NAME get` printed (out, len bytes) and its
+ * exit status: 1 with *user and *password (caller-owned) from its
+ * {"Username":..,"Secret":..}; 0 when it says it has no credentials for the
+ * registry ("credentials not found"); else KILN_EFAIL naming the helper. */
+int registry_creds_helper_answer(const char *helper, int status, const char *out, size_t len, char **user,
+                                 char **password, struct kiln_err *err);
 
 /* Writes USER:PASSWORD for host into the docker config.json `file`
  * (created when missing; its directory must exist) as auths.HOST.auth,
@@ -144,7 +163,14 @@ struct registry_push_opts {
     struct registry_opts conn;
     unsigned jobs;          /* parallel blob transfers; 0 = 1, at most 16 */
     uint64_t chunk_size;    /* larger blobs go up in chunks of this size; 0 = REGISTRY_CHUNK_DEFAULT */
+    /* Other repositories on the same registry (borrowed): a blob this
+     * repository lacks and one of them has is mounted from there (POST
+     * blobs/uploads/?mount=DIGEST&from=REPO), not sent again.  At most
+     * REGISTRY_MOUNT_MAX. */
+    const char *const *mount_from;
+    size_t n_mount_from;
 };
+#define REGISTRY_MOUNT_MAX 8
 
 struct registry_push_result {
     char digest[DIGEST_STR_SIZE]; /* of the pushed manifest or index */
@@ -152,6 +178,7 @@ struct registry_push_result {
     uint64_t blobs_pushed, blobs_skipped, bytes_pushed;
     uint64_t manifests_pushed, referrers_pushed;
     int referrers_api;            /* 1 the registry has the referrers API, 0 the fallback tag was used */
+    uint64_t blobs_mounted;       /* of blobs_pushed, the ones mounted from o->mount_from, not sent */
 };
 
 /* Pushes the image ref (a store reference: NAME, NAME:VERSION, NAME:CHANNEL,

@@ -50,23 +50,6 @@ EOF
     }
 }
 
-# start_tls_registry NAME PORT USER:PASSWORD: start_registry over TLS
-# (./tls.crt for 127.0.0.1, made here; give it to --ca-file) with htpasswd
-# auth that lets USER in with PASSWORD.
-start_tls_registry() {
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TEST_DIR/tls.key" -out "$TEST_DIR/tls.crt" -days 2 \
-        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null &&
-    python3 -W ignore -c "import crypt, sys; u, p = sys.argv[1].split(':', 1); print(u + ':' + crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))" \
-        "$3" >"$TEST_DIR/htpasswd" &&
-    start_registry "$1" "$2" "  tls:
-    certificate: $TEST_DIR/tls.crt
-    key: $TEST_DIR/tls.key
-auth:
-  htpasswd:
-    realm: kiln-test
-    path: $TEST_DIR/htpasswd"
-}
-
 # start_tls_registry NAME PORT USER:PASSWORD: start_registry over TLS with
 # htpasswd auth that knows USER with PASSWORD; its certificate (for
 # 127.0.0.1) is NAME.crt in $TEST_DIR, for --ca-file.
@@ -84,17 +67,22 @@ auth:
     path: $TEST_DIR/$1.htpasswd"
 }
 
-# start_drop_proxy NAME PORT TARGET_PORT N [BYTES|503 [MARKER]]: a TCP proxy on
-# 127.0.0.1:PORT to TARGET_PORT that spoils the Nth request starting with
-# MARKER (default "PATCH /v2/"): it cuts the connection after passing BYTES of
-# the request on (default 0: the registry sees nothing of it), or with 503
-# answers "503 Service Unavailable" itself.  It writes NAME.dropped when it does.
+# start_drop_proxy NAME PORT TARGET_PORT N [BYTES|503|stall|answer:BYTES [MARKER]]:
+# a TCP proxy on 127.0.0.1:PORT to TARGET_PORT that spoils the Nth request
+# starting with MARKER (default "PATCH /v2/"): it cuts the connection after
+# passing BYTES of the request on (default 0: the registry sees nothing of
+# it), with 503 answers "503 Service Unavailable" itself, with stall holds
+# the request (the registry sees nothing of it) until the file NAME.go
+# exists, then cuts the connection, with answer:BYTES passes the request on
+# and cuts the connection after BYTES of the answer.  It writes NAME.dropped when it does.  A connection it
+# cannot pass on (the registry is down) is closed at once.
 start_drop_proxy() {
     cat >"$TEST_DIR/$1.py" <<'EOF' &&
-import socket, sys, threading
+import os, socket, sys, threading, time
 port, target, nth, flag, how, marker = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4],
                                         sys.argv[5], sys.argv[6].encode())
-keep = 0 if how == "503" else int(how)
+answer = int(how[7:]) if how.startswith("answer:") else None
+keep = 0 if how in ("503", "stall") or answer is not None else int(how)
 seen = [0]
 lock = threading.Lock()
 
@@ -106,13 +94,19 @@ def close(*socks):
             pass
         s.close()
 
-def pipe(src, dst, watch):
+def pipe(src, dst, watch, cut):
     tail = b""
     try:
         while True:
             data = src.recv(65536)
             if not data:
                 break
+            if not watch and cut[0] is not None:
+                if len(data) >= cut[0]:
+                    dst.sendall(data[:cut[0]])
+                    open(flag, "w").write("dropped\n")
+                    break
+                cut[0] -= len(data)
             if watch:
                 window = tail + data
                 n = window.count(marker)
@@ -121,7 +115,9 @@ def pipe(src, dst, watch):
                     if seen[0] < nth <= seen[0] + n:
                         drop = True
                     seen[0] += n
-                if drop:
+                if drop and answer is not None:
+                    cut[0] = answer
+                elif drop:
                     # pass on the request up to BYTES past its start, then cut
                     start = window.find(marker) - len(tail)
                     while len(data) < start + keep:
@@ -135,6 +131,9 @@ def pipe(src, dst, watch):
                     elif start + keep > 0:
                         dst.sendall(data[:start + keep])
                     open(flag, "w").write("dropped\n")
+                    if how == "stall":
+                        while not os.path.exists(flag[:-len(".dropped")] + ".go"):
+                            time.sleep(0.1)
                     break
                 tail = window[-(len(marker) - 1):]
             dst.sendall(data)
@@ -148,9 +147,14 @@ srv.bind(("127.0.0.1", port))
 srv.listen(16)
 while True:
     c, _ = srv.accept()
-    u = socket.create_connection(("127.0.0.1", target))
-    threading.Thread(target=pipe, args=(c, u, True), daemon=True).start()
-    threading.Thread(target=pipe, args=(u, c, False), daemon=True).start()
+    try:
+        u = socket.create_connection(("127.0.0.1", target))
+    except OSError:
+        close(c)
+        continue
+    cut = [None]
+    threading.Thread(target=pipe, args=(c, u, True, cut), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c, False, cut), daemon=True).start()
 EOF
     { setsid python3 "$TEST_DIR/$1.py" "$2" "$3" "$4" "$TEST_DIR/$1.dropped" "${5:-0}" "${6:-PATCH /v2/}" >"$TEST_DIR/$1.log" 2>&1 & } &&
     echo $! >"$TEST_DIR/$1.pid" &&

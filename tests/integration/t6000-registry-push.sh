@@ -110,6 +110,21 @@ test_expect_success '--jobs 4 pushes another image in parallel' '
     test "$(skopeo inspect --tls-verify=false "docker://$REG/team/other:2.0.0" | jq -r .Digest)" = "$other"
 '
 
+test_expect_success '--mount-from: blobs another repository has are mounted, not sent again' '
+    digest=$(cat app.digest) &&
+    kiln push app:1.0.0 "$REG/team/mounted" --insecure --mount-from team/empty --mount-from team/app --json >push13.json &&
+    jq -e --arg d "$digest" ".digest == \$d and .blobs_pushed > 0 and .blobs_mounted == .blobs_pushed and .bytes_pushed == 0" push13.json &&
+    test "$(grep -c "POST /v2/team/mounted/blobs/uploads/?mount=sha256%3A[0-9a-f]*&from=team/app " plain.log)" \
+        -eq "$(jq .blobs_mounted push13.json)" &&
+    ! grep -q "PUT /v2/team/mounted/blobs/uploads/" plain.log &&
+    ! grep -q "from=team/empty" plain.log &&
+    test "$(skopeo inspect --tls-verify=false "docker://$REG/team/mounted:1.0.0" | jq -r .Digest)" = "$digest" &&
+    layer=$(jq -r ".layers[0].digest" "$KILN_STORE/blobs/sha256/${digest#sha256:}") &&
+    curl -sf "http://$REG/v2/team/mounted/blobs/$layer" | cmp - "$KILN_STORE/blobs/sha256/${layer#sha256:}" &&
+    test_expect_code 2 kiln push app:1.0.0 "$REG/team/mounted" --insecure --mount-from Not/A/Repo &&
+    test_grep "mount-from" err
+'
+
 test_expect_success 'a multi-output index goes up children first, then the index under its tag' '
     c=$(make_image part 1.0.0 "container") &&
     d=$(make_image part 2.0.0 "disk") &&
@@ -237,6 +252,54 @@ test_expect_success 'TLS + htpasswd: wrong credentials are refused (exit 1, UNAU
     test_grep "registry .$TREG. repository .team/app." err
 '
 
+# A docker credential helper on PATH: it answers pusher:s3cret for the TLS
+# registry, "credentials not found" for any other, and logs what it was asked;
+# another one fails.
+mkdir -p bin
+cat >bin/docker-credential-kilntest <<EOF
+#!/bin/sh
+[ "\$1" = get ] || exit 3
+read -r host
+echo "\$host" >>"$TEST_DIR/helper.asked"
+if [ "\$host" = "$TREG" ]; then
+    printf '{"ServerURL":"%s","Username":"pusher","Secret":"s3cret"}\n' "\$host"
+else
+    echo "credentials not found in native keychain"
+    exit 1
+fi
+EOF
+printf '#!/bin/sh\necho "the keychain is locked" >&2\necho "keychain locked"\nexit 2\n' >bin/docker-credential-broken
+printf '#!/bin/sh\necho "credentials not found in native keychain"\nexit 1\n' >bin/docker-credential-empty
+chmod +x bin/docker-credential-kilntest bin/docker-credential-broken bin/docker-credential-empty
+
+test_expect_success 'credsStore: the helper gives the credentials (host on its stdin)' '
+    printf "{\"credsStore\":\"kilntest\"}" >store.json &&
+    PATH=$TEST_DIR/bin:$PATH REGISTRY_AUTH_FILE=$TEST_DIR/store.json kiln push app:1.0.0 "$TREG/team/helped" --ca-file tls.crt --json >push14.json &&
+    jq -e ".blobs_pushed > 0" push14.json &&
+    test "$(cat helper.asked)" = "$TREG"
+'
+
+test_expect_success 'credHelpers[host] wins over auths; a helper with nothing for the host falls back to auths' '
+    printf "{\"credHelpers\":{\"%s\":\"kilntest\"},\"auths\":{\"%s\":{\"auth\":\"%s\"}}}" "$TREG" "$TREG" \
+        "$(printf pusher:wrong | base64)" >helpers.json &&
+    PATH=$TEST_DIR/bin:$PATH REGISTRY_AUTH_FILE=$TEST_DIR/helpers.json kiln push app:1.0.0 "$TREG/team/helped" --ca-file tls.crt >/dev/null &&
+    printf "{\"credHelpers\":{\"elsewhere.example\":\"broken\"},\"credsStore\":\"empty\",\"auths\":{\"%s\":{\"auth\":\"%s\"}}}" \
+        "$TREG" "$(printf pusher:s3cret | base64)" >fallback.json &&
+    PATH=$TEST_DIR/bin:$PATH REGISTRY_AUTH_FILE=$TEST_DIR/fallback.json kiln push app:1.0.0 "$TREG/team/app" --ca-file tls.crt >/dev/null
+'
+
+test_expect_success 'a failing or missing credential helper is exit 1 naming it; a bad helper name exit 2' '
+    printf "{\"credsStore\":\"broken\"}" >broken.json &&
+    PATH=$TEST_DIR/bin:$PATH REGISTRY_AUTH_FILE=$TEST_DIR/broken.json test_expect_code 1 kiln push app:1.0.0 "$TREG/team/app" --ca-file tls.crt &&
+    test_grep "credential helper .docker-credential-broken. failed (exit 2): keychain locked" err &&
+    printf "{\"credsStore\":\"nothere\"}" >missing.json &&
+    REGISTRY_AUTH_FILE=$TEST_DIR/missing.json test_expect_code 1 kiln push app:1.0.0 "$TREG/team/app" --ca-file tls.crt &&
+    test_grep "docker-credential-nothere. is not on PATH" err &&
+    printf "{\"credsStore\":\"../../bin/sh\"}" >evil.json &&
+    REGISTRY_AUTH_FILE=$TEST_DIR/evil.json test_expect_code 2 kiln push app:1.0.0 "$TREG/team/app" --ca-file tls.crt &&
+    test_grep "evil.json.: credential helper .\.\./\.\./bin/sh. is not a valid name" err
+'
+
 test_expect_success 'a malformed credentials file is refused (exit 2) naming it' '
     printf "{\"auths\":{\"%s\":{\"auth\":\"not base64!\"}}}" "$TREG" >bad.json &&
     REGISTRY_AUTH_FILE=$TEST_DIR/bad.json test_expect_code 2 kiln push app:1.0.0 "$TREG/team/app" --ca-file tls.crt &&
@@ -283,6 +346,22 @@ test_expect_success 'bearer tokens: push fetches a token for the repository and 
     tok=$(jq -r .token token.json) &&
     test "$(curl -sf -H "Authorization: Bearer $tok" "http://$KREG/v2/team/app/manifests/1.0.0" \
         -H "Accept: application/vnd.oci.image.manifest.v1+json" | sha256sum | cut -c1-64)" = "${digest#sha256:}"
+'
+
+test_expect_success 'kiln login against the bearer-token registry: checked, then written; wrong ones refused' '
+    : >tokensrv.requests &&
+    printf "s3cret\n" | REGISTRY_AUTH_FILE=$TEST_DIR/login.json kiln login "http://$KREG" --username pusher --password-stdin --json >login.out &&
+    jq -e ".registry == \"$KREG\" and .username == \"pusher\"" login.out &&
+    test_grep "service=kiln-test-registry" tokensrv.requests &&
+    ! grep -q "scope=" tokensrv.requests &&
+    test "$(jq -r ".auths[\"$KREG\"].auth" login.json | base64 -d)" = pusher:s3cret &&
+    test "$(stat -c %a login.json)" = 600 &&
+    REGISTRY_AUTH_FILE=$TEST_DIR/login.json kiln push app:1.0.0 "http://$KREG/team/app" --json >push15.json &&
+    jq -e ".blobs_skipped > 0" push15.json &&
+    cp login.json login.before &&
+    printf "wrong\n" | REGISTRY_AUTH_FILE=$TEST_DIR/login.json test_expect_code 1 kiln login "http://$KREG" --username other --password-stdin &&
+    test_grep "UNAUTHORIZED" err &&
+    cmp login.json login.before
 '
 
 test_expect_success 'bearer tokens: refused by the token service is exit 1 naming it' '
