@@ -75,7 +75,7 @@ static int promote_remote(struct cli_ctx *ctx, const char *dest_s, const char *c
         r = ref_check_channel(channel, &err);
     struct signing_key *key = NULL;
     if (r == 0)
-        r = cli_signing_key(ro->key_path, ro->pass_env, &key, &err);
+        r = cli_signing_key(strcmp(ro->key_path, "-") ? ro->key_path : NULL, ro->pass_env, &key, &err);
     o.key = key;
     o.now = (int64_t)time(NULL);
     struct registry_promote_result res;

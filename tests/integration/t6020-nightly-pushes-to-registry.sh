@@ -83,10 +83,10 @@ test_expect_success 'the signature and the provenance are reachable under the fa
     digest=$(cat d1) &&
     skopeo inspect --raw --tls-verify=false "docker://$REG/nightly/tiny:sha256-${digest#sha256:}" >refs.json &&
     jq -e ".mediaType == \"application/vnd.oci.image.index.v1+json\"" refs.json &&
-    jq -r "[.manifests[].digest] | sort | .[]" refs.json >listed &&
+    jq -r "[.manifests[] | select(.artifactType != \"application/vnd.dev.kiln.channel.v1\") | .digest] | sort | .[]" refs.json >listed &&
     store_referrers "$digest" >expected &&
     diff expected listed &&
-    jq -e "[.manifests[].artifactType] | sort == [\"application/vnd.dev.kiln.provenance.v1\", \"application/vnd.dev.kiln.signature.v1\"]" refs.json &&
+    jq -e "[.manifests[].artifactType] | sort == [\"application/vnd.dev.kiln.channel.v1\", \"application/vnd.dev.kiln.provenance.v1\", \"application/vnd.dev.kiln.signature.v1\"]" refs.json &&
     sig=$(jq -r ".manifests[] | select(.artifactType == \"application/vnd.dev.kiln.signature.v1\") | .digest" refs.json) &&
     skopeo inspect --raw --tls-verify=false "docker://$REG/nightly/tiny@$sig" >sig.json &&
     jq -e --arg d "$digest" ".subject.digest == \$d" sig.json &&
@@ -113,6 +113,30 @@ test_expect_success 'the next night moves nightly to the new version and leaves 
     test "$(registry_digest "$(cat v1)")" = "$(cat d1)" &&
     skopeo inspect --raw --tls-verify=false "docker://$REG/nightly/tiny:sha256-${digest#sha256:}" >refs2.json &&
     jq -e "[.manifests[].artifactType] | index(\"application/vnd.dev.kiln.signature.v1\") != null" refs2.json
+'
+
+test_expect_success 'hosts follow nightly: a signed channel statement that kiln pull checks' '
+    digest=$(jq -r .digest r2.jsonl) &&
+    kiln pull "$REG/nightly/tiny:nightly" --key ci.pub --insecure --store host --json >host.json &&
+    jq -e --arg d "$digest" ".digest == \$d" host.json &&
+    skopeo inspect --raw --tls-verify=false "docker://$REG/nightly/tiny:sha256-${digest#sha256:}" >refs3.json &&
+    jq -e "[.manifests[].artifactType] | index(\"application/vnd.dev.kiln.channel.v1\") != null" refs3.json
+'
+
+test_expect_success 'ci/promote moves stable on the registry to a verified version; hosts pull :stable' '
+    v1=$(cat v1) && d1=$(cat d1) &&
+    KILN_BIN=$KILN_BIN KILN_SIGNING_KEY_FILE=$TEST_DIR/ci.key KILN_PUSH_FLAGS="--insecure --jobs 2" \
+        bash "$KILN_SRC/ci/promote" "$REG/nightly/tiny:$v1" stable >promote.out &&
+    test "$(registry_digest stable)" = "$d1" &&
+    kiln pull "$REG/nightly/tiny:stable" --key ci.pub --insecure --store host2 --json >host2.json &&
+    jq -e --arg d "$d1" --arg v "$v1" ".digest == \$d and .version == \$v" host2.json &&
+    kiln keygen --output intruder >/dev/null &&
+    rc=0 &&
+    { KILN_BIN=$KILN_BIN KILN_PUBLIC_KEY=$TEST_DIR/intruder.pub KILN_SIGNING_KEY="$(cat intruder.key)" \
+        KILN_PUSH_FLAGS=--insecure bash "$KILN_SRC/ci/promote" "$REG/nightly/tiny:$(jq -r .version r2.jsonl)" stable \
+        >promote2.out 2>promote2.err || rc=$?; } &&
+    test "$rc" -eq 3 &&
+    test "$(registry_digest stable)" = "$d1"
 '
 
 test_expect_success 'a registry that cannot be reached fails the run (exit 1) and nothing is marked passed' '
@@ -184,7 +208,12 @@ test_expect_success 'the CI definitions parse and run ci/nightly once per exampl
     jq -e ".jobs.recipes.steps[1].run | contains(\"recipes/examples/*.yaml\")" github.json &&
     jq -e ".jobs.image.strategy.matrix.recipe | contains(\"needs.recipes.outputs.recipes\")" github.json &&
     jq -e "[.jobs.image.steps[].run // empty] | any(startswith(\"ci/nightly \")) and any(contains(\"ci/registry-auth\"))" github.json &&
-    jq -e ".jobs.image.env.KILN_PUSH != null" github.json
+    jq -e ".jobs.image.env.KILN_PUSH != null" github.json &&
+    want="ci/promote \"\$KILN_PUSH/\$IMAGE\"" &&
+    jq -e --arg w "$want stable" ".\"promote-stable\".script | index(\$w) != null and index(\"ci/registry-auth\") != null" gitlab.json &&
+    yaml2json "$KILN_SRC/.github/workflows/promote.yml" >promote.json &&
+    jq -e --arg w "$want" "[.jobs.promote.steps[].run // empty] | any(startswith(\$w)) and any(contains(\"ci/registry-auth\"))" promote.json &&
+    jq -e --slurpfile g github.json ".jobs.promote.env.KILN_PUSH == \$g[0].jobs.image.env.KILN_PUSH" promote.json
 '
 
 test_done
