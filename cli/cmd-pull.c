@@ -2,6 +2,7 @@
  * registry into the store, verified before anything is listed.
  * Credentials: cli_registry_creds(). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -12,14 +13,21 @@
 
 #define PULL_MAX_KEYS 64
 
+static int pull_stop(void)
+{
+    registry_pull_emergency_cleanup();
+    return 1;
+}
+
 CLI_COMMAND(pull)
 {
-    enum { OPT_KEY = 1, OPT_CA, OPT_INSECURE, OPT_DOWNGRADE };
+    enum { OPT_KEY = 1, OPT_CA, OPT_INSECURE, OPT_DOWNGRADE, OPT_JOBS };
     static const struct option opts[] = {
         { "key", required_argument, NULL, OPT_KEY },
         { "ca-file", required_argument, NULL, OPT_CA },
         { "insecure", no_argument, NULL, OPT_INSECURE },
         { "allow-downgrade", no_argument, NULL, OPT_DOWNGRADE },
+        { "jobs", required_argument, NULL, OPT_JOBS },
         CLI_COMMON_LONGOPTS,
         { 0 },
     };
@@ -27,7 +35,7 @@ CLI_COMMAND(pull)
     size_t n_keys = 0;
     struct registry_pull_opts o = { 0 };
     int insecure = 0, c;
-    while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:j:", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
         case OPT_KEY:
@@ -44,6 +52,16 @@ CLI_COMMAND(pull)
         case OPT_DOWNGRADE:
             o.allow_downgrade = 1;
             break;
+        case 'j':
+        case OPT_JOBS: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 1 || v > REGISTRY_PULL_MAX_JOBS)
+                return cli_usage_error("pull", "--jobs takes a number from 1 to %d, not '%s'", REGISTRY_PULL_MAX_JOBS,
+                                       optarg);
+            o.jobs = (unsigned)v;
+            break;
+        }
         default: {
             int h = cli_common_opt(ctx, "pull", c, optarg);
             if (h < 0)
@@ -79,6 +97,9 @@ CLI_COMMAND(pull)
     o.conn.user = user;
     o.conn.password = password;
 
+    /* an interrupt removes what was fetched: nothing is left in the store */
+    if (r == 0)
+        r = cli_on_stop(pull_stop, &err);
     _cleanup_free_ char *dir = cli_store_path(ctx);
     struct store *st = NULL;
     struct registry_pull_result res;

@@ -161,7 +161,7 @@ char *reg_url(const struct reg_client *c, const char *location, const char *quer
 static void resp_clear_headers(struct reg_resp *r)
 {
     char **all[] = { &r->location, &r->digest, &r->content_type, &r->range, &r->etag,
-                     &r->www_auth, &r->oci_subject, &r->retry_after };
+                     &r->www_auth, &r->oci_subject, &r->retry_after, &r->content_range };
     for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
         free(*all[i]);
         *all[i] = NULL;
@@ -234,7 +234,28 @@ struct sink {
     CURL *h;
     const struct reg_req *q; /* q->sink: the body of a 2xx answer goes there */
     uint64_t streamed;
+    const struct reg_resp *resp;
+    uint64_t skip;            /* q->from answered by a 200: bytes of it still to drop */
+    int started;              /* the body of a 2xx answer began */
+    int bad_range;            /* a 206 for another range than asked */
 };
+
+/* The first bytes of a 2xx body for a request with q->from: a 206 must be
+ * the range asked for ("bytes FROM-..."), a 200 is skipped up to FROM. */
+static int range_start(struct sink *s, long code)
+{
+    s->started = 1;
+    if (!s->q->from)
+        return 0;
+    if (code == 200) {
+        s->skip = s->q->from;
+        return 0;
+    }
+    char want[64];
+    snprintf(want, sizeof(want), "bytes %llu-", (unsigned long long)s->q->from);
+    const char *cr = s->resp->content_range;
+    return code == 206 && cr && !strncmp(cr, want, strlen(want)) ? 0 : -1;
+}
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -243,12 +264,24 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
     long code = 0;
     if (s->q->sink && curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code >= 200 &&
         code < 300) {
+        if (!s->started && range_start(s, code) < 0) {
+            s->bad_range = 1;
+            return 0;
+        }
+        if (s->skip) {
+            size_t k = n < s->skip ? n : (size_t)s->skip;
+            s->skip -= k;
+            ptr += k;
+            n -= k;
+            if (n == 0)
+                return size * nmemb;
+        }
         if (n > s->q->limit - s->streamed) {
             s->over = 1;
             return 0;
         }
         s->streamed += n;
-        return s->q->sink(s->q->sink_ud, ptr, n) < 0 ? 0 : n;
+        return s->q->sink(s->q->sink_ud, ptr, n) < 0 ? 0 : size * nmemb;
     }
     if (s->q->sink && s->b->len + n > REGISTRY_SMALL_LIMIT)
         return n; /* an error body: keep its start */
@@ -287,6 +320,7 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *ud)
         { "WWW-Authenticate", offsetof(struct reg_resp, www_auth) },
         { "OCI-Subject", offsetof(struct reg_resp, oci_subject) },
         { "Retry-After", offsetof(struct reg_resp, retry_after) },
+        { "Content-Range", offsetof(struct reg_resp, content_range) },
     };
     for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
         if (strlen(names[i].name) == nlen && !strncasecmp(line, names[i].name, nlen)) {
@@ -319,11 +353,12 @@ static CURLcode perform(struct reg_client *c, const struct reg_req *q, const cha
     struct body_src src = { .data = q->data, .fd = q->fd, .start = q->data ? 0 : q->off,
                             .off = q->data ? 0 : q->off, .end = (q->data ? 0 : q->off) + q->len };
     struct sink sink = { &resp->body, q->limit ? q->limit : REGISTRY_SMALL_LIMIT, q->limit != 0 && !q->sink, 0, h, q,
-                         0 };
+                         0, resp, 0, 0, 0 };
     struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
     _cleanup_free_ char *ct = q->content_type ? xasprintf("Content-Type: %s", q->content_type) : NULL;
     _cleanup_free_ char *acc = q->accept ? xasprintf("Accept: %s", q->accept) : NULL;
     _cleanup_free_ char *rng = q->range ? xasprintf("Content-Range: %s", q->range) : NULL;
+    _cleanup_free_ char *from = q->from ? xasprintf("Range: bytes=%llu-", (unsigned long long)q->from) : NULL;
     _cleanup_free_ char *bearer = auth == AUTH_REGISTRY && c->token ? xasprintf("Authorization: Bearer %s", c->token)
                                                                     : NULL;
     if (ct)
@@ -332,6 +367,8 @@ static CURLcode perform(struct reg_client *c, const struct reg_req *q, const cha
         hdrs = curl_slist_append(hdrs, acc);
     if (rng)
         hdrs = curl_slist_append(hdrs, rng);
+    if (from)
+        hdrs = curl_slist_append(hdrs, from);
     if (q->header)
         hdrs = curl_slist_append(hdrs, q->header);
     if (bearer)
@@ -390,6 +427,8 @@ static CURLcode perform(struct reg_client *c, const struct reg_req *q, const cha
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     *over = sink.over;
     *read_errno = src.read_errno;
+    if (sink.bad_range)
+        *over = -1;
     return cc;
 }
 
@@ -446,6 +485,12 @@ static int attempts(struct reg_client *c, const struct reg_req *q, const char *u
         resp_reset(resp, q->limit);
         int over = 0, rerr = 0;
         CURLcode cc = perform(c, q, url, auth, resp, &over, &rerr);
+        if (over < 0) {
+            _cleanup_free_ char *w = where(c);
+            return kiln_errf(err, KILN_EVERIFY, "%s: %s: asked for bytes from %llu on, the registry answered "
+                             "Content-Range '%s'", w, q->what, (unsigned long long)q->from,
+                             resp->content_range ? resp->content_range : "(none)");
+        }
         if (over) {
             resp->over = 1;
             _cleanup_free_ char *w = where(c);

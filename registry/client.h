@@ -57,6 +57,11 @@ struct reg_req {
     int (*sink)(void *ud, const void *data, size_t len);
     void *sink_ud;
     int no_retry;             /* a dropped connection is returned (resp.dropped), not retried */
+    /* With a sink: ask for the body from this offset on (Range: bytes=FROM-).
+     * A 206 must answer with exactly that range (Content-Range), a 200 with
+     * the whole body, whose first FROM bytes are then skipped: the sink gets
+     * the bytes from FROM on either way. */
+    uint64_t from;
 };
 
 struct reg_resp {
@@ -72,6 +77,7 @@ struct reg_resp {
     char *www_auth;
     char *oci_subject;
     char *retry_after;
+    char *content_range;
 };
 
 void reg_resp_release(struct reg_resp *r);

@@ -12,10 +12,12 @@
 #include "registry/registry.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/common.h"
 #include "common/hash.h"
@@ -61,19 +63,31 @@ struct pull {
     const char *channel;         /* SRC's tag when it is a channel (not a version, no digest) */
     struct signing_statement stmt; /* the channel statement accepted */
     size_t stmt_ref;             /* its index in refs */
+    /* mu guards held, the counters and inflight (blobs being fetched, for
+     * registry_pull_emergency_cleanup()); closed: an interrupt removed them */
+    pthread_mutex_t mu;
+    struct store_blob_writer *inflight[REGISTRY_PULL_MAX_JOBS];
+    int closed;
 };
 
-static int held_has(const struct pull *p, const char *digest)
+/* The pull in progress, for registry_pull_emergency_cleanup(). */
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pull *current;
+
+static int held_has(struct pull *p, const char *digest)
 {
-    for (size_t i = 0; i < p->n_held; i++)
-        if (!strcmp(p->held[i].digest, digest))
-            return 1;
-    return 0;
+    int has = 0;
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->n_held && !has; i++)
+        has = !strcmp(p->held[i].digest, digest);
+    pthread_mutex_unlock(&p->mu);
+    return has;
 }
 
 /* Takes w (the blob `digest`, checked) over until publish. */
 static void held_add(struct pull *p, struct store_blob_writer *w, const char *digest)
 {
+    pthread_mutex_lock(&p->mu);
     if (p->n_held == p->cap_held) {
         p->cap_held = p->cap_held ? 2 * p->cap_held : 16;
         p->held = xrealloc(p->held, p->cap_held * sizeof(*p->held));
@@ -81,6 +95,49 @@ static void held_add(struct pull *p, struct store_blob_writer *w, const char *di
     p->held[p->n_held].w = w;
     snprintf(p->held[p->n_held].digest, DIGEST_STR_SIZE, "%s", digest);
     p->n_held++;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* A temp blob for a fetch in slot `slot` of inflight, listed there so that an
+ * interrupt can remove it; KILN_EFAIL once the pull was interrupted. */
+static int begin_blob(struct pull *p, size_t slot, struct store_blob_writer **w, struct kiln_err *err)
+{
+    pthread_mutex_lock(&p->mu);
+    int r = p->closed ? kiln_errf(err, KILN_EFAIL, "pull interrupted") : store_blob_begin(p->st, w, err);
+    if (r == 0)
+        p->inflight[slot] = *w;
+    pthread_mutex_unlock(&p->mu);
+    return r;
+}
+
+/* The fetch in slot is over: w is held (keep) or removed. */
+static void end_blob(struct pull *p, size_t slot, struct store_blob_writer *w, const char *digest, int keep)
+{
+    pthread_mutex_lock(&p->mu);
+    p->inflight[slot] = NULL;
+    pthread_mutex_unlock(&p->mu);
+    if (keep)
+        held_add(p, w, digest);
+    else
+        store_blob_abort(w);
+}
+
+void registry_pull_emergency_cleanup(void)
+{
+    pthread_mutex_lock(&current_lock);
+    struct pull *p = current;
+    if (p) {
+        pthread_mutex_lock(&p->mu);
+        p->closed = 1;
+        for (size_t i = 0; i < p->n_held; i++)
+            if (p->held[i].w)
+                unlink(store_blob_tmp_path(p->held[i].w));
+        for (size_t i = 0; i < REGISTRY_PULL_MAX_JOBS; i++)
+            if (p->inflight[i])
+                unlink(store_blob_tmp_path(p->inflight[i]));
+        pthread_mutex_unlock(&p->mu);
+    }
+    /* current_lock stays held: the pull must not go on to publish. */
 }
 
 /* Holds len bytes (already checked against digest) as a blob in the temp area. */
@@ -89,11 +146,11 @@ static int hold_bytes(struct pull *p, const char *digest, const void *data, size
     if (held_has(p, digest) || store_blob_exists(p->st, digest))
         return 0;
     struct store_blob_writer *w = NULL;
-    int r = store_blob_begin(p->st, &w, err);
-    if (r == 0 && (r = store_blob_write(w, data, len, err)) < 0)
-        store_blob_abort(w);
-    if (r == 0)
-        held_add(p, w, digest);
+    int r = begin_blob(p, 0, &w, err);
+    if (r == 0) {
+        r = store_blob_write(w, data, len, err);
+        end_blob(p, 0, w, digest, r == 0);
+    }
     return r;
 }
 
@@ -202,35 +259,36 @@ static int blob_sink(void *ud, const void *data, size_t len)
 
 /* One attempt at GET blobs/<digest> into s, following redirects.  Returns 1
  * when the connection dropped (try again). */
-static int blob_get(struct pull *p, const struct oci_desc *d, uint64_t limit, struct blob_sink *s,
+static int blob_get(struct reg_client *cl, const struct oci_desc *d, uint64_t limit, struct blob_sink *s,
                     struct kiln_err *err)
 {
     _cleanup_free_ char *rest = xasprintf("blobs/%s", d->digest);
-    _cleanup_free_ char *url = reg_path(p->cl, rest);
+    _cleanup_free_ char *url = reg_path(cl, rest);
     _cleanup_free_ char *what = xasprintf("GET blob '%s'", d->digest);
     for (int hop = 0;; hop++) {
-        struct reg_req q = { .method = "GET", .url = url, .what = what, .fd = -1, .limit = (size_t)limit,
-                             .sink = blob_sink, .sink_ud = s, .no_retry = 1 };
+        /* after a drop, from where it stopped */
+        struct reg_req q = { .method = "GET", .url = url, .what = what, .fd = -1, .limit = (size_t)(limit - s->got),
+                             .sink = blob_sink, .sink_ud = s, .no_retry = 1, .from = s->got };
         struct reg_resp resp = { 0 };
-        int r = reg_do(p->cl, &q, &resp, err);
+        int r = reg_do(cl, &q, &resp, err);
         if (r < 0 && s->err.code) {
             *err = s->err;
             r = s->err.code;
         } else if (r < 0 && resp.over) {
-            r = reg_bad(p->cl, err, "blob '%s' is longer than its descriptor's %llu bytes", d->digest,
+            r = reg_bad(cl, err, "blob '%s' is longer than its descriptor's %llu bytes", d->digest,
                         (unsigned long long)limit);
         } else if (r < 0 && resp.dropped) {
             r = 1;
         } else if (r == 0 && resp.status >= 300 && resp.status < 400 && resp.location && hop < MAX_REDIRECTS) {
-            char *next = reg_url(p->cl, resp.location, NULL);
+            char *next = reg_url(cl, resp.location, NULL);
             free(url);
             url = next;
             reg_resp_release(&resp);
             continue;
         } else if (r == 0 && resp.status >= 500) {
             r = 1;
-        } else if (r == 0 && resp.status != 200) {
-            r = reg_status_err(p->cl, &q, &resp, err);
+        } else if (r == 0 && resp.status != 200 && !(resp.status == 206 && q.from)) {
+            r = reg_status_err(cl, &q, &resp, err);
         }
         reg_resp_release(&resp);
         return r;
@@ -238,63 +296,138 @@ static int blob_get(struct pull *p, const struct oci_desc *d, uint64_t limit, st
 }
 
 /* Fetches the blob d into the temp area, hashed and bounded by its size
- * (STORE_FILES_LIMIT when the descriptor has none); keep (may be NULL) also
- * gets its bytes. */
-static int fetch_blob(struct pull *p, const struct oci_desc *d, struct buf *keep, struct kiln_err *err)
+ * (STORE_FILES_LIMIT when the descriptor has none), with client cl, as
+ * fetch slot `slot`; keep (may be NULL) also gets its bytes.  A download
+ * cut off goes on from where it stopped (Range); one that makes no
+ * progress MAX_BLOB_ATTEMPTS times in a row fails. */
+static int fetch_blob_with(struct pull *p, struct reg_client *cl, size_t slot, const struct oci_desc *d,
+                           struct buf *keep, struct kiln_err *err)
 {
     uint64_t limit = d->size >= 0 ? (uint64_t)d->size : STORE_FILES_LIMIT;
-    for (int attempt = 1;; attempt++) {
-        struct blob_sink s = { .keep = keep, .err = KILN_ERR_INIT };
-        int r = store_blob_begin(p->st, &s.w, err);
-        if (r < 0)
-            return r;
-        s.h = hash_new();
-        if (!s.h) {
-            store_blob_abort(s.w);
-            return kiln_errf(err, KILN_ENOMEM, "out of memory");
-        }
-        if (keep)
-            buf_reset(keep);
-        r = blob_get(p, d, limit, &s, err);
-        char hex[HASH_HEX_LEN + 1];
-        hash_final_hex(s.h, hex);
-        hash_free(s.h);
-        if (r == 0 && d->size >= 0 && s.got != (uint64_t)d->size)
-            r = reg_bad(p->cl, err, "blob '%s' has %llu bytes, its descriptor says %lld", d->digest,
-                        (unsigned long long)s.got, (long long)d->size);
-        else if (r == 0 && strcmp(hex, digest_hex(d->digest)) != 0)
-            r = reg_bad(p->cl, err, "blob '%s' came as content with digest 'sha256:%s'", d->digest, hex);
-        if (r != 0) {
-            store_blob_abort(s.w);
-            if (r == 1 && attempt < MAX_BLOB_ATTEMPTS) {
-                kiln_log(KILN_LOG_INFO, "starting the download of blob '%s' over", d->digest);
-                continue;
-            }
-            return r == 1 ? kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': GET blob '%s': the "
-                                      "connection dropped %d times", reg_client_host(p->cl),
-                                      reg_client_repo(p->cl), d->digest, attempt)
-                          : r;
-        }
-        held_add(p, s.w, d->digest);
-        p->res->blobs_fetched++;
-        p->res->bytes_fetched += s.got;
-        return 0;
+    struct blob_sink s = { .keep = keep, .err = KILN_ERR_INIT };
+    int r = begin_blob(p, slot, &s.w, err);
+    if (r < 0)
+        return r;
+    s.h = hash_new();
+    if (!s.h) {
+        end_blob(p, slot, s.w, NULL, 0);
+        return kiln_errf(err, KILN_ENOMEM, "out of memory");
     }
+    if (keep)
+        buf_reset(keep);
+    int stalled = 0;
+    for (;;) {
+        uint64_t before = s.got;
+        r = blob_get(cl, d, limit, &s, err);
+        if (r != 1)
+            break;
+        stalled = s.got > before ? 1 : stalled + 1;
+        if (stalled >= MAX_BLOB_ATTEMPTS) {
+            r = kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': GET blob '%s': the connection dropped "
+                          "%d times without progress", reg_client_host(cl), reg_client_repo(cl), d->digest, stalled);
+            break;
+        }
+        kiln_log(KILN_LOG_INFO, "resuming the download of blob '%s' at byte %llu", d->digest,
+                 (unsigned long long)s.got);
+    }
+    char hex[HASH_HEX_LEN + 1];
+    hash_final_hex(s.h, hex);
+    hash_free(s.h);
+    if (r == 0 && d->size >= 0 && s.got != (uint64_t)d->size)
+        r = reg_bad(cl, err, "blob '%s' has %llu bytes, its descriptor says %lld", d->digest,
+                    (unsigned long long)s.got, (long long)d->size);
+    else if (r == 0 && strcmp(hex, digest_hex(d->digest)) != 0)
+        r = reg_bad(cl, err, "blob '%s' came as content with digest 'sha256:%s'", d->digest, hex);
+    end_blob(p, slot, s.w, d->digest, r == 0);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&p->mu);
+    p->res->blobs_fetched++;
+    p->res->bytes_fetched += s.got;
+    pthread_mutex_unlock(&p->mu);
+    return 0;
 }
 
-/* 5. */
-static int fetch_blobs(struct pull *p, struct kiln_err *err)
+static int fetch_blob(struct pull *p, const struct oci_desc *d, struct buf *keep, struct kiln_err *err)
 {
-    int r = 0;
-    for (size_t i = 0; i < p->n_blobs && r == 0; i++) {
+    return fetch_blob_with(p, p->cl, 0, d, keep, err);
+}
+
+/* 5. The blobs, `jobs` at a time, each worker with its own client. */
+struct pool {
+    struct pull *p;
+    size_t next;
+    unsigned slots;
+    int failed;
+    struct kiln_err err;
+};
+
+static void *worker(void *ud)
+{
+    struct pool *pl = ud;
+    struct pull *p = pl->p;
+    struct kiln_err err = KILN_ERR_INIT;
+    struct reg_client *cl = NULL;
+    pthread_mutex_lock(&p->mu);
+    size_t slot = pl->slots++;
+    pthread_mutex_unlock(&p->mu);
+    int r = reg_client_dup(p->cl, &cl, &err);
+    while (r == 0) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = pl->next;
+        int stop = pl->failed || i >= p->n_blobs;
+        if (!stop)
+            pl->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            break;
         const struct oci_desc *d = &p->blobs[i];
-        if (held_has(p, d->digest)) {
+        if (held_has(p, d->digest))
             continue;
-        } else if (store_blob_exists(p->st, d->digest)) {
+        if (store_blob_exists(p->st, d->digest)) {
+            pthread_mutex_lock(&p->mu);
             p->res->blobs_present++;
+            pthread_mutex_unlock(&p->mu);
             continue;
         }
-        r = fetch_blob(p, d, NULL, err);
+        r = fetch_blob_with(p, cl, slot, d, NULL, &err);
+    }
+    reg_client_free(cl);
+    pthread_mutex_lock(&p->mu);
+    if (r < 0 && !pl->failed) {
+        pl->failed = 1;
+        pl->err = err;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static int fetch_blobs(struct pull *p, struct kiln_err *err)
+{
+    unsigned jobs = p->o->jobs ? p->o->jobs : 1;
+    if (jobs > REGISTRY_PULL_MAX_JOBS)
+        jobs = REGISTRY_PULL_MAX_JOBS;
+    if (jobs > p->n_blobs)
+        jobs = p->n_blobs ? (unsigned)p->n_blobs : 1;
+    struct pool pl = { .p = p };
+    pthread_t th[REGISTRY_PULL_MAX_JOBS];
+    unsigned started = 0;
+    int r = 0;
+    for (; started < jobs; started++) {
+        int e = pthread_create(&th[started], NULL, worker, &pl);
+        if (e) {
+            r = kiln_errno(err, KILN_EFAIL, e, "cannot start a transfer thread");
+            pthread_mutex_lock(&p->mu);
+            pl.failed = 1;
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+    }
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    if (r == 0 && pl.failed) {
+        *err = pl.err;
+        r = pl.err.code ? pl.err.code : KILN_EFAIL;
     }
     return r;
 }
@@ -583,7 +716,11 @@ static int publish(struct pull *p, struct kiln_err *err)
         .referrers = refs,
         .n_referrers = p->n_refs,
     };
-    int r = publish_image(p->st, &req, NULL, err);
+    /* not after an interrupt; and no interrupt removes what is being published */
+    pthread_mutex_lock(&current_lock);
+    int r = p->closed ? kiln_errf(err, KILN_EFAIL, "pull interrupted") : publish_image(p->st, &req, NULL, err);
+    current = NULL;
+    pthread_mutex_unlock(&current_lock);
     json_decref(accepted);
     free(refs);
     return r;
@@ -614,10 +751,20 @@ int registry_pull(struct store *st, const struct registry_ref *src, const struct
                   struct registry_pull_result *res, struct kiln_err *err)
 {
     memset(res, 0, sizeof(*res));
+    if (o->jobs > REGISTRY_PULL_MAX_JOBS)
+        return kiln_errf(err, KILN_EINVAL, "at most %d parallel transfers, not %u", REGISTRY_PULL_MAX_JOBS, o->jobs);
     struct pull p = { .st = st, .src = src, .o = o, .res = res };
+    pthread_mutex_init(&p.mu, NULL);
     if (src->tag && !src->digest && ref_check_version(src->tag, NULL) != 0)
         p.channel = src->tag;
+    pthread_mutex_lock(&current_lock);
+    current = &p;
+    pthread_mutex_unlock(&current_lock);
     int r = run(&p, err);
+    pthread_mutex_lock(&current_lock);
+    current = NULL;
+    pthread_mutex_unlock(&current_lock);
+    pthread_mutex_destroy(&p.mu);
     signing_statement_release(&p.stmt);
     /* publish_image() took the held blobs over; before it, they go here. */
     for (size_t i = 0; i < p.n_held; i++)

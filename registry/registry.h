@@ -55,7 +55,8 @@
  *      name is refused (KILN_EVERIFY) unless allow_downgrade;
  *   5. the manifests an index lists (pinned by the signed digest), then
  *      every blob not yet in the store, streamed into the store's temp area,
- *      hashed as it comes and stopped at its descriptor's size;
+ *      hashed as it comes and stopped at its descriptor's size, `jobs` at a
+ *      time; a download cut off goes on from where it stopped (Range);
  *   6. publish_image() (signing/publish.h): the image and its referrers in
  *      one write of index.json.
  * Every manifest is checked by reg_manifest_get() (registry/client.h): at
@@ -226,7 +227,9 @@ struct registry_pull_opts {
     struct signing_pubkey *const *keys; /* trusted keys, at least one (borrowed) */
     size_t n_keys;
     int allow_downgrade;                /* accept a version lower than the highest stored */
+    unsigned jobs;                      /* parallel blob transfers; 0 = 1, at most REGISTRY_PULL_MAX_JOBS */
 };
+#define REGISTRY_PULL_MAX_JOBS 16
 
 struct registry_pull_result {
     char digest[DIGEST_STR_SIZE];  /* of the manifest or index pulled */
@@ -241,6 +244,9 @@ struct registry_pull_result {
 int registry_pull(struct store *st, const struct registry_ref *src, const struct registry_pull_opts *o,
                   struct registry_pull_result *res, struct kiln_err *err);
 void registry_pull_result_release(struct registry_pull_result *res);
+/* For a signal handler's thread: removes the temp files of the pull in
+ * progress and keeps it from publishing (it fails, or the process exits). */
+void registry_pull_emergency_cleanup(void);
 
 /* ---- parsers (exposed for the tests) ----------------------------------- */
 

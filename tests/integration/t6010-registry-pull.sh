@@ -154,6 +154,41 @@ test_expect_success 'a large blob streams in constant memory; a download cut off
     cmp big/layer "bigstore/blobs/sha256/${layer#sha256:}"
 '
 
+test_expect_success 'a download cut off in the middle goes on from where it stopped (Range); --jobs 3' '
+    layer=$(jq -r ".layers[0].digest" big/manifest.json) &&
+    proxy=$(free_port) &&
+    start_drop_proxy cutanswer "$proxy" "$PORT" 1 answer:20000000 "GET /v2/big/blobs/$layer" &&
+    KILN_STORE=$TEST_DIR/rangestore kiln pull "127.0.0.1:$proxy/big:1.0.0" --key k.pub --insecure --jobs 3 \
+        --json >range.json &&
+    test -f cutanswer.dropped &&
+    jq -e ".bytes_fetched > 67108864" range.json &&
+    rest=$(sed -n "s|.*\"GET /v2/big/blobs/$layer HTTP/1.1\" 206 \([0-9]*\) .*|\1|p" plain.log) &&
+    test -n "$rest" &&
+    test "$rest" -gt 0 && test "$rest" -lt 67108864 &&
+    cmp big/layer "rangestore/blobs/sha256/${layer#sha256:}" &&
+    kiln verify big:1.0.0 --key k.pub --store rangestore >/dev/null
+'
+
+test_expect_success 'SIGINT during a pull: nothing enters the store, nothing is left in its temp area' '
+    KILN_STORE=$TEST_DIR/intr make_image base 1.0.0 intr >/dev/null &&
+    before=$(KILN_STORE=$TEST_DIR/intr store_digest) &&
+    layer=$(jq -r ".layers[0].digest" big/manifest.json) &&
+    proxy=$(free_port) &&
+    start_drop_proxy hold "$proxy" "$PORT" 1 stall "GET /v2/big/blobs/$layer" &&
+    { "$KILN_BIN" pull "127.0.0.1:$proxy/big:1.0.0" --key k.pub --insecure --store intr >intr.out 2>intr.err & } &&
+    pid=$! &&
+    timeout 60 sh -c "until [ -f hold.dropped ]; do sleep 0.1; done" &&
+    test -n "$(ls intr/.kiln/tmp)" &&
+    kill -INT "$pid" &&
+    rc=0 &&
+    { wait "$pid" || rc=$?; } &&
+    touch hold.go &&
+    test "$rc" -eq 130 &&
+    test_grep "interrupted; nothing was written" intr.err &&
+    test -z "$(ls intr/.kiln/tmp)" &&
+    test "$(KILN_STORE=$TEST_DIR/intr store_digest)" = "$before"
+'
+
 # A fake registry: answers from files in ./fake (PATH.body, PATH.type).
 start_fake_registry() {
     cat >"$TEST_DIR/fake.py" <<'EOF' &&

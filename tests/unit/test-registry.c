@@ -218,6 +218,47 @@ static void test_creds_store(void)
     is_int(registry_host_parse("", 0, &r, &err), KILN_EINVAL, "an empty host is refused");
 }
 
+static void test_creds_helper(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    const char *cfg = "{\"credHelpers\":{\"https://reg.example:5000\":\"ecr-login\"},\"credsStore\":\"desktop\"}";
+    fs_write_atomic("helpers.json", cfg, strlen(cfg), 0600, NULL);
+    const char *files[] = { "missing.json", "helpers.json" };
+    char *helper = NULL;
+    is_int(registry_creds_helper(files, 2, "reg.example:5000", &helper, &err), 1, "credHelpers names the host's");
+    is_str(helper, "ecr-login", "its helper");
+    free(helper);
+    is_int(registry_creds_helper(files, 2, "other.example", &helper, &err), 1, "credsStore for the others");
+    is_str(helper, "desktop", "the store");
+    free(helper);
+    const char *none = "{\"auths\":{}}";
+    fs_write_atomic("none.json", none, strlen(none), 0600, NULL);
+    const char *nonef[] = { "none.json" };
+    is_int(registry_creds_helper(nonef, 1, "h", &helper, &err), 0, "no helper named");
+    ok(helper == NULL, "and none returned");
+    const char *evil = "{\"credsStore\":\"../x\"}";
+    fs_write_atomic("evil.json", evil, strlen(evil), 0600, NULL);
+    const char *evilf[] = { "evil.json" };
+    is_int(registry_creds_helper(evilf, 1, "h", &helper, &err), KILN_EINVAL, "a helper name with a '/' is refused");
+    has_str(err.msg, "evil.json", "naming the file");
+
+    char *user = NULL, *pass = NULL;
+    const char *ans = "{\"ServerURL\":\"h\",\"Username\":\"u\",\"Secret\":\"s:x\"}\n";
+    is_int(registry_creds_helper_answer("t", 0, ans, strlen(ans), &user, &pass, &err), 1, "an answer is read");
+    is_str(user, "u", "its Username");
+    is_str(pass, "s:x", "its Secret");
+    free(user);
+    free(pass);
+    const char *nf = "credentials not found in native keychain\n";
+    is_int(registry_creds_helper_answer("t", 1, nf, strlen(nf), &user, &pass, &err), 0, "not found is no credentials");
+    const char *locked = "locked\nmore";
+    is_int(registry_creds_helper_answer("t", 2, locked, strlen(locked), &user, &pass, &err), KILN_EFAIL,
+           "another failure is an error");
+    has_str(err.msg, "docker-credential-t' failed (exit 2): locked", "naming the helper, its status and its first line");
+    is_int(registry_creds_helper_answer("t", 0, "{}", 2, &user, &pass, &err), KILN_EFAIL, "an answer without Secret");
+    ok(user == NULL && pass == NULL, "leaves nothing");
+}
+
 int main(void)
 {
     tap_tmpdir();
@@ -227,5 +268,6 @@ int main(void)
     test_error_body();
     test_creds();
     test_creds_store();
+    test_creds_helper();
     return tap_done();
 }
