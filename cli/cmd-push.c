@@ -95,13 +95,13 @@ CLI_COMMAND(push)
     }
     _cleanup_free_ char *where = xasprintf("%s/%s:%s", dest.host, dest.repo, res.tag);
     if (ctx->json) {
-        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "ref", ref, "destination", where, "tag",
+        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I}", "ref", ref, "destination", where, "tag",
                               res.tag, "digest", res.digest, "blobs_pushed", (json_int_t)res.blobs_pushed,
                               "blobs_mounted", (json_int_t)res.blobs_mounted, "blobs_skipped",
                               (json_int_t)res.blobs_skipped, "bytes_pushed", (json_int_t)res.bytes_pushed,
                               "manifests_pushed", (json_int_t)res.manifests_pushed, "referrers_pushed",
                               (json_int_t)res.referrers_pushed, "referrers",
-                              res.referrers_api ? "api" : "tag");
+                              res.referrers_api ? "api" : "tag", "referrers_settle_ms", (json_int_t)res.settle_ms);
         cli_print_json(j);
     } else {
         printf("pushed %s to %s (%s): %llu blobs sent (%llu bytes), %llu mounted, %llu already there, "

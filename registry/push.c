@@ -647,6 +647,8 @@ static int fallback_update(struct push *p, const char *subject, struct kiln_err 
         struct timespec ts = { FALLBACK_SETTLE_MS / 1000, (FALLBACK_SETTLE_MS % 1000) * 1000000L };
         while (r == 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
+        if (r == 0)
+            p->res->settle_ms += FALLBACK_SETTLE_MS;
     }
     json_decref(mine);
     return r;

@@ -180,6 +180,7 @@ struct registry_push_result {
     uint64_t manifests_pushed, referrers_pushed;
     int referrers_api;            /* 1 the registry has the referrers API, 0 the fallback tag was used */
     uint64_t blobs_mounted;       /* of blobs_pushed, the ones mounted from o->mount_from, not sent */
+    uint64_t settle_ms;           /* time spent waiting before reading the referrers tag back */
 };
 
 /* Pushes the image ref (a store reference: NAME, NAME:VERSION, NAME:CHANNEL,
