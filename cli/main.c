@@ -33,11 +33,11 @@ const struct cli_command cli_commands[] = {
       "kiln export REF --format oci|oci-archive|docker-archive|tar|qcow2|raw|containerdisk\n"
       "                --output PATH [--force] [--store DIR] [--json]" },
     { "push", cmd_push, "push an image and its signatures to an OCI registry",
-      "kiln push REF [http[s]://]HOST[:PORT]/REPO[:TAG] [--jobs N] [--ca-file PEM] [--insecure]\n"
-      "                [--store DIR] [--json]" },
+      "kiln push REF [http[s]://]HOST[:PORT]/REPO[:TAG] [--jobs N] [--mount-from REPO ...] [--ca-file PEM]\n"
+      "                [--insecure] [--store DIR] [--json]" },
     { "pull", cmd_pull, "pull an image from an OCI registry, verified before it enters the store",
       "kiln pull [http[s]://]HOST[:PORT]/REPO[:TAG][@sha256:HEX] --key PUB [--key PUB2 ...]\n"
-      "                [--allow-downgrade] [--ca-file PEM] [--insecure] [--store DIR] [--json]" },
+      "                [--allow-downgrade] [--jobs N] [--ca-file PEM] [--insecure] [--store DIR] [--json]" },
     { "login", cmd_login, "check registry credentials, then save them for push and pull",
       "kiln login [http[s]://]HOST[:PORT] [--username USER] [--password-stdin] [--ca-file PEM] [--insecure]\n"
       "                [--json]" },
