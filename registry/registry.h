@@ -20,11 +20,12 @@
  *
  * Push (registry_push): the image's blobs first (HEAD skips the ones the
  * registry has; one that another repository named in mount_from has is
- * mounted from there; a blob up to chunk_size goes up in one PUT, a larger one in
- * PATCH chunks that resume from the registry's Range after a dropped
+ * mounted from there; a blob up to chunk_size goes up in one PUT, a larger
+ * one in PATCH chunks that resume from the registry's Range after a dropped
  * connection, waiting for a registry that is being restarted), `jobs`
- * transfers at a time, each streamed from the store in constant memory; then its manifests bottom-up (an index's children before
- * the index), the top one tagged; then every referrer (signatures,
+ * transfers at a time, each streamed from the store in constant memory;
+ * then its manifests bottom-up (an index's children before the index), the
+ * top one tagged; then every referrer (signatures,
  * provenance) of each of them: through the referrers API when the registry
  * has it, else listed in the index tagged "sha256-<hex of the subject>",
  * re-read after each write so that concurrent pushers do not lose entries.
