@@ -50,6 +50,7 @@ test_expect_success 'push 2 GiB in constant memory; the registry killed mid-push
     start_registry plain "$PORT" &&
     wait "$pushpid" &&
     jq -e --arg d "$(cat huge.digest)" ".digest == \$d and .bytes_pushed >= $SIZE" push.json &&
+    say "push: peak RSS $(tail -n1 push.rss) KB" &&
     test "$(tail -n1 push.rss)" -lt "$RSS_LIMIT_KB" &&
     grep -q "GET /v2/huge/blobs/uploads/" plain.log &&
     test "$(grep -c "POST /v2/huge/blobs/uploads/" plain.log)" -eq "$(jq .blobs_pushed push.json)" &&
@@ -62,6 +63,7 @@ test_expect_success 'pull the 2 GiB image into an empty store in constant memory
     layer=$(cat huge.layer) &&
     /usr/bin/time -f %M -o pull.rss "$KILN_BIN" pull "$REG/huge:1.0.0" --key k.pub --insecure --store pulled --json >pull.json &&
     jq -e --arg d "$(cat huge.digest)" ".digest == \$d and .bytes_fetched >= $SIZE" pull.json &&
+    say "pull: peak RSS $(tail -n1 pull.rss) KB" &&
     test "$(tail -n1 pull.rss)" -lt "$RSS_LIMIT_KB" &&
     test "$(stat -c %s "pulled/blobs/sha256/${layer#sha256:}")" = "$SIZE" &&
     cmp "pulled/blobs/sha256/${layer#sha256:}" huge/disk &&
