@@ -83,6 +83,7 @@ struct build_opts {
     enum recipe_compression compression;
     struct tree_limits limits;    /* hostile-input limits for bases */
     const char *cache_dir;        /* for downloaded bases (debian); NULL = none */
+    int no_cache;                 /* bypass the build cache (builder/cache.h): no lookup, no entries */
 };
 
 /* One stored output, as the output_*_run functions describe it. */
@@ -105,6 +106,7 @@ struct build_result {
     struct output_desc *outputs;  /* owned, n_outputs */
     size_t n_outputs;
     json_t *record;               /* the build record (own reference) */
+    int cached;                   /* every output came from the build cache */
 };
 
 /* Runs the whole pipeline up to held blobs.  On failure everything is

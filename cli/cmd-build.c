@@ -33,7 +33,7 @@ DEFINE_CLEANUP(struct recipe, recipe_free)
 DEFINE_CLEANUP(struct store, store_close)
 DEFINE_CLEANUP(struct signing_key, signing_key_free)
 
-enum { OPT_VERSION = 1, OPT_CHANNEL, OPT_FORCE, OPT_SIGN, OPT_COMPRESSION, OPT_CONTEXT };
+enum { OPT_VERSION = 1, OPT_CHANNEL, OPT_FORCE, OPT_SIGN, OPT_COMPRESSION, OPT_CONTEXT, OPT_NO_CACHE };
 
 /* The build's cleanup on SIGINT/SIGTERM/SIGHUP.  It does not claim that
  * nothing was written: the signal may come after the image was published. */
@@ -116,6 +116,7 @@ CLI_COMMAND(build)
         { "sign", required_argument, NULL, OPT_SIGN },
         { "compression", required_argument, NULL, OPT_COMPRESSION },
         { "context", required_argument, NULL, OPT_CONTEXT },
+        { "no-cache", no_argument, NULL, OPT_NO_CACHE },
         { 0 },
     };
     const char *version = NULL, *channel = NULL, *sign = NULL;
@@ -154,6 +155,9 @@ CLI_COMMAND(build)
             break;
         case OPT_CONTEXT:
             contexts[n_contexts++] = optarg;
+            break;
+        case OPT_NO_CACHE:
+            bo.no_cache = 1;
             break;
         default:
             return cli_usage_error("build", "unknown option");
