@@ -26,6 +26,9 @@ static int tree_point(const struct build_ctx *ctx, const struct build_plan *plan
     enum recipe_base_kind bk = ctx->recipe->base.kind;
     if (s->kind == PLAN_BASE && (bk == BASE_DEBIAN || bk == BASE_DISK))
         return 1;
+    /* The tree the guest stage starts from: a changed `run` reruns from there. */
+    if (i + 1 < plan->n && plan->steps[i + 1].kind == PLAN_GUEST)
+        return 1;
     /* The tree the outputs start from, unless the guest stage made a disk
      * (the disk outputs need it and it is not kept). */
     if (i + 1 < plan->n && plan->steps[i + 1].kind == PLAN_OUTPUT)
@@ -100,16 +103,35 @@ int build_cache_restore(struct build_ctx *ctx, const struct build_plan *plan, si
     return 0;
 }
 
+static int sink_held(void *ud, const void *data, size_t len, struct kiln_err *err)
+{
+    return build_blob_write(ud, data, len, err);
+}
+
 void build_cache_save_tree(struct build_ctx *ctx, const struct build_plan *plan, size_t i)
 {
     const struct plan_step *s = &plan->steps[i];
     if (!ctx->cache || !s->key[0] || !tree_point(ctx, plan, i) || cache_has(ctx->cache, s->key))
         return;
-    json_t *state = ctx_state(ctx);
+    /* The tree's tar is held with the build's blobs and listed once published. */
+    struct build_blob_writer *w = NULL;
     struct kiln_err err = KILN_ERR_INIT;
-    if (cache_put_tree(ctx->cache, s->key, plan_step_name(s->kind), ctx->tree, state, &err) < 0)
+    char digest[DIGEST_STR_SIZE];
+    uint64_t size = 0;
+    int r = build_blob_begin(ctx, &w, &err);
+    if (r == 0 && (r = tree_write_tar(ctx->tree, sink_held, w, &err)) < 0)
+        build_blob_cancel(w);
+    else if (r == 0)
+        r = build_blob_end(w, digest, &size, &err);
+    if (r < 0) {
         kiln_log(KILN_LOG_WARN, "cache: step %zu (%s) not stored: %s", i + 1, plan_step_name(s->kind), err.msg);
-    json_decref(state);
+        return;
+    }
+    if (!ctx->cache_pending)
+        ctx->cache_pending = json_array();
+    json_array_append_new(ctx->cache_pending, json_pack("{s:s,s:s,s:s,s:I,s:o}", "key", s->key, "step",
+                                                        plan_step_name(s->kind), "tar", digest, "size",
+                                                        (json_int_t)size, "state", ctx_state(ctx)));
 }
 
 /* Fills *out from an output state (strings borrowed from state, kept alive in ctx). */
@@ -215,26 +237,34 @@ void build_cache_note_output(struct build_ctx *ctx, const struct plan_step *s, c
                           (json_int_t)out->size, "content_size", (json_int_t)out->content_size);
     json_t *state = ctx_state(ctx);
     json_object_set_new(state, "output", o);
-    if (!ctx->cache_outputs)
-        ctx->cache_outputs = json_array();
-    json_array_append_new(ctx->cache_outputs, json_pack("{s:s,s:o}", "key", s->key, "state", state));
+    if (!ctx->cache_pending)
+        ctx->cache_pending = json_array();
+    json_array_append_new(ctx->cache_pending, json_pack("{s:s,s:o}", "key", s->key, "state", state));
 }
 
 void build_cache_published(struct build_ctx *ctx)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(ctx->cache_outputs, i, e) {
+    json_array_foreach(ctx->cache_pending, i, e) {
+        const char *key = json_string_value(json_object_get(e, "key"));
         json_t *state = json_object_get(e, "state");
-        json_t *o = json_object_get(state, "output");
-        /* The file manifest the index names, known once every output ran. */
-        if (ctx->files_digest[0])
-            json_object_set_new(state, "files_digest", json_string(ctx->files_digest));
         struct kiln_err err = KILN_ERR_INIT;
-        if (cache_put_output(ctx->cache, json_string_value(json_object_get(e, "key")),
-                             json_string_value(json_object_get(o, "media_type")),
-                             json_string_value(json_object_get(o, "digest")),
-                             (uint64_t)json_integer_value(json_object_get(o, "size")), state, &err) < 0)
-            kiln_log(KILN_LOG_WARN, "cache: output %zu not stored: %s", i + 1, err.msg);
+        int r;
+        if (json_object_get(e, "tar")) {
+            r = cache_put_tree(ctx->cache, key, json_string_value(json_object_get(e, "step")),
+                               json_string_value(json_object_get(e, "tar")),
+                               (uint64_t)json_integer_value(json_object_get(e, "size")), state, &err);
+        } else {
+            json_t *o = json_object_get(state, "output");
+            /* The file manifest the index names, known once every output ran. */
+            if (ctx->files_digest[0])
+                json_object_set_new(state, "files_digest", json_string(ctx->files_digest));
+            r = cache_put_output(ctx->cache, key, json_string_value(json_object_get(o, "media_type")),
+                                 json_string_value(json_object_get(o, "digest")),
+                                 (uint64_t)json_integer_value(json_object_get(o, "size")), state, &err);
+        }
+        if (r < 0)
+            kiln_log(KILN_LOG_WARN, "cache: entry %.12s not stored: %s", key, err.msg);
     }
 }

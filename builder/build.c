@@ -183,7 +183,7 @@ static void ctx_free(struct build_ctx *ctx)
     json_decref(ctx->inputs);
     json_decref(ctx->base_config);
     cache_free(ctx->cache);
-    json_decref(ctx->cache_outputs);
+    json_decref(ctx->cache_pending);
     json_decref(ctx->cache_keep);
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);

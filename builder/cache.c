@@ -313,11 +313,6 @@ int cache_get_output(struct cache *c, const char *key, json_t **state, char **wh
 
 /* ---- writing entries ---------------------------------------------------- */
 
-static int sink_blob(void *ud, const void *data, size_t len, struct kiln_err *err)
-{
-    return store_blob_write(ud, data, len, err);
-}
-
 static json_t *desc_json(const char *mt, const char *digest, uint64_t size)
 {
     return json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest", digest, "size", (json_int_t)size);
@@ -383,24 +378,12 @@ static int put_entry(struct cache *c, const char *key, const char *step, json_t 
     return 0;
 }
 
-int cache_put_tree(struct cache *c, const char *key, const char *step, struct tree *t, json_t *state,
-                   struct kiln_err *err)
+int cache_put_tree(struct cache *c, const char *key, const char *step, const char *tar_digest, uint64_t tar_size,
+                   json_t *state, struct kiln_err *err)
 {
-    struct store_blob_writer *w = NULL;
-    int r = store_blob_begin(c->st, &w, err);
-    if (r < 0)
-        return r;
-    if ((r = tree_write_tar(t, sink_blob, w, err)) < 0) {
-        store_blob_abort(w);
-        return r;
-    }
-    char tdig[DIGEST_STR_SIZE];
-    uint64_t tsize = 0;
-    if ((r = store_blob_commit(w, NULL, tdig, &tsize, err)) < 0)
-        return r;
     json_t *layers = json_array();
-    json_array_append_new(layers, desc_json(OCI_MT_LAYER_TAR, tdig, tsize));
-    r = put_entry(c, key, step, state, layers, NULL, err);
+    json_array_append_new(layers, desc_json(OCI_MT_LAYER_TAR, tar_digest, tar_size));
+    int r = put_entry(c, key, step, state, layers, NULL, err);
     json_decref(layers);
     return r;
 }

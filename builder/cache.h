@@ -29,8 +29,10 @@
  * it is dropped from index.json, its bad blobs are deleted (so the rebuild
  * stores good ones again) and cache_get_*() says so through *why.
  *
- * Writing: blobs are committed before the index transaction that lists them,
- * so an interrupted build leaves the cache as it was or with whole entries.
+ * Writing: blobs are in the store before the index transaction that lists
+ * them, so a killed writer leaves the cache as it was or with whole entries.
+ * A build writes its entries only once it is published (its blobs held until
+ * then, builder/ctx.h): a failed or interrupted build changes nothing.
  *
  * Ownership: struct cache is the caller's (cache_open/cache_free); it borrows
  * the store.  JSON returned through out-parameters is a new reference. */
@@ -74,9 +76,10 @@ int cache_has(const struct cache *c, const char *key);
  * says why a listed entry was not used: caller frees it), < 0 on failure. */
 int cache_get_tree(struct cache *c, const char *key, const char *scratch, const struct tree_limits *limits,
                    struct tree **tree, json_t **state, char **why, struct kiln_err *err);
-/* Stores the tree and state (borrowed) under key, for step (its name). */
-int cache_put_tree(struct cache *c, const char *key, const char *step, struct tree *t, json_t *state,
-                   struct kiln_err *err);
+/* Lists a tree state under key, for step (its name): the tree's tar, already
+ * in the store, and the state (borrowed). */
+int cache_put_tree(struct cache *c, const char *key, const char *step, const char *tar_digest, uint64_t tar_size,
+                   json_t *state, struct kiln_err *err);
 
 /* An output: 1 with *state (as given to cache_put_output) when every blob of
  * the entry checks, 0 on a miss (*why as above), < 0 on failure. */

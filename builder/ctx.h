@@ -37,7 +37,7 @@ struct build_ctx {
     char rootfs_digest[DIGEST_STR_SIZE]; /* the uncompressed rootfs tar, when an oci output stored it */
     uint64_t rootfs_size;
     struct cache *cache;          /* the build cache (builder/cache.h), NULL with --no-cache; owned */
-    json_t *cache_outputs;        /* outputs to list in the cache once published: [{key, state}] */
+    json_t *cache_pending;        /* entries to list in the cache once published (build-cache.c) */
     json_t *cache_keep;           /* cached states whose strings res->outputs points into */
 
     /* blobs written but not committed */
