@@ -111,7 +111,7 @@ static int sink_held(void *ud, const void *data, size_t len, struct kiln_err *er
 void build_cache_save_tree(struct build_ctx *ctx, const struct build_plan *plan, size_t i)
 {
     const struct plan_step *s = &plan->steps[i];
-    if (!ctx->cache || !s->key[0] || !tree_point(ctx, plan, i) || cache_has(ctx->cache, s->key))
+    if (!ctx->cache || !s->key[0] || !tree_point(ctx, plan, i) || cache_has_local(ctx->cache, s->key))
         return;
     /* The tree's tar is held with the build's blobs and listed once published. */
     struct build_blob_writer *w = NULL;

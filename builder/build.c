@@ -379,6 +379,9 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
     if (!opts->no_cache) {
         if ((rc = cache_open(st, &ctx->cache, err)) < 0)
             goto fail;
+        if (opts->shared_cache && (rc = cache_set_remote(ctx->cache, opts->shared_cache, opts->shared_cache_plain_http,
+                                                         opts->shared_cache_conn, err)) < 0)
+            goto fail;
         cache_prehash(r, plan);
         if (build_cache_all_outputs(ctx, plan, res))
             goto outputs_done;

@@ -74,6 +74,7 @@
 struct build_ctx;
 struct publish_ref;  /* signing/publish.h */
 struct signing_key;  /* signing/signing.h */
+struct registry_opts; /* registry/registry.h */
 
 struct build_opts {
     const char *scratch_parent;   /* the scratch directory is created here ($TMPDIR) */
@@ -84,6 +85,9 @@ struct build_opts {
     struct tree_limits limits;    /* hostile-input limits for bases */
     const char *cache_dir;        /* for downloaded bases (debian); NULL = none */
     int no_cache;                 /* bypass the build cache (builder/cache.h): no lookup, no entries */
+    const char *shared_cache;     /* [http[s]://]REGISTRY/REPO: the shared build cache, or NULL */
+    int shared_cache_plain_http;  /* reach it over plain HTTP */
+    const struct registry_opts *shared_cache_conn; /* its CA file and credentials (with shared_cache) */
 };
 
 /* One stored output, as the output_*_run functions describe it. */

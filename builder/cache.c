@@ -14,7 +14,9 @@
 #include "common/hash.h"
 #include "common/timefmt.h"
 #include "images/manifest.h"
+#include "common/log.h"
 #include "images/ref.h"
+#include "registry/registry.h"
 #include "common/banned.h"
 
 #define CACHE_ANN_TIME "dev.kiln.cache.time"
@@ -22,6 +24,10 @@
 struct cache {
     struct store *st;
     json_t *entries; /* key -> index.json entry (the snapshot) */
+    /* the shared cache, or none (remote.host NULL) */
+    struct registry_ref remote;
+    struct registry_push_opts push;
+    json_t *remote_misses; /* keys the shared cache does not have */
 };
 
 DEFINE_CLEANUP(struct oci_manifest, oci_manifest_free)
@@ -58,12 +64,95 @@ void cache_free(struct cache *c)
     if (!c)
         return;
     json_decref(c->entries);
+    json_decref(c->remote_misses);
+    registry_ref_release(&c->remote);
     free(c);
 }
 
-int cache_has(const struct cache *c, const char *key)
+int cache_set_remote(struct cache *c, const char *dest, int plain_http, const struct registry_opts *conn,
+                     struct kiln_err *err)
+{
+    struct registry_ref r;
+    int rc = registry_ref_parse(dest, plain_http, &r, err);
+    if (rc < 0)
+        return kiln_err_prefix(err, "--cache");
+    if (r.tag) {
+        registry_ref_release(&r);
+        return kiln_errf(err, KILN_EINVAL, "--cache '%s': give REGISTRY/REPO without a tag (each entry is "
+                                           "tagged with its key)", dest);
+    }
+    registry_ref_release(&c->remote);
+    c->remote = r;
+    c->push.conn = *conn;
+    c->push.jobs = 4;
+    c->remote_misses = json_object();
+    return 0;
+}
+
+static char *remote_tag(const char *key)
+{
+    return xasprintf("kiln-cache-%s", key);
+}
+
+/* Fetches the entry of key from the shared cache and lists it locally.
+ * 1 when it did, 0 when the shared cache has none or cannot give it. */
+static int remote_fetch(struct cache *c, const char *key)
+{
+    if (!c->remote.host || json_object_get(c->remote_misses, key))
+        return 0;
+    struct registry_ref src = c->remote;
+    _cleanup_free_ char *tag = remote_tag(key);
+    src.tag = tag;
+    char digest[DIGEST_STR_SIZE];
+    struct kiln_err err = KILN_ERR_INIT;
+    int r = registry_fetch_artifact(c->st, &src, &c->push.conn, digest, &err);
+    struct oci_manifest *ix = NULL;
+    if (r == 0 && (r = store_manifest_read(c->st, digest, -1, &ix, &err)) == 0) {
+        const char *k = json_string_value(json_object_get(ix->annotations, KILN_ANN_CACHE_KEY));
+        if (!ix->artifact_type || strcmp(ix->artifact_type, CACHE_ARTIFACT_TYPE) != 0 || !k || strcmp(k, key) != 0)
+            r = kiln_errf(&err, KILN_EVERIFY, "'%s:%s' is not the cache entry of key %.12s", c->remote.repo, tag,
+                          key);
+    }
+    if (r == 0) {
+        const char *step = json_string_value(json_object_get(ix->annotations, KILN_ANN_CACHE_STEP));
+        json_t *ann = json_pack("{s:s}", KILN_ANN_CACHE_STEP, step ? step : "?");
+        json_object_set_new(ann, CACHE_ANN_TIME, json_sprintf("%lld", (long long)time(NULL)));
+        struct store_txn *t = NULL;
+        if ((r = store_txn_begin(c->st, &t, &err)) == 0) {
+            if ((r = store_txn_put_cache(t, key, digest, ann, &err)) == 0)
+                r = store_txn_commit(t, &err);
+            else
+                store_txn_abort(t);
+        }
+        json_decref(ann);
+    }
+    oci_manifest_free(ix);
+    if (r < 0) {
+        if (r != KILN_ENOTFOUND)
+            kiln_log(KILN_LOG_WARN, "cache: shared cache %s/%s: %s", c->remote.host, c->remote.repo, err.msg);
+        json_object_set_new(c->remote_misses, key, json_true());
+        return 0;
+    }
+    kiln_log(KILN_LOG_INFO, "cache: entry %.12s fetched from %s/%s", key, c->remote.host, c->remote.repo);
+    json_object_set_new(c->entries, key, json_pack("{s:s,s:s}", "mediaType", OCI_MT_INDEX, "digest", digest));
+    /* the entry's size, as a descriptor needs it */
+    _cleanup_free_ char *p = store_blob_path(c->st, digest);
+    struct stat sb;
+    if (p && stat(p, &sb) == 0)
+        json_object_set_new(json_object_get(c->entries, key), "size", json_integer(sb.st_size));
+    return 1;
+}
+
+int cache_has_local(const struct cache *c, const char *key)
 {
     return key && key[0] && json_object_get(c->entries, key) != NULL;
+}
+
+int cache_has(struct cache *c, const char *key)
+{
+    if (!key || !key[0])
+        return 0;
+    return json_object_get(c->entries, key) != NULL || remote_fetch(c, key);
 }
 
 /* ---- keys known early --------------------------------------------------- */
@@ -349,8 +438,9 @@ static int put_entry(struct cache *c, const char *key, const char *step, json_t 
     json_array_append_new(manifests, desc_json(OCI_MT_MANIFEST, mdig, msize));
     if (extra)
         json_array_append(manifests, extra);
-    json_t *ix = json_pack("{s:i,s:s,s:s,s:o}", "schemaVersion", 2, "mediaType", OCI_MT_INDEX, "artifactType",
-                           CACHE_ARTIFACT_TYPE, "manifests", manifests);
+    json_t *ix = json_pack("{s:i,s:s,s:s,s:o,s:{s:s,s:s}}", "schemaVersion", 2, "mediaType", OCI_MT_INDEX,
+                           "artifactType", CACHE_ARTIFACT_TYPE, "manifests", manifests, "annotations",
+                           KILN_ANN_CACHE_KEY, key, KILN_ANN_CACHE_STEP, step);
     r = put_json(c->st, ix, idig, &isize, err);
     json_decref(ix);
     if (r < 0)
@@ -375,6 +465,15 @@ static int put_entry(struct cache *c, const char *key, const char *step, json_t 
     if ((r = store_txn_commit(t, err)) < 0)
         return r;
     json_object_set_new(c->entries, key, desc_json(OCI_MT_INDEX, idig, isize));
+    if (!c->remote.host)
+        return 0;
+    struct registry_ref dest = c->remote;
+    _cleanup_free_ char *tag = remote_tag(key);
+    dest.tag = tag;
+    struct registry_push_result res;
+    if ((r = registry_push_artifact(c->st, OCI_MT_INDEX, idig, isize, &dest, &c->push, &res, err)) < 0)
+        return kiln_err_prefix(err, "shared cache %s/%s", c->remote.host, c->remote.repo);
+    registry_push_result_release(&res);
     return 0;
 }
 

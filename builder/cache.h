@@ -68,8 +68,25 @@ void cache_free(struct cache *c);
  * then reports the problem).  No effect on other bases. */
 void cache_prehash(const struct recipe *r, struct build_plan *p);
 
-/* 1 if an entry is listed under key (not yet checked). */
-int cache_has(const struct cache *c, const char *key);
+/* The shared cache: dest is [http[s]://]REGISTRY/REPO (no tag); conn is
+ * copied (its strings borrowed: they must outlive c).  Every entry stored
+ * from now on is also pushed there, as an OCI artifact (the entry's index and
+ * every blob it reaches) tagged "kiln-cache-<key>"; an entry missing locally
+ * is looked for there and fetched (each blob checked against its digest,
+ * the index's dev.kiln.cache.key against the key) and listed locally before
+ * it is used, checked as a local one.  A registry that cannot be reached or
+ * lacks an entry is a miss (reported when it is not a plain 404).  Whoever
+ * can push to REPO decides what a key gives: use a repository that only
+ * trusted builders write to. */
+struct registry_opts;
+int cache_set_remote(struct cache *c, const char *dest, int plain_http, const struct registry_opts *conn,
+                     struct kiln_err *err);
+
+/* 1 if an entry is listed under key (not yet checked); with a shared cache,
+ * an entry missing locally is fetched from it first. */
+int cache_has(struct cache *c, const char *key);
+/* 1 if an entry is listed under key in the store (the shared cache is not asked). */
+int cache_has_local(const struct cache *c, const char *key);
 
 /* A tree state: returns 1 with *tree (a new tree in scratch, devices allowed
  * as in the guest's output) and *state on a hit, 0 on a miss (*why, if set,

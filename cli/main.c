@@ -11,7 +11,8 @@
 const struct cli_command cli_commands[] = {
     { "build", cmd_build, "bake a recipe into images in the store",
       "kiln build RECIPE [--store DIR] [--version V|auto] [--channel NAME] [--force]\n"
-      "                  [--sign KEY|-] [--compression gzip|zstd] [--context DIR]... [--no-cache]\n"
+      "                  [--sign KEY|-] [--compression gzip|zstd] [--context DIR]...\n"
+      "                  [--no-cache | --cache [http[s]://]HOST[:PORT]/REPO [--cache-ca-file PEM] [--cache-insecure]]\n"
       "                  [--json] [--quiet] [--verbose]" },
     { "check", cmd_check, "validate a recipe and print it normalised",
       "kiln check RECIPE... [--context DIR]... [--json]" },

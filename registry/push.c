@@ -608,25 +608,16 @@ static void push_release(struct push *p)
 
 static int push_referrers(struct push *p, struct kiln_err *err);
 
-static int run(struct push *p, const char *ref, const struct registry_ref *dest, struct kiln_err *err)
+/* Pushes root and everything it reaches, root tagged tag; with referrers,
+ * also every referrer of its manifests. */
+static int push_root(struct push *p, const struct oci_desc *root, const char *tag, int referrers,
+                     const struct registry_ref *dest, struct kiln_err *err)
 {
-    struct store_image *img = NULL;
-    int r = store_resolve(p->st, ref, &img, err);
-    if (r < 0)
-        return r;
-    struct oci_desc root = { .media_type = img->media_type, .digest = img->digest, .size = (int64_t)img->size };
-    const char *tag = dest->tag ? dest->tag : img->version;
-    if (!registry_tag_valid(tag))
-        r = kiln_errf(err, KILN_EINVAL, "version '%s' of '%s' is not a valid registry tag; give DEST a tag", tag,
-                      ref);
-    if (r == 0) {
-        p->res->tag = xstrdup(tag);
-        snprintf(p->res->digest, sizeof(p->res->digest), "%s", img->digest);
-        struct collect c = { p, &p->manifests };
-        r = store_walk(p->st, &root, 0, collect_cb, &c, err);
-    }
-    store_image_free(img);
-    if (r == 0)
+    p->res->tag = xstrdup(tag);
+    snprintf(p->res->digest, sizeof(p->res->digest), "%s", root->digest);
+    struct collect c = { p, &p->manifests };
+    int r = store_walk(p->st, root, 0, collect_cb, &c, err);
+    if (r == 0 && referrers)
         r = collect_referrers(p, err);
     if (r == 0)
         r = reg_client_new(dest, &p->o->conn, &p->cl, err);
@@ -640,6 +631,23 @@ static int run(struct push *p, const char *ref, const struct registry_ref *dest,
     for (size_t i = p->manifests.n; r == 0 && i-- > 0;)
         r = manifest_put(p, &p->manifests.v[i], i == 0 ? p->res->tag : p->manifests.v[i].digest, err);
     return r == 0 ? push_referrers(p, err) : r;
+}
+
+static int run(struct push *p, const char *ref, const struct registry_ref *dest, struct kiln_err *err)
+{
+    struct store_image *img = NULL;
+    int r = store_resolve(p->st, ref, &img, err);
+    if (r < 0)
+        return r;
+    struct oci_desc root = { .media_type = img->media_type, .digest = img->digest, .size = (int64_t)img->size };
+    const char *tag = dest->tag ? dest->tag : img->version;
+    if (!registry_tag_valid(tag))
+        r = kiln_errf(err, KILN_EINVAL, "version '%s' of '%s' is not a valid registry tag; give DEST a tag", tag,
+                      ref);
+    if (r == 0)
+        r = push_root(p, &root, tag, 1, dest, err);
+    store_image_free(img);
+    return r;
 }
 
 /* The referrer manifests (their blobs are up), then the referrers tag of
@@ -746,6 +754,22 @@ int registry_push(struct store *st, const char *ref, const struct registry_ref *
     memset(res, 0, sizeof(*res));
     struct push p = { .st = st, .o = o, .res = res };
     int r = run(&p, ref, dest, err);
+    push_release(&p);
+    if (r < 0)
+        registry_push_result_release(res);
+    return r;
+}
+
+int registry_push_artifact(struct store *st, const char *media_type, const char *digest, uint64_t size,
+                           const struct registry_ref *dest, const struct registry_push_opts *o,
+                           struct registry_push_result *res, struct kiln_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    if (!dest->tag || !registry_tag_valid(dest->tag))
+        return kiln_errf(err, KILN_EINVAL, "pushing '%s' needs a valid tag", digest);
+    struct push p = { .st = st, .o = o, .res = res };
+    struct oci_desc root = { .media_type = (char *)media_type, .digest = (char *)digest, .size = (int64_t)size };
+    int r = push_root(&p, &root, dest->tag, 0, dest, err);
     push_release(&p);
     if (r < 0)
         registry_push_result_release(res);
