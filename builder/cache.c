@@ -28,6 +28,7 @@ struct cache {
     struct registry_ref remote;
     struct registry_push_opts push;
     json_t *remote_misses; /* keys the shared cache does not have */
+    int remote_down;       /* it could not be reached: not asked again in this build */
 };
 
 DEFINE_CLEANUP(struct oci_manifest, oci_manifest_free)
@@ -84,6 +85,11 @@ int cache_set_remote(struct cache *c, const char *dest, int plain_http, const st
     registry_ref_release(&c->remote);
     c->remote = r;
     c->push.conn = *conn;
+    /* A cache that does not answer must not hold the build up for long. */
+    if (!c->push.conn.max_attempts)
+        c->push.conn.max_attempts = 2;
+    if (!c->push.conn.max_retry_ms)
+        c->push.conn.max_retry_ms = 5000;
     c->push.jobs = 4;
     c->remote_misses = json_object();
     return 0;
@@ -98,7 +104,7 @@ static char *remote_tag(const char *key)
  * 1 when it did, 0 when the shared cache has none or cannot give it. */
 static int remote_fetch(struct cache *c, const char *key)
 {
-    if (!c->remote.host || json_object_get(c->remote_misses, key))
+    if (!c->remote.host || c->remote_down || json_object_get(c->remote_misses, key))
         return 0;
     struct registry_ref src = c->remote;
     _cleanup_free_ char *tag = remote_tag(key);
@@ -130,6 +136,8 @@ static int remote_fetch(struct cache *c, const char *key)
     if (r < 0) {
         if (r != KILN_ENOTFOUND)
             kiln_log(KILN_LOG_WARN, "cache: shared cache %s/%s: %s", c->remote.host, c->remote.repo, err.msg);
+        if (r == KILN_EFAIL)
+            c->remote_down = 1;
         json_object_set_new(c->remote_misses, key, json_true());
         return 0;
     }
@@ -465,14 +473,17 @@ static int put_entry(struct cache *c, const char *key, const char *step, json_t 
     if ((r = store_txn_commit(t, err)) < 0)
         return r;
     json_object_set_new(c->entries, key, desc_json(OCI_MT_INDEX, idig, isize));
-    if (!c->remote.host)
+    if (!c->remote.host || c->remote_down)
         return 0;
     struct registry_ref dest = c->remote;
     _cleanup_free_ char *tag = remote_tag(key);
     dest.tag = tag;
     struct registry_push_result res;
-    if ((r = registry_push_artifact(c->st, OCI_MT_INDEX, idig, isize, &dest, &c->push, &res, err)) < 0)
+    if ((r = registry_push_artifact(c->st, OCI_MT_INDEX, idig, isize, &dest, &c->push, &res, err)) < 0) {
+        if (r == KILN_EFAIL)
+            c->remote_down = 1;
         return kiln_err_prefix(err, "shared cache %s/%s", c->remote.host, c->remote.repo);
+    }
     registry_push_result_release(&res);
     return 0;
 }
