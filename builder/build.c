@@ -529,10 +529,11 @@ int build_publish(struct build_result *res, const struct publish_ref *ref, const
         };
         rc = publish_image(ctx->store, &req, version_out, err);
     }
-    if (rc == 0)
-        build_cache_published(ctx);
     pthread_mutex_unlock(&current_lock);
     free(blobs);
+    /* The cache entries come after the image (each listed whole, or not). */
+    if (rc == 0)
+        build_cache_published(ctx);
     return rc;
 }
 

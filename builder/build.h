@@ -21,6 +21,16 @@
  *                    build leaves index.json as it was.
  *   build_abort()    removes the held temp blobs and the scratch directory.
  *
+ * Cache.  Unless opts->no_cache, build_run() looks the plan's steps up in
+ * the build cache in the store (builder/cache.h; the cache points are in
+ * builder/build-cache.h): when every output is cached no step runs
+ * (build_result.cached), else the build starts from the furthest cached tree
+ * and takes each cached output as it is.  A cached result is the one the
+ * steps would give: the same digest, the same build record.  The entries of
+ * what a build made are listed after build_publish() succeeds; a no-op
+ * publish (every output cached, NAME:VERSION naming that digest already, no
+ * key, channel or auto version) writes nothing.
+ *
  * Reproducibility.  SOURCE_DATE_EPOCH is opts->source_date_epoch when set
  * (the CLI takes $SOURCE_DATE_EPOCH), else derived from the inputs: for a
  * base whose bytes are pinned (tarball, OCI image, disk, bootstrapped Debian)
