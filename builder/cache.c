@@ -361,7 +361,7 @@ int cache_get_tree(struct cache *c, const char *key, const char *scratch, const 
 
 struct verify_walk {
     const struct store *st;
-    const char *bad;
+    char bad[DIGEST_STR_SIZE]; /* the blob that did not check, "" if none */
 };
 
 static int verify_blob(const struct oci_desc *d, const struct oci_desc *parent, void *ud, struct kiln_err *err)
@@ -372,7 +372,7 @@ static int verify_blob(const struct oci_desc *d, const struct oci_desc *parent, 
         return 0; /* read and verified by the walk */
     int r = store_blob_verify(v->st, d->digest, d->size, err);
     if (r == KILN_EVERIFY)
-        v->bad = d->digest;
+        snprintf(v->bad, sizeof(v->bad), "%s", d->digest);
     return r;
 }
 
@@ -394,14 +394,13 @@ int cache_get_output(struct cache *c, const char *key, json_t **state, char **wh
         drop_entry(c, key, NULL);
         return 0;
     }
-    struct verify_walk v = { c->st, NULL };
+    struct verify_walk v = { c->st, "" };
     struct kiln_err er = KILN_ERR_INIT;
     int r = store_walk(c->st, &index->descs[1], 0, verify_blob, &v, &er);
     if (r < 0) {
         json_decref(st);
         *why = xasprintf("%s", er.msg);
-        _cleanup_free_ char *bad = v.bad ? xstrdup(v.bad) : NULL;
-        drop_entry(c, key, bad);
+        drop_entry(c, key, v.bad[0] ? v.bad : NULL);
         return 0;
     }
     *state = st;
