@@ -239,10 +239,14 @@ static void drop_entry(struct cache *c, const char *key, const char *bad_blob)
     json_object_del(c->entries, key);
 }
 
-/* The entry's index and its state manifest and state, verified.  1 on
- * success, 0 when the entry is unusable (*why set, entry dropped). */
-static int read_entry(struct cache *c, const char *key, struct oci_manifest **index, struct oci_manifest **sm,
-                      json_t **state, char **why)
+enum entry_kind { ENTRY_TREE, ENTRY_OUTPUT };
+
+/* The entry's index and its state manifest and state, verified, of the
+ * shape kind says (a tree: one layer; an output: its manifest next to the
+ * state).  1 on success, 0 when the entry is unusable (*why set, entry
+ * dropped). */
+static int read_entry(struct cache *c, const char *key, enum entry_kind kind, struct oci_manifest **index,
+                      struct oci_manifest **sm, json_t **state, char **why)
 {
     json_t *e = json_object_get(c->entries, key);
     struct kiln_err er = KILN_ERR_INIT;
@@ -286,6 +290,10 @@ static int read_entry(struct cache *c, const char *key, struct oci_manifest **in
         kiln_errf(&er, KILN_EINVAL, "cache state '%s' is not a JSON object", (*sm)->config.digest);
         goto corrupt_d;
     }
+    if (kind == ENTRY_TREE ? (*sm)->n_descs != 1 : (*index)->n_descs != 2) {
+        kiln_errf(&er, KILN_EINVAL, "cache entry '%.12s' holds no %s", key, kind == ENTRY_TREE ? "tree" : "output");
+        goto corrupt_d;
+    }
     oci_desc_release(&d);
     return 1;
 corrupt_d:
@@ -316,14 +324,8 @@ int cache_get_tree(struct cache *c, const char *key, const char *scratch, const 
     _cleanup_(oci_manifest_freep) struct oci_manifest *index = NULL;
     _cleanup_(oci_manifest_freep) struct oci_manifest *sm = NULL;
     json_t *st = NULL;
-    if (!read_entry(c, key, &index, &sm, &st, why))
+    if (!read_entry(c, key, ENTRY_TREE, &index, &sm, &st, why))
         return 0;
-    if (sm->n_descs != 1) {
-        json_decref(st);
-        *why = xasprintf("cache entry '%.12s' holds no tree", key);
-        drop_entry(c, key, NULL);
-        return 0;
-    }
     const struct oci_desc *layer = &sm->descs[0];
     struct tree_limits lim = *limits;
     lim.allow_devices = 1; /* our own output, as the guest stage's */
@@ -386,14 +388,8 @@ int cache_get_output(struct cache *c, const char *key, json_t **state, char **wh
     _cleanup_(oci_manifest_freep) struct oci_manifest *index = NULL;
     _cleanup_(oci_manifest_freep) struct oci_manifest *sm = NULL;
     json_t *st = NULL;
-    if (!read_entry(c, key, &index, &sm, &st, why))
+    if (!read_entry(c, key, ENTRY_OUTPUT, &index, &sm, &st, why))
         return 0;
-    if (index->n_descs != 2) {
-        json_decref(st);
-        *why = xasprintf("cache entry '%.12s' holds no output", key);
-        drop_entry(c, key, NULL);
-        return 0;
-    }
     struct verify_walk v = { c->st, "" };
     struct kiln_err er = KILN_ERR_INIT;
     int r = store_walk(c->st, &index->descs[1], 0, verify_blob, &v, &er);

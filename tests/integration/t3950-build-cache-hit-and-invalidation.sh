@@ -6,31 +6,11 @@
 # reads nor writes the cache.
 . "$(dirname "$0")/lib.sh"
 
-mkdir -p root/etc
-echo "root:x:0:0:root:/root:/bin/sh" >root/etc/passwd
-tar -C root -cf base.tar .
-echo "one" >payload.txt
+. "$KILN_SRC/tests/integration/cache-lib.sh"
+cache_setup
 
-cat >c.yaml <<'YAML'
-name: c
-version: 1.0.0
-base:
-  tarball:
-    path: base.tar
-files:
-  - src: payload.txt
-    dest: /srv/payload.txt
-hostname: c
-labels:
-  tier: a
-outputs: [oci, tar]
-YAML
-
-# build ARGS...: kiln build --verbose; the step lines in ./steps, the result in ./ref.
-build() {
-    kiln build c.yaml --verbose "$@" >ref 2>log &&
-    grep "^step " log | grep -v ": key " >steps
-}
+# build ARGS...: cache_build.
+build() { cache_build "$@"; }
 
 # entries: the number of cache entries in the store.
 entries() {

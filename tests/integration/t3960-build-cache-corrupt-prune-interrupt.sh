@@ -5,31 +5,12 @@
 # leaves the store and its cache as they were.
 . "$(dirname "$0")/lib.sh"
 
-mkdir -p root/etc tmp
+. "$KILN_SRC/tests/integration/cache-lib.sh"
+mkdir -p tmp
 export TMPDIR="$TEST_DIR/tmp"
-echo "root:x:0:0:root:/root:/bin/sh" >root/etc/passwd
-tar -C root -cf base.tar .
-echo "one" >payload.txt
+cache_setup
 
-cat >c.yaml <<'YAML'
-name: c
-version: 1.0.0
-base:
-  tarball:
-    path: base.tar
-files:
-  - src: payload.txt
-    dest: /srv/payload.txt
-hostname: c
-labels:
-  tier: a
-outputs: [oci, tar]
-YAML
-
-build() {
-    kiln build c.yaml --verbose "$@" >ref 2>log &&
-    grep "^step " log | grep -v ": key " >steps
-}
+build() { cache_build "$@"; }
 
 blob() { echo "$KILN_STORE/blobs/sha256/${1#sha256:}"; }
 
