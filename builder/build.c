@@ -3,6 +3,8 @@
  * build_publish() hands to publish_image(). */
 #include "builder/build.h"
 #include "builder/base.h"
+#include "builder/build-cache.h"
+#include "builder/cache.h"
 #include "builder/ctx.h"
 #include "builder/output.h"
 #include "builder/step.h"
@@ -180,6 +182,9 @@ static void ctx_free(struct build_ctx *ctx)
     free(ctx->guest_disk);
     json_decref(ctx->inputs);
     json_decref(ctx->base_config);
+    cache_free(ctx->cache);
+    json_decref(ctx->cache_pending);
+    json_decref(ctx->cache_keep);
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);
 }
@@ -371,8 +376,29 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
 
     size_t n_out = 0;
     res->outputs = xcalloc(r->n_outputs, sizeof(*res->outputs));
+    if (!opts->no_cache) {
+        if ((rc = cache_open(st, &ctx->cache, err)) < 0)
+            goto fail;
+        if (opts->shared_cache && (rc = cache_set_remote(ctx->cache, opts->shared_cache, opts->shared_cache_plain_http,
+                                                         opts->shared_cache_conn, err)) < 0)
+            goto fail;
+        cache_prehash(r, plan);
+        if (build_cache_all_outputs(ctx, plan, res))
+            goto outputs_done;
+    }
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_step *s = &plan->steps[i];
+        size_t last;
+        if (s->kind != PLAN_OUTPUT && build_cache_restore(ctx, plan, i, &last)) {
+            i = last;
+            continue;
+        }
+        if (s->kind == PLAN_OUTPUT && build_cache_output(ctx, s, &res->outputs[n_out])) {
+            kiln_log(KILN_LOG_INFO, "step %zu/%zu: %s: cached (key %.12s)", i + 1, plan->n,
+                     plan_step_name(s->kind), s->key);
+            n_out++;
+            continue;
+        }
         kiln_log(KILN_LOG_INFO, "step %zu/%zu: %s", i + 1, plan->n, plan_step_name(s->kind));
         ctx->step = s;
         size_t first_input = json_array_size(ctx->inputs);
@@ -402,17 +428,22 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
             rc = output_for(o->type)(ctx, o, &res->outputs[n_out], err);
             if (rc == 0)
                 res->outputs[n_out++].type = o->type;
+            if (rc == 0 && (rc = complete_step(ctx, plan, i, first_input, err)) == 0)
+                build_cache_note_output(ctx, s, &res->outputs[n_out - 1]);
             break;
         }
         }
-        if (rc == 0)
+        if (rc == 0 && s->kind != PLAN_OUTPUT)
             rc = complete_step(ctx, plan, i, first_input, err);
         if (rc < 0)
             goto fail;
         ctx->step = NULL;
+        build_cache_save_tree(ctx, plan, i);
         kiln_log(KILN_LOG_DEBUG, "step %zu/%zu: %s: key %s", i + 1, plan->n, plan_step_name(s->kind), s->key);
     }
     res->n_outputs = n_out;
+outputs_done:
+    n_out = res->n_outputs;
     if (n_out == 1) {
         memcpy(res->digest, res->outputs[0].digest, sizeof(res->digest));
         res->media_type = res->outputs[0].media_type;
@@ -447,6 +478,21 @@ int build_publish(struct build_result *res, const struct publish_ref *ref, const
     if (version_out)
         *version_out = NULL;
     struct build_ctx *ctx = res->ctx;
+    /* Every output came from the cache and NAME:VERSION names this digest
+     * already: there is nothing new to publish. */
+    if (res->cached && !ref->auto_version && !ref->channel && !key) {
+        struct store_image *img = NULL;
+        struct kiln_err ignore = KILN_ERR_INIT;
+        _cleanup_free_ char *name = xasprintf("%s:%s", ref->name, ref->version);
+        int same = store_resolve(ctx->store, name, &img, &ignore) == 0 && !strcmp(img->digest, res->digest);
+        store_image_free(img);
+        if (same) {
+            kiln_log(KILN_LOG_INFO, "%s is unchanged: nothing to publish", name);
+            if (version_out)
+                *version_out = xstrdup(ref->version);
+            return 0;
+        }
+    }
     /* build_emergency_cleanup() waits for current_lock: a signal does not
      * stop the publish half-way. */
     pthread_mutex_lock(&current_lock);
@@ -485,6 +531,9 @@ int build_publish(struct build_result *res, const struct publish_ref *ref, const
     }
     pthread_mutex_unlock(&current_lock);
     free(blobs);
+    /* The cache entries come after the image (each listed whole, or not). */
+    if (rc == 0)
+        build_cache_published(ctx);
     return rc;
 }
 

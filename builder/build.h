@@ -21,6 +21,16 @@
  *                    build leaves index.json as it was.
  *   build_abort()    removes the held temp blobs and the scratch directory.
  *
+ * Cache.  Unless opts->no_cache, build_run() looks the plan's steps up in
+ * the build cache in the store (builder/cache.h; the cache points are in
+ * builder/build-cache.h): when every output is cached no step runs
+ * (build_result.cached), else the build starts from the furthest cached tree
+ * and takes each cached output as it is.  A cached result is the one the
+ * steps would give: the same digest, the same build record.  The entries of
+ * what a build made are listed after build_publish() succeeds; a no-op
+ * publish (every output cached, NAME:VERSION naming that digest already, no
+ * key, channel or auto version) writes nothing.
+ *
  * Reproducibility.  SOURCE_DATE_EPOCH is opts->source_date_epoch when set
  * (the CLI takes $SOURCE_DATE_EPOCH), else derived from the inputs: for a
  * base whose bytes are pinned (tarball, OCI image, disk, bootstrapped Debian)
@@ -74,6 +84,7 @@
 struct build_ctx;
 struct publish_ref;  /* signing/publish.h */
 struct signing_key;  /* signing/signing.h */
+struct registry_opts; /* registry/registry.h */
 
 struct build_opts {
     const char *scratch_parent;   /* the scratch directory is created here ($TMPDIR) */
@@ -83,6 +94,10 @@ struct build_opts {
     enum recipe_compression compression;
     struct tree_limits limits;    /* hostile-input limits for bases */
     const char *cache_dir;        /* for downloaded bases (debian); NULL = none */
+    int no_cache;                 /* bypass the build cache (builder/cache.h): no lookup, no entries */
+    const char *shared_cache;     /* [http[s]://]REGISTRY/REPO: the shared build cache, or NULL */
+    int shared_cache_plain_http;  /* reach it over plain HTTP */
+    const struct registry_opts *shared_cache_conn; /* its CA file and credentials (with shared_cache) */
 };
 
 /* One stored output, as the output_*_run functions describe it. */
@@ -105,6 +120,7 @@ struct build_result {
     struct output_desc *outputs;  /* owned, n_outputs */
     size_t n_outputs;
     json_t *record;               /* the build record (own reference) */
+    int cached;                   /* every output came from the build cache */
 };
 
 /* Runs the whole pipeline up to held blobs.  On failure everything is

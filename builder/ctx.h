@@ -19,6 +19,7 @@
 #include "tree/tree.h"
 
 struct plan_step;
+struct cache;
 
 struct build_ctx {
     const struct recipe *recipe;
@@ -35,6 +36,9 @@ struct build_ctx {
     int sysprep_verified;         /* the guest stage checked the sysprep post-condition */
     char rootfs_digest[DIGEST_STR_SIZE]; /* the uncompressed rootfs tar, when an oci output stored it */
     uint64_t rootfs_size;
+    struct cache *cache;          /* the build cache (builder/cache.h), NULL with --no-cache; owned */
+    json_t *cache_pending;        /* entries to list in the cache once published (build-cache.c) */
+    json_t *cache_keep;           /* cached states whose strings res->outputs points into */
 
     /* blobs written but not committed */
     pthread_mutex_t lock;

@@ -94,6 +94,7 @@ CLI_COMMAND(inspect);
 CLI_COMMAND(promote);
 CLI_COMMAND(rm);
 CLI_COMMAND(gc);
+CLI_COMMAND(cache);
 CLI_COMMAND(diff);
 CLI_COMMAND(export);
 CLI_COMMAND(keygen);

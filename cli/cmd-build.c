@@ -25,6 +25,7 @@
 #include "images/ref.h"
 #include "images/store.h"
 #include "recipes/recipe.h"
+#include "registry/registry.h"
 #include "signing/publish.h"
 #include "signing/signing.h"
 #include "common/banned.h"
@@ -33,7 +34,7 @@ DEFINE_CLEANUP(struct recipe, recipe_free)
 DEFINE_CLEANUP(struct store, store_close)
 DEFINE_CLEANUP(struct signing_key, signing_key_free)
 
-enum { OPT_VERSION = 1, OPT_CHANNEL, OPT_FORCE, OPT_SIGN, OPT_COMPRESSION, OPT_CONTEXT };
+enum { OPT_VERSION = 1, OPT_CHANNEL, OPT_FORCE, OPT_SIGN, OPT_COMPRESSION, OPT_CONTEXT, OPT_NO_CACHE, OPT_CACHE, OPT_CACHE_CA, OPT_CACHE_INSECURE };
 
 /* The build's cleanup on SIGINT/SIGTERM/SIGHUP.  It does not claim that
  * nothing was written: the signal may come after the image was published. */
@@ -101,6 +102,16 @@ static int build_opts_from_env(struct build_opts *o, struct kiln_err *err)
     return 0;
 }
 
+/* The shared cache's credentials, wiped when the command ends. */
+struct cache_creds {
+    char *user, *password;
+};
+
+static void cache_creds_release(struct cache_creds *c)
+{
+    cli_registry_creds_free(c->user, c->password);
+}
+
 static const char *output_type_name(const struct output_desc *d)
 {
     return recipe_output_name(d->type);
@@ -116,6 +127,10 @@ CLI_COMMAND(build)
         { "sign", required_argument, NULL, OPT_SIGN },
         { "compression", required_argument, NULL, OPT_COMPRESSION },
         { "context", required_argument, NULL, OPT_CONTEXT },
+        { "no-cache", no_argument, NULL, OPT_NO_CACHE },
+        { "cache", required_argument, NULL, OPT_CACHE },
+        { "cache-ca-file", required_argument, NULL, OPT_CACHE_CA },
+        { "cache-insecure", no_argument, NULL, OPT_CACHE_INSECURE },
         { 0 },
     };
     const char *version = NULL, *channel = NULL, *sign = NULL;
@@ -123,6 +138,7 @@ CLI_COMMAND(build)
     size_t n_contexts = 0;
     int force = 0;
     struct build_opts bo = { 0 };
+    struct registry_opts cache_conn = { 0 };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int h = cli_common_opt(ctx, "build", c, optarg);
@@ -155,13 +171,45 @@ CLI_COMMAND(build)
         case OPT_CONTEXT:
             contexts[n_contexts++] = optarg;
             break;
+        case OPT_NO_CACHE:
+            bo.no_cache = 1;
+            break;
+        case OPT_CACHE:
+            bo.shared_cache = optarg;
+            break;
+        case OPT_CACHE_CA:
+            cache_conn.ca_file = optarg;
+            break;
+        case OPT_CACHE_INSECURE:
+            bo.shared_cache_plain_http = 1;
+            break;
         default:
             return cli_usage_error("build", "unknown option");
         }
     }
     if (optind + 1 != argc)
         return cli_usage_error("build", "build takes exactly one recipe");
+    if (bo.no_cache && bo.shared_cache)
+        return cli_usage_error("build", "--no-cache and --cache exclude each other");
+    if (!bo.shared_cache && (cache_conn.ca_file || bo.shared_cache_plain_http))
+        return cli_usage_error("build", "--cache-ca-file and --cache-insecure go with --cache");
     struct kiln_err err = KILN_ERR_INIT;
+    __attribute__((cleanup(cache_creds_release))) struct cache_creds cc = { NULL, NULL };
+    if (bo.shared_cache) {
+        /* Checked before any work; credentials as push and pull find them. */
+        struct registry_ref cr;
+        if (registry_ref_parse(bo.shared_cache, bo.shared_cache_plain_http, &cr, &err) < 0) {
+            kiln_err_prefix(&err, "--cache");
+            return cli_fail(&err);
+        }
+        int r = cli_registry_creds(cr.host, &cc.user, &cc.password, &err);
+        registry_ref_release(&cr);
+        if (r < 0)
+            return cli_fail(&err);
+        cache_conn.user = cc.user;
+        cache_conn.password = cc.password;
+        bo.shared_cache_conn = &cache_conn;
+    }
     if (build_opts_from_env(&bo, &err) < 0)
         return cli_fail(&err);
 

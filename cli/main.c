@@ -12,6 +12,7 @@ const struct cli_command cli_commands[] = {
     { "build", cmd_build, "bake a recipe into images in the store",
       "kiln build RECIPE [--store DIR] [--version V|auto] [--channel NAME] [--force]\n"
       "                  [--sign KEY|-] [--compression gzip|zstd] [--context DIR]...\n"
+      "                  [--no-cache | --cache [http[s]://]HOST[:PORT]/REPO [--cache-ca-file PEM] [--cache-insecure]]\n"
       "                  [--json] [--quiet] [--verbose]" },
     { "check", cmd_check, "validate a recipe and print it normalised",
       "kiln check RECIPE... [--context DIR]... [--json]" },
@@ -27,6 +28,9 @@ const struct cli_command cli_commands[] = {
       "kiln rm REF [--force] [--store DIR] [--json]" },
     { "gc", cmd_gc, "remove blobs no image refers to",
       "kiln gc [--store DIR] [--json]" },
+    { "cache", cmd_cache, "list or prune the build cache's entries in the store",
+      "kiln cache ls [--store DIR] [--json]\n"
+      "kiln cache prune [--keep-days N] [--store DIR] [--json]" },
     { "diff", cmd_diff, "list files added, removed and changed between two images",
       "kiln diff REF_A REF_B [--store DIR] [--json]" },
     { "export", cmd_export, "write an image out of the store",

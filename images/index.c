@@ -855,3 +855,57 @@ int store_referrers(struct store *st, const char *subject_digest, const char *ar
     oci_index_free(ix);
     return r;
 }
+
+/* ---- build cache entries ----------------------------------------------- */
+
+static int cache_key_valid(const char *key)
+{
+    return key && strlen(key) == HASH_HEX_LEN && hash_is_hex(key);
+}
+
+int store_txn_drop_cache(struct store_txn *t, const char *key, int *removed, struct kiln_err *err)
+{
+    if (removed)
+        *removed = 0;
+    if (!cache_key_valid(key))
+        return kiln_errf(err, KILN_EINVAL, "cache key '%.80s' is not 64 hex digits", key ? key : "(null)");
+    json_t *m = json_object_get(t->index, "manifests");
+    for (size_t k = json_array_size(m); k-- > 0;) {
+        const char *ck = ann(json_array_get(m, k), KILN_ANN_CACHE_KEY);
+        if (ck && !strcmp(ck, key)) {
+            json_array_remove(m, k);
+            t->changed = 1;
+            if (removed)
+                *removed = 1;
+        }
+    }
+    return 0;
+}
+
+int store_txn_put_cache(struct store_txn *t, const char *key, const char *index_digest, json_t *annotations,
+                        struct kiln_err *err)
+{
+    if (annotations && !json_is_object(annotations))
+        return kiln_errf(err, KILN_EINVAL, "cache entry annotations are not an object");
+    int r = store_txn_drop_cache(t, key, NULL, err);
+    if (r < 0)
+        return r;
+    struct oci_desc d;
+    if ((r = describe_manifest(t->st, index_digest, OCI_MT_INDEX, 0, NULL, &d, err)) < 0)
+        return kiln_err_prefix(err, "cache entry");
+    json_t *e = oci_desc_to_json(&d);
+    oci_desc_release(&d);
+    json_t *a = json_object();
+    if (annotations) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(annotations, k, v)
+            if (json_is_string(v) && strcmp(k, OCI_ANN_REF_NAME) != 0 && strcmp(k, KILN_ANN_SUBJECT) != 0)
+                json_object_set(a, k, v);
+    }
+    json_object_set_new(a, KILN_ANN_CACHE_KEY, json_string(key));
+    json_object_set_new(e, "annotations", a);
+    json_array_append_new(json_object_get(t->index, "manifests"), e);
+    t->changed = 1;
+    return 0;
+}

@@ -53,6 +53,8 @@
 #define KILN_ANN_CHANNEL "dev.kiln.channel"
 #define KILN_ANN_RECIPE_DIGEST "dev.kiln.recipe.digest"
 #define KILN_ANN_SUBJECT "dev.kiln.subject"
+#define KILN_ANN_CACHE_KEY "dev.kiln.cache.key"   /* a build cache entry (builder/cache.h) */
+#define KILN_ANN_CACHE_STEP "dev.kiln.cache.step"
 #define KILN_ANN_FILES "dev.kiln.files"
 #define KILN_ANN_PROMOTED "dev.kiln.promoted"
 #define KILN_ANN_SYSPREP "dev.kiln.sysprep"

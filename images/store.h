@@ -282,6 +282,20 @@ int store_txn_commit(struct store_txn *t, struct kiln_err *err);
 /* Releases the lock and frees t without writing (NULL is fine). */
 void store_txn_abort(struct store_txn *t);
 
+/* ---- build cache entries ----------------------------------------------- */
+
+/* A build cache entry (builder/cache.h) is an index.json entry naming an OCI
+ * index blob, annotated with dev.kiln.cache.key = key (64 hex) and no
+ * ref.name, so gc keeps everything it reaches.  Lists index_digest under key
+ * (replacing an entry of the same key) after checking that every blob it
+ * reaches is in the store; annotations (object of strings, borrowed, may be
+ * NULL) are added to the entry. */
+int store_txn_put_cache(struct store_txn *t, const char *key, const char *index_digest, json_t *annotations,
+                        struct kiln_err *err);
+/* Removes the entry listed under key, if any (*removed, may be NULL, says
+ * whether one was). */
+int store_txn_drop_cache(struct store_txn *t, const char *key, int *removed, struct kiln_err *err);
+
 /* ---- index.json, raw --------------------------------------------------- */
 
 /* Reads and checks index.json (capped at STORE_INDEX_LIMIT): a new

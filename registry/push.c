@@ -670,6 +670,31 @@ static void push_release(struct push *p)
 
 static int push_referrers(struct push *p, struct kiln_err *err);
 
+/* Pushes root and everything it reaches, root tagged tag; with referrers,
+ * also every referrer of its manifests. */
+static int push_root(struct push *p, const struct oci_desc *root, const char *tag, int referrers,
+                     const struct registry_ref *dest, struct kiln_err *err)
+{
+    p->res->tag = xstrdup(tag);
+    snprintf(p->res->digest, sizeof(p->res->digest), "%s", root->digest);
+    struct collect c = { p, &p->manifests };
+    int r = store_walk(p->st, root, 0, collect_cb, &c, err);
+    if (r == 0 && referrers)
+        r = collect_referrers(p, err);
+    if (r == 0)
+        r = reg_client_new(dest, &p->o->conn, &p->cl, err);
+    if (r == 0)
+        r = reg_ping(p->cl, err);
+    if (r == 0) {
+        kiln_log(KILN_LOG_INFO, "pushing %zu blobs to %s/%s", p->blobs.n, dest->host, dest->repo);
+        r = push_blobs(p, err);
+    }
+    /* children before parents: the walk lists parents first */
+    for (size_t i = p->manifests.n; r == 0 && i-- > 0;)
+        r = manifest_put(p, &p->manifests.v[i], i == 0 ? p->res->tag : p->manifests.v[i].digest, err);
+    return r == 0 ? push_referrers(p, err) : r;
+}
+
 static int run(struct push *p, const char *ref, const struct registry_ref *dest, struct kiln_err *err)
 {
     struct store_image *img = NULL;
@@ -687,27 +712,10 @@ static int run(struct push *p, const char *ref, const struct registry_ref *dest,
     if (r == 0 && !registry_tag_valid(tag))
         r = kiln_errf(err, KILN_EINVAL, "version '%s' of '%s' is not a valid registry tag; give DEST a tag", tag,
                       ref);
-    if (r == 0) {
-        p->res->tag = xstrdup(tag);
-        snprintf(p->res->digest, sizeof(p->res->digest), "%s", img->digest);
-        struct collect c = { p, &p->manifests };
-        r = store_walk(p->st, &root, 0, collect_cb, &c, err);
-    }
+    if (r == 0)
+        r = push_root(p, &root, tag, 1, dest, err);
     store_image_free(img);
-    if (r == 0)
-        r = collect_referrers(p, err);
-    if (r == 0)
-        r = reg_client_new(dest, &p->o->conn, &p->cl, err);
-    if (r == 0)
-        r = reg_ping(p->cl, err);
-    if (r == 0) {
-        kiln_log(KILN_LOG_INFO, "pushing %zu blobs to %s/%s", p->blobs.n, dest->host, dest->repo);
-        r = push_blobs(p, err);
-    }
-    /* children before parents: the walk lists parents first */
-    for (size_t i = p->manifests.n; r == 0 && i-- > 0;)
-        r = manifest_put(p, &p->manifests.v[i], i == 0 ? p->res->tag : p->manifests.v[i].digest, err);
-    return r == 0 ? push_referrers(p, err) : r;
+    return r;
 }
 
 /* The referrer manifests (their blobs are up), then the referrers tag of
@@ -814,6 +822,22 @@ int registry_push(struct store *st, const char *ref, const struct registry_ref *
     memset(res, 0, sizeof(*res));
     struct push p = { .st = st, .o = o, .res = res };
     int r = run(&p, ref, dest, err);
+    push_release(&p);
+    if (r < 0)
+        registry_push_result_release(res);
+    return r;
+}
+
+int registry_push_artifact(struct store *st, const char *media_type, const char *digest, uint64_t size,
+                           const struct registry_ref *dest, const struct registry_push_opts *o,
+                           struct registry_push_result *res, struct kiln_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    if (!dest->tag || !registry_tag_valid(dest->tag))
+        return kiln_errf(err, KILN_EINVAL, "pushing '%s' needs a valid tag", digest);
+    struct push p = { .st = st, .o = o, .res = res };
+    struct oci_desc root = { .media_type = (char *)media_type, .digest = (char *)digest, .size = (int64_t)size };
+    int r = push_root(&p, &root, dest->tag, 0, dest, err);
     push_release(&p);
     if (r < 0)
         registry_push_result_release(res);

@@ -189,6 +189,12 @@ struct registry_push_result {
 int registry_push(struct store *st, const char *ref, const struct registry_ref *dest,
                   const struct registry_push_opts *o, struct registry_push_result *res, struct kiln_err *err);
 void registry_push_result_release(struct registry_push_result *res);
+/* Pushes the manifest or index digest (media_type, size) from st and every
+ * blob it reaches, tagged dest->tag (required), without referrers: an
+ * artifact that is not an image of the store (a build cache entry). */
+int registry_push_artifact(struct store *st, const char *media_type, const char *digest, uint64_t size,
+                           const struct registry_ref *dest, const struct registry_push_opts *o,
+                           struct registry_push_result *res, struct kiln_err *err);
 
 /* ---- promote ----------------------------------------------------------- */
 
@@ -249,6 +255,14 @@ void registry_pull_result_release(struct registry_pull_result *res);
 /* For a signal handler's thread: removes the temp files of the pull in
  * progress and keeps it from publishing (it fails, or the process exits). */
 void registry_pull_emergency_cleanup(void);
+/* Fetches the manifest or index src's tag (or digest) names and every blob it
+ * reaches that st lacks, each checked against its digest as it comes, and
+ * commits them to st WITHOUT listing anything in index.json and without any
+ * signature check: for content the caller lists itself under a name that
+ * says what it must be (a build cache entry, whose key the caller checks).
+ * digest_out gets the top manifest's digest.  A missing tag is KILN_ENOTFOUND. */
+int registry_fetch_artifact(struct store *st, const struct registry_ref *src, const struct registry_opts *o,
+                            char digest_out[DIGEST_STR_SIZE], struct kiln_err *err);
 
 /* ---- parsers (exposed for the tests) ----------------------------------- */
 

@@ -656,6 +656,71 @@ static void test_walk(void)
     store_close(st);
 }
 
+/* Build cache entries: an index listed under a key, without a name; the same
+ * key replaces it; gc keeps what it reaches; dropped, its blobs go. */
+static void test_cache_entries(void)
+{
+    struct store *st = open_store("ce", STORE_CREATE);
+    char a[DIGEST_STR_SIZE], ix[DIGEST_STR_SIZE], ix2[DIGEST_STR_SIZE];
+    ok(make_image(st, "cached", 1, a) == 0, "made an image");
+    _cleanup_free_ char *asz = store_blob_path(st, a);
+    struct stat sb;
+    stat(asz, &sb);
+    _cleanup_free_ char *doc = xasprintf("{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_INDEX "\","
+                                         "\"manifests\":[{\"mediaType\":\"" OCI_MT_MANIFEST "\","
+                                         "\"digest\":\"%s\",\"size\":%lld}]}", a, (long long)sb.st_size);
+    store_blob_put(st, doc, strlen(doc), ix, &err);
+    const char *key = "1111111111111111111111111111111111111111111111111111111111111111";
+    struct store_txn *t = NULL;
+    json_t *ann = json_pack("{s:s,s:s}", "dev.kiln.cache.step", "output", OCI_ANN_REF_NAME, "sneaky:1.0.0");
+    is_int(store_txn_begin(st, &t, &err), 0, "a transaction");
+    is_int(store_txn_put_cache(t, "nothex", ix, NULL, &err), KILN_EINVAL, "a key that is not 64 hex is refused");
+    is_int(store_txn_put_cache(t, key, ix, ann, &err), 0, "an entry listed under its key");
+    is_int(store_txn_commit(t, &err), 0, "committed");
+    json_t *index = NULL;
+    store_index_read(st, &index, &err);
+    json_t *e = json_array_get(json_object_get(index, "manifests"), 0);
+    ok(e && !strcmp(json_string_value(json_object_get(json_object_get(e, "annotations"), KILN_ANN_CACHE_KEY)), key),
+       "the entry carries the key");
+    ok(e && !json_object_get(json_object_get(e, "annotations"), OCI_ANN_REF_NAME), "and no ref.name");
+    json_decref(index);
+    struct store_image **v = NULL;
+    size_t n = 9;
+    store_list(st, NULL, &v, &n, &err);
+    is_int((long long)n, 0, "an entry is not an image");
+    store_image_list_free(v, n);
+
+    /* The same key again replaces the entry. */
+    _cleanup_free_ char *doc2 = xasprintf("%s ", doc);
+    store_blob_put(st, doc2, strlen(doc2), ix2, &err);
+    store_txn_begin(st, &t, &err);
+    is_int(store_txn_put_cache(t, key, ix2, NULL, &err), 0, "the same key listed again");
+    store_txn_commit(t, &err);
+    store_index_read(st, &index, &err);
+    is_int((long long)json_array_size(json_object_get(index, "manifests")), 1, "replaces the entry");
+    json_decref(index);
+
+    struct store_gc_report rep;
+    is_int(store_gc(st, &rep, &err), 0, "gc runs");
+    ok(store_blob_exists(st, a) && store_blob_exists(st, ix2), "gc keeps what the entry reaches");
+    ok(!store_blob_exists(st, ix), "and frees the replaced entry's index");
+
+    int removed = 0;
+    store_txn_begin(st, &t, &err);
+    is_int(store_txn_drop_cache(t, key, &removed, &err), 0, "an entry dropped");
+    is_int(removed, 1, "it was there");
+    store_txn_commit(t, &err);
+    is_int(store_gc(st, &rep, &err), 0, "gc runs");
+    ok(!store_blob_exists(st, a) && !store_blob_exists(st, ix2), "its blobs are freed");
+
+    /* An entry whose index lists a missing manifest is refused. */
+    store_txn_begin(st, &t, &err);
+    is_int(store_txn_put_cache(t, key, ix2, NULL, &err), KILN_ENOTFOUND, "an index whose blobs are missing");
+    store_txn_abort(t);
+    json_decref(ann);
+    store_close(st);
+}
+
 int main(void)
 {
     tap_tmpdir();
@@ -669,5 +734,6 @@ int main(void)
     test_concurrent_adds();
     test_corrupt_index();
     test_walk();
+    test_cache_entries();
     return tap_done();
 }
