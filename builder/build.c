@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "builder/plan.h"
+#include "sbom/sbom.h"
 #include "signing/publish.h"
+#include "signing/signing.h"
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -426,6 +428,8 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
             goto fail;
         res->media_type = OCI_MT_INDEX;
     }
+    if ((rc = step_sbom_run(ctx, &res->sbom_spdx, &res->sbom_cyclonedx, err)) < 0)
+        goto fail;
     res->record = make_record(ctx, plan, started);
     res->ctx = ctx;
     plan_free(plan);
@@ -435,6 +439,9 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
     return 0;
 fail:
     plan_free(plan);
+    json_decref(res->sbom_spdx);
+    json_decref(res->sbom_cyclonedx);
+    res->sbom_spdx = res->sbom_cyclonedx = NULL;
     free(res->outputs);
     res->outputs = NULL;
     ctx_free(ctx);
@@ -469,6 +476,10 @@ int build_publish(struct build_result *res, const struct publish_ref *ref, const
     }
     pthread_mutex_unlock(&ctx->lock);
     if (rc == 0) {
+        struct publish_attestation atts[] = {
+            { SIGNING_AT_SBOM_SPDX, SBOM_PREDICATE_SPDX, res->sbom_spdx },
+            { SIGNING_AT_SBOM_CYCLONEDX, SBOM_PREDICATE_CYCLONEDX, res->sbom_cyclonedx },
+        };
         struct publish_request req = {
             .ref = *ref,
             .digest = res->digest,
@@ -479,6 +490,8 @@ int build_publish(struct build_result *res, const struct publish_ref *ref, const
             .blobs = blobs,
             .n_blobs = n,
             .build_record = res->record,
+            .attestations = atts,
+            .n_attestations = res->sbom_spdx && res->sbom_cyclonedx ? ARRAY_SIZE(atts) : 0,
             .key = key,
         };
         rc = publish_image(ctx->store, &req, version_out, err);
@@ -503,5 +516,7 @@ void build_result_release(struct build_result *res)
     }
     free(res->outputs);
     json_decref(res->record);
+    json_decref(res->sbom_spdx);
+    json_decref(res->sbom_cyclonedx);
     memset(res, 0, sizeof(*res));
 }

@@ -105,6 +105,7 @@ struct build_result {
     struct output_desc *outputs;  /* owned, n_outputs */
     size_t n_outputs;
     json_t *record;               /* the build record (own reference) */
+    json_t *sbom_spdx, *sbom_cyclonedx; /* the SBOMs of the tree (own references) */
 };
 
 /* Runs the whole pipeline up to held blobs.  On failure everything is
@@ -112,7 +113,8 @@ struct build_result {
 int build_run(const struct recipe *r, struct store *st, const struct build_opts *opts,
               struct build_result *res, struct kiln_err *err);
 /* Publishes the finished build under ref (name, version or auto, channel,
- * force) into the store it was built in, with its provenance and, when key
+ * force) into the store it was built in, with its provenance, its SBOMs
+ * (SPDX and CycloneDX attestations) and, when key
  * is not NULL, its signature: publish_image() with the held blobs, the
  * manifest or index and the build record.  An interrupt (build_emergency_cleanup())
  * waits until it returns, so the image is then either whole or absent.

@@ -43,6 +43,8 @@ struct signing_pubkey; /* a loaded public key */
 #define SIGNING_AT_PROVENANCE "application/vnd.dev.kiln.provenance.v1"
 #define SIGNING_MT_INTOTO "application/vnd.in-toto+json"
 #define SIGNING_PAYLOAD_TYPE "dev.kiln.signature.v1"
+#define SIGNING_AT_SBOM_SPDX "application/vnd.dev.kiln.sbom.spdx.v1"
+#define SIGNING_AT_SBOM_CYCLONEDX "application/vnd.dev.kiln.sbom.cyclonedx.v1"
 #define SIGNING_AT_CHANNEL "application/vnd.dev.kiln.channel.v1"
 #define SIGNING_MT_CHANNEL "application/vnd.dev.kiln.channel.payload.v1+json"
 #define SIGNING_CHANNEL_TYPE "dev.kiln.channel.v1"
@@ -220,6 +222,23 @@ json_t *signing_provenance_statement(const char *name, const char *version, cons
 int signing_provenance_find(struct store *st, const char *digest, const char *subject_name,
                             struct signing_pubkey *const *keys, size_t n_keys, json_t **out,
                             struct kiln_err *err);
+
+/* ---- attestations (attest.c) ---------------------------------------------- */
+
+/* An in-toto Statement v1 naming the image NAME:VERSION `digest` as its
+ * subject, with predicate (a new reference). */
+json_t *signing_attestation_statement(const char *name, const char *version, const char *digest,
+                                      const char *predicate_type, json_t *predicate);
+
+/* Like signing_provenance_find() for any attestation stored as artifact_type
+ * (SIGNING_AT_PROVENANCE, SIGNING_AT_SBOM_*): when predicate_type is not
+ * NULL the statement must say it.  The result also has "trusted": true when
+ * its key ID is one of keys (a trusted key's attestation whose signature does
+ * not verify has "trusted" true and "verified" false), and "error" when the
+ * artifact does not read or its statement names another image. */
+int signing_attestation_find(struct store *st, const char *digest, const char *artifact_type,
+                             const char *predicate_type, const char *subject_name, struct signing_pubkey *const *keys,
+                             size_t n_keys, json_t **out, struct kiln_err *err);
 
 /* ---- verification ----------------------------------------------------------- */
 
