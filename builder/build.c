@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "builder/plan.h"
-#include "sbom/sbom.h"
 #include "signing/publish.h"
 #include "signing/signing.h"
 #include "common/common.h"
@@ -477,8 +476,8 @@ int build_publish(struct build_result *res, const struct publish_ref *ref, const
     pthread_mutex_unlock(&ctx->lock);
     if (rc == 0) {
         struct publish_attestation atts[] = {
-            { SIGNING_AT_SBOM_SPDX, SBOM_PREDICATE_SPDX, res->sbom_spdx },
-            { SIGNING_AT_SBOM_CYCLONEDX, SBOM_PREDICATE_CYCLONEDX, res->sbom_cyclonedx },
+            { SIGNING_AT_SBOM_SPDX, SIGNING_PREDICATE_SPDX, res->sbom_spdx },
+            { SIGNING_AT_SBOM_CYCLONEDX, SIGNING_PREDICATE_CYCLONEDX, res->sbom_cyclonedx },
         };
         struct publish_request req = {
             .ref = *ref,

@@ -6,7 +6,6 @@
 
 #include "cli/cli.h"
 #include "images/store.h"
-#include "sbom/sbom.h"
 #include "signing/signing.h"
 #include "common/banned.h"
 
@@ -48,9 +47,9 @@ CLI_COMMAND(sbom)
         return cli_usage_error("sbom", "sbom takes one image reference");
     const char *at, *pt, *label;
     if (strcmp(format, "spdx") == 0)
-        at = SIGNING_AT_SBOM_SPDX, pt = SBOM_PREDICATE_SPDX, label = "SPDX";
+        at = SIGNING_AT_SBOM_SPDX, pt = SIGNING_PREDICATE_SPDX, label = "SPDX";
     else if (strcmp(format, "cyclonedx") == 0)
-        at = SIGNING_AT_SBOM_CYCLONEDX, pt = SBOM_PREDICATE_CYCLONEDX, label = "CycloneDX";
+        at = SIGNING_AT_SBOM_CYCLONEDX, pt = SIGNING_PREDICATE_CYCLONEDX, label = "CycloneDX";
     else
         return cli_usage_error("sbom", "unknown format '%s' (spdx or cyclonedx)", format);
     const char *ref = argv[optind];

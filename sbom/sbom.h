@@ -54,10 +54,6 @@ struct tree;
 #define SBOM_MAX_COPYRIGHT_BYTES (1u << 20)
 #define SBOM_MAX_OS_RELEASE_BYTES (64u << 10)
 
-/* The predicate types of the two documents as in-toto attestations. */
-#define SBOM_PREDICATE_SPDX "https://spdx.dev/Document"
-#define SBOM_PREDICATE_CYCLONEDX "https://cyclonedx.org/bom"
-
 struct sbom;
 
 int sbom_read(struct tree *t, struct sbom **out, struct kiln_err *err);

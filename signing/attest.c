@@ -139,3 +139,37 @@ int signing_attestation_find(struct store *st, const char *digest, const char *a
     oci_desc_list_free(refs, n);
     return 0;
 }
+
+int signing_attestations_check(struct store *st, const char *digest, const char *artifact_type,
+                               const char *predicate_type, struct signing_pubkey *const *keys, size_t n_keys,
+                               json_t *rep, struct kiln_err *err)
+{
+    struct oci_desc *refs = NULL;
+    size_t n = 0;
+    int r = store_referrers(st, digest, artifact_type, &refs, &n, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n && i < SIGNING_MAX_SIGNATURES; i++) {
+        json_t *res = read_one(st, &refs[i], artifact_type, predicate_type, digest, keys, n_keys);
+        json_t *stmt = json_object_get(res, "statement");
+        json_t *sum = json_pack("{s:O, s:s, s:O}", "artifact", json_object_get(res, "artifact"), "predicateType",
+                                predicate_type, "signed", json_object_get(res, "signed"));
+        static const char *const copy[] = { "keyId", "trusted", "verified", "error" };
+        for (size_t k = 0; k < ARRAY_SIZE(copy); k++)
+            if (json_object_get(res, copy[k]))
+                json_object_set(sum, copy[k], json_object_get(res, copy[k]));
+        if (stmt)
+            json_object_set(sum, "subject", json_array_get(json_object_get(stmt, "subject"), 0));
+        const char *e = json_string_value(json_object_get(res, "error"));
+        if (r == 0 && e)
+            r = kiln_errf(err, KILN_EVERIFY, "attestation '%s' (%s): %s", refs[i].digest, predicate_type, e);
+        else if (r == 0 && json_is_true(json_object_get(res, "trusted")) &&
+                 !json_is_true(json_object_get(res, "verified")))
+            r = kiln_errf(err, KILN_EVERIFY, "attestation '%s' (%s): bad signature by trusted key '%s'",
+                          refs[i].digest, predicate_type, json_string_value(json_object_get(res, "keyId")));
+        json_array_append_new(rep, sum);
+        json_decref(res);
+    }
+    oci_desc_list_free(refs, n);
+    return r;
+}
