@@ -304,6 +304,15 @@ def unowned(root):
                     d, b = os.path.split(p)
                     real = os.path.realpath(os.path.join(root, d.lstrip("/")))
                     owned.add(os.path.join(real, b))
+    # dpkg-divert's database: lines in threes, the second the path diverted to.
+    div = os.path.join(root, "var/lib/dpkg/diversions")
+    if os.path.isfile(div):
+        with open(div, encoding="utf-8", errors="replace") as f:
+            lines = f.read().split("\n")
+        for p in lines[1::3]:
+            if p.startswith("/"):
+                d, b = os.path.split(p)
+                owned.add(os.path.join(os.path.realpath(os.path.join(root, d.lstrip("/"))), b))
     files = {}
     for dirpath, dirs, names in os.walk(root):
         for n in names:
