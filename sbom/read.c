@@ -354,30 +354,46 @@ static int cmp_ref(const void *a, const void *b)
     return strcmp(((const struct sbom_license_ref *)a)->id, ((const struct sbom_license_ref *)b)->id);
 }
 
-/* The SPDX form of one Debian short name (a LicenseRef-* recorded in s when
- * SPDX has no identifier for it); caller-owned. */
-static char *license_id(struct sbom *s, const char *name)
+/* Records the LicenseRef id standing for the Debian short name `name` in s. */
+static void add_ref(struct sbom *s, const char *id, const char *name)
 {
+    struct sbom_license_ref key = { (char *)id, NULL };
+    if (bsearch(&key, s->refs, s->n_refs, sizeof(*s->refs), cmp_ref))
+        return;
+    s->refs = xrealloc(s->refs, (s->n_refs + 1) * sizeof(*s->refs));
+    s->refs[s->n_refs++] = (struct sbom_license_ref){ xstrdup(id), xstrdup(name) };
+    qsort(s->refs, s->n_refs, sizeof(*s->refs), cmp_ref);
+}
+
+/* The SPDX form of one Debian short name (caller-owned); *is_ref is set
+ * when SPDX has no identifier for it and it becomes LicenseRef-NAME ('+'
+ * written "plus", other characters SPDX ids cannot hold as '-'). */
+static char *license_id(const char *name, int *is_ref)
+{
+    *is_ref = 0;
     for (size_t i = 0; i < ARRAY_SIZE(license_map); i++)
         if (strcasecmp(license_map[i].debian, name) == 0)
             return xstrdup(license_map[i].spdx);
-    char *id = xasprintf("LicenseRef-%s", name);
-    for (char *c = id + 11; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
-              *c == '-'))
-            *c = '-';
-    struct sbom_license_ref key = { id, NULL };
-    if (!bsearch(&key, s->refs, s->n_refs, sizeof(*s->refs), cmp_ref)) {
-        s->refs = xrealloc(s->refs, (s->n_refs + 1) * sizeof(*s->refs));
-        s->refs[s->n_refs++] = (struct sbom_license_ref){ xstrdup(id), xstrdup(name) };
-        qsort(s->refs, s->n_refs, sizeof(*s->refs), cmp_ref);
+    *is_ref = 1;
+    struct buf b;
+    buf_init(&b, 0);
+    buf_adds(&b, "LicenseRef-", NULL);
+    for (const char *c = name; *c; c++) {
+        if (*c == '+')
+            buf_adds(&b, "plus", NULL);
+        else if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+                 *c == '-')
+            buf_addch(&b, *c, NULL);
+        else
+            buf_addch(&b, '-', NULL);
     }
-    return id;
+    return buf_detach(&b, NULL);
 }
 
-/* One License field's first line ("GPL-2+ or Artistic") as an SPDX
- * expression; NULL when it holds anything but names, "and", "or", "with"
- * and commas. */
+/* One License field's first line ("GPL-2+ or Artistic", "GPL-2+ with
+ * OpenSSL exception") as an SPDX expression; NULL when it holds anything
+ * but names, "and", "or", "with NAME [exception]" and commas.  The
+ * LicenseRef-s it uses are recorded in s only when it is valid. */
 static char *license_expression(struct sbom *s, const char *line)
 {
     _cleanup_free_ char *copy = xstrdup(line);
@@ -396,6 +412,8 @@ static char *license_expression(struct sbom *s, const char *line)
         return NULL;
     struct buf b;
     buf_init(&b, MAX_EXPRESSION);
+    char *refs[ARRAY_SIZE(words)][2];
+    size_t n_refs = 0;
     int want_name = 1, ok = 1;
     for (size_t i = 0; i < n && ok; i++) {
         const char *w = words[i];
@@ -408,18 +426,35 @@ static char *license_expression(struct sbom *s, const char *line)
             ok = 0;
             break;
         }
-        _cleanup_free_ char *id = NULL;
+        _cleanup_free_ char *name = NULL;
         if (i + 2 < n && strcasecmp(words[i + 1], "with") == 0 && chars_ok(words[i + 2], ".+_-", 1)) {
-            _cleanup_free_ char *joined = xasprintf("%s-with-%s", w, words[i + 2]);
-            id = license_id(s, joined);
+            /* SPDX 2.3 allows only listed exceptions after WITH: the pair is one LicenseRef. */
+            name = xasprintf("%s-with-%s-exception", w, words[i + 2]);
             i += 2;
+            if (i + 1 < n && strcasecmp(words[i + 1], "exception") == 0)
+                i++;
         } else {
-            id = license_id(s, w);
+            name = xstrdup(w);
         }
+        int is_ref = 0;
+        char *id = license_id(name, &is_ref);
         ok = buf_adds(&b, id, NULL) == 0;
+        if (is_ref) {
+            refs[n_refs][0] = id;
+            refs[n_refs++][1] = TAKE_PTR(name);
+        } else {
+            free(id);
+        }
         want_name = 0;
     }
-    if (!ok || want_name) {
+    ok = ok && !want_name;
+    for (size_t i = 0; i < n_refs; i++) {
+        if (ok)
+            add_ref(s, refs[i][0], refs[i][1]);
+        free(refs[i][0]);
+        free(refs[i][1]);
+    }
+    if (!ok) {
         buf_release(&b);
         return NULL;
     }
