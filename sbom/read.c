@@ -318,7 +318,8 @@ static int parse_status(struct sbom *s, const char *data, size_t len, struct kil
     para_release(&p);
     if (r < 0)
         return r;
-    qsort(s->pkgs, s->n_pkgs, sizeof(*s->pkgs), cmp_pkg);
+    if (s->n_pkgs)
+        qsort(s->pkgs, s->n_pkgs, sizeof(*s->pkgs), cmp_pkg);
     for (size_t i = 1; i < s->n_pkgs; i++)
         if (cmp_pkg(&s->pkgs[i - 1], &s->pkgs[i]) == 0)
             return kiln_errf(err, KILN_EINVAL, "%s: package '%s' of architecture '%s' is listed twice", what,
@@ -358,7 +359,7 @@ static int cmp_ref(const void *a, const void *b)
 static void add_ref(struct sbom *s, const char *id, const char *name)
 {
     struct sbom_license_ref key = { (char *)id, NULL };
-    if (bsearch(&key, s->refs, s->n_refs, sizeof(*s->refs), cmp_ref))
+    if (s->n_refs && bsearch(&key, s->refs, s->n_refs, sizeof(*s->refs), cmp_ref))
         return;
     s->refs = xrealloc(s->refs, (s->n_refs + 1) * sizeof(*s->refs));
     s->refs[s->n_refs++] = (struct sbom_license_ref){ xstrdup(id), xstrdup(name) };
@@ -736,7 +737,8 @@ static int owned_paths(struct tree *t, struct tree_entry **es, size_t n, struct 
             return r;
         owned_from(t, owned, data, len, div);
     }
-    qsort(owned->v, owned->n, sizeof(*owned->v), cmp_str);
+    if (owned->n)
+        qsort(owned->v, owned->n, sizeof(*owned->v), cmp_str);
     return 0;
 }
 
@@ -775,7 +777,7 @@ static int unowned_files(struct tree *t, struct sbom *s, struct kiln_err *err)
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct tree_entry *e = es[i];
         const char *key = e->path;
-        if (e->type != TREE_FILE || bsearch(&key, owned.v, owned.n, sizeof(*owned.v), cmp_str))
+        if (e->type != TREE_FILE || (owned.n && bsearch(&key, owned.v, owned.n, sizeof(*owned.v), cmp_str)))
             continue;
         if (!utf8_valid((const unsigned char *)e->path, strlen(e->path))) {
             r = kiln_errf(err, KILN_EINVAL, "file name '%s' is not valid UTF-8", e->path);
