@@ -198,11 +198,15 @@ int build_cache_all_outputs(struct build_ctx *ctx, const struct build_plan *plan
     if (fd && strlen(fd) < sizeof(ctx->files_digest))
         memcpy(ctx->files_digest, fd, strlen(fd) + 1);
     json_decref(first);
-    for (size_t i = 0; i < plan->n; i++)
-        log_cached(plan, i, plan->steps[i].kind == PLAN_OUTPUT ? "cached" : "skipped, every output is cached");
     res->n_outputs = n;
     res->cached = 1;
     return 1;
+}
+
+void build_cache_log_all(const struct build_plan *plan)
+{
+    for (size_t i = 0; i < plan->n; i++)
+        log_cached(plan, i, plan->steps[i].kind == PLAN_OUTPUT ? "cached" : "skipped, every output is cached");
 }
 
 int build_cache_output(struct build_ctx *ctx, const struct plan_step *s, struct output_desc *out)

@@ -31,6 +31,8 @@ void build_cache_save_tree(struct build_ctx *ctx, const struct build_plan *plan,
 /* 1 when every output is cached and checks: res->outputs filled, ctx's
  * SOURCE_DATE_EPOCH, inputs and file manifest set from the entries. */
 int build_cache_all_outputs(struct build_ctx *ctx, const struct build_plan *plan, struct build_result *res);
+/* Says, step by step, that the build came from the cache (once it is used). */
+void build_cache_log_all(const struct build_plan *plan);
 /* Output step s: 1 and *out filled when it is cached. */
 int build_cache_output(struct build_ctx *ctx, const struct plan_step *s, struct output_desc *out);
 /* Output step s was built into *out: list it in the cache once published. */

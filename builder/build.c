@@ -19,6 +19,7 @@
 
 #include "builder/plan.h"
 #include "signing/publish.h"
+#include "signing/signing.h"
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -313,6 +314,48 @@ static json_t *make_index(struct build_ctx *ctx, const struct output_desc *outs,
                      manifests, "annotations", ann);
 }
 
+/* 1 when every output came from the cache and opts->unchanged_ref already
+ * names the image they make: build_publish() will publish nothing. */
+static int result_unchanged(struct build_ctx *ctx, const struct build_opts *opts, const struct build_result *res)
+{
+    if (!opts->unchanged_ref)
+        return 0;
+    char digest[DIGEST_STR_SIZE];
+    if (res->n_outputs == 1) {
+        memcpy(digest, res->outputs[0].digest, sizeof(digest));
+    } else {
+        json_t *idx = make_index(ctx, res->outputs, res->n_outputs);
+        _cleanup_free_ char *s = json_dumps(idx, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(idx);
+        if (!s)
+            return 0;
+        char hex[HASH_HEX_LEN + 1];
+        hash_sha256_hex(s, strlen(s), hex);
+        snprintf(digest, sizeof(digest), "sha256:%s", hex);
+    }
+    struct store_image *img = NULL;
+    struct kiln_err ignore = KILN_ERR_INIT;
+    int same = store_resolve(ctx->store, opts->unchanged_ref, &img, &ignore) == 0 && !strcmp(img->digest, digest);
+    store_image_free(img);
+    return same;
+}
+
+/* Undoes build_cache_all_outputs(): the build runs its steps after all. */
+static void forget_cached_outputs(struct build_ctx *ctx, const struct build_opts *opts, struct build_result *res)
+{
+    memset(res->outputs, 0, res->n_outputs * sizeof(*res->outputs));
+    res->n_outputs = 0;
+    res->cached = 0;
+    json_decref(ctx->inputs);
+    ctx->inputs = json_array();
+    json_decref(ctx->base_config);
+    ctx->base_config = NULL;
+    ctx->files_digest[0] = '\0';
+    ctx->sysprep_verified = 0;
+    ctx->sde = opts->has_source_date_epoch ? opts->source_date_epoch : 0;
+    tree_set_epoch(ctx->tree, ctx->sde);
+}
+
 /* Completes step i's key with the digests of the inputs it recorded. */
 static int complete_step(struct build_ctx *ctx, struct build_plan *plan, size_t i, size_t first_input,
                          struct kiln_err *err)
@@ -383,8 +426,16 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
                                                          opts->shared_cache_conn, err)) < 0)
             goto fail;
         cache_prehash(r, plan);
-        if (build_cache_all_outputs(ctx, plan, res))
-            goto outputs_done;
+        if (build_cache_all_outputs(ctx, plan, res)) {
+            if (result_unchanged(ctx, opts, res)) {
+                build_cache_log_all(plan);
+                goto outputs_done;
+            }
+            /* A new image needs its SBOMs, made from the tree: build it step
+             * by step, from the furthest cached tree on. */
+            kiln_log(KILN_LOG_INFO, "every output is cached, but the image is new here: its tree is needed");
+            forget_cached_outputs(ctx, opts, res);
+        }
     }
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_step *s = &plan->steps[i];
@@ -457,6 +508,9 @@ outputs_done:
             goto fail;
         res->media_type = OCI_MT_INDEX;
     }
+    /* Every output came from the cache: nothing will be published. */
+    if (!res->cached && (rc = step_sbom_run(ctx, &res->sbom_spdx, &res->sbom_cyclonedx, err)) < 0)
+        goto fail;
     res->record = make_record(ctx, plan, started);
     res->ctx = ctx;
     plan_free(plan);
@@ -466,6 +520,9 @@ outputs_done:
     return 0;
 fail:
     plan_free(plan);
+    json_decref(res->sbom_spdx);
+    json_decref(res->sbom_cyclonedx);
+    res->sbom_spdx = res->sbom_cyclonedx = NULL;
     free(res->outputs);
     res->outputs = NULL;
     ctx_free(ctx);
@@ -515,6 +572,10 @@ int build_publish(struct build_result *res, const struct publish_ref *ref, const
     }
     pthread_mutex_unlock(&ctx->lock);
     if (rc == 0) {
+        struct publish_attestation atts[] = {
+            { SIGNING_AT_SBOM_SPDX, SIGNING_PREDICATE_SPDX, res->sbom_spdx },
+            { SIGNING_AT_SBOM_CYCLONEDX, SIGNING_PREDICATE_CYCLONEDX, res->sbom_cyclonedx },
+        };
         struct publish_request req = {
             .ref = *ref,
             .digest = res->digest,
@@ -525,6 +586,8 @@ int build_publish(struct build_result *res, const struct publish_ref *ref, const
             .blobs = blobs,
             .n_blobs = n,
             .build_record = res->record,
+            .attestations = atts,
+            .n_attestations = res->sbom_spdx && res->sbom_cyclonedx ? ARRAY_SIZE(atts) : 0,
             .key = key,
         };
         rc = publish_image(ctx->store, &req, version_out, err);
@@ -552,5 +615,7 @@ void build_result_release(struct build_result *res)
     }
     free(res->outputs);
     json_decref(res->record);
+    json_decref(res->sbom_spdx);
+    json_decref(res->sbom_cyclonedx);
     memset(res, 0, sizeof(*res));
 }

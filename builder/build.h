@@ -98,6 +98,10 @@ struct build_opts {
     const char *shared_cache;     /* [http[s]://]REGISTRY/REPO: the shared build cache, or NULL */
     int shared_cache_plain_http;  /* reach it over plain HTTP */
     const struct registry_opts *shared_cache_conn; /* its CA file and credentials (with shared_cache) */
+    const char *unchanged_ref;    /* "NAME:VERSION" when build_publish() will publish nothing if it
+                                     already names the result (no --sign, --channel, --version auto);
+                                     only then may every output come from the cache without the tree
+                                     (whose SBOMs a new image needs); NULL otherwise */
 };
 
 /* One stored output, as the output_*_run functions describe it. */
@@ -121,6 +125,7 @@ struct build_result {
     size_t n_outputs;
     json_t *record;               /* the build record (own reference) */
     int cached;                   /* every output came from the build cache */
+    json_t *sbom_spdx, *sbom_cyclonedx; /* the SBOMs of the tree (own references) */
 };
 
 /* Runs the whole pipeline up to held blobs.  On failure everything is
@@ -128,7 +133,8 @@ struct build_result {
 int build_run(const struct recipe *r, struct store *st, const struct build_opts *opts,
               struct build_result *res, struct kiln_err *err);
 /* Publishes the finished build under ref (name, version or auto, channel,
- * force) into the store it was built in, with its provenance and, when key
+ * force) into the store it was built in, with its provenance, its SBOMs
+ * (SPDX and CycloneDX attestations) and, when key
  * is not NULL, its signature: publish_image() with the held blobs, the
  * manifest or index and the build record.  An interrupt (build_emergency_cleanup())
  * waits until it returns, so the image is then either whole or absent.

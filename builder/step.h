@@ -17,6 +17,12 @@ int step_hostname_run(struct build_ctx *ctx, struct kiln_err *err);
 /* Applies the files' owners (after users, so recipe users can own files). */
 int step_owners_run(struct build_ctx *ctx, struct kiln_err *err);
 
+/* The SBOMs of the finished tree (step-sbom.c): an SPDX 2.3 and a
+ * CycloneDX 1.6 document (new references); both NULL, with a warning, when
+ * one is larger than an attestation may hold.  Hostile dpkg data in the
+ * tree fails the build. */
+int step_sbom_run(struct build_ctx *ctx, json_t **spdx, json_t **cyclonedx, struct kiln_err *err);
+
 /* The guest step (build-disk.c): the rootfs in in_tar through disk/disk.h's
  * host path when the disk can be laid out without an appliance, else one
  * appliance launch; the new rootfs in out_tar, the raw disk (if any) kept in

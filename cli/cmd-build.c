@@ -253,6 +253,9 @@ CLI_COMMAND(build)
     if (store_open(dir, STORE_CREATE, &st, &err) < 0)
         return cli_fail(&err);
 
+    _cleanup_free_ char *unchanged = xasprintf("%s:%s", ref.name, ref.version);
+    if (!autov && !channel && !key)
+        bo.unchanged_ref = unchanged;
     if (!ctx->quiet || ctx->verbose)
         kiln_log(KILN_LOG_INFO, "building %s:%s from %s", r->name, version ? version : r->version, r->path);
     struct build_result res;

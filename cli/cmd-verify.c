@@ -61,6 +61,11 @@ static void print_text(json_t *rep, const char *ref, int ok)
         printf("  provenance %s%s\n", json_string_value(json_object_get(p, "artifact")),
                json_is_true(json_object_get(p, "verified")) ? " (signed by a trusted key)"
                : json_is_true(json_object_get(p, "signed")) ? " (signed, not by a given key)" : " (unsigned)");
+    json_array_foreach(json_object_get(rep, "sboms"), i, s)
+        printf("  sbom %s %s%s\n", json_string_value(json_object_get(s, "artifact")),
+               json_string_value(json_object_get(s, "predicateType")),
+               json_is_true(json_object_get(s, "verified")) ? " (signed by a trusted key)"
+               : json_is_true(json_object_get(s, "signed")) ? " (signed, not by a given key)" : " (unsigned)");
 }
 
 CLI_COMMAND(verify)

@@ -49,6 +49,8 @@ const struct cli_command cli_commands[] = {
       "kiln revoke NAME:VERSION --key KEY [--passphrase-env VAR] [--store DIR] [--json]\n"
       "kiln revoke [http[s]://]HOST[:PORT]/REPO:VERSION --key KEY [--name NAME] [--ca-file PEM] [--insecure]\n"
       "                [--json]" },
+    { "sbom", cmd_sbom, "print the SBOM (SPDX or CycloneDX) attached to an image",
+      "kiln sbom REF [--format spdx|cyclonedx] [--key PUB ...] [--store DIR]" },
     { "keygen", cmd_keygen, "make a signing key pair",
       "kiln keygen --output PREFIX [--algorithm ecdsa-p256|ed25519] [--passphrase-env VAR]" },
     { "sign", cmd_sign, "sign an image in the store",

@@ -14,18 +14,28 @@ struct hash_ctx {
     EVP_MD_CTX *md;
 };
 
-struct hash_ctx *hash_new(void)
+static struct hash_ctx *hash_new_md(const EVP_MD *md)
 {
     struct hash_ctx *h = calloc(1, sizeof(*h));
     if (!h)
         return NULL;
     h->md = EVP_MD_CTX_new();
-    if (!h->md || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+    if (!h->md || EVP_DigestInit_ex(h->md, md, NULL) != 1) {
         EVP_MD_CTX_free(h->md);
         free(h);
         return NULL;
     }
     return h;
+}
+
+struct hash_ctx *hash_new(void)
+{
+    return hash_new_md(EVP_sha256());
+}
+
+struct hash_ctx *hash_new_sha1(void)
+{
+    return hash_new_md(EVP_sha1());
 }
 
 void hash_update(struct hash_ctx *h, const void *data, size_t len)
@@ -48,7 +58,7 @@ void hash_final_hex(struct hash_ctx *h, char hex[HASH_HEX_LEN + 1])
 {
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    if (EVP_DigestFinal_ex(h->md, d, &n) != 1 || n != 32)
+    if (EVP_DigestFinal_ex(h->md, d, &n) != 1 || (n != 32 && n != 20))
         abort();
     to_hex(d, n, hex);
 }

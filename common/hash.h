@@ -14,6 +14,9 @@ struct hash_ctx; /* opaque */
 
 /* Returns a new context (owned by the caller; free with hash_free), or NULL on OOM. */
 struct hash_ctx *hash_new(void);
+/* The same for SHA-1 (40 hex characters), only where a format demands it
+ * (SPDX 2.x file checksums); never for anything kiln trusts. */
+struct hash_ctx *hash_new_sha1(void);
 void hash_update(struct hash_ctx *h, const void *data, size_t len);
 /* Writes the hex digest; the context can be freed afterwards, not reused. */
 void hash_final_hex(struct hash_ctx *h, char hex[HASH_HEX_LEN + 1]);

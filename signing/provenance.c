@@ -82,21 +82,9 @@ int signing_provenance_put(struct store *st, const struct oci_desc *subject, con
                            const char *version, json_t *build_record, const struct signing_key *key,
                            struct signing_made *out, struct kiln_err *err)
 {
-    memset(out, 0, sizeof(*out));
     json_t *stmt = signing_provenance_statement(name, version, subject->digest, build_record);
-    _cleanup_free_ char *text = stmt ? json_dumps(stmt, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    int r = signing_statement_put(st, subject, SIGNING_AT_PROVENANCE, stmt, key, out, err);
     json_decref(stmt);
-    _cleanup_free_ char *created = key ? signing_now_rfc3339() : NULL;
-    _cleanup_free_ unsigned char *sig = NULL;
-    size_t sig_len = 0;
-    int r = 0;
-    if (!text)
-        r = kiln_errf(err, KILN_EINVAL, "cannot make the provenance statement");
-    else if (key)
-        r = signing_sign_bytes(key, text, strlen(text), &sig, &sig_len, err);
-    if (r == 0)
-        r = signing_artifact_put(st, subject, SIGNING_AT_PROVENANCE, SIGNING_MT_INTOTO, text, strlen(text), sig,
-                                 sig_len, key, created, out, err);
     if (r < 0)
         kiln_err_prefix(err, "provenance");
     return r;
@@ -122,76 +110,8 @@ int signing_attach_provenance(struct store *st, const char *name, const char *ve
     return r;
 }
 
-/* Reads one attestation into a result object; never fails (errors go in "error"). */
-static json_t *read_attestation(struct store *st, const struct oci_desc *d, const char *digest,
-                                struct signing_pubkey *const *keys, size_t n_keys)
-{
-    struct signing_artifact a;
-    struct kiln_err e = KILN_ERR_INIT;
-    json_t *res = json_object();
-    json_object_set_new(res, "artifact", json_string(d->digest));
-    json_object_set_new(res, "signed", json_false());
-    if (signing_artifact_read(st, d, SIGNING_AT_PROVENANCE, SIGNING_MT_INTOTO, SIGNING_STATEMENT_LIMIT, digest, &a,
-                              &e) < 0) {
-        json_object_set_new(res, "error", json_string(e.msg));
-        return res;
-    }
-    json_error_t je;
-    json_t *stmt = json_loadb(a.payload.data, a.payload.len, JSON_REJECT_DUPLICATES, &je);
-    const char *sub = json_string_value(
-        json_object_get(json_object_get(json_array_get(json_object_get(stmt, "subject"), 0), "digest"), "sha256"));
-    if (!json_is_object(stmt) || !sub || strcmp(sub, digest + 7) != 0)
-        json_object_set_new(res, "error", json_string("provenance statement does not name this image"));
-    else
-        json_object_set(res, "statement", stmt);
-    json_decref(stmt);
-    json_object_set_new(res, "signed", json_boolean(a.has_sig));
-    const char *kid = json_string_value(json_object_get(a.m->annotations, SIGNING_ANN_KEY_ID));
-    if (a.has_sig && kid)
-        json_object_set_new(res, "keyId", json_string(kid));
-    if (a.has_sig && n_keys) {
-        int verified = 0;
-        /* The key ID first, then the signature over the exact statement bytes. */
-        for (size_t k = 0; k < n_keys && kid && !verified; k++)
-            if (strcmp(signing_pubkey_id(keys[k]), kid) == 0 &&
-                signing_verify_bytes(keys[k], a.payload.data, a.payload.len, (unsigned char *)a.sig.data, a.sig.len,
-                                     NULL) == 0)
-                verified = 1;
-        json_object_set_new(res, "verified", json_boolean(verified));
-    }
-    signing_artifact_release(&a);
-    return res;
-}
-
 int signing_provenance_find(struct store *st, const char *digest, const char *subject_name,
                             struct signing_pubkey *const *keys, size_t n_keys, json_t **out, struct kiln_err *err)
 {
-    *out = NULL;
-    struct oci_desc *refs = NULL;
-    size_t n = 0;
-    int r = store_referrers(st, digest, SIGNING_AT_PROVENANCE, &refs, &n, err);
-    if (r < 0)
-        return r;
-    /* One image (digest) may have been built more than once, under several
-     * versions: prefer the statement naming subject_name, then one verified
-     * by a given key, then a signed one, then the newest (listed last). */
-    int best = -1;
-    for (size_t i = 0; i < n && i < SIGNING_MAX_SIGNATURES; i++) {
-        json_t *res = read_attestation(st, &refs[i], digest, keys, n_keys);
-        const char *name = json_string_value(json_object_get(
-            json_array_get(json_object_get(json_object_get(res, "statement"), "subject"), 0), "name"));
-        int score = (json_object_get(res, "statement") ? 8 : 0) +
-                    (subject_name && name && strcmp(name, subject_name) == 0 ? 4 : 0) +
-                    (json_is_true(json_object_get(res, "verified")) ? 2 : 0) +
-                    (json_is_true(json_object_get(res, "signed")) ? 1 : 0);
-        if (score >= best) {
-            best = score;
-            json_decref(*out);
-            *out = res;
-        } else {
-            json_decref(res);
-        }
-    }
-    oci_desc_list_free(refs, n);
-    return 0;
+    return signing_attestation_find(st, digest, SIGNING_AT_PROVENANCE, NULL, subject_name, keys, n_keys, out, err);
 }

@@ -106,6 +106,14 @@ static int add_referrers(struct store *st, struct store_txn *t, const struct pub
             signing_made_release(&made);
         }
     }
+    for (size_t i = 0; i < req->n_attestations && r == 0; i++) {
+        const struct publish_attestation *a = &req->attestations[i];
+        if ((r = signing_attestation_put(st, &subject, req->ref.name, version, a->artifact_type, a->predicate_type,
+                                         a->predicate, req->key, &made, err)) == 0) {
+            r = signing_made_list(t, subject.digest, &made, err);
+            signing_made_release(&made);
+        }
+    }
     for (size_t i = 0; i < req->n_referrers && r == 0; i++) {
         const struct publish_referrer *f = &req->referrers[i];
         if ((r = store_txn_add_referrer(t, subject.digest, f->digest, f->media_type, f->artifact_type, f->size,

@@ -17,9 +17,10 @@
  *      blob the image reaches must be in the store;
  *   5. lists the given referrers (signatures and attestations that came
  *      with the image, as a pull fetched them), then stores the provenance
- *      statement (when a build record is given) and the signature (when a
- *      key is given) as artifact blobs naming the version just allocated,
- *      and adds them as referrers of the image;
+ *      statement (when a build record is given), the given attestations
+ *      (the SBOMs) and the signature (when a key is given) as artifact
+ *      blobs naming the version just allocated, each statement signed with
+ *      the same key, and adds them as referrers of the image;
  *   6. writes index.json once.
  *
  * After success the image, its channel, its provenance and its signature are
@@ -82,6 +83,14 @@ struct publish_referrer {
     json_t *annotations;           /* optional, borrowed: its index entry's annotations */
 };
 
+/* An attestation to attach (an SBOM): stored as an in-toto statement naming
+ * NAME:VERSION, signed with the image's key when one is given. */
+struct publish_attestation {
+    const char *artifact_type;     /* SIGNING_AT_SBOM_* */
+    const char *predicate_type;
+    json_t *predicate;             /* borrowed */
+};
+
 struct publish_request {
     struct publish_ref ref;
     const char *digest;            /* the manifest or index NAME:VERSION names */
@@ -94,6 +103,8 @@ struct publish_request {
     const struct publish_referrer *referrers; /* n_referrers artifacts to list as the image's referrers */
     size_t n_referrers;
     json_t *build_record;          /* optional: attach a provenance statement made from it */
+    const struct publish_attestation *attestations; /* n_attestations to attach (step 5) */
+    size_t n_attestations;
     const struct signing_key *key; /* optional: sign the image (and the provenance) */
     time_t now;                    /* `created` and the auto version's day; 0 = time(NULL) */
 };

@@ -41,6 +41,16 @@ int signing_signature_put(struct store *st, const struct oci_desc *subject, cons
 int signing_provenance_put(struct store *st, const struct oci_desc *subject, const char *name,
                            const char *version, json_t *build_record, const struct signing_key *key,
                            struct signing_made *out, struct kiln_err *err);
+/* Stores the in-toto statement stmt (canonical JSON, at most
+ * SIGNING_STATEMENT_LIMIT bytes) as an artifact of artifact_type, signed when
+ * key is not NULL (blobs only). */
+int signing_statement_put(struct store *st, const struct oci_desc *subject, const char *artifact_type, json_t *stmt,
+                          const struct signing_key *key, struct signing_made *out, struct kiln_err *err);
+/* The attestation of subject as NAME:VERSION with predicate_type and
+ * predicate, stored as artifact_type (blobs only, signed when key is given). */
+int signing_attestation_put(struct store *st, const struct oci_desc *subject, const char *name, const char *version,
+                            const char *artifact_type, const char *predicate_type, json_t *predicate,
+                            const struct signing_key *key, struct signing_made *out, struct kiln_err *err);
 /* Lists m as a referrer of subject_digest inside transaction t. */
 int signing_made_list(struct store_txn *t, const char *subject_digest, const struct signing_made *m,
                       struct kiln_err *err);

@@ -43,6 +43,10 @@ struct signing_pubkey; /* a loaded public key */
 #define SIGNING_AT_PROVENANCE "application/vnd.dev.kiln.provenance.v1"
 #define SIGNING_MT_INTOTO "application/vnd.in-toto+json"
 #define SIGNING_PAYLOAD_TYPE "dev.kiln.signature.v1"
+#define SIGNING_AT_SBOM_SPDX "application/vnd.dev.kiln.sbom.spdx.v1"
+#define SIGNING_AT_SBOM_CYCLONEDX "application/vnd.dev.kiln.sbom.cyclonedx.v1"
+#define SIGNING_PREDICATE_SPDX "https://spdx.dev/Document"   /* in-toto predicate types of the SBOMs */
+#define SIGNING_PREDICATE_CYCLONEDX "https://cyclonedx.org/bom"
 #define SIGNING_AT_CHANNEL "application/vnd.dev.kiln.channel.v1"
 #define SIGNING_MT_CHANNEL "application/vnd.dev.kiln.channel.payload.v1+json"
 #define SIGNING_CHANNEL_TYPE "dev.kiln.channel.v1"
@@ -220,6 +224,33 @@ json_t *signing_provenance_statement(const char *name, const char *version, cons
 int signing_provenance_find(struct store *st, const char *digest, const char *subject_name,
                             struct signing_pubkey *const *keys, size_t n_keys, json_t **out,
                             struct kiln_err *err);
+
+/* ---- attestations (attest.c) ---------------------------------------------- */
+
+/* An in-toto Statement v1 naming the image NAME:VERSION `digest` as its
+ * subject, with predicate (a new reference). */
+json_t *signing_attestation_statement(const char *name, const char *version, const char *digest,
+                                      const char *predicate_type, json_t *predicate);
+
+/* Like signing_provenance_find() for any attestation stored as artifact_type
+ * (SIGNING_AT_PROVENANCE, SIGNING_AT_SBOM_*): when predicate_type is not
+ * NULL the statement must say it.  The result also has "trusted": true when
+ * its key ID is one of keys (a trusted key's attestation whose signature does
+ * not verify has "trusted" true and "verified" false), and "error" when the
+ * artifact does not read or its statement names another image. */
+int signing_attestation_find(struct store *st, const char *digest, const char *artifact_type,
+                             const char *predicate_type, const char *subject_name, struct signing_pubkey *const *keys,
+                             size_t n_keys, json_t **out, struct kiln_err *err);
+
+/* Checks every attestation of the image `digest` stored as artifact_type:
+ * each is appended to the array rep ({"artifact", "predicateType",
+ * "signed", "trusted", "verified", "keyId", "subject" or "error"}).
+ * KILN_EVERIFY when one does not read, names another image or another
+ * predicate type, or carries a trusted key's ID with a signature that does
+ * not verify; unsigned ones and those of unknown keys are reported only. */
+int signing_attestations_check(struct store *st, const char *digest, const char *artifact_type,
+                               const char *predicate_type, struct signing_pubkey *const *keys, size_t n_keys,
+                               json_t *rep, struct kiln_err *err);
 
 /* ---- verification ----------------------------------------------------------- */
 

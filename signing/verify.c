@@ -285,6 +285,17 @@ int signing_verify_image(struct store *st, const char *digest, const char *media
         json_decref(prov);
     }
 
+    /* The SBOM attestations: a broken one, or one of a trusted key whose
+     * signature does not verify, fails the image; others are reported. */
+    json_t *sboms = json_array();
+    json_object_set_new(rep, "sboms", sboms);
+    struct kiln_err ae = KILN_ERR_INIT;
+    int ar = signing_attestations_check(st, digest, SIGNING_AT_SBOM_SPDX, SIGNING_PREDICATE_SPDX, o->keys,
+                                        o->n_keys, sboms, &ae);
+    if (ar == 0)
+        ar = signing_attestations_check(st, digest, SIGNING_AT_SBOM_CYCLONEDX, SIGNING_PREDICATE_CYCLONEDX, o->keys,
+                                        o->n_keys, sboms, &ae);
+
     /* A revocation signed by a trusted key fails the image; others are reported. */
     json_t *revs = json_array();
     json_object_set_new(rep, "revocations", revs);
@@ -294,6 +305,8 @@ int signing_verify_image(struct store *st, const char *digest, const char *media
     int sr = tally_result(&t, digest, err);
     if (sr == 0 && rr < 0)
         sr = (*err = re, re.code);
+    if (sr == 0 && ar < 0)
+        sr = (*err = ae, ae.code);
     int ok = sr == 0 && !w.first.code;
     json_object_set_new(rep, "verified", json_boolean(ok));
     if (ok)

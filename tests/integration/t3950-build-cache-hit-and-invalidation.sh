@@ -43,7 +43,9 @@ test_expect_success 'a new version of an unchanged recipe is published from the 
     test_grep "@$(cut -d@ -f2 ref1)$" ref &&
     test "$(grep -c ": output: cached" steps)" = 2 &&
     kiln list c >list &&
-    test_grep "^c  *1.0.1 " list
+    test_grep "^c  *1.0.1 " list &&
+    kiln sbom c:1.0.1 --format spdx >sbom.json &&
+    jq -e ".spdxVersion == \"SPDX-2.3\" and (.files | length) > 0" sbom.json
 '
 
 test_expect_success '--no-cache runs every step, writes no entry and gives the same digest' '

@@ -79,14 +79,14 @@ test_expect_success 'ci/nightly pushes the image as NAME:VERSION and NAME:nightl
     echo "$version" >v1 && echo "$digest" >d1
 '
 
-test_expect_success 'the signature and the provenance are reachable under the fallback tag sha256-<hex>' '
+test_expect_success 'the signature, the provenance and the SBOMs are reachable under the fallback tag sha256-<hex>' '
     digest=$(cat d1) &&
     skopeo inspect --raw --tls-verify=false "docker://$REG/nightly/tiny:sha256-${digest#sha256:}" >refs.json &&
     jq -e ".mediaType == \"application/vnd.oci.image.index.v1+json\"" refs.json &&
     jq -r "[.manifests[] | select(.artifactType != \"application/vnd.dev.kiln.channel.v1\") | .digest] | sort | .[]" refs.json >listed &&
     store_referrers "$digest" >expected &&
     diff expected listed &&
-    jq -e "[.manifests[].artifactType] | sort == [\"application/vnd.dev.kiln.channel.v1\", \"application/vnd.dev.kiln.provenance.v1\", \"application/vnd.dev.kiln.signature.v1\"]" refs.json &&
+    jq -e "[.manifests[].artifactType] | sort == [\"application/vnd.dev.kiln.channel.v1\", \"application/vnd.dev.kiln.provenance.v1\", \"application/vnd.dev.kiln.sbom.cyclonedx.v1\", \"application/vnd.dev.kiln.sbom.spdx.v1\", \"application/vnd.dev.kiln.signature.v1\"]" refs.json &&
     sig=$(jq -r ".manifests[] | select(.artifactType == \"application/vnd.dev.kiln.signature.v1\") | .digest" refs.json) &&
     skopeo inspect --raw --tls-verify=false "docker://$REG/nightly/tiny@$sig" >sig.json &&
     jq -e --arg d "$digest" ".subject.digest == \$d" sig.json &&
