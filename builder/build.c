@@ -180,6 +180,7 @@ static void ctx_free(struct build_ctx *ctx)
     free(ctx->guest_disk);
     json_decref(ctx->inputs);
     json_decref(ctx->base_config);
+    base_debian_free(ctx->debian);
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);
 }
@@ -369,6 +370,10 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
         goto fail;
     tree_set_epoch(ctx->tree, ctx->sde);
 
+    /* A debian base's key is its mirror's state, known before it runs. */
+    if (r->base.kind == BASE_DEBIAN && (rc = base_debian_begin(ctx, plan, err)) < 0)
+        goto fail;
+
     size_t n_out = 0;
     res->outputs = xcalloc(r->n_outputs, sizeof(*res->outputs));
     for (size_t i = 0; i < plan->n; i++) {
@@ -405,7 +410,7 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
             break;
         }
         }
-        if (rc == 0)
+        if (rc == 0 && !(s->kind == PLAN_BASE && s->digests))
             rc = complete_step(ctx, plan, i, first_input, err);
         if (rc < 0)
             goto fail;
