@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "builder/debian-mirror.h"
@@ -30,7 +31,8 @@ struct debian_base {
     const struct recipe_base *b;
     struct debian_mirror *m;
     char *dir;                    /* scratch/debian: the keyring copy and the fetched indices */
-    char *keydir;                 /* dir/keys: holds only the keyring, apt's TrustedParts */
+    char *keydir;                 /* holds only the keyring, apt's TrustedParts: a directory of its
+                                   * own that apt's sandbox user can read (the scratch one is private) */
     char *keyring;                /* keydir/kiln-archive.gpg */
     const char **digests;         /* the InRelease digests, in suite order (into m) */
     char key[HASH_HEX_LEN + 1];   /* of the cached tarball */
@@ -103,6 +105,8 @@ void base_debian_free(struct debian_base *d)
         return;
     debian_mirror_free(d->m);
     free(d->dir);
+    if (d->keydir)
+        fs_rm_rf(d->keydir, NULL);
     free(d->keydir);
     free(d->keyring);
     free(d->digests);
@@ -129,7 +133,7 @@ static int copy_keyring(const struct recipe *r, struct debian_base *d, struct ki
     } else {
         rc = fs_read_file(DEFAULT_KEYRING, KEYRING_LIMIT, &data, err);
     }
-    if (rc == 0 && (rc = fs_mkdir_p(d->keydir, 0700, err)) == 0)
+    if (rc == 0)
         rc = fs_write_atomic(d->keyring, data.data, data.len, 0644, err);
     buf_release(&data);
     return rc;
@@ -151,9 +155,15 @@ int base_debian_begin(struct build_ctx *ctx, struct build_plan *plan, struct kil
     struct debian_base *d = xcalloc(1, sizeof(*d));
     d->b = b;
     d->dir = path_join(ctx->scratch, "debian");
-    d->keydir = path_join(d->dir, "keys");
-    d->keyring = path_join(d->keydir, "kiln-archive.gpg");
-    if ((rc = copy_keyring(r, d, err)) == 0) {
+    const char *parent = ctx->opts->scratch_parent ? ctx->opts->scratch_parent : "/tmp";
+    if ((rc = fs_mkdir_p(d->dir, 0700, err)) == 0 &&
+        (rc = fs_mkdtemp(parent, "kiln-keys-", &d->keydir, err)) == 0 && chmod(d->keydir, 0755) < 0)
+        rc = kiln_errno(err, KILN_EFAIL, errno, "cannot make '%s' readable", d->keydir);
+    if (rc == 0) {
+        d->keyring = path_join(d->keydir, "kiln-archive.gpg");
+        rc = copy_keyring(r, d, err);
+    }
+    if (rc == 0) {
         kiln_log(KILN_LOG_INFO, "checking the mirror state of Debian %s", b->suite);
         rc = debian_mirror_check(b, d->keyring, d->dir, &d->m, err);
     }
@@ -232,7 +242,7 @@ static int write_record(const char *path, const char *sha256, const struct debia
     return fs_write_atomic(path, s, strlen(s), 0644, err);
 }
 
-/* Reads /var/lib/dpkg/status out of the rootfs tar. */
+/* Reads /var/lib/dpkg/status out of the rootfs tar ("" when there is none). */
 static int tar_dpkg_status(const char *tar, struct buf *out, struct kiln_err *err)
 {
     struct archive *a = archive_read_new();
@@ -240,7 +250,7 @@ static int tar_dpkg_status(const char *tar, struct buf *out, struct kiln_err *er
         return kiln_errf(err, KILN_ENOMEM, "out of memory");
     archive_read_support_format_tar(a);
     struct archive_entry *e;
-    int rc = kiln_errf(err, KILN_EFAIL, "the Debian rootfs '%s' has no /var/lib/dpkg/status", tar);
+    int rc = 0; /* no status file (variant extract): dpkg installed nothing */
     if (archive_read_open_filename(a, tar, 1 << 16) != ARCHIVE_OK) {
         rc = kiln_errf(err, KILN_EFAIL, "cannot read '%s': %s", tar, archive_error_string(a));
         archive_read_free(a);

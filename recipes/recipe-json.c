@@ -159,6 +159,8 @@ json_t *recipe_to_json(const struct recipe *r)
 
 int recipe_needs_guest(const struct recipe *r)
 {
-    return r->n_run > 0 || r->packages.n > 0 || r->base.kind == BASE_DEBIAN || r->base.kind == BASE_DISK ||
+    /* A debian base is bootstrapped on the host; only its sysprep needs the guest. */
+    return r->n_run > 0 || r->packages.n > 0 || (r->base.kind == BASE_DEBIAN && r->sysprep) ||
+           r->base.kind == BASE_DISK ||
            r->services_enable.n > 0 || r->services_disable.n > 0;
 }

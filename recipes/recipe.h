@@ -223,8 +223,8 @@ int recipe_check_inputs(const struct recipe *r, struct kiln_err *err);
 /* The normalised recipe as JSON (new reference, owned by the caller). */
 json_t *recipe_to_json(const struct recipe *r);
 
-/* 1 if the recipe needs the in-guest builder (run, packages, services,
- * debian/disk base). */
+/* 1 if the recipe needs the in-guest builder (run, packages, services, a
+ * disk base, a debian base with sysprep on). */
 int recipe_needs_guest(const struct recipe *r);
 
 /* Name of an output type ("oci", "tar", "qcow2", "raw"). */
