@@ -113,6 +113,8 @@ static int fetch(const char *url, const char *what, const char *path, uint64_t l
     if (r == 0) {
         hash_final_hex(s.h, sha256);
         *size = s.size;
+    } else {
+        unlink(path);
     }
     hash_free(s.h);
     return r;

@@ -19,13 +19,20 @@
 #   mirror_snapshot DIR TIMESTAMP    the mirror as it is now, also served under
 #                                    $MIRROR_ROOT/snapshot/TIMESTAMP (a template:
 #                                    $MIRROR_ROOT/snapshot/{timestamp})
-#   stop_mirror DIR                  stops its server (also done at exit)
+#   stop_mirror DIR                  stops its server (every mirror's server
+#                                    stops at the test's exit)
+#
+# Call start_mirror outside a test body (a body runs in a subshell: its
+# variables go with it); DIR/url and DIR/root hold the two URLs too.
 #
 # The .debs come from the host's apt (apt-get download, from the Debian
 # mirror the host uses) once, into $KILN_TEST_DEB_CACHE (default
 # /var/tmp/kiln-test-debs), and are reused by every test after.
 
 KILN_TEST_DEB_CACHE=${KILN_TEST_DEB_CACHE:-/var/tmp/kiln-test-debs}
+
+# Every mirror started writes its DIR in $TEST_DIR/.mirrors; all stop at exit.
+test_on_exit 'if [ -f "$TEST_DIR/.mirrors" ]; then while read -r _m; do stop_mirror "$_m"; done <"$TEST_DIR/.mirrors"; fi'
 
 # mirror_free_port: a TCP port on 127.0.0.1 that nothing listens on now.
 mirror_free_port() {
@@ -116,10 +123,12 @@ start_mirror() {
         _port=$(mirror_free_port) &&
         { setsid python3 -m http.server --bind 127.0.0.1 --directory "$1/www" "$_port" >"$1/http.log" 2>&1 & } &&
         echo $! >"$1/http.pid" &&
-        test_on_exit "stop_mirror '$1'" &&
+        echo "$1" >>"$TEST_DIR/.mirrors" &&
         MIRROR_ROOT="http://127.0.0.1:$_port" &&
         MIRROR_URL="$MIRROR_ROOT/debian" &&
         MIRROR_KEYRING="$1/keyring.gpg" &&
+        echo "$MIRROR_ROOT" >"$1/root" &&
+        echo "$MIRROR_URL" >"$1/url" &&
         timeout 10 sh -c 'until curl -sf -o /dev/null "$1/dists/bookworm/InRelease"; do sleep 0.1; done' \
             sh "$MIRROR_URL" || {
         echo "mirror-lib: the mirror in $1 did not start:" >&2

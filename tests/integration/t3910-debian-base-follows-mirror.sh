@@ -7,7 +7,7 @@
 # mirror; a mirror that cannot be trusted or reached fails clearly and
 # leaves the store as it was.  Against a local mirror the test signs itself.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/mirror-lib.sh"
+. "$KILN_SRC/tests/integration/mirror-lib.sh"
 
 export XDG_CACHE_HOME="$TEST_DIR/cache"
 M="$TEST_DIR/mirror"
@@ -65,11 +65,16 @@ mirror_debs() {
         "$M/www/debian/dists/$1/main/binary-amd64/Packages" | LC_ALL=C sort
 }
 
-test_expect_success 'the local mirror is signed and served' '
-    start_mirror "$M" &&
+if ! { start_mirror "$M" >mirror.log 2>&1 &&
     mirror_add_package "$M" bookworm kiln-marker 1.0 &&
     mirror_resign "$M" &&
-    cp "$MIRROR_KEYRING" keyring.gpg &&
+    cp "$MIRROR_KEYRING" keyring.gpg; }; then
+    cat mirror.log >&2
+    echo "Bail out! the local mirror did not start"
+    exit 1
+fi
+
+test_expect_success 'the local mirror is signed and served' '
     curl -sf "$MIRROR_URL/dists/bookworm/InRelease" >inrelease &&
     gpgv --keyring "$PWD/keyring.gpg" inrelease 2>/dev/null
 '
