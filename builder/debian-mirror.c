@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -253,6 +254,19 @@ static int check_suite(const struct recipe_base *b, const char *suite, const cha
     if ((!s || strcmp(s, suite)) && (!c || strcmp(c, suite)))
         return kiln_errf(err, KILN_EVERIFY, "the signed Release at '%s' is for suite '%s' (codename '%s'), not "
                          "'%s'", url, s ? s : "?", c ? c : "?", suite);
+    /* An expired Release is a mirror frozen in the past (a snapshot is old on purpose). */
+    _cleanup_free_ char *until = b->snapshot ? NULL : field(st->release, "Valid-Until");
+    if (until) {
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        const char *end = strptime(until, "%a, %d %b %Y %H:%M:%S", &tm);
+        if (!end || strcmp(end, " UTC") != 0)
+            return kiln_errf(err, KILN_EVERIFY, "the signed Release at '%s' has a Valid-Until that is not a time: "
+                             "'%s'", url, until);
+        if (timegm(&tm) < time(NULL))
+            return kiln_errf(err, KILN_EVERIFY, "the signed Release at '%s' expired on %s: the mirror is out of date "
+                             "(or frozen)", url, until);
+    }
     _cleanup_free_ char *comps = field(st->release, "Components");
     for (size_t i = 0; i < b->components.n; i++) {
         /* security's components are "updates/main"; apt matches either form */
