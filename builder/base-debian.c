@@ -27,6 +27,8 @@
 #define RECORD_LIMIT (64u << 20)
 #define MMDEBSTRAP_TIMEOUT 3600
 
+extern char **environ;
+
 struct debian_base {
     const struct recipe_base *b;
     struct debian_mirror *m;
@@ -35,6 +37,8 @@ struct debian_base {
                                    * own that apt's sandbox user can read (the scratch one is private) */
     char *keyring;                /* keydir/kiln-archive.gpg */
     const char **digests;         /* the InRelease digests, in suite order (into m) */
+    int64_t sde;                  /* mmdebstrap's SOURCE_DATE_EPOCH: the build's, else the base suite's
+                                   * Release date (a function of the mirror state); -1: none */
     char key[HASH_HEX_LEN + 1];   /* of the cached tarball */
     struct debian_pkg *pkgs;      /* the installed packages, once known */
     size_t n_pkgs;
@@ -174,7 +178,13 @@ int base_debian_begin(struct build_ctx *ctx, struct build_plan *plan, struct kil
     d->digests = xcalloc(d->m->n, sizeof(*d->digests));
     for (size_t i = 0; i < d->m->n; i++)
         d->digests[i] = d->m->suites[i].sha256;
+    d->sde = ctx->opts->has_source_date_epoch ? ctx->opts->source_date_epoch : d->m->suites[0].date;
     base_debian_key(b, d->digests, d->m->n, d->key);
+    if (ctx->opts->has_source_date_epoch) {
+        /* the build's time changes the rootfs: part of the cached one's key */
+        _cleanup_free_ char *k = xasprintf("%s\nsource_date_epoch=%lld\n", d->key, (long long)d->sde);
+        hash_sha256_hex(k, strlen(k), d->key);
+    }
     ctx->debian = d;
     /* The base's key is known now, before any bootstrap. */
     return plan_complete_step(plan, 0, d->digests, d->m->n, err);
@@ -334,8 +344,22 @@ static int bootstrap(struct debian_base *d, const char *tmp, struct kiln_err *er
         add_arg(&argv, &n, owned[i]);
     kiln_log(KILN_LOG_INFO, "bootstrapping Debian %s (%s%s%s) with mmdebstrap", b->suite,
              b->variant ? b->variant : DEFAULT_VARIANT, *inc ? " + " : "", inc);
-    struct run_opts opts = { .log_lines = 1, .timeout_sec = MMDEBSTRAP_TIMEOUT };
+    /* With SOURCE_DATE_EPOCH, the same mirror state gives the same rootfs bytes. */
+    char **envp = NULL, **owned_env = NULL;
+    size_t ne = 0, noe = 0;
+    for (char **e = environ; e && *e; e++)
+        if (strncmp(*e, "SOURCE_DATE_EPOCH=", 18) != 0)
+            add_arg(&envp, &ne, *e);
+    if (d->sde >= 0) {
+        add_arg(&owned_env, &noe, xasprintf("SOURCE_DATE_EPOCH=%lld", (long long)d->sde));
+        add_arg(&envp, &ne, owned_env[0]);
+    }
+    struct run_opts opts = { .log_lines = 1, .timeout_sec = MMDEBSTRAP_TIMEOUT, .envp = envp };
     int rc = run_argv(argv, &opts, NULL, err);
+    for (size_t i = 0; i < noe; i++)
+        free(owned_env[i]);
+    free(owned_env);
+    free(envp);
     for (size_t i = 0; i < no; i++)
         free(owned[i]);
     free(owned);

@@ -185,6 +185,17 @@ static int release_entry(const char *release, const char *path, char sha256[HASH
     return -1;
 }
 
+/* "Sat, 10 Jun 2023 09:46:08 UTC" as seconds since the epoch, or -1. */
+static int64_t release_time(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm);
+    if (!end || (strcmp(end, " UTC") != 0 && strcmp(end, " +0000") != 0))
+        return -1;
+    return (int64_t)timegm(&tm);
+}
+
 static int has_word(const char *list, const char *word)
 {
     size_t wl = strlen(word);
@@ -257,16 +268,16 @@ static int check_suite(const struct recipe_base *b, const char *suite, const cha
     /* An expired Release is a mirror frozen in the past (a snapshot is old on purpose). */
     _cleanup_free_ char *until = b->snapshot ? NULL : field(st->release, "Valid-Until");
     if (until) {
-        struct tm tm;
-        memset(&tm, 0, sizeof(tm));
-        const char *end = strptime(until, "%a, %d %b %Y %H:%M:%S", &tm);
-        if (!end || strcmp(end, " UTC") != 0)
+        int64_t t = release_time(until);
+        if (t < 0)
             return kiln_errf(err, KILN_EVERIFY, "the signed Release at '%s' has a Valid-Until that is not a time: "
                              "'%s'", url, until);
-        if (timegm(&tm) < time(NULL))
+        if (t < (int64_t)time(NULL))
             return kiln_errf(err, KILN_EVERIFY, "the signed Release at '%s' expired on %s: the mirror is out of date "
                              "(or frozen)", url, until);
     }
+    _cleanup_free_ char *date = field(st->release, "Date");
+    st->date = date ? release_time(date) : -1;
     _cleanup_free_ char *comps = field(st->release, "Components");
     for (size_t i = 0; i < b->components.n; i++) {
         /* security's components are "updates/main"; apt matches either form */

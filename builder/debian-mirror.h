@@ -19,6 +19,7 @@
 #define KILN_DEBIAN_MIRROR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 #include "common/hash.h"
@@ -34,6 +35,7 @@ struct debian_suite_state {
     char *url;                     /* the mirror, {timestamp} filled in */
     char sha256[HASH_HEX_LEN + 1]; /* of the InRelease as fetched */
     char *release;                 /* the signed Release text (gpgv's output) */
+    int64_t date;                  /* its Date, seconds since the epoch; -1 when it has none */
 };
 
 struct debian_mirror {

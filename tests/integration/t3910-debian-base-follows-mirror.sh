@@ -99,7 +99,7 @@ test_expect_success 'an essential base records every installed package with the 
 '
 
 test_expect_success 'an unchanged mirror gives the same base key and image, from the checked cache' '
-    kiln build e.yaml --version 1.0.1 >built2 2>err &&
+    kiln build e.yaml --version 1.0.1 --verbose >built2 2>err &&
     test_grep "using the cached Debian bookworm rootfs" err &&
     test "$(base_key ess:1.0.0)" = "$(base_key ess:1.0.1)" &&
     test "$(cut -d@ -f2 built1)" = "$(cut -d@ -f2 built2)"
@@ -117,13 +117,14 @@ test_expect_success 'a package updated on the mirror changes the base key and th
     test "$(marker_sha ext:1.0.1)" = "$(text_sha 1.1)"
 '
 
-test_expect_success 'a cached base that does not match its record is discarded and made again' '
+test_expect_success 'a cached base that does not match its record is discarded and made again, the same' '
     key=$(ls -t "$DEB"/*.json | head -n 1) &&
     tar="${key%.json}.tar" &&
     printf x | dd of="$tar" bs=1 seek=4096 conv=notrunc 2>/dev/null &&
-    kiln build x.yaml --version 1.0.2 >out 2>err &&
+    kiln build x.yaml --version 1.0.2 >built3 2>err &&
     test_grep "is discarded and made again" err &&
     test "$(base_key ext:1.0.1)" = "$(base_key ext:1.0.2)" &&
+    test "$(cut -d@ -f2 built2)" = "$(cut -d@ -f2 built3)" &&
     test "$(sha256sum <"$tar" | cut -d" " -f1)" = "$(jq -r .sha256 "$key")" &&
     test ! -e "$DEB"/partial.* 2>/dev/null
 '
@@ -152,7 +153,7 @@ test_expect_success 'a snapshot pins the mirror; a snapshot that does not exist 
     test "$(store_digest)" = "$before"
 '
 
-test_expect_success 'a bad signature, another key, an unknown suite or component, an unreachable mirror: clear errors, store unchanged' '
+test_expect_success 'a bad signature, another key, an expired Release, an unknown suite or component, an unreachable mirror: clear errors, store unchanged' '
     before=$(store_digest) &&
     mkdir -m 700 other && gpg --homedir other --batch --pinentry-mode loopback --passphrase "" \
         --quick-gen-key "another <other@localhost>" ed25519 sign never 2>/dev/null &&
@@ -164,6 +165,12 @@ test_expect_success 'a bad signature, another key, an unknown suite or component
     sed "s/^Origin: kiln-test/Origin: kiln-evil/" "$in" >"$in.bad" && mv "$in.bad" "$in" &&
     test_expect_code 3 kiln build x.yaml &&
     test_grep "does not verify against the keyring" err &&
+    rel="$M/www/debian/dists/bookworm/Release" &&
+    { cat "$rel" && echo "Valid-Until: Mon, 01 Jan 2024 00:00:00 UTC"; } >old-release &&
+    gpg --homedir "$M/gnupg" --batch --yes --pinentry-mode loopback --passphrase "" --clearsign \
+        -o "$in.old" old-release 2>/dev/null && mv "$in.old" "$in" &&
+    test_expect_code 3 kiln build x.yaml &&
+    test_grep "expired on Mon, 01 Jan 2024 00:00:00 UTC" err &&
     mirror_resign "$M" &&
     sed "s/suite: bookworm/suite: trixie/" x.yaml >t.yaml &&
     test_expect_code 2 kiln build t.yaml &&
