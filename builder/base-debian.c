@@ -303,7 +303,7 @@ static int resolve_packages(struct debian_base *d, const char *tar, struct kiln_
     if (rc == 0) {
         kiln_log(KILN_LOG_INFO, "recording %zu packages with the digests of the mirror's signed indices",
                  d->n_pkgs);
-        rc = debian_mirror_resolve(d->m, &d->b->components, d->dir, d->pkgs, d->n_pkgs, err);
+        rc = debian_mirror_resolve(d->m, d->pkgs, d->n_pkgs, err);
     }
     return rc;
 }
@@ -354,8 +354,21 @@ static int bootstrap(struct debian_base *d, const char *tmp, struct kiln_err *er
         add_arg(&owned_env, &noe, xasprintf("SOURCE_DATE_EPOCH=%lld", (long long)d->sde));
         add_arg(&envp, &ne, owned_env[0]);
     }
-    struct run_opts opts = { .log_lines = 1, .timeout_sec = MMDEBSTRAP_TIMEOUT, .envp = envp };
-    int rc = run_argv(argv, &opts, NULL, err);
+    struct buf log;
+    buf_init(&log, 1 << 20);
+    struct run_opts opts = { .out = &log, .log_lines = 1, .timeout_sec = MMDEBSTRAP_TIMEOUT, .envp = envp };
+    int status = 0;
+    int rc = run_argv(argv, &opts, &status, err);
+    if (rc == 0 && status != 0) {
+        /* apt's and mmdebstrap's first error says why ("Unable to locate package x") */
+        const char *e = strstr(log.data, "E: ");
+        if (e && e != log.data && e[-1] != '\n')
+            e = strstr(e, "\nE: ") ? strstr(e, "\nE: ") + 1 : NULL;
+        char shown[240];
+        rc = kiln_errf(err, KILN_EFAIL, "mmdebstrap failed with exit status %d%s%s", status, e ? ": " : "",
+                       e ? kiln_err_shown(e + 3, strcspn(e + 3, "\n"), shown, sizeof(shown)) : "");
+    }
+    buf_release(&log);
     for (size_t i = 0; i < noe; i++)
         free(owned_env[i]);
     free(owned_env);
@@ -415,7 +428,12 @@ int base_debian_tar(struct debian_base *d, const char *cache_dir, char **tar_pat
     if ((ret = fs_mkdtemp(dir, "partial.", &tmpdir, err)) < 0)
         return ret;
     _cleanup_free_ char *tmp = path_join(tmpdir, "rootfs.tar");
-    ret = bootstrap(d, tmp, err);
+    /* The signed indices, first: a package the mirror does not have is named before any bootstrap. */
+    ret = debian_mirror_fetch_indices(d->m, &b->components, d->dir, err);
+    if (ret == 0)
+        ret = debian_mirror_check_names(d->m, &b->packages, err);
+    if (ret == 0)
+        ret = bootstrap(d, tmp, err);
     if (ret == 0)
         ret = resolve_packages(d, tmp, err);
     if (ret == 0)

@@ -320,6 +320,12 @@ void debian_mirror_free(struct debian_mirror *m)
         free(m->suites[i].release);
     }
     free(m->suites);
+    for (size_t i = 0; i < m->n_indices; i++) {
+        unlink(m->indices[i].path);
+        free(m->indices[i].path);
+        free(m->indices[i].what);
+    }
+    free(m->indices);
     free(m);
 }
 
@@ -433,10 +439,20 @@ int debian_dpkg_status(const char *text, size_t len, struct debian_pkg **out, si
     return 0;
 }
 
-/* Gives the package of paragraph p its digest when it is one of pkgs. */
-static void match(const struct para *p, struct debian_pkg *pkgs, size_t n)
+typedef void (*para_fn)(const struct para *p, void *ud);
+
+struct pkg_set {
+    struct debian_pkg *v;
+    size_t n;
+};
+
+/* Gives the package of paragraph p its digest when it is one of the set's. */
+static void match(const struct para *p, void *ud)
 {
-    if (!p->package || !p->version || !p->arch || !p->sha256 || strlen(p->sha256) != HASH_HEX_LEN ||
+    struct pkg_set *set = ud;
+    struct debian_pkg *pkgs = set->v;
+    size_t n = set->n;
+    if (!n || !p->package || !p->version || !p->arch || !p->sha256 || strlen(p->sha256) != HASH_HEX_LEN ||
         !hash_is_hex(p->sha256))
         return;
     struct debian_pkg *f = bsearch(p->package, pkgs, n, sizeof(*pkgs), name_cmp);
@@ -450,8 +466,7 @@ static void match(const struct para *p, struct debian_pkg *pkgs, size_t n)
 }
 
 /* Reads the (compressed) Packages index at path paragraph by paragraph. */
-static int scan_packages(const char *path, const char *what, struct debian_pkg *pkgs, size_t n,
-                         struct kiln_err *err)
+static int scan_packages(const char *path, const char *what, para_fn fn, void *ud, struct kiln_err *err)
 {
     struct archive *a = archive_read_new();
     if (!a)
@@ -496,7 +511,7 @@ static int scan_packages(const char *path, const char *what, struct debian_pkg *
                 break;
             }
             if (line.len == 0) {
-                match(&p, pkgs, n);
+                fn(&p, ud);
                 para_release(&p);
             } else {
                 para_line(&p, line.data, line.len);
@@ -515,8 +530,9 @@ static int scan_packages(const char *path, const char *what, struct debian_pkg *
     return r;
 }
 
-static int fetch_index(const struct debian_suite_state *st, const char *comp, const char *tmpdir, size_t k,
-                       struct debian_pkg *pkgs, size_t n, struct kiln_err *err)
+/* Fetches one Packages index into tmpdir and checks it against the signed Release. */
+static int fetch_index(struct debian_mirror *m, const struct debian_suite_state *st, const char *comp,
+                       const char *tmpdir, struct kiln_err *err)
 {
     static const char *const exts[] = { ".xz", ".gz", "", NULL };
     for (const char *const *x = exts; *x; x++) {
@@ -526,38 +542,112 @@ static int fetch_index(const struct debian_suite_state *st, const char *comp, co
         if (release_entry(st->release, rel, want, &want_size) < 0)
             continue;
         _cleanup_free_ char *url = xasprintf("%s/dists/%s/%s", st->url, st->suite, rel);
-        _cleanup_free_ char *path = xasprintf("%s/Packages.%zu%s", tmpdir, k, *x);
+        char *path = xasprintf("%s/Packages.%zu%s", tmpdir, m->n_indices, *x);
         _cleanup_free_ char *what = xasprintf("the Packages index '%s' of suite '%s'", rel, st->suite);
         int r = fetch(url, what, path, DEBIAN_PACKAGES_LIMIT, got, &size, err);
-        if (r == 0 && (strcmp(got, want) != 0 || size != want_size))
+        if (r == 0 && (strcmp(got, want) != 0 || size != want_size)) {
             r = kiln_errf(err, KILN_EVERIFY, "%s at '%s' does not match the signed Release (sha256 %s, %llu "
                           "bytes; the Release says %s, %llu bytes)", what, url, got, (unsigned long long)size,
                           want, (unsigned long long)want_size);
-        if (r == 0)
-            r = scan_packages(path, what, pkgs, n, err);
-        unlink(path);
-        return r;
+            unlink(path);
+        }
+        if (r < 0) {
+            free(path);
+            return r;
+        }
+        m->indices = xrealloc(m->indices, (m->n_indices + 1) * sizeof(*m->indices));
+        m->indices[m->n_indices++] = (struct debian_index){ path, xstrdup(what) };
+        return 0;
     }
     return kiln_errf(err, KILN_EVERIFY, "the signed Release of suite '%s' at '%s' lists no Packages index for "
                      "'%s' (amd64)", st->suite, st->url, comp);
 }
 
-int debian_mirror_resolve(const struct debian_mirror *m, const struct strv *components, const char *tmpdir,
-                          struct debian_pkg *pkgs, size_t n, struct kiln_err *err)
+int debian_mirror_fetch_indices(struct debian_mirror *m, const struct strv *components, const char *tmpdir,
+                                struct kiln_err *err)
 {
-    size_t k = 0;
+    if (m->n_indices)
+        return 0;
     for (size_t s = 0; s < m->n; s++)
         for (size_t c = 0; c < components->n; c++) {
-            int r = fetch_index(&m->suites[s], components->v[c], tmpdir, k++, pkgs, n, err);
+            int r = fetch_index(m, &m->suites[s], components->v[c], tmpdir, err);
             if (r < 0)
                 return r;
         }
+    return 0;
+}
+
+static int scan_all(const struct debian_mirror *m, para_fn fn, void *ud, struct kiln_err *err)
+{
+    for (size_t i = 0; i < m->n_indices; i++) {
+        int r = scan_packages(m->indices[i].path, m->indices[i].what, fn, ud, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int debian_mirror_resolve(const struct debian_mirror *m, struct debian_pkg *pkgs, size_t n, struct kiln_err *err)
+{
+    struct pkg_set set = { pkgs, n };
+    int r = scan_all(m, match, &set, err);
+    if (r < 0)
+        return r;
     for (size_t i = 0; i < n; i++)
         if (!pkgs[i].sha256[0])
             return kiln_errf(err, KILN_EVERIFY, "installed package '%s' %s (%s) is not in the mirror's signed "
                              "Packages indices (did the mirror change during the build?)", pkgs[i].name,
                              pkgs[i].version, pkgs[i].arch);
     return 0;
+}
+
+struct wanted {
+    char **names;  /* sorted */
+    int *found;
+    size_t n;
+};
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void mark(const struct para *p, void *ud)
+{
+    struct wanted *w = ud;
+    if (!p->package)
+        return;
+    const char *key = p->package;
+    char **f = bsearch(&key, w->names, w->n, sizeof(*w->names), str_cmp);
+    if (f)
+        w->found[f - w->names] = 1;
+}
+
+int debian_mirror_check_names(const struct debian_mirror *m, const struct strv *packages, struct kiln_err *err)
+{
+    if (!packages->n)
+        return 0;
+    struct wanted w = { xcalloc(packages->n, sizeof(char *)), xcalloc(packages->n, sizeof(int)), packages->n };
+    for (size_t i = 0; i < w.n; i++)
+        w.names[i] = xstrndup(packages->v[i], strcspn(packages->v[i], ":="));
+    qsort(w.names, w.n, sizeof(*w.names), str_cmp);
+    int r = scan_all(m, mark, &w, err);
+    for (size_t i = 0; r == 0 && i < w.n; i++)
+        if (!w.found[i]) {
+            _cleanup_free_ char *suites = NULL;
+            struct buf b;
+            buf_init(&b, 0);
+            for (size_t s = 0; s < m->n; s++)
+                buf_addf(&b, NULL, "%s%s", s ? ", " : "", m->suites[s].suite);
+            suites = buf_detach(&b, NULL);
+            r = kiln_errf(err, KILN_EINVAL, "package '%s' is not in the signed Packages indices of %s at '%s'",
+                          w.names[i], suites, m->suites[0].url);
+        }
+    for (size_t i = 0; i < w.n; i++)
+        free(w.names[i]);
+    free(w.names);
+    free(w.found);
+    return r;
 }
 
 /* Percent-encodes everything but purl's unreserved characters. */

@@ -38,9 +38,16 @@ struct debian_suite_state {
     int64_t date;                  /* its Date, seconds since the epoch; -1 when it has none */
 };
 
+struct debian_index {
+    char *path;                    /* a checked Packages index, fetched (removed by debian_mirror_free) */
+    char *what;                    /* its name in messages */
+};
+
 struct debian_mirror {
     struct debian_suite_state *suites; /* [0] the base's suite, then its extra suites */
     size_t n;
+    struct debian_index *indices;  /* once fetched */
+    size_t n_indices;
 };
 
 struct debian_pkg {
@@ -67,10 +74,16 @@ void debian_mirror_free(struct debian_mirror *m);
 int debian_dpkg_status(const char *text, size_t len, struct debian_pkg **out, size_t *n, struct kiln_err *err);
 void debian_pkgs_free(struct debian_pkg *p, size_t n);
 
-/* Fills pkgs[i].sha256 from the mirror's Packages indices for components;
- * fails naming the first package no signed index lists. */
-int debian_mirror_resolve(const struct debian_mirror *m, const struct strv *components, const char *tmpdir,
-                          struct debian_pkg *pkgs, size_t n, struct kiln_err *err);
+/* Fetches every suite's Packages index for components (amd64) into tmpdir,
+ * each checked against the signed Release; once (a second call does nothing). */
+int debian_mirror_fetch_indices(struct debian_mirror *m, const struct strv *components, const char *tmpdir,
+                                struct kiln_err *err);
+/* KILN_EINVAL naming the first of packages (NAME[:ARCH][=VERSION], by
+ * name) that no fetched index lists. */
+int debian_mirror_check_names(const struct debian_mirror *m, const struct strv *packages, struct kiln_err *err);
+/* Fills pkgs[i].sha256 from the fetched indices; fails naming the first
+ * package they do not list. */
+int debian_mirror_resolve(const struct debian_mirror *m, struct debian_pkg *pkgs, size_t n, struct kiln_err *err);
 
 /* "pkg:deb/debian/NAME@VERSION?arch=ARCH", percent-encoded (caller-owned). */
 char *debian_purl(const struct debian_pkg *p);

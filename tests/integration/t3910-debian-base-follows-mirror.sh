@@ -153,7 +153,7 @@ test_expect_success 'a snapshot pins the mirror; a snapshot that does not exist 
     test "$(store_digest)" = "$before"
 '
 
-test_expect_success 'a bad signature, another key, an expired Release, an unknown suite or component, an unreachable mirror: clear errors, store unchanged' '
+test_expect_success 'a bad signature, another key, an expired Release, an unknown suite, component or package, an unreachable mirror: clear errors, store unchanged' '
     before=$(store_digest) &&
     mkdir -m 700 other && gpg --homedir other --batch --pinentry-mode loopback --passphrase "" \
         --quick-gen-key "another <other@localhost>" ed25519 sign never 2>/dev/null &&
@@ -175,6 +175,9 @@ test_expect_success 'a bad signature, another key, an expired Release, an unknow
     sed "s/suite: bookworm/suite: trixie/" x.yaml >t.yaml &&
     test_expect_code 2 kiln build t.yaml &&
     test_grep "suite .trixie. is not on the mirror" err &&
+    sed "s/packages: \[kiln-marker\]/packages: [kiln-no-such-package]/" x.yaml >p.yaml &&
+    test_expect_code 2 kiln build p.yaml &&
+    test_grep "package .kiln-no-such-package. is not in the signed Packages indices of bookworm" err &&
     recipe c.yaml comp extract "    components: [contrib]" &&
     test_expect_code 2 kiln build c.yaml &&
     test_grep "has no component .contrib." err &&
