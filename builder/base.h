@@ -17,14 +17,37 @@ int base_oci_run(struct build_ctx *ctx, struct kiln_err *err);
 int base_debian_run(struct build_ctx *ctx, struct kiln_err *err);
 int base_disk_run(struct build_ctx *ctx, struct kiln_err *err);
 
-/* The debian base: runs `mmdebstrap --variant=V [--include=P,...] SUITE OUT.tar
- * MIRROR` unless cache_dir already holds the result for these parameters
- * (cache_dir/debian/<sha256 of the parameters>.tar).  *tar_path (owned by
- * the caller) is the cached rootfs tar; sha256 receives its digest. */
-int base_debian_tar(const struct recipe_base *b, const char *cache_dir, char **tar_path,
+/* The debian base (base-debian.c).  Its state: the mirror checked
+ * (builder/debian-mirror.h), the keyring, the cache key, the packages. */
+struct debian_base;
+struct build_plan;
+
+/* Checks the mirror of the recipe's debian base: each suite's InRelease,
+ * verified with gpgv against base.debian.keyring (or Debian's archive
+ * keyring), copied into the scratch directory.  Sets ctx->debian (owned by
+ * the context) and completes the base step of plan with the InRelease
+ * digests: the base's key is known before anything is bootstrapped. */
+int base_debian_begin(struct build_ctx *ctx, struct build_plan *plan, struct kiln_err *err);
+void base_debian_free(struct debian_base *d);
+
+/* The rootfs tar for d: cache_dir/debian/KEY.tar when KEY.json records its
+ * digest (a tarball that does not match is removed and made again), else
+ * made by `mmdebstrap --variant=V [--include=P,...] --keyring=... SUITE OUT.tar
+ * "deb URL SUITE COMPONENTS"...`, with apt trusting only d's keyring, and its
+ * installed packages resolved against the mirror's signed Packages indices.
+ * *tar_path (owned by the caller) is the cached rootfs tar; sha256 receives
+ * its digest. */
+int base_debian_tar(struct debian_base *d, const char *cache_dir, char **tar_path,
                     char sha256[HASH_HEX_LEN + 1], struct kiln_err *err);
 
-/* The cache key of a debian base (64 hex + NUL). */
-void base_debian_key(const struct recipe_base *b, char key[HASH_HEX_LEN + 1]);
+/* Records in the build record each suite's InRelease (uri, sha256) and each
+ * installed package (name, purl, sha256 of its .deb, annotations version and
+ * architecture). */
+void base_debian_inputs(struct build_ctx *ctx, const struct debian_base *d);
+
+/* The cache key of a debian base (64 hex + NUL): its parameters and the
+ * digests of its suites' InRelease files (states, n of them). */
+void base_debian_key(const struct recipe_base *b, const char *const *states, size_t n,
+                     char key[HASH_HEX_LEN + 1]);
 
 #endif

@@ -44,14 +44,11 @@ static int tree_from_tar(struct build_ctx *ctx, const char *what, const char *ta
 int base_debian_run(struct build_ctx *ctx, struct kiln_err *err)
 {
     const struct recipe_base *b = &ctx->recipe->base;
-    if (!ctx->opts->cache_dir)
-        return kiln_errf(err, KILN_EFAIL, "base 'debian' needs a cache directory");
-    int r = recipe_check_mirror(ctx->recipe, err);
-    if (r < 0)
-        return r;
+    if (!ctx->debian)
+        return kiln_errf(err, KILN_EFAIL, "base 'debian': the mirror was not checked");
     _cleanup_free_ char *tar = NULL;
     char hex[HASH_HEX_LEN + 1];
-    r = base_debian_tar(b, ctx->opts->cache_dir, &tar, hex, err);
+    int r = base_debian_tar(ctx->debian, ctx->opts->cache_dir, &tar, hex, err);
     if (r < 0)
         return r;
     _cleanup_free_ char *what = xasprintf("base debian '%s'", b->suite);
@@ -61,6 +58,7 @@ int base_debian_run(struct build_ctx *ctx, struct kiln_err *err)
                                           b->variant ? b->variant : "minbase",
                                           b->mirror ? b->mirror : "http://deb.debian.org/debian");
     build_add_input(ctx, name, tar, hex);
+    base_debian_inputs(ctx, ctx->debian);
     return 0;
 }
 

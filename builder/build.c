@@ -186,6 +186,7 @@ static void ctx_free(struct build_ctx *ctx)
     cache_free(ctx->cache);
     json_decref(ctx->cache_pending);
     json_decref(ctx->cache_keep);
+    base_debian_free(ctx->debian);
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);
 }
@@ -417,6 +418,10 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
         goto fail;
     tree_set_epoch(ctx->tree, ctx->sde);
 
+    /* A debian base's key is its mirror's state, known before it runs. */
+    if (r->base.kind == BASE_DEBIAN && (rc = base_debian_begin(ctx, plan, err)) < 0)
+        goto fail;
+
     size_t n_out = 0;
     res->outputs = xcalloc(r->n_outputs, sizeof(*res->outputs));
     if (!opts->no_cache) {
@@ -484,7 +489,7 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
             break;
         }
         }
-        if (rc == 0 && s->kind != PLAN_OUTPUT)
+        if (rc == 0 && s->kind != PLAN_OUTPUT && !(s->kind == PLAN_BASE && s->digests))
             rc = complete_step(ctx, plan, i, first_input, err);
         if (rc < 0)
             goto fail;

@@ -53,7 +53,7 @@
  * Labels) is inherited; the recipe's `container` and `labels` override it.
  *
  * Guest stage.  Recipes that need code run inside the image (packages, run,
- * services, a debian or disk base: recipe_needs_guest()) or that have a
+ * services, a disk base, a debian base's sysprep: recipe_needs_guest()) or that have a
  * disk output go through the guest step: the tree is written to a plain tar
  * in the scratch directory, disk/disk.h lays out the disk (on the host when
  * nothing runs inside the image, else in one appliance launch) and writes

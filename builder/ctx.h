@@ -20,6 +20,7 @@
 
 struct plan_step;
 struct cache;
+struct debian_base;
 
 struct build_ctx {
     const struct recipe *recipe;
@@ -31,6 +32,7 @@ struct build_ctx {
     int64_t sde;
     json_t *inputs;               /* build record inputs (array) */
     json_t *base_config;          /* the OCI base's config object, or NULL */
+    struct debian_base *debian;   /* the debian base's checked mirror (builder/base.h), or NULL; owned */
     char files_digest[DIGEST_STR_SIZE]; /* the file manifest blob, once written */
     char *guest_disk;             /* the raw disk the guest stage made (in scratch), or NULL; owned */
     int sysprep_verified;         /* the guest stage checked the sysprep post-condition */

@@ -68,6 +68,14 @@ static json_t *base_inputs(const struct recipe *r, const struct plan_opts *po)
     if (b->mirror)
         json_object_set_new(j, "mirror", json_string(b->mirror));
     json_object_set_new(j, "packages", jstrv(&b->packages));
+    if (b->kind == BASE_DEBIAN) {
+        json_object_set_new(j, "components", jstrv(&b->components));
+        json_t *suites = json_array();
+        for (size_t i = 0; i < b->n_suites; i++)
+            json_array_append_new(suites, json_pack("[so]", b->suites[i].suite, jstr(b->suites[i].mirror)));
+        json_object_set_new(j, "suites", suites);
+        json_object_set_new(j, "snapshot", jstr(b->snapshot));
+    }
     return j;
 }
 

@@ -24,7 +24,9 @@
  * every step after it have an empty key until the run completes it with
  * plan_complete_step(), the digests being those the step records in the
  * build record (sha256 of the bytes read; a directory's file manifest).
- * What a step downloads from the network (packages) is not in its key.
+ * A debian base is completed before it runs, with the digests of its
+ * suites' signed InRelease files (base_debian_begin(), builder/base.h).
+ * What a guest step downloads from the network (packages) is not in its key.
  *
  * plan_make() and plan_complete_step() do no I/O. */
 #ifndef KILN_PLAN_H

@@ -115,6 +115,13 @@ int recipe_check_mirror(const struct recipe *r, struct kiln_err *err)
     return fd < 0 ? fd : 0;
 }
 
+int recipe_open_keyring(const struct recipe *r, struct kiln_err *err)
+{
+    if (r->base.kind != BASE_DEBIAN || !r->base.keyring)
+        return 0;
+    return recipe_open_input(r, "base.debian.keyring", r->base.keyring, O_RDONLY | O_NOCTTY, NULL, err);
+}
+
 static int pos_errf(const struct recipe *r, struct recipe_pos pos, struct kiln_err *err, int code,
                     const char *fmt, ...) KILN_PRINTF(5, 6);
 static int pos_errf(const struct recipe *r, struct recipe_pos pos, struct kiln_err *err, int code,
@@ -218,8 +225,14 @@ int recipe_check_inputs(const struct recipe *r, struct kiln_err *err)
         break;
     case BASE_DEBIAN:
         rc = recipe_check_mirror(r, err);
-        if (rc < 0)
+        if (rc < 0) {
             pos_prefix(r, b->path_pos, err);
+        } else if ((rc = recipe_open_keyring(r, err)) < 0) {
+            pos_prefix(r, b->keyring_pos, err);
+        } else if (rc > 0) {
+            close(rc);
+            rc = 0;
+        }
         break;
     case BASE_SCRATCH:
         break;

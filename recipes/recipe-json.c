@@ -65,6 +65,15 @@ json_t *recipe_to_json(const struct recipe *r)
         json_object_set_new(base, "variant", json_string(b->variant));
         json_object_set_new(base, "mirror", json_string(b->mirror));
         json_object_set_new(base, "packages", strv_json(&b->packages));
+        json_object_set_new(base, "components", strv_json(&b->components));
+        json_t *suites = json_array();
+        for (size_t i = 0; i < b->n_suites; i++)
+            json_array_append_new(suites, json_pack("{s:s,s:o}", "suite", b->suites[i].suite, "mirror",
+                                                    b->suites[i].mirror ? json_string(b->suites[i].mirror)
+                                                                        : json_null()));
+        json_object_set_new(base, "suites", suites);
+        json_object_set_new(base, "snapshot", b->snapshot ? json_string(b->snapshot) : json_null());
+        json_object_set_new(base, "keyring", b->keyring ? json_string(b->keyring) : json_null());
         break;
     }
     json_object_set_new(j, "base", base);
@@ -150,6 +159,8 @@ json_t *recipe_to_json(const struct recipe *r)
 
 int recipe_needs_guest(const struct recipe *r)
 {
-    return r->n_run > 0 || r->packages.n > 0 || r->base.kind == BASE_DEBIAN || r->base.kind == BASE_DISK ||
+    /* A debian base is bootstrapped on the host; only its sysprep needs the guest. */
+    return r->n_run > 0 || r->packages.n > 0 || (r->base.kind == BASE_DEBIAN && r->sysprep) ||
+           r->base.kind == BASE_DISK ||
            r->services_enable.n > 0 || r->services_disable.n > 0;
 }

@@ -485,6 +485,176 @@ static int parse_path_sha(struct rp *p, const struct ynode *v, const char *where
 static const char *const debian_variants[] = { "extract", "custom", "essential", "apt", "required", "minbase",
                                               "buildd", "important", "debootstrap", "standard", NULL };
 
+static int check_suite(struct rp *p, const struct ynode *n, const char *what, const char *s)
+{
+    if (!is_in(s[0], LOWER DIGIT) || !all_in(s, LOWER DIGIT "-") || strlen(s) > 64)
+        return fail(p, n, "'%s': '%s' is not a Debian suite name", what, SHOWS(s));
+    return 0;
+}
+
+static int check_component(struct rp *p, const struct ynode *n, const char *what, const char *s)
+{
+    if (!is_in(s[0], LOWER DIGIT) || !all_in(s, LOWER DIGIT "-/") || strstr(s, "//") || strlen(s) > 64 ||
+        s[strlen(s) - 1] == '/')
+        return fail(p, n, "'%s': '%s' is not an archive component (such as main, contrib, non-free-firmware)",
+                    what, SHOWS(s));
+    return 0;
+}
+
+/* A mirror URL: http://, https:// or file:///, one line, no spaces; "{timestamp}"
+ * is the only placeholder (filled from base.debian.snapshot). */
+static int get_mirror(struct rp *p, const struct ynode *x, const char *what, char **out)
+{
+    int r = get_str(p, x, what, out);
+    const char *m = *out;
+    if (r == 0 && strncmp(m, "http://", 7) && strncmp(m, "https://", 8) && strncmp(m, "file:///", 8))
+        r = fail(p, x, "'%s' must be an http://, https:// or file:/// URL", what);
+    if (r == 0)
+        r = check_oneline(p, x, what, m);
+    if (r == 0 && strpbrk(m, " \t\"[]"))
+        r = fail(p, x, "'%s' must not contain spaces, quotes or brackets", what);
+    /* a file:/// mirror is a host folder, checked against the build
+     * context as written: no URL escapes that apt would decode */
+    if (r == 0 && !strncmp(m, "file://", 7) && strchr(m, '%'))
+        r = fail(p, x, "'%s': a file:/// URL must not contain '%%'", what);
+    if (r == 0 && !strncmp(m, "file://", 7) && strchr(m, '{'))
+        r = fail(p, x, "'%s': a file:/// URL cannot be a snapshot template", what);
+    if (r == 0) {
+        const char *t = strstr(m, "{timestamp}");
+        const char *rest = t ? t + 11 : m;
+        if ((t && memchr(m, '{', (size_t)(t - m))) || strpbrk(rest, "{}") || (!t && strchr(m, '}')))
+            r = fail(p, x, "'%s': '{timestamp}' is the only placeholder a mirror URL may hold", what);
+    }
+    return r;
+}
+
+static int has_timestamp(const char *m)
+{
+    return m && strstr(m, "{timestamp}") != NULL;
+}
+
+/* YYYYMMDDTHHMMSSZ, as snapshot.debian.org names its states. */
+static int check_snapshot(struct rp *p, const struct ynode *n, const char *s)
+{
+    int ok = strlen(s) == 16 && s[8] == 'T' && s[15] == 'Z';
+    for (size_t i = 0; ok && i < 15; i++)
+        ok = i == 8 || is_in(s[i], DIGIT);
+    if (ok) {
+        int mo = (s[4] - '0') * 10 + (s[5] - '0'), d = (s[6] - '0') * 10 + (s[7] - '0');
+        int h = (s[9] - '0') * 10 + (s[10] - '0'), mi = (s[11] - '0') * 10 + (s[12] - '0');
+        int sec = (s[13] - '0') * 10 + (s[14] - '0');
+        ok = mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && sec < 60;
+    }
+    if (!ok)
+        return fail(p, n, "'base.debian.snapshot': '%s' is not a snapshot time (YYYYMMDDTHHMMSSZ, "
+                          "such as 20250520T000000Z)", SHOWS(s));
+    return 0;
+}
+
+static int parse_suites(struct rp *p, const struct ynode *v, struct recipe_base *b)
+{
+    int r = expect_seq(p, v, "base.debian.suites");
+    for (size_t i = 0; r == 0 && i < v->n; i++) {
+        const struct ynode *it = v->items[i], *s = it;
+        struct ynode *x;
+        char w[64], wm[80];
+        snprintf(w, sizeof(w), "base.debian.suites[%zu]", i);
+        b->suites = xrealloc(b->suites, (b->n_suites + 1) * sizeof(*b->suites));
+        struct recipe_suite *rs = &b->suites[b->n_suites++];
+        *rs = (struct recipe_suite){ .pos = it->pos };
+        if (it->kind == YNODE_MAP) {
+            static const char *const keys[] = { "suite", "mirror", NULL };
+            r = check_keys(p, it, keys, w);
+            if (r == 0)
+                r = need(p, it, "suite", w, &x);
+            if (r == 0)
+                s = x;
+            snprintf(wm, sizeof(wm), "%s.mirror", w);
+            if (r == 0 && (x = ymap_get(it, "mirror", NULL)))
+                r = get_mirror(p, x, wm, &rs->mirror);
+        }
+        if (r == 0)
+            r = get_str(p, s, w, &rs->suite);
+        if (r == 0)
+            r = check_suite(p, s, w, rs->suite);
+        for (size_t k = 0; r == 0 && k + 1 < b->n_suites; k++)
+            if (!strcmp(b->suites[k].suite, rs->suite))
+                r = fail(p, s, "'base.debian.suites' lists '%s' twice", SHOWS(rs->suite));
+        if (r == 0 && !strcmp(rs->suite, b->suite))
+            r = fail(p, s, "'%s': '%s' is the base's suite already", w, SHOWS(rs->suite));
+    }
+    return r;
+}
+
+static int parse_debian(struct rp *p, const struct ynode *n, struct recipe_base *b)
+{
+    static const char *const keys[] = { "suite", "variant", "mirror", "packages", "components", "suites",
+                                        "snapshot", "keyring", NULL };
+    struct ynode *s, *x;
+    int r = expect_map(p, n, "base.debian");
+    if (r == 0)
+        r = check_keys(p, n, keys, "base.debian");
+    if (r == 0)
+        r = need(p, n, "suite", "base.debian", &s);
+    if (r == 0)
+        r = get_str(p, s, "base.debian.suite", &b->suite);
+    if (r == 0)
+        r = check_suite(p, s, "base.debian.suite", b->suite);
+    if (r == 0 && (x = ymap_get(n, "variant", NULL))) {
+        r = get_str(p, x, "base.debian.variant", &b->variant);
+        int known = 0;
+        for (size_t i = 0; r == 0 && debian_variants[i]; i++)
+            known |= !strcmp(b->variant, debian_variants[i]);
+        if (r == 0 && !known)
+            r = fail(p, x, "'base.debian.variant': '%s' is not an mmdebstrap variant (e.g. minbase, "
+                           "apt, standard)", SHOWS(b->variant));
+    }
+    if (r == 0 && (x = ymap_get(n, "mirror", NULL))) {
+        b->path_pos = x->pos;
+        r = get_mirror(p, x, "base.debian.mirror", &b->mirror);
+    }
+    if (r == 0 && (x = ymap_get(n, "packages", NULL)))
+        r = get_strv(p, x, "base.debian.packages", check_package, 1, &b->packages);
+    if (r == 0 && (x = ymap_get(n, "components", NULL))) {
+        r = get_strv(p, x, "base.debian.components", check_component, 1, &b->components);
+        if (r == 0 && b->components.n == 0)
+            r = fail(p, x, "'base.debian.components' must name at least one component");
+    }
+    if (r == 0 && (x = ymap_get(n, "suites", NULL)))
+        r = parse_suites(p, x, b);
+    if (r == 0 && (x = ymap_get(n, "snapshot", NULL))) {
+        r = get_str(p, x, "base.debian.snapshot", &b->snapshot);
+        if (r == 0)
+            r = check_snapshot(p, x, b->snapshot);
+        if (r == 0 && b->mirror && !has_timestamp(b->mirror))
+            r = fail(p, x, "'base.debian.snapshot' needs a 'mirror' URL template with {timestamp} (such as "
+                           "http://snapshot.debian.org/archive/debian/{timestamp})");
+        for (size_t i = 0; r == 0 && i < b->n_suites; i++)
+            if (b->suites[i].mirror && !has_timestamp(b->suites[i].mirror))
+                r = fail(p, x, "'base.debian.snapshot' needs every suite's mirror to be a template with "
+                               "{timestamp}, and 'base.debian.suites[%zu].mirror' is not", i);
+    }
+    if (r == 0 && !b->snapshot) {
+        int tmpl = has_timestamp(b->mirror);
+        for (size_t i = 0; i < b->n_suites; i++)
+            tmpl |= has_timestamp(b->suites[i].mirror);
+        if (tmpl)
+            r = fail(p, n, "'base.debian': a mirror URL template with {timestamp} needs 'snapshot'");
+    }
+    if (r == 0 && (x = ymap_get(n, "keyring", NULL))) {
+        b->keyring_pos = x->pos;
+        r = get_host_path(p, x, "base.debian.keyring", &b->keyring);
+    }
+    if (r == 0 && !b->variant)
+        b->variant = xstrdup("minbase");
+    if (r == 0 && !b->mirror)
+        b->mirror = xstrdup(b->snapshot ? "http://snapshot.debian.org/archive/debian/{timestamp}"
+                                        : "http://deb.debian.org/debian");
+    if (r == 0 && b->components.n == 0)
+        strv_push(&b->components, xstrdup("main"));
+    return r;
+}
+
 static int parse_base(struct rp *p, const struct ynode *v, struct recipe_base *b)
 {
     static const char *const kinds[] = { "scratch", "tarball", "directory", "oci", "debian", "disk", NULL };
@@ -538,48 +708,8 @@ static int parse_base(struct rp *p, const struct ynode *v, struct recipe_base *b
         if (r == 0 && !b->ref)
             b->ref = xstrdup("latest");
     } else {
-        static const char *const keys[] = { "suite", "variant", "mirror", "packages", NULL };
-        struct ynode *s;
         b->kind = BASE_DEBIAN;
-        r = expect_map(p, n, "base.debian");
-        if (r == 0)
-            r = check_keys(p, n, keys, "base.debian");
-        if (r == 0)
-            r = need(p, n, "suite", "base.debian", &s);
-        if (r == 0)
-            r = get_str(p, s, "base.debian.suite", &b->suite);
-        if (r == 0 && !all_in(b->suite, LOWER DIGIT "-"))
-            r = fail(p, s, "'base.debian.suite': '%s' is not a Debian suite name", SHOWS(b->suite));
-        if (r == 0 && (x = ymap_get(n, "variant", NULL))) {
-            r = get_str(p, x, "base.debian.variant", &b->variant);
-            int known = 0;
-            for (size_t i = 0; r == 0 && debian_variants[i]; i++)
-                known |= !strcmp(b->variant, debian_variants[i]);
-            if (r == 0 && !known)
-                r = fail(p, x, "'base.debian.variant': '%s' is not an mmdebstrap variant (e.g. minbase, "
-                               "apt, standard)", SHOWS(b->variant));
-        }
-        if (r == 0 && (x = ymap_get(n, "mirror", NULL))) {
-            b->path_pos = x->pos;
-            r = get_str(p, x, "base.debian.mirror", &b->mirror);
-            if (r == 0 && strncmp(b->mirror, "http://", 7) && strncmp(b->mirror, "https://", 8) &&
-                strncmp(b->mirror, "file:///", 8))
-                r = fail(p, x, "'base.debian.mirror' must be an http://, https:// or file:/// URL");
-            if (r == 0)
-                r = check_oneline(p, x, "base.debian.mirror", b->mirror);
-            if (r == 0 && strpbrk(b->mirror, " \t"))
-                r = fail(p, x, "'base.debian.mirror' must not contain spaces");
-            /* a file:/// mirror is a host folder, checked against the build
-             * context as written: no URL escapes that apt would decode */
-            if (r == 0 && !strncmp(b->mirror, "file://", 7) && strchr(b->mirror, '%'))
-                r = fail(p, x, "'base.debian.mirror': a file:/// URL must not contain '%%'");
-        }
-        if (r == 0 && (x = ymap_get(n, "packages", NULL)))
-            r = get_strv(p, x, "base.debian.packages", check_package, 1, &b->packages);
-        if (r == 0 && !b->variant)
-            b->variant = xstrdup("minbase");
-        if (r == 0 && !b->mirror)
-            b->mirror = xstrdup("http://deb.debian.org/debian");
+        r = parse_debian(p, n, b);
     }
     return r;
 }
@@ -1268,6 +1398,14 @@ void recipe_free(struct recipe *r)
     free(r->base.variant);
     free(r->base.mirror);
     strv_release(&r->base.packages);
+    strv_release(&r->base.components);
+    for (size_t i = 0; i < r->base.n_suites; i++) {
+        free(r->base.suites[i].suite);
+        free(r->base.suites[i].mirror);
+    }
+    free(r->base.suites);
+    free(r->base.snapshot);
+    free(r->base.keyring);
     strv_release(&r->packages);
     for (size_t i = 0; i < r->n_files; i++)
         file_release(&r->files[i]);

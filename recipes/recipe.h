@@ -46,6 +46,13 @@ enum recipe_base_kind {
     BASE_DISK,
 };
 
+/* An extra suite of a debian base (bookworm-updates, bookworm-security). */
+struct recipe_suite {
+    char *suite;
+    char *mirror;                   /* NULL: the base's mirror */
+    struct recipe_pos pos;
+};
+
 struct recipe_base {
     enum recipe_base_kind kind;
     char *path;                     /* tarball, directory, oci layout, disk: absolute */
@@ -55,6 +62,12 @@ struct recipe_base {
     char *variant;                  /* debian: mmdebstrap variant, default "minbase" */
     char *mirror;                   /* debian: default "http://deb.debian.org/debian" */
     struct strv packages;           /* debian: extra --include packages */
+    struct strv components;         /* debian: archive components, default [main] */
+    struct recipe_suite *suites;    /* debian: extra suites, in order */
+    size_t n_suites;
+    char *snapshot;                 /* debian: YYYYMMDDTHHMMSSZ filling {timestamp} in mirror URLs, or NULL */
+    char *keyring;                  /* debian: absolute host path of the archive keyring, NULL = Debian's */
+    struct recipe_pos keyring_pos;
     struct recipe_pos pos;
     struct recipe_pos path_pos;     /* of the path's (or mirror's) value, for host-path errors */
 };
@@ -191,6 +204,11 @@ int recipe_open_layout(const struct recipe *r, struct kiln_err *err);
  * recipe_open_input(). */
 int recipe_check_mirror(const struct recipe *r, struct kiln_err *err);
 
+/* A debian base's keyring (base.debian.keyring) opened through
+ * recipe_open_input(): the fd, or 0 when the recipe names none (Debian's
+ * keyring is used), or a negative code. */
+int recipe_open_keyring(const struct recipe *r, struct kiln_err *err);
+
 /* The key of the base's host path: "base.tarball.path", "base.disk.path",
  * "base.directory" or "base.oci.layout"; NULL for bases without one. */
 const char *recipe_base_path_key(enum recipe_base_kind kind);
@@ -205,8 +223,8 @@ int recipe_check_inputs(const struct recipe *r, struct kiln_err *err);
 /* The normalised recipe as JSON (new reference, owned by the caller). */
 json_t *recipe_to_json(const struct recipe *r);
 
-/* 1 if the recipe needs the in-guest builder (run, packages, services,
- * debian/disk base). */
+/* 1 if the recipe needs the in-guest builder (run, packages, services, a
+ * disk base, a debian base with sysprep on). */
 int recipe_needs_guest(const struct recipe *r);
 
 /* Name of an output type ("oci", "tar", "qcow2", "raw"). */

@@ -49,6 +49,9 @@ json_t *signing_provenance_statement(const char *name, const char *version, cons
         json_t *d = json_pack("{s:s, s:o}", "name", str(in, "name"), "digest", sha256_digest(str(in, "sha256")));
         if (json_is_string(json_object_get(in, "uri")))
             json_object_set(d, "uri", json_object_get(in, "uri"));
+        /* a Debian package's version and architecture */
+        if (json_is_object(json_object_get(in, "annotations")))
+            json_object_set(d, "annotations", json_object_get(in, "annotations"));
         json_array_append_new(deps, d);
     }
     json_t *internal = json_object();

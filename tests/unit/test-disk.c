@@ -113,15 +113,24 @@ static void test_debian_key(void)
     b = a;
     b.packages.v = p2;
     char ka[HASH_HEX_LEN + 1], kb[HASH_HEX_LEN + 1];
-    base_debian_key(&a, ka);
-    base_debian_key(&b, kb);
+    base_debian_key(&a, NULL, 0, ka);
+    base_debian_key(&b, NULL, 0, kb);
     is_str(ka, kb, "the cache key does not depend on the order of packages");
     b.variant = "minbase";
-    base_debian_key(&b, kb);
+    base_debian_key(&b, NULL, 0, kb);
     is_str(ka, kb, "minbase is the default variant");
     b.suite = "trixie";
-    base_debian_key(&b, kb);
+    base_debian_key(&b, NULL, 0, kb);
     ok(strcmp(ka, kb) != 0, "another suite is another key");
+    b.suite = "bookworm";
+    const char *s1[] = { "1111111111111111111111111111111111111111111111111111111111111111" };
+    const char *s2[] = { "2222222222222222222222222222222222222222222222222222222222222222" };
+    base_debian_key(&b, s1, 1, kb);
+    ok(strcmp(ka, kb) != 0, "a mirror state is part of the key");
+    base_debian_key(&b, s2, 1, ka);
+    ok(strcmp(ka, kb) != 0, "another InRelease is another key");
+    base_debian_key(&b, s1, 1, ka);
+    is_str(ka, kb, "the same InRelease is the same key");
 }
 
 int main(void)

@@ -218,7 +218,8 @@ static void test_full(void)
     json_t *j = recipe_to_json(r);
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     has_str(s, "\"mode\":\"04755\"", "json: mode as octal string");
-    has_str(s, "\"base\":{\"kind\":\"debian\",\"mirror\":\"http://deb.debian.org/debian\"", "json: base");
+    has_str(s, "\"kind\":\"debian\",\"mirror\":\"http://deb.debian.org/debian\"", "json: base");
+    has_str(s, "\"base\":{\"components\":[\"main\"],\"keyring\":null,", "json: base components and keyring");
     has_str(s, "{\"bootable\":true,\"compress\":true,\"filesystem\":\"ext4\",\"partition_table\":\"gpt\",\"size\":4294967296,\"type\":\"qcow2\"",
             "json: qcow2 output");
     json_t *again = recipe_to_json(r);
@@ -926,12 +927,64 @@ static void test_recipe_and_store_agree(void)
     store_close(st);
 }
 
+static void test_debian(void)
+{
+    struct recipe *r = parse_ok("name: d\nversion: 1.0.0\nbase:\n  debian:\n    suite: bookworm\n"
+                                "    components: [main, contrib]\n"
+                                "    suites: [bookworm-updates, {suite: bookworm-security, mirror: "
+                                "\"http://deb.debian.org/debian-security\"}]\n"
+                                "    keyring: keys/mirror.gpg\n",
+                                "a debian base with components, extra suites and a keyring");
+    if (r) {
+        is_int(r->base.components.n, 2, "two components");
+        is_str(r->base.components.v[1], "contrib", "in order");
+        is_int(r->base.n_suites, 2, "two extra suites");
+        is_str(r->base.suites[0].suite, "bookworm-updates", "a suite by name");
+        ok(r->base.suites[0].mirror == NULL, "on the base's mirror");
+        is_str(r->base.suites[1].mirror, "http://deb.debian.org/debian-security", "a suite with its mirror");
+        is_str(r->base.keyring, "/recipes/keys/mirror.gpg", "the keyring resolves against the recipe");
+        ok(r->base.snapshot == NULL, "no snapshot");
+        recipe_free(r);
+    }
+    r = parse_ok("name: d\nversion: 1.0.0\nbase:\n  debian: {suite: bookworm, snapshot: 20250520T000000Z}\n",
+                 "a snapshot alone");
+    if (r) {
+        is_str(r->base.mirror, "http://snapshot.debian.org/archive/debian/{timestamp}", "takes snapshot.debian.org");
+        is_str(r->base.components.v[0], "main", "components default to main");
+        recipe_free(r);
+    }
+    parse_err("name: d\nversion: 1.0.0\nbase:\n  debian: {suite: bookworm, snapshot: 2025-05-20}\n",
+              "4:39: 'base.debian.snapshot': '2025-05-20' is not a snapshot time", "a snapshot in another form");
+    parse_err("name: d\nversion: 1.0.0\nbase:\n  debian: {suite: bookworm, snapshot: 20251320T000000Z}\n",
+              "4:39: 'base.debian.snapshot': '20251320T000000Z' is not a snapshot time", "month 13");
+    parse_err("name: d\nversion: 1.0.0\nbase:\n  debian: {suite: bookworm, snapshot: 20250520T000000Z, "
+              "mirror: \"http://deb.debian.org/debian\"}\n",
+              "4:39: 'base.debian.snapshot' needs a 'mirror' URL template with {timestamp}", "a snapshot on a mirror without {timestamp}");
+    parse_err("name: d\nversion: 1.0.0\nbase:\n  debian: {suite: bookworm, mirror: \"http://m/{timestamp}\"}\n",
+              "4:11: 'base.debian': a mirror URL template with {timestamp} needs 'snapshot'", "a template without a snapshot");
+    parse_err("name: d\nversion: 1.0.0\nbase:\n  debian: {suite: bookworm, mirror: \"http://m/{ts}\"}\n",
+              "4:37: 'base.debian.mirror': '{timestamp}' is the only placeholder", "another placeholder");
+    parse_err("name: d\nversion: 1.0.0\nbase:\n  debian: {suite: bookworm, suites: [bookworm, x]}\n",
+              "4:38: 'base.debian.suites[0]': 'bookworm' is the base's suite already", "the base's suite again");
+    parse_err("name: d\nversion: 1.0.0\nbase:\n  debian: {suite: bookworm, suites: [a-b, a-b]}\n",
+              "4:43: 'base.debian.suites' lists 'a-b' twice", "a suite twice");
+    parse_err("name: d\nversion: 1.0.0\nbase:\n  debian: {suite: bookworm, suites: [{mirror: \"http://m\"}]}\n",
+              "4:38: 'base.debian.suites[0]' is missing the required key 'suite'", "a suite map without its suite");
+    parse_err("name: d\nversion: 1.0.0\nbase:\n  debian: {suite: bookworm, components: []}\n",
+              "4:41: 'base.debian.components' must name at least one component", "no components");
+    parse_err("name: d\nversion: 1.0.0\nbase:\n  debian: {suite: bookworm, components: [\"main/\"]}\n",
+              "4:42: 'base.debian.components[0]': 'main/' is not an archive component", "a component ending in '/'");
+    parse_err("name: d\nversion: 1.0.0\nbase:\n  debian: {suite: bookworm, mirror: \"http://m/[trusted=yes]\"}\n",
+              "4:37: 'base.debian.mirror' must not contain spaces, quotes or brackets", "apt options smuggled into a mirror");
+}
+
 int main(void)
 {
     tap_tmpdir();
     test_full();
     test_defaults();
     test_errors();
+    test_debian();
     test_hostile();
     test_load_and_inputs();
     test_recipe_and_store_agree();
