@@ -54,6 +54,8 @@
 #define KILN_ANN_RECIPE_DIGEST "dev.kiln.recipe.digest"
 #define KILN_ANN_SUBJECT "dev.kiln.subject"
 #define KILN_ANN_FILES "dev.kiln.files"
+/* The recipe's drift.ignore patterns, a compact JSON array (fleet/drift.h). */
+#define KILN_ANN_DRIFT_IGNORE "dev.kiln.drift.ignore"
 #define KILN_ANN_PROMOTED "dev.kiln.promoted"
 #define KILN_ANN_SYSPREP "dev.kiln.sysprep"
 #define KILN_ANN_DISK_BOOTABLE "dev.kiln.disk.bootable"
