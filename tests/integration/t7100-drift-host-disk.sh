@@ -9,10 +9,16 @@
 . "$(dirname "$0")/lib.sh"
 export XDG_CACHE_HOME=${KILN_TEST_CACHE:-${TMPDIR:-/tmp}/kiln-test-cache}
 
-# Stops the guest, if one runs (a cleanup: never fails).
+# Stops the guest, if one runs, and waits until qemu has let go of its disk.
 stop_vm() {
     test ! -f qemu.pid || {
-        { kill "$(cat qemu.pid)" 2>/dev/null || ! test -d "/proc/$(cat qemu.pid)"; } &&
+        _pid=$(cat qemu.pid) &&
+            { kill "$_pid" 2>/dev/null || ! test -d "/proc/$_pid"; } &&
+            for _i in $(seq 60); do
+                test -d "/proc/$_pid" || break
+                sleep 1 || return 1
+            done &&
+            ! test -d "/proc/$_pid" &&
             rm -f qemu.pid
     }
 }
@@ -25,11 +31,11 @@ boot_host() {
         qemu-system-x86_64 -accel tcg -m 1024 -smp 1 -display none -net none \
             -serial file:console.log -drive file="$1",format=qcow2,if=virtio \
             -daemonize -pidfile qemu.pid &&
-        for _i in $(seq 900); do
+        for _i in $(seq 1200); do
             ! grep -q "login:" console.log 2>/dev/null || return 0
             sleep 1 || return 1
         done &&
-        echo "no login prompt within 900 s" >&2 &&
+        echo "no login prompt within 1200 s" >&2 &&
         return 1
 }
 
