@@ -29,7 +29,7 @@ KLDFLAGS += -fsanitize=$(SANITIZE)
 endif
 LIBS := $(PKG_LIBS) -lpthread
 
-LIB_SRCS := $(sort $(wildcard common/*.c recipes/*.c tree/*.c sbom/*.c disk/*.c boot/*.c builder/*.c images/*.c signing/*.c registry/*.c))
+LIB_SRCS := $(sort $(wildcard common/*.c recipes/*.c tree/*.c sbom/*.c disk/*.c boot/*.c builder/*.c images/*.c signing/*.c registry/*.c fleet/*.c))
 CLI_SRCS := $(sort $(wildcard cli/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)

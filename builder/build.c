@@ -311,6 +311,7 @@ static json_t *make_index(struct build_ctx *ctx, const struct output_desc *outs,
     json_t *ann = json_pack("{s:s}", OCI_ANN_CREATED, created);
     if (ctx->files_digest[0])
         json_object_set_new(ann, KILN_ANN_FILES, json_string(ctx->files_digest));
+    output_drift_annotation(ctx, ann);
     return json_pack("{s:i,s:s,s:o,s:o}", "schemaVersion", 2, "mediaType", OCI_MT_INDEX, "manifests",
                      manifests, "annotations", ann);
 }

@@ -82,6 +82,19 @@ static json_t *image_config(struct build_ctx *ctx)
     return cfg;
 }
 
+void output_drift_annotation(struct build_ctx *ctx, json_t *ann)
+{
+    const struct strv *v = &ctx->recipe->drift_ignore;
+    if (!v->n)
+        return;
+    json_t *a = json_array();
+    for (size_t i = 0; i < v->n; i++)
+        json_array_append_new(a, json_string(v->v[i]));
+    _cleanup_free_ char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    json_object_set_new(ann, KILN_ANN_DRIFT_IGNORE, json_string(s ? s : "[]"));
+}
+
 json_t *output_annotations(struct build_ctx *ctx)
 {
     char created[RFC3339_SIZE];
@@ -94,6 +107,7 @@ json_t *output_annotations(struct build_ctx *ctx)
     if (ctx->recipe->description && !json_object_get(a, OCI_ANN_DESCRIPTION))
         json_object_set_new(a, OCI_ANN_DESCRIPTION, json_string(ctx->recipe->description));
     json_object_set_new(a, KILN_ANN_FILES, json_string(ctx->files_digest));
+    output_drift_annotation(ctx, a);
     if (ctx->sysprep_verified)
         json_object_set_new(a, KILN_ANN_SYSPREP, json_string("verified"));
     return a;

@@ -25,5 +25,8 @@ int output_disk_run(struct build_ctx *ctx, const struct recipe_output *o, struct
 /* The deterministic manifest annotations of an output: org.opencontainers.image.*
  * labels, created (= SOURCE_DATE_EPOCH), description, dev.kiln.files.  New reference. */
 json_t *output_annotations(struct build_ctx *ctx);
+/* Adds dev.kiln.drift.ignore (the recipe's drift.ignore as a compact JSON
+ * array) to ann when the recipe lists any. */
+void output_drift_annotation(struct build_ctx *ctx, json_t *ann);
 
 #endif

@@ -169,6 +169,8 @@ static json_t *output_inputs(const struct recipe *r, size_t i, const struct plan
         json_object_set_new(labels, r->labels[l].key, json_string(r->labels[l].value));
     json_object_set_new(j, "image", json_pack("{s:s,s:s,s:o,s:o}", "name", r->name, "version", r->version,
                                               "description", jstr(r->description), "labels", labels));
+    if (r->drift_ignore.n)
+        json_object_set_new(j, "drift_ignore", jstrv(&r->drift_ignore));
     if (o->type == OUTPUT_OCI) {
         enum recipe_compression comp = po->has_compression ? po->compression : o->compression;
         json_object_set_new(j, "compression", json_string(comp == COMPRESSION_ZSTD ? "zstd" : "gzip"));

@@ -106,6 +106,7 @@ CLI_COMMAND(pull);
 CLI_COMMAND(login);
 CLI_COMMAND(revoke);
 CLI_COMMAND(sbom);
+CLI_COMMAND(drift);
 
 /* The signing key of a command (cli/signing-key.c): the file at path, or the
  * PEM in $KILN_SIGNING_KEY when path is NULL; its passphrase from the

@@ -57,6 +57,8 @@ const struct cli_command cli_commands[] = {
       "kiln sign REF --key KEY [--passphrase-env VAR] [--store DIR] [--json]" },
     { "verify", cmd_verify, "verify an image's signature and every blob it reaches",
       "kiln verify REF --key PUB [--key PUB2 ...] [--store DIR | --layout PATH] [--json]" },
+    { "drift", cmd_drift, "compare a host's disk with its signed image: what was added, removed, changed",
+      "kiln drift DISK --image REF --key PUB [--key PUB2 ...] [--ignore PATTERN ...] [--store DIR] [--json]" },
     { "boot-test", cmd_boot_test, "boot a disk image under qemu and wait for a login prompt",
       "kiln boot-test REF [--timeout SECONDS] [--marker TEXT] [--store DIR] [--json]" },
     { "help", cmd_help, "show help for kiln or a command", "kiln help [COMMAND]" },

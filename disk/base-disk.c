@@ -29,40 +29,42 @@ static uint32_t be32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Reads the header at src; messages name path. */
-static int detect_format(const char *src, const char *path, enum disk_format *fmt, struct kiln_err *err)
+/* Reads the header at src; messages name "<label> '<path>'".  allow_backing:
+ * a qcow2 overlay may name a backing file (qemu follows it, read-only). */
+static int detect_format(const char *src, const char *label, const char *path, int allow_backing,
+                         enum disk_format *fmt, struct kiln_err *err)
 {
     _cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return kiln_errno(err, errno == ENOENT ? KILN_ENOTFOUND : KILN_EFAIL, errno,
-                          "base disk '%s'", path);
+                          "%s '%s'", label, path);
     struct stat st;
     if (fstat(fd, &st) < 0)
-        return kiln_errno(err, KILN_EFAIL, errno, "base disk '%s'", path);
+        return kiln_errno(err, KILN_EFAIL, errno, "%s '%s'", label, path);
     if (!S_ISREG(st.st_mode))
-        return kiln_errf(err, KILN_EINVAL, "base disk '%s' is not a regular file", path);
+        return kiln_errf(err, KILN_EINVAL, "%s '%s' is not a regular file", label, path);
     unsigned char h[HEADER_LEN];
     memset(h, 0, sizeof(h));
     ssize_t n = pread(fd, h, sizeof(h), 0);
     if (n < 0)
-        return kiln_errno(err, KILN_EFAIL, errno, "base disk '%s'", path);
+        return kiln_errno(err, KILN_EFAIL, errno, "%s '%s'", label, path);
     if (n >= 4 && memcmp(h, "QFI\xfb", 4) == 0) {
         if (n < 104)
-            return kiln_errf(err, KILN_EINVAL, "base disk '%s' has a truncated qcow2 header", path);
+            return kiln_errf(err, KILN_EINVAL, "%s '%s' has a truncated qcow2 header", label, path);
         uint32_t version = be32(h + 4);
         if (version != 2 && version != 3)
-            return kiln_errf(err, KILN_EINVAL, "base disk '%s' is qcow2 version %u, which kiln does not read",
+            return kiln_errf(err, KILN_EINVAL, "%s '%s' is qcow2 version %u, which kiln does not read", label,
                              path, version);
         uint64_t backing_off = be64(h + 8);
         uint32_t backing_len = be32(h + 16);
-        if (backing_off != 0 || backing_len != 0)
-            return kiln_errf(err, KILN_EINVAL, "base disk '%s' names a backing file; kiln refuses disks that read other files", path);
+        if (!allow_backing && (backing_off != 0 || backing_len != 0))
+            return kiln_errf(err, KILN_EINVAL, "%s '%s' names a backing file; kiln refuses disks that read other files", label, path);
         if (version == 3) {
             uint64_t incompatible = be64(h + 72);
             if (incompatible & (1u << 2))
-                return kiln_errf(err, KILN_EINVAL, "base disk '%s' uses an external data file; kiln refuses disks that read other files", path);
+                return kiln_errf(err, KILN_EINVAL, "%s '%s' uses an external data file; kiln refuses disks that read other files", label, path);
             if (incompatible & (1u << 1))
-                return kiln_errf(err, KILN_EINVAL, "base disk '%s' is marked corrupt", path);
+                return kiln_errf(err, KILN_EINVAL, "%s '%s' is marked corrupt", label, path);
         }
         *fmt = DISK_FORMAT_QCOW2;
         return 0;
@@ -73,10 +75,10 @@ static int detect_format(const char *src, const char *path, enum disk_format *fm
     };
     for (size_t i = 0; i < ARRAY_SIZE(others); i++)
         if ((size_t)n >= others[i].len && memcmp(h, others[i].magic, others[i].len) == 0)
-            return kiln_errf(err, KILN_EINVAL, "base disk '%s' is a %s image; kiln reads raw and qcow2", path,
+            return kiln_errf(err, KILN_EINVAL, "%s '%s' is a %s image; kiln reads raw and qcow2", label, path,
                              others[i].name);
     if (st.st_size < MIN_DISK || st.st_size % 512 != 0)
-        return kiln_errf(err, KILN_EINVAL, "base disk '%s' is not a disk image (size %lld is not a whole number of sectors of at least 64 KiB)",
+        return kiln_errf(err, KILN_EINVAL, "%s '%s' is not a disk image (size %lld is not a whole number of sectors of at least 64 KiB)", label,
                          path, (long long)st.st_size);
     *fmt = DISK_FORMAT_RAW;
     return 0;
@@ -84,7 +86,7 @@ static int detect_format(const char *src, const char *path, enum disk_format *fm
 
 int disk_detect_format(const char *path, enum disk_format *fmt, struct kiln_err *err)
 {
-    return detect_format(path, path, fmt, err);
+    return detect_format(path, "disk", path, 0, fmt, err);
 }
 
 const char *disk_format_name(enum disk_format fmt)
@@ -104,27 +106,28 @@ static int sane_mountpoint(const char *mp)
            (strlen(mp) < 3 || strcmp(mp + strlen(mp) - 3, "/..") != 0);
 }
 
-static int export_root(guestfs_h *g, const char *path, const char *tar_out, struct kiln_err *err)
+static int export_root(guestfs_h *g, const char *label, const char *path, const char *tar_out,
+                       struct kiln_err *err)
 {
     int ret = guest_launch(g, err);
     if (ret < 0)
-        return kiln_err_prefix(err, "base disk '%s'", path);
+        return kiln_err_prefix(err, "%s '%s'", label, path);
     char **roots = guestfs_inspect_os(g);
     if (!roots)
-        return guest_fail(g, err, KILN_EINVAL, "base disk '%s' cannot be inspected", path);
+        return guest_fail(g, err, KILN_EINVAL, "%s '%s' cannot be inspected", label, path);
     if (!roots[0]) {
         guest_free_strings(roots);
-        return kiln_errf(err, KILN_EINVAL, "base disk '%s' has no recognisable operating system", path);
+        return kiln_errf(err, KILN_EINVAL, "%s '%s' has no recognisable operating system", label, path);
     }
     if (roots[1]) {
         guest_free_strings(roots);
-        return kiln_errf(err, KILN_EINVAL, "base disk '%s' holds more than one operating system", path);
+        return kiln_errf(err, KILN_EINVAL, "%s '%s' holds more than one operating system", label, path);
     }
     char *root = roots[0];
     char **mps = guestfs_inspect_get_mountpoints(g, root);
     if (!mps) {
         guest_free_strings(roots);
-        return guest_fail(g, err, KILN_EINVAL, "base disk '%s': cannot read its mountpoints", path);
+        return guest_fail(g, err, KILN_EINVAL, "%s '%s': cannot read its mountpoints", label, path);
     }
     /* Pairs (mountpoint, device); mount shorter mountpoints first. */
     size_t n = 0;
@@ -136,14 +139,14 @@ static int export_root(guestfs_h *g, const char *path, const char *tar_out, stru
                 if (strlen(mps[i]) != len)
                     continue;
                 if (!sane_mountpoint(mps[i])) {
-                    ret = kiln_errf(err, KILN_EINVAL, "base disk '%s': refusing mountpoint '%s'", path, mps[i]);
+                    ret = kiln_errf(err, KILN_EINVAL, "%s '%s': refusing mountpoint '%s'", label, path, mps[i]);
                     break;
                 }
                 if (pass == 1 && guestfs_mount_ro(g, mps[i + 1], mps[i]) < 0) {
                     if (len == 1)
-                        ret = guest_fail(g, err, KILN_EINVAL, "base disk '%s': cannot mount its root", path);
+                        ret = guest_fail(g, err, KILN_EINVAL, "%s '%s': cannot mount its root", label, path);
                     else
-                        kiln_log(KILN_LOG_WARN, "base disk: skipping '%s' (cannot mount it)", mps[i]);
+                        kiln_log(KILN_LOG_WARN, "%s: skipping '%s' (cannot mount it)", label, mps[i]);
                 }
             }
         }
@@ -152,13 +155,13 @@ static int export_root(guestfs_h *g, const char *path, const char *tar_out, stru
     guest_free_strings(roots);
     if (ret < 0)
         return ret;
-    kiln_log(KILN_LOG_INFO, "copying the root filesystem out of the base disk");
+    kiln_log(KILN_LOG_INFO, "copying the root filesystem out of the %s", label);
     char *excludes[] = { "./lost+found", NULL };
     if (guestfs_tar_out_opts(g, "/", tar_out, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
                              GUESTFS_TAR_OUT_OPTS_XATTRS, 1, GUESTFS_TAR_OUT_OPTS_EXCLUDES, excludes, -1) < 0)
-        return guest_fail(g, err, KILN_EFAIL, "base disk '%s': cannot copy its root filesystem out", path);
+        return guest_fail(g, err, KILN_EFAIL, "%s '%s': cannot copy its root filesystem out", label, path);
     if (guest_finish(g, err) < 0)
-        return kiln_err_prefix(err, "base disk '%s'", path);
+        return kiln_err_prefix(err, "%s '%s'", label, path);
     return 0;
 }
 
@@ -166,7 +169,7 @@ int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_
 {
     const char *path = b->path;
     enum disk_format fmt;
-    int ret = detect_format(src, path, &fmt, err);
+    int ret = detect_format(src, "base disk", path, 0, &fmt, err);
     if (ret < 0)
         return ret;
     if (b->sha256[0]) {
@@ -199,7 +202,25 @@ int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_
         return ret;
     ret = guest_add_drive(g, src, disk_format_name(fmt), 1, err);
     if (ret == 0)
-        ret = export_root(g, path, tar_out, err);
+        ret = export_root(g, "base disk", path, tar_out, err);
+    guestfs_close(g);
+    if (ret < 0)
+        unlink(tar_out);
+    return ret;
+}
+
+int disk_read_root(const char *path, const char *tar_out, struct kiln_err *err)
+{
+    enum disk_format fmt;
+    int ret = detect_format(path, "disk", path, 1, &fmt, err);
+    if (ret < 0)
+        return ret;
+    guestfs_h *g = NULL;
+    if ((ret = guest_open(0, &g, err)) < 0)
+        return ret;
+    ret = guest_add_drive(g, path, disk_format_name(fmt), 1, err);
+    if (ret == 0)
+        ret = export_root(g, "disk", path, tar_out, err);
     guestfs_close(g);
     if (ret < 0)
         unlink(tar_out);

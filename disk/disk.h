@@ -88,6 +88,15 @@ const char *disk_format_name(enum disk_format fmt);
  * b->path. */
 int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_out, struct kiln_err *err);
 
+/* Reads a disk that may be in use, as virt-diff does: opened read-only (a
+ * running host's disk is never written, and what the host has not flushed
+ * yet is not seen), its operating system inspected and every file system
+ * of its fstab mounted read-only, the root exported as a tar at tar_out
+ * with numeric owners and xattrs (lost+found left out).  Unlike a base
+ * disk, a qcow2 overlay may name a backing file (a host's disk is one), and
+ * nothing is checksummed against a recipe.  Messages name "disk 'PATH'". */
+int disk_read_root(const char *path, const char *tar_out, struct kiln_err *err);
+
 /* --- disks in the store (disk-store.c) ----------------------------------- */
 struct store;
 

@@ -56,6 +56,8 @@
 #define KILN_ANN_CACHE_KEY "dev.kiln.cache.key"   /* a build cache entry (builder/cache.h) */
 #define KILN_ANN_CACHE_STEP "dev.kiln.cache.step"
 #define KILN_ANN_FILES "dev.kiln.files"
+/* The recipe's drift.ignore patterns, a compact JSON array (fleet/drift.h). */
+#define KILN_ANN_DRIFT_IGNORE "dev.kiln.drift.ignore"
 #define KILN_ANN_PROMOTED "dev.kiln.promoted"
 #define KILN_ANN_SYSPREP "dev.kiln.sysprep"
 #define KILN_ANN_DISK_BOOTABLE "dev.kiln.disk.bootable"

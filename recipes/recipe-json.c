@@ -153,6 +153,7 @@ json_t *recipe_to_json(const struct recipe *r)
     json_object_set_new(j, "outputs", outputs);
     json_object_set_new(j, "boot_test", json_pack("{s:s, s:I}", "marker", r->boot_test.marker, "timeout",
                                                   (json_int_t)r->boot_test.timeout));
+    json_object_set_new(j, "drift", json_pack("{s:o}", "ignore", strv_json(&r->drift_ignore)));
     json_object_set_new(j, "needs_guest", json_boolean(recipe_needs_guest(r)));
     return j;
 }

@@ -15,6 +15,7 @@
 
 #include "common/common.h"
 #include "common/fsutil.h"
+#include "fleet/drift.h"
 #include "images/ref.h"
 #include "recipes/yaml-tree.h"
 #include "common/banned.h"
@@ -385,6 +386,15 @@ static int check_unit(struct rp *p, const struct ynode *n, const char *what, con
 {
     if (strlen(s) > 255 || s[0] == '-' || !all_in(s, LOWER UPPER DIGIT ":_.@\\-"))
         return fail(p, n, "'%s': '%s' is not a systemd unit name", what, SHOWS(s));
+    return 0;
+}
+
+/* The drift checker's own pattern validator (fleet/drift.h). */
+static int check_drift_pattern(struct rp *p, const struct ynode *n, const char *what, const char *s)
+{
+    struct kiln_err e = KILN_ERR_INIT;
+    if (drift_pattern_check(s, what, &e) < 0)
+        return fail(p, n, "%s", e.msg);
     return 0;
 }
 
@@ -1215,7 +1225,7 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
 {
     static const char *const keys[] = { "name", "version", "description", "labels", "base", "packages",
                                         "files", "users", "hostname", "services", "run", "sysprep",
-                                        "container", "outputs", "boot_test", NULL };
+                                        "container", "outputs", "boot_test", "drift", NULL };
     if (root->kind != YNODE_MAP)
         return fail(p, root, "a recipe must be a mapping of keys (name, version, base, ...), not %s",
                     describe(root));
@@ -1375,6 +1385,18 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
     }
     if (rc == 0 && !r->boot_test.marker)
         r->boot_test.marker = xstrdup("login:");
+    if (rc == 0 && (x = ymap_get(root, "drift", NULL))) {
+        static const char *const dkeys[] = { "ignore", NULL };
+        struct ynode *y;
+        rc = expect_map(p, x, "drift");
+        if (rc == 0)
+            rc = check_keys(p, x, dkeys, "drift");
+        if (rc == 0 && (y = ymap_get(x, "ignore", NULL))) {
+            rc = get_strv(p, y, "drift.ignore", check_drift_pattern, 1, &r->drift_ignore);
+            if (rc == 0 && r->drift_ignore.n > DRIFT_MAX_PATTERNS)
+                rc = fail(p, y, "'drift.ignore' lists more than %d patterns", DRIFT_MAX_PATTERNS);
+        }
+    }
     return rc;
 }
 
@@ -1415,6 +1437,7 @@ void recipe_free(struct recipe *r)
     free(r->users);
     free(r->hostname);
     strv_release(&r->services_enable);
+    strv_release(&r->drift_ignore);
     strv_release(&r->services_disable);
     for (size_t i = 0; i < r->n_run; i++)
         free(r->run[i].command);

@@ -160,6 +160,7 @@ struct recipe {
     struct recipe_output *outputs;       /* at least one; default [oci] */
     size_t n_outputs;
     struct recipe_boot_test boot_test;
+    struct strv drift_ignore;            /* drift.ignore: paths kiln drift skips (fleet/drift.h) */
 
     /* The build context: the canonical host directories that every host
      * path the recipe names (base paths, files[].src) must resolve inside,

@@ -259,12 +259,14 @@ struct signing_verify_opts {
     size_t n_keys;
     const char *name;    /* when not NULL: the payload must name this image */
     const char *version; /* when not NULL: ... and this version */
+    int signatures_only; /* 1: the signatures (and revocations) alone, no blob re-hashed:
+                            for a caller that checks every blob it reads itself */
 };
 
 /* Verifies the image `digest` (described by its index.json descriptor) in st:
  * at least one signature by a trusted key over a payload naming exactly this
  * image, and every blob the image reaches re-hashed (streamed) against its
- * descriptor.  *report gets a new reference to the auditor's report (also on
+ * descriptor (unless opts->signatures_only).  *report gets a new reference to the auditor's report (also on
  * failure, when it got that far).  Returns 0, or KILN_EVERIFY with a message
  * naming the first failure (other codes for I/O errors). */
 int signing_verify_image(struct store *st, const char *digest, const char *media_type,

@@ -54,8 +54,9 @@ int main(void)
     is_int(p->n, 2, "scratch + one output: two steps");
     ok(p->steps[0].kind == PLAN_BASE && p->steps[1].kind == PLAN_OUTPUT, "base, then output");
     ok(!p->needs_guest, "no guest needed");
-    char h1[HASH_HEX_LEN + 1];
+    char h1[HASH_HEX_LEN + 1], plan_of_base_key[HASH_HEX_LEN + 1];
     memcpy(h1, p->key, sizeof(h1));
+    memcpy(plan_of_base_key, p->steps[0].key, sizeof(plan_of_base_key));
     plan_free(p);
 
     p = plan_of(HEAD "outputs: [oci]\n");
@@ -64,6 +65,11 @@ int main(void)
 
     p = plan_of(HEAD "outputs:\n  - oci:\n      compression: zstd\n");
     ok(strcmp(p->key, h1) != 0, "another compression changes the key");
+    plan_free(p);
+
+    p = plan_of(HEAD "outputs: [oci]\ndrift:\n  ignore: [/srv/cache/**]\n");
+    ok(strcmp(p->key, h1) != 0, "drift.ignore changes the outputs' keys (it is in their annotations)");
+    ok(strcmp(p->steps[0].key, plan_of_base_key) == 0, "but not the base's");
     plan_free(p);
 
     p = plan_of(HEAD "hostname: h\nusers:\n  - name: app\nfiles:\n  - content: x\n    dest: /x\n    owner: app\n"

@@ -245,6 +245,7 @@ static void test_defaults(void)
     is_int(r->outputs[0].compression, COMPRESSION_GZIP, "gzip by default");
     is_str(r->boot_test.marker, "login:", "default marker");
     is_int(r->boot_test.timeout, 300, "default boot timeout");
+    is_int(r->drift_ignore.n, 0, "no drift.ignore by default");
     ok(!r->has_container, "no container");
     ok(!recipe_needs_guest(r), "no guest needed");
     json_t *j = recipe_to_json(r);
@@ -302,6 +303,13 @@ static void test_errors(void)
     parse_err("name: x\nversion: 1.0.0\nscratch: true\n", "3:1: unknown key 'scratch' (did you mean 'base.scratch'?)",
               "a base at the top level");
     parse_err(HEAD "colour: blue\n", "4:1: unknown key 'colour'", "an unknown key");
+    parse_err(HEAD "drift: {ignore: [var/log]}\n", "4:18: drift.ignore[0]: pattern 'var/log' is not an absolute path",
+              "a relative drift.ignore pattern");
+    parse_err(HEAD "drift: {ignore: [/a/../b]}\n", "4:18: drift.ignore[0]: pattern '/a/../b' has an empty, '.' or '..' component",
+              "a drift.ignore pattern with ..");
+    parse_err(HEAD "drift: {ignore: [/a, /a]}\n", "4:22: 'drift.ignore' lists '/a' twice", "a repeated drift.ignore pattern");
+    parse_err(HEAD "drift: {skip: [/a]}\n", "4:9: unknown key 'skip' in 'drift'", "an unknown key in drift");
+    parse_err(HEAD "drift: [/a]\n", "4:8: 'drift' must be a mapping, not a list", "drift as a list");
     parse_err("name: x\nversion: 1.0.0\nbase: {tarball: {path: x, sha265: y}}\n",
               "3:27: unknown key 'sha265' in 'base.tarball' (did you mean 'sha256'?)", "a misspelt nested key");
     parse_err(HEAD "files: [{content: x, dset: /a}]\n",

@@ -1,0 +1,144 @@
+/* cmd-drift.c - kiln drift DISK --image REF --key PUB: is the disk still
+ * what the signed image says (fleet/drift.h)?
+ *
+ * Exit status: 0 no drift, 3 drift (the disk no longer matches the signed
+ * image), 1 could not check (the image failed verification, the disk or
+ * the image could not be read), 2 usage. */
+#include <string.h>
+
+#include "boot/accel.h"
+#include "cli/cli.h"
+#include "common/fsutil.h"
+#include "fleet/drift.h"
+#include "signing/signing.h"
+#include "common/banned.h"
+
+#define DRIFT_MAX_KEYS 64
+
+static char *scratch_dir; /* removed by the stop handler */
+
+static int remove_scratch(void)
+{
+    if (scratch_dir)
+        fs_rm_rf(scratch_dir, NULL);
+    return 0;
+}
+
+static void print_text(const struct drift_report *rep, const char *disk)
+{
+    for (size_t i = 0; i < rep->diff.n; i++) {
+        const struct diff_entry *e = &rep->diff.v[i];
+        if (e->op != '~') {
+            printf("%c %s\n", e->op, e->path);
+            continue;
+        }
+        const char *names[6];
+        size_t n = diff_field_names(e->fields, names);
+        printf("~ %s (", e->path);
+        for (size_t k = 0; k < n; k++)
+            printf("%s%s", k ? ", " : "", names[k]);
+        printf(")\n");
+    }
+    if (rep->diff.n)
+        printf("drift: %s differs from %s (%s): %zu added, %zu removed, %zu changed (%zu ignored)\n", disk,
+               rep->image, rep->digest, rep->diff.added, rep->diff.removed, rep->diff.changed, rep->ignored);
+    else
+        printf("no drift: %s matches %s (%s), signed by %s (%zu ignored)\n", disk, rep->image, rep->digest,
+               rep->key_id, rep->ignored);
+}
+
+CLI_COMMAND(drift)
+{
+    enum { OPT_IMAGE = 1, OPT_KEY, OPT_IGNORE };
+    static const struct option opts[] = {
+        { "image", required_argument, NULL, OPT_IMAGE },
+        { "key", required_argument, NULL, OPT_KEY },
+        { "ignore", required_argument, NULL, OPT_IGNORE },
+        CLI_COMMON_LONGOPTS,
+        { 0 },
+    };
+    const char *key_paths[DRIFT_MAX_KEYS];
+    const char *ignore[DRIFT_MAX_PATTERNS];
+    size_t n_keys = 0, n_ignore = 0;
+    const char *image = NULL;
+    struct kiln_err err = KILN_ERR_INIT;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_IMAGE:
+            image = optarg;
+            break;
+        case OPT_KEY:
+            if (n_keys == DRIFT_MAX_KEYS)
+                return cli_usage_error("drift", "at most %d keys", DRIFT_MAX_KEYS);
+            key_paths[n_keys++] = optarg;
+            break;
+        case OPT_IGNORE:
+            if (n_ignore == DRIFT_MAX_PATTERNS)
+                return cli_usage_error("drift", "at most %d --ignore patterns", DRIFT_MAX_PATTERNS);
+            if (drift_pattern_check(optarg, "--ignore", &err) < 0)
+                return cli_fail(&err);
+            ignore[n_ignore++] = optarg;
+            break;
+        default: {
+            int h = cli_common_opt(ctx, "drift", c, optarg);
+            if (h < 0)
+                return 0;
+            if (!h)
+                return cli_usage_error("drift", "unknown option");
+        }
+        }
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("drift", "drift takes one disk");
+    if (!image)
+        return cli_usage_error("drift", "name the image the disk should hold with --image REF");
+    if (!n_keys)
+        return cli_usage_error("drift", "give at least one trusted public key with --key PUB");
+    const char *disk = argv[optind];
+
+    enum accel_mode am;
+    if (accel_parse_mode(getenv("KILN_ACCEL"), &am, &err) < 0) {
+        kiln_err_prefix(&err, "$KILN_ACCEL");
+        return cli_fail(&err);
+    }
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    accel_configure(&(struct accel_opts){ am, tmp });
+    cli_setup_log(ctx);
+
+    struct signing_pubkey *keys[DRIFT_MAX_KEYS] = { 0 };
+    int r = 0;
+    for (size_t i = 0; i < n_keys && r == 0; i++)
+        r = signing_pubkey_load(key_paths[i], &keys[i], &err);
+    if (r < 0) {
+        for (size_t i = 0; i < n_keys; i++)
+            signing_pubkey_free(keys[i]);
+        return cli_fail(&err);
+    }
+    _cleanup_free_ char *store = cli_store_path(ctx);
+    struct drift_report rep;
+    if ((r = cli_on_stop(remove_scratch, &err)) == 0 && (r = fs_mkdtemp(tmp, "kiln-drift-", &scratch_dir, &err)) == 0) {
+        struct drift_opts o = { store, image, keys, n_keys, ignore, n_ignore, scratch_dir };
+        r = drift_check(disk, &o, &rep, &err);
+        remove_scratch();
+    }
+    for (size_t i = 0; i < n_keys; i++)
+        signing_pubkey_free(keys[i]);
+    if (r < 0) {
+        /* Could not check: whatever the reason, not "drift". */
+        if (ctx->json)
+            cli_print_json(json_pack("{s:s,s:s,s:n,s:s}", "disk", disk, "image", image, "drift", "error",
+                                     err.msg));
+        cli_fail(&err);
+        return 1;
+    }
+    if (ctx->json)
+        cli_print_json(drift_report_json(&rep, disk));
+    else
+        print_text(&rep, disk);
+    int drifted = rep.diff.n > 0;
+    drift_report_release(&rep);
+    return drifted ? 3 : 0;
+}
