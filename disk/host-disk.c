@@ -49,7 +49,8 @@ int host_disk_eligible(const struct recipe *r)
         return 0;
     if (any_bootable(r) && !run_have("grub-mkimage"))
         return 0;
-    return geteuid() == 0 && run_have("parted") && run_have("mke2fs");
+    return geteuid() == 0 && run_have("parted") && run_have("mke2fs") && run_have("sfdisk") &&
+           run_have("debugfs") && run_have("dumpe2fs");
 }
 
 /* What sysprep removes, as tree paths (fnmatch patterns, FNM_PATHNAME). */
@@ -247,6 +248,8 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
         char s1[32], e1[32];
         snprintf(s1, sizeof(s1), "%llus", (unsigned long long)start);
         snprintf(e1, sizeof(e1), "%llus", (unsigned long long)end);
+        /* Partition names, in order: each partition's GUID is named after its own. */
+        static const char *const parts[] = { "bios", "root" };
         if (mbr) {
             char *argv[] = { "parted", "-s", raw, "mklabel", "msdos", "mkpart", "primary", "ext4", s1, e1, NULL };
             ret = run_argv(argv, NULL, NULL, err);
@@ -255,14 +258,20 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
                              "set", "1", "bios_grub", "on", "mkpart", "root", "ext4", s1, e1, NULL };
             ret = run_argv(argv, NULL, NULL, err);
         }
+        if (ret == 0)
+            ret = disk_set_table_ids(r, raw, mbr, parts, sizeof(parts) / sizeof(parts[0]), err);
     }
     if (ret == 0) {
         kiln_log(KILN_LOG_INFO, "making the ext4 root filesystem");
-        char off[64], blocks[32];
-        snprintf(off, sizeof(off), "offset=%llu", (unsigned long long)(start * 512));
+        char off[128], blocks[32];
         snprintf(blocks, sizeof(blocks), "%lluk", (unsigned long long)((end - start + 1) / 2));
-        char *argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-L", "root", "-U", uuid, "-d", staging,
-                         "-E", off, raw, blocks, NULL };
+        /* The recipe's UUID and hash seed, the build's time (see repro.c). */
+        char seed[37], fake[48];
+        disk_stable_uuid(r, "root-fs-hash-seed", seed);
+        snprintf(off, sizeof(off), "offset=%llu,hash_seed=%s", (unsigned long long)(start * 512), seed);
+        snprintf(fake, sizeof(fake), "E2FSPROGS_FAKE_TIME=%lld", (long long)tree_epoch(tree));
+        char *argv[] = { "env", fake, "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-L", "root", "-U", uuid,
+                         "-d", staging, "-E", off, raw, blocks, NULL };
         struct buf outb = BUF_INIT;
         buf_init(&outb, 64 << 10);
         struct run_opts ro = { .out = &outb };
@@ -280,6 +289,8 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
         buf_release(&outb);
     }
     fs_rm_rf(staging, NULL);
+    if (ret == 0)
+        ret = disk_ext4_settle(raw, start * 512, tree_epoch(tree), workdir, err);
     if (ret == 0 && core_img) {
         /* GPT: the BIOS boot partition (sectors 2048-4095); MBR: the gap
          * between the partition table and the first partition. */
