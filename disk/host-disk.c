@@ -1,7 +1,9 @@
-/* host-disk.c - the fast path for disks laid out on the host.
+/* host-disk.c - disks laid out on the host.
  *
  * A disk output whose recipe runs nothing inside the image (no packages,
- * run or services) needs no appliance: kiln applies sysprep to the tree
+ * run or services) needs no appliance at all; one that does gets its tree
+ * from the appliance (run on a scratch disk) and is laid out here as well,
+ * so that the same tree always gives the same disk.  kiln applies sysprep to the tree
  * itself, adds /etc/fstab (and, for a bootable disk, GRUB's files: see
  * host-grub.c), checks the post-condition on the tree, extracts it with
  * libarchive into a scratch directory and lets `mke2fs -d` build the ext4
@@ -42,8 +44,15 @@ static int any_bootable(const struct recipe *r)
 
 int host_disk_eligible(const struct recipe *r)
 {
+    if (r->packages.n || r->n_run || r->services_enable.n || r->services_disable.n)
+        return 0;
+    return host_disk_possible(r);
+}
+
+int host_disk_possible(const struct recipe *r)
+{
     const struct recipe_output *o = disk_first_output(r);
-    if (!o || r->packages.n || r->n_run || r->services_enable.n || r->services_disable.n)
+    if (!o)
         return 0;
     if (o->filesystem && strcmp(o->filesystem, "ext4") != 0)
         return 0;
@@ -204,7 +213,7 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
     memset(out, 0, sizeof(*out));
     const struct recipe_output *o = disk_first_output(r);
     int ret = 0;
-    kiln_log(KILN_LOG_INFO, "laying out the disk on the host (nothing runs inside the image)");
+    kiln_log(KILN_LOG_INFO, "laying out the disk on the host");
     char uuid[37];
     disk_stable_uuid(r, "root-fs", uuid);
     if (r->sysprep && (ret = sysprep_tree(tree, err)) < 0)
@@ -227,7 +236,8 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
     }
     uint64_t content = tree_content_bytes(tree) + (uint64_t)tree_count(tree) * 4096;
     uint64_t size;
-    if ((ret = disk_plan_size(o, content, 0, &size, err)) < 0)
+    int installs = r->packages.n > 0 || r->n_run > 0; /* the same headroom as the appliance gives */
+    if ((ret = disk_plan_size(o, content, installs, &size, err)) < 0)
         return ret;
     _cleanup_free_ char *staging = path_join(workdir, "host-root");
     _cleanup_free_ char *raw = path_join(workdir, "disk.raw");
