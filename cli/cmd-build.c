@@ -72,7 +72,7 @@ static const char *disk_cache_dir(void)
     return dir;
 }
 
-static int build_opts_from_env(struct build_opts *o, struct kiln_err *err)
+int cli_build_opts(struct build_opts *o, struct kiln_err *err)
 {
     tree_limits_default(&o->limits);
     int r;
@@ -162,7 +162,7 @@ CLI_COMMAND(build)
     if (optind + 1 != argc)
         return cli_usage_error("build", "build takes exactly one recipe");
     struct kiln_err err = KILN_ERR_INIT;
-    if (build_opts_from_env(&bo, &err) < 0)
+    if (cli_build_opts(&bo, &err) < 0)
         return cli_fail(&err);
 
     struct timespec t0;

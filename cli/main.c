@@ -50,7 +50,8 @@ const struct cli_command cli_commands[] = {
     { "sign", cmd_sign, "sign an image in the store",
       "kiln sign REF --key KEY [--passphrase-env VAR] [--store DIR] [--json]" },
     { "verify", cmd_verify, "verify an image's signature and every blob it reaches",
-      "kiln verify REF --key PUB [--key PUB2 ...] [--store DIR | --layout PATH] [--json]" },
+      "kiln verify REF --key PUB [--key PUB2 ...] [--store DIR | --layout PATH] [--json]\n"
+      "kiln verify REF --rebuild RECIPE [--context DIR ...] [--sign KEY] [--store DIR] [--json]" },
     { "boot-test", cmd_boot_test, "boot a disk image under qemu and wait for a login prompt",
       "kiln boot-test REF [--timeout SECONDS] [--marker TEXT] [--store DIR] [--json]" },
     { "help", cmd_help, "show help for kiln or a command", "kiln help [COMMAND]" },

@@ -24,6 +24,7 @@
 #ifndef KILN_DISK_H
 #define KILN_DISK_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -99,6 +100,16 @@ const char *disk_format_name(enum disk_format fmt);
  * path of the file opened inside the build context); messages name
  * b->path. */
 int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_out, struct kiln_err *err);
+
+/* Which structures of two disks differ (compare.c): *out (a new reference)
+ * is a JSON array of {"region", "detail"}: the disk's size, the partition
+ * table's fields, and every region (MBR boot code, GPT header and entries,
+ * the boot loader gap, each partition, the backup GPT) holding a differing
+ * byte, an ext4 partition with the superblock fields that differ.  Empty
+ * when the disks' bytes are the same.  qcow2 disks are read through a raw
+ * copy in workdir (removed before returning). */
+int disk_compare(const char *a, enum disk_format fmt_a, const char *b, enum disk_format fmt_b,
+                 const char *workdir, json_t **out, struct kiln_err *err);
 
 /* --- disks in the store (disk-store.c) ----------------------------------- */
 struct store;
