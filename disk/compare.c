@@ -321,6 +321,9 @@ int disk_compare(const char *a, enum disk_format fmt_a, const char *b, enum disk
         }
         json_array_append_new(res, json_pack("{s:s,s:s}", "region", v[i].name, "detail", detail));
     }
+    if (r == 0 && json_array_size(res) == 0 && (fmt_a != DISK_FORMAT_RAW || fmt_b != DISK_FORMAT_RAW))
+        json_array_append_new(res, json_pack("{s:s,s:s}", "region", "qcow2 container", "detail",
+                                             "the disks hold the same bytes; their qcow2 encoding differs"));
     for (size_t i = 0; i < n; i++)
         free(v[i].name);
     json_decref(ta);
