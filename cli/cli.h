@@ -116,6 +116,11 @@ int cli_signing_key(const char *path, const char *passphrase_env, struct signing
  * KILN_MAX_* limits, the download cache, KILN_ACCEL): cmd-build.c. */
 struct build_opts;
 int cli_build_opts(struct build_opts *o, struct kiln_err *err);
+/* Loads the recipe at path, widens its build context by contexts
+ * (--context) and checks its inputs: cmd-build.c.  *out: recipe_free(). */
+struct recipe;
+int cli_recipe_load(const char *path, const char *const *contexts, size_t n_contexts, struct recipe **out,
+                    struct kiln_err *err);
 
 /* kiln verify REF --rebuild RECIPE (cli/verify-rebuild.c): rebuilds and
  * compares, prints the report; sign (may be NULL) is the key for the signed

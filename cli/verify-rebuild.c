@@ -97,14 +97,7 @@ int cli_verify_rebuild(struct cli_ctx *ctx, const char *ref, const char *recipe,
     if (cli_build_opts(&bo, &err) < 0)
         return cli_fail(&err);
     _cleanup_(recipe_freep) struct recipe *r = NULL;
-    if (recipe_load(recipe, &r, &err) < 0)
-        return cli_fail(&err);
-    for (size_t k = 0; k < n_contexts; k++)
-        if (recipe_context_add(r, contexts[k], &err) < 0) {
-            kiln_err_prefix(&err, "--context");
-            return cli_fail(&err);
-        }
-    if (recipe_check_inputs(r, &err) < 0)
+    if (cli_recipe_load(recipe, contexts, n_contexts, &r, &err) < 0)
         return cli_fail(&err);
     _cleanup_(signing_key_freep) struct signing_key *key = NULL;
     if (sign && cli_signing_key(strcmp(sign, "-") == 0 ? NULL : sign, NULL, &key, &err) < 0)
