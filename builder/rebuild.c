@@ -136,17 +136,14 @@ static void compare_inputs(json_t *recorded, json_t *rebuilt, json_t *out)
     }
 }
 
-/* Builds r into a fresh store under opts->scratch_parent and publishes it
- * there as name:version; *dir (caller removes and frees) is the store. */
+/* Builds r into a fresh store in dir and publishes it there as name:version. */
 static int rebuild_into(const struct recipe *r, const struct build_opts *opts, const char *name,
-                        const char *version, char **dir, struct store **out, struct build_result *res,
+                        const char *version, const char *dir, struct store **out, struct build_result *res,
                         struct kiln_err *err)
 {
-    int rc = fs_mkdtemp(opts->scratch_parent ? opts->scratch_parent : "/tmp", "kiln-rebuild-", dir, err);
+    _cleanup_free_ char *sdir = path_join(dir, "store");
+    int rc = store_open(sdir, STORE_CREATE, out, err);
     if (rc < 0)
-        return rc;
-    _cleanup_free_ char *sdir = path_join(*dir, "store");
-    if ((rc = store_open(sdir, STORE_CREATE, out, err)) < 0)
         return rc;
     if ((rc = build_run(r, *out, opts, res, err)) < 0)
         return rc;
@@ -155,7 +152,7 @@ static int rebuild_into(const struct recipe *r, const struct build_opts *opts, c
 }
 
 int rebuild_verify(struct store *st, const char *ref, const struct recipe *r, const struct build_opts *opts_in,
-                   json_t **report, struct kiln_err *err)
+                   const char *dir, json_t **report, struct kiln_err *err)
 {
     *report = NULL;
     struct store_image *img = NULL;
@@ -188,11 +185,10 @@ int rebuild_verify(struct store *st, const char *ref, const struct recipe *r, co
 
     kiln_log(KILN_LOG_INFO, "rebuilding %s from %s in a scratch store (SOURCE_DATE_EPOCH=%lld)", subject, r->path,
              (long long)opts.source_date_epoch);
-    _cleanup_free_ char *dir = NULL;
     struct store *scratch = NULL;
     struct build_result res;
     memset(&res, 0, sizeof(res));
-    rc = rebuild_into(r, &opts, name, version, &dir, &scratch, &res, err);
+    rc = rebuild_into(r, &opts, name, version, dir, &scratch, &res, err);
     if (rc < 0) {
         kiln_err_prefix(err, "the rebuild failed");
         err->code = rc = KILN_EFAIL;
@@ -265,9 +261,6 @@ int rebuild_verify(struct store *st, const char *ref, const struct recipe *r, co
 done:
     build_result_release(&res);
     store_close(scratch);
-    if (dir) {
-        fs_rm_rf(dir, NULL);
-    }
     json_decref(prov);
     store_image_free(img);
     return rc;

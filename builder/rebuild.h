@@ -2,8 +2,9 @@
  *
  * rebuild_verify() reads what the image's provenance recorded (the
  * recipe's digest, SOURCE_DATE_EPOCH, the inputs' digests), builds the
- * recipe again with that SOURCE_DATE_EPOCH in a scratch store (removed
- * afterwards; the image's own store is only read), and compares: the
+ * recipe again with that SOURCE_DATE_EPOCH in a scratch store in dir (an
+ * empty directory the caller makes and removes; the image's own store is
+ * only read), and compares: the
  * image's digest, every output's digest in order, and where they differ
  * the file manifests (images/diff.h) and, for disks, which structures
  * (disk_compare(), disk/disk.h).  The downloaded-base cache (a Debian
@@ -33,7 +34,7 @@
 /* opts: as for a build (limits, scratch parent, caches); its
  * SOURCE_DATE_EPOCH is replaced by the recorded one. */
 int rebuild_verify(struct store *st, const char *ref, const struct recipe *r, const struct build_opts *opts,
-                   json_t **report, struct kiln_err *err);
+                   const char *dir, json_t **report, struct kiln_err *err);
 
 /* The predicate of the signed rebuild statement (signing_attach_rebuild())
  * for a report of an identical rebuild, rebuilt at now (new reference). */

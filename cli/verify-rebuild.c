@@ -12,6 +12,7 @@
 #include "builder/build.h"
 #include "builder/rebuild.h"
 #include "cli/cli.h"
+#include "common/fsutil.h"
 #include "images/diff.h"
 #include "images/store.h"
 #include "recipes/recipe.h"
@@ -22,9 +23,14 @@ DEFINE_CLEANUP(struct recipe, recipe_free)
 DEFINE_CLEANUP(struct store, store_close)
 DEFINE_CLEANUP(struct signing_key, signing_key_free)
 
+/* The scratch store's directory, for rebuild_stop(). */
+static char *scratch_dir;
+
 static int rebuild_stop(void)
 {
     build_emergency_cleanup();
+    if (scratch_dir)
+        fs_rm_rf(scratch_dir, NULL);
     return 0;
 }
 
@@ -110,7 +116,10 @@ int cli_verify_rebuild(struct cli_ctx *ctx, const char *ref, const char *recipe,
         return cli_fail(&err);
 
     json_t *rep = NULL;
-    int rc = rebuild_verify(st, ref, r, &bo, &rep, &err);
+    if (fs_mkdtemp(bo.scratch_parent, "kiln-rebuild-", &scratch_dir, &err) < 0)
+        return cli_fail(&err);
+    int rc = rebuild_verify(st, ref, r, &bo, scratch_dir, &rep, &err);
+    fs_rm_rf(scratch_dir, NULL);
     if (rc == 0 && key) {
         json_t *pred = rebuild_predicate(rep, (int64_t)time(NULL));
         rc = signing_attach_rebuild(st, s(rep, "name"), s(rep, "version"), s(rep, "recorded"), pred, key, &err);
