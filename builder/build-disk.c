@@ -104,7 +104,23 @@ int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_ta
     if (host_disk_eligible(ctx->recipe)) {
         if (host_disk_stage(ctx->recipe, ctx->tree, ctx->scratch, out_tar, &res, err) < 0)
             return kiln_err_prefix(err, "disk");
-    } else if (guest_stage_run(ctx->recipe, in_tar, ctx->scratch, ctx->sde, out_tar, &res, err) < 0) {
+    } else if (host_disk_possible(ctx->recipe)) {
+        /* The appliance runs the in-guest steps on a scratch disk; the
+         * host lays the disk out from its (reproducible) tree. */
+        _cleanup_free_ char *mid = xasprintf("%s/guest-mid.tar", ctx->scratch);
+        int r = guest_stage_run(ctx->recipe, in_tar, ctx->scratch, ctx->sde, 0, mid, &res, err);
+        if (r < 0)
+            return kiln_err_prefix(err, "guest stage");
+        int verified = res.sysprep_verified;
+        guest_result_release(&res);
+        r = tree_from_tar(ctx, "guest stage output", mid, err);
+        unlink(mid);
+        if (r < 0)
+            return r;
+        if (host_disk_stage(ctx->recipe, ctx->tree, ctx->scratch, out_tar, &res, err) < 0)
+            return kiln_err_prefix(err, "disk");
+        res.sysprep_verified = res.sysprep_verified && verified;
+    } else if (guest_stage_run(ctx->recipe, in_tar, ctx->scratch, ctx->sde, 1, out_tar, &res, err) < 0) {
         return kiln_err_prefix(err, "guest stage");
     }
     free(ctx->guest_disk);

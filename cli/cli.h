@@ -115,4 +115,21 @@ struct signing_key;
 int cli_signing_key(const char *path, const char *passphrase_env, struct signing_key **out,
                     struct kiln_err *err);
 
+/* A build's options from the environment (SOURCE_DATE_EPOCH, TMPDIR, the
+ * KILN_MAX_* limits, the download cache, KILN_ACCEL): cmd-build.c. */
+struct build_opts;
+int cli_build_opts(struct build_opts *o, struct kiln_err *err);
+/* Loads the recipe at path, widens its build context by contexts
+ * (--context) and checks its inputs: cmd-build.c.  *out: recipe_free(). */
+struct recipe;
+int cli_recipe_load(const char *path, const char *const *contexts, size_t n_contexts, struct recipe **out,
+                    struct kiln_err *err);
+
+/* kiln verify REF --rebuild RECIPE (cli/verify-rebuild.c): rebuilds and
+ * compares, prints the report; sign (may be NULL) is the key for the signed
+ * statement of an identical rebuild ("-": $KILN_SIGNING_KEY).  Returns the
+ * exit status. */
+int cli_verify_rebuild(struct cli_ctx *ctx, const char *ref, const char *recipe, const char *const *contexts,
+                       size_t n_contexts, const char *sign);
+
 #endif

@@ -73,7 +73,7 @@ static const char *disk_cache_dir(void)
     return dir;
 }
 
-static int build_opts_from_env(struct build_opts *o, struct kiln_err *err)
+int cli_build_opts(struct build_opts *o, struct kiln_err *err)
 {
     tree_limits_default(&o->limits);
     int r;
@@ -110,6 +110,24 @@ struct cache_creds {
 static void cache_creds_release(struct cache_creds *c)
 {
     cli_registry_creds_free(c->user, c->password);
+}
+
+int cli_recipe_load(const char *path, const char *const *contexts, size_t n_contexts, struct recipe **out,
+                    struct kiln_err *err)
+{
+    struct recipe *r = NULL;
+    int rc = recipe_load(path, &r, err);
+    for (size_t k = 0; k < n_contexts && rc == 0; k++)
+        if ((rc = recipe_context_add(r, contexts[k], err)) < 0)
+            kiln_err_prefix(err, "--context");
+    if (rc == 0)
+        rc = recipe_check_inputs(r, err);
+    if (rc < 0) {
+        recipe_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
 }
 
 static const char *output_type_name(const struct output_desc *d)
@@ -210,20 +228,13 @@ CLI_COMMAND(build)
         cache_conn.password = cc.password;
         bo.shared_cache_conn = &cache_conn;
     }
-    if (build_opts_from_env(&bo, &err) < 0)
+    if (cli_build_opts(&bo, &err) < 0)
         return cli_fail(&err);
 
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     _cleanup_(recipe_freep) struct recipe *r = NULL;
-    if (recipe_load(argv[optind], &r, &err) < 0)
-        return cli_fail(&err);
-    for (size_t k = 0; k < n_contexts; k++)
-        if (recipe_context_add(r, contexts[k], &err) < 0) {
-            kiln_err_prefix(&err, "--context");
-            return cli_fail(&err);
-        }
-    if (recipe_check_inputs(r, &err) < 0)
+    if (cli_recipe_load(argv[optind], contexts, n_contexts, &r, &err) < 0)
         return cli_fail(&err);
     int autov = version && strcmp(version, "auto") == 0;
     if (autov && ref_check_auto_base(r->version, &err) < 0) {

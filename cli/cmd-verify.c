@@ -1,4 +1,5 @@
-/* cmd-verify.c - kiln verify: check an image's signatures and every blob it reaches. */
+/* cmd-verify.c - kiln verify: check an image's signatures and every blob it
+ * reaches; with --rebuild RECIPE, rebuild it and compare (verify-rebuild.c). */
 #include <string.h>
 
 #include "cli/cli.h"
@@ -70,16 +71,21 @@ static void print_text(json_t *rep, const char *ref, int ok)
 
 CLI_COMMAND(verify)
 {
-    enum { OPT_KEY = 1, OPT_LAYOUT };
+    enum { OPT_KEY = 1, OPT_LAYOUT, OPT_REBUILD, OPT_CONTEXT, OPT_SIGN };
     static const struct option opts[] = {
         { "key", required_argument, NULL, OPT_KEY },
         { "layout", required_argument, NULL, OPT_LAYOUT },
+        { "rebuild", required_argument, NULL, OPT_REBUILD },
+        { "context", required_argument, NULL, OPT_CONTEXT },
+        { "sign", required_argument, NULL, OPT_SIGN },
         CLI_COMMON_LONGOPTS,
         { 0 },
     };
     const char *key_paths[VERIFY_MAX_KEYS];
     size_t n_keys = 0;
-    const char *layout = NULL;
+    const char *layout = NULL, *rebuild = NULL, *sign = NULL;
+    _cleanup_free_ const char **contexts = xcalloc((size_t)argc + 1, sizeof(*contexts));
+    size_t n_contexts = 0;
     int c;
     while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
         switch (c) {
@@ -92,6 +98,15 @@ CLI_COMMAND(verify)
         case OPT_LAYOUT:
             layout = optarg;
             break;
+        case OPT_REBUILD:
+            rebuild = optarg;
+            break;
+        case OPT_CONTEXT:
+            contexts[n_contexts++] = optarg;
+            break;
+        case OPT_SIGN:
+            sign = optarg;
+            break;
         default: {
             int h = cli_common_opt(ctx, "verify", c, optarg);
             if (h < 0)
@@ -103,6 +118,12 @@ CLI_COMMAND(verify)
     }
     if (optind + 1 != argc)
         return cli_usage_error("verify", "verify takes one image reference");
+    if (!rebuild && (n_contexts || sign))
+        return cli_usage_error("verify", "--context and --sign go with --rebuild RECIPE");
+    if (rebuild && (layout || n_keys))
+        return cli_usage_error("verify", "--rebuild checks an image in the store by rebuilding it: without --layout and --key");
+    if (rebuild)
+        return cli_verify_rebuild(ctx, argv[optind], rebuild, contexts, n_contexts, sign);
     if (!n_keys)
         return cli_usage_error("verify", "give at least one trusted public key with --key PUB");
     if (layout && ctx->store)

@@ -56,7 +56,8 @@ const struct cli_command cli_commands[] = {
     { "sign", cmd_sign, "sign an image in the store",
       "kiln sign REF --key KEY [--passphrase-env VAR] [--store DIR] [--json]" },
     { "verify", cmd_verify, "verify an image's signature and every blob it reaches",
-      "kiln verify REF --key PUB [--key PUB2 ...] [--store DIR | --layout PATH] [--json]" },
+      "kiln verify REF --key PUB [--key PUB2 ...] [--store DIR | --layout PATH] [--json]\n"
+      "kiln verify REF --rebuild RECIPE [--context DIR ...] [--sign KEY] [--store DIR] [--json]" },
     { "drift", cmd_drift, "compare a host's disk with its signed image: what was added, removed, changed",
       "kiln drift DISK --image REF --key PUB [--key PUB2 ...] [--ignore PATTERN ...] [--store DIR] [--json]" },
     { "boot-test", cmd_boot_test, "boot a disk image under qemu and wait for a login prompt",

@@ -14,6 +14,16 @@
 struct recipe;
 void disk_stable_uuid(const struct recipe *r, const char *what, char out[37]);
 
+/* The same disk on every build (repro.c).  disk_set_table_ids() gives the
+ * partition table of raw (made by parted) the recipe's identifiers: for
+ * GPT the disk GUID ("disk-guid") and partition i+1's GUID ("part-"
+ * names[i]), for MBR the disk signature.  disk_ext4_settle() sets the
+ * atime and ctime of every inode in use of the ext4 file system at byte
+ * offset of raw to epoch (mke2fs -d copies the staging directory's). */
+int disk_set_table_ids(const struct recipe *r, const char *raw, int mbr, const char *const *names, size_t n,
+                       struct kiln_err *err);
+int disk_ext4_settle(const char *raw, uint64_t offset, int64_t epoch, const char *workdir, struct kiln_err *err);
+
 /* sshd will not start without host keys and sysprep removes them: this unit,
  * enabled by sysprep wherever sshd is installed, makes them at first boot. */
 #define DISK_SSH_KEYGEN_UNIT "kiln-ssh-host-keys.service"

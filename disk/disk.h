@@ -2,15 +2,21 @@
  * becomes a root file system again.  This header does not include guestfs.h.
  *
  * Two paths lay out a disk, and both fill a struct guest_result:
- *   host path       host_disk_stage() (host-disk.c, host-grub.c): when nothing
- *                   runs inside the image, the tree is sysprepped and written to
- *                   an ext4 root with `mke2fs -d` on a disk partitioned by
- *                   `parted`; GRUB's core image is made with grub-mkimage.
+ *   host path       host_disk_stage() (host-disk.c, host-grub.c, repro.c): the
+ *                   tree is sysprepped and written to an ext4 root with
+ *                   `mke2fs -d` on a disk partitioned by `parted`, with the
+ *                   recipe's IDs and the build's times, so the same tree gives
+ *                   the same disk bytes; GRUB's core image is made with
+ *                   grub-mkimage.  Used whenever host_disk_possible(); when the
+ *                   recipe runs something inside the image, after the appliance
+ *                   has run it on a scratch disk.
  *   appliance path  guest_stage_run() (guest-stage.c, customize.c, layout.c):
  *                   one libguestfs launch lays the tree onto a scratch disk, runs
  *                   the recipe's in-guest steps (packages, run, services, sysprep
  *                   and its checked post-condition), makes the disk bootable when
- *                   a disk output asks for it, and copies the tree back out.
+ *                   a disk output asks for it and lay_out_disk is set (the disk
+ *                   then depends on the appliance's writes: not reproducible),
+ *                   and copies the tree back out.
  * disk_write_output() then turns the raw disk into the output's file (qcow2 or
  * raw).  Reading a disk: disk_detect_format() and base_disk_tar() (the disk
  * base, base-disk.c).  Disks already in the store: disk_find() (disk-store.c).
@@ -18,6 +24,7 @@
 #ifndef KILN_DISK_H
 #define KILN_DISK_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -48,18 +55,24 @@ int disk_plan_size(const struct recipe_output *o, uint64_t content, int installs
                    uint64_t *size, struct kiln_err *err);
 
 /* The appliance path.  workdir is a scratch directory the caller removes.
+ * lay_out_disk: partition the recipe's disk and install its boot loader in
+ * the appliance (else the disk is scratch space only and out->disk_raw is
+ * NULL).
  * epoch: the build's SOURCE_DATE_EPOCH, exported to every in-guest command.
  * What the in-guest steps leave that depends on the build's time and place
  * (caches, logs, backups) is removed before the tree is copied out.
  * On failure nothing outside workdir is touched. */
 int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *workdir, int64_t epoch,
-                    const char *tree_out, struct guest_result *out, struct kiln_err *err);
+                    int lay_out_disk, const char *tree_out, struct guest_result *out, struct kiln_err *err);
 
-/* The host path: 1 when the recipe's disk can be laid out without an
- * appliance (no in-guest steps, ext4, running as root, parted and mke2fs
- * present; bootable disks need grub-mkimage).  host_disk_stage() sysprep-
- * checks tree (and adds /etc/fstab and GRUB's files to it), writes it to
- * tree_out and builds the disk in workdir. */
+/* The host path.  host_disk_possible(): 1 when the recipe has a disk output
+ * that the host can lay out (ext4, running as root, parted, sfdisk, mke2fs,
+ * dumpe2fs and debugfs present; bootable disks need grub-mkimage).
+ * host_disk_eligible(): possible, and nothing runs inside the image, so no
+ * appliance is needed at all.  host_disk_stage() sysprep-checks tree (and
+ * adds /etc/fstab and GRUB's files to it), writes it to tree_out and builds
+ * the disk in workdir. */
+int host_disk_possible(const struct recipe *r);
 int host_disk_eligible(const struct recipe *r);
 int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workdir, const char *tree_out,
                     struct guest_result *out, struct kiln_err *err);
@@ -96,6 +109,16 @@ int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_
  * disk, a qcow2 overlay may name a backing file (a host's disk is one), and
  * nothing is checksummed against a recipe.  Messages name "disk 'PATH'". */
 int disk_read_root(const char *path, const char *tar_out, struct kiln_err *err);
+
+/* Which structures of two disks differ (compare.c): *out (a new reference)
+ * is a JSON array of {"region", "detail"}: the disk's size, the partition
+ * table's fields, and every region (MBR boot code, GPT header and entries,
+ * the boot loader gap, each partition, the backup GPT) holding a differing
+ * byte, an ext4 partition with the superblock fields that differ.  Empty
+ * when the disks' bytes are the same.  qcow2 disks are read through a raw
+ * copy in workdir (removed before returning). */
+int disk_compare(const char *a, enum disk_format fmt_a, const char *b, enum disk_format fmt_b,
+                 const char *workdir, json_t **out, struct kiln_err *err);
 
 /* --- disks in the store (disk-store.c) ----------------------------------- */
 struct store;

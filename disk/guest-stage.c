@@ -104,13 +104,13 @@ static int stage(guestfs_h *g, const struct recipe *r, const char *rootfs_tar,
 }
 
 int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *workdir, int64_t epoch,
-                    const char *tree_out, struct guest_result *out, struct kiln_err *err)
+                    int lay_out_disk, const char *tree_out, struct guest_result *out, struct kiln_err *err)
 {
     memset(out, 0, sizeof(*out));
     struct stat st;
     if (stat(rootfs_tar, &st) < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot read '%s'", rootfs_tar);
-    const struct recipe_output *o = disk_first_output(r);
+    const struct recipe_output *o = lay_out_disk ? disk_first_output(r) : NULL;
     int installs = r->packages.n > 0 || r->n_run > 0;
     uint64_t size;
     int ret = disk_plan_size(o, (uint64_t)st.st_size, installs, &size, err);

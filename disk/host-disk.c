@@ -1,7 +1,9 @@
-/* host-disk.c - the fast path for disks laid out on the host.
+/* host-disk.c - disks laid out on the host.
  *
  * A disk output whose recipe runs nothing inside the image (no packages,
- * run or services) needs no appliance: kiln applies sysprep to the tree
+ * run or services) needs no appliance at all; one that does gets its tree
+ * from the appliance (run on a scratch disk) and is laid out here as well,
+ * so that the same tree always gives the same disk.  kiln applies sysprep to the tree
  * itself, adds /etc/fstab (and, for a bootable disk, GRUB's files: see
  * host-grub.c), checks the post-condition on the tree, extracts it with
  * libarchive into a scratch directory and lets `mke2fs -d` build the ext4
@@ -42,14 +44,22 @@ static int any_bootable(const struct recipe *r)
 
 int host_disk_eligible(const struct recipe *r)
 {
+    if (r->packages.n || r->n_run || r->services_enable.n || r->services_disable.n)
+        return 0;
+    return host_disk_possible(r);
+}
+
+int host_disk_possible(const struct recipe *r)
+{
     const struct recipe_output *o = disk_first_output(r);
-    if (!o || r->packages.n || r->n_run || r->services_enable.n || r->services_disable.n)
+    if (!o)
         return 0;
     if (o->filesystem && strcmp(o->filesystem, "ext4") != 0)
         return 0;
     if (any_bootable(r) && !run_have("grub-mkimage"))
         return 0;
-    return geteuid() == 0 && run_have("parted") && run_have("mke2fs");
+    return geteuid() == 0 && run_have("parted") && run_have("mke2fs") && run_have("sfdisk") &&
+           run_have("debugfs") && run_have("dumpe2fs");
 }
 
 /* What sysprep removes, as tree paths (fnmatch patterns, FNM_PATHNAME). */
@@ -203,7 +213,7 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
     memset(out, 0, sizeof(*out));
     const struct recipe_output *o = disk_first_output(r);
     int ret = 0;
-    kiln_log(KILN_LOG_INFO, "laying out the disk on the host (nothing runs inside the image)");
+    kiln_log(KILN_LOG_INFO, "laying out the disk on the host");
     char uuid[37];
     disk_stable_uuid(r, "root-fs", uuid);
     if (r->sysprep && (ret = sysprep_tree(tree, err)) < 0)
@@ -226,7 +236,8 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
     }
     uint64_t content = tree_content_bytes(tree) + (uint64_t)tree_count(tree) * 4096;
     uint64_t size;
-    if ((ret = disk_plan_size(o, content, 0, &size, err)) < 0)
+    int installs = r->packages.n > 0 || r->n_run > 0; /* the same headroom as the appliance gives */
+    if ((ret = disk_plan_size(o, content, installs, &size, err)) < 0)
         return ret;
     _cleanup_free_ char *staging = path_join(workdir, "host-root");
     _cleanup_free_ char *raw = path_join(workdir, "disk.raw");
@@ -247,6 +258,8 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
         char s1[32], e1[32];
         snprintf(s1, sizeof(s1), "%llus", (unsigned long long)start);
         snprintf(e1, sizeof(e1), "%llus", (unsigned long long)end);
+        /* Partition names, in order: each partition's GUID is named after its own. */
+        static const char *const parts[] = { "bios", "root" };
         if (mbr) {
             char *argv[] = { "parted", "-s", raw, "mklabel", "msdos", "mkpart", "primary", "ext4", s1, e1, NULL };
             ret = run_argv(argv, NULL, NULL, err);
@@ -255,14 +268,20 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
                              "set", "1", "bios_grub", "on", "mkpart", "root", "ext4", s1, e1, NULL };
             ret = run_argv(argv, NULL, NULL, err);
         }
+        if (ret == 0)
+            ret = disk_set_table_ids(r, raw, mbr, parts, sizeof(parts) / sizeof(parts[0]), err);
     }
     if (ret == 0) {
         kiln_log(KILN_LOG_INFO, "making the ext4 root filesystem");
-        char off[64], blocks[32];
-        snprintf(off, sizeof(off), "offset=%llu", (unsigned long long)(start * 512));
+        char off[128], blocks[32];
         snprintf(blocks, sizeof(blocks), "%lluk", (unsigned long long)((end - start + 1) / 2));
-        char *argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-L", "root", "-U", uuid, "-d", staging,
-                         "-E", off, raw, blocks, NULL };
+        /* The recipe's UUID and hash seed, the build's time (see repro.c). */
+        char seed[37], fake[48];
+        disk_stable_uuid(r, "root-fs-hash-seed", seed);
+        snprintf(off, sizeof(off), "offset=%llu,hash_seed=%s", (unsigned long long)(start * 512), seed);
+        snprintf(fake, sizeof(fake), "E2FSPROGS_FAKE_TIME=%lld", (long long)tree_epoch(tree));
+        char *argv[] = { "env", fake, "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-L", "root", "-U", uuid,
+                         "-d", staging, "-E", off, raw, blocks, NULL };
         struct buf outb = BUF_INIT;
         buf_init(&outb, 64 << 10);
         struct run_opts ro = { .out = &outb };
@@ -280,6 +299,8 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
         buf_release(&outb);
     }
     fs_rm_rf(staging, NULL);
+    if (ret == 0)
+        ret = disk_ext4_settle(raw, start * 512, tree_epoch(tree), workdir, err);
     if (ret == 0 && core_img) {
         /* GPT: the BIOS boot partition (sectors 2048-4095); MBR: the gap
          * between the partition table and the first partition. */

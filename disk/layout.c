@@ -178,9 +178,13 @@ int disk_write_output(const char *raw, const struct recipe_output *o, const char
     int ret;
     if (o->type == OUTPUT_QCOW2) {
         kiln_log(KILN_LOG_INFO, "writing qcow2%s", o->compress ? " (compressed)" : "");
-        char *argv[] = { "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", "-o", "compat=1.1",
-                         o->compress ? "-c" : "-W", (char *)raw, tmp, NULL };
-        ret = run_argv(argv, NULL, NULL, err);
+        /* In-order writes (no -W): the clusters are laid out in the same
+         * order on every run, so the same disk gives the same qcow2 bytes. */
+        char *plain[] = { "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", "-o", "compat=1.1",
+                          (char *)raw, tmp, NULL };
+        char *compressed[] = { "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", "-o", "compat=1.1",
+                               "-c", (char *)raw, tmp, NULL };
+        ret = run_argv(o->compress ? compressed : plain, NULL, NULL, err);
     } else {
         char *argv[] = { "cp", "--sparse=always", (char *)raw, tmp, NULL };
         ret = run_argv(argv, NULL, NULL, err);

@@ -53,6 +53,8 @@ struct signing_pubkey; /* a loaded public key */
 #define SIGNING_AT_REVOCATION "application/vnd.dev.kiln.revocation.v1"
 #define SIGNING_MT_REVOCATION "application/vnd.dev.kiln.revocation.payload.v1+json"
 #define SIGNING_REVOCATION_TYPE "dev.kiln.revocation.v1"
+#define SIGNING_AT_REBUILD "application/vnd.dev.kiln.rebuild.v1"
+#define SIGNING_REBUILD_TYPE "https://kiln.dev/rebuild/v1"
 #define SIGNING_ANN_KEY_ID "dev.kiln.signature.key-id"
 #define SIGNING_ANN_ALGORITHM "dev.kiln.signature.algorithm"
 
@@ -210,6 +212,16 @@ int signing_sign_image(struct store *st, const char *name, const char *version, 
 int signing_attach_provenance(struct store *st, const char *name, const char *version,
                               const char *digest, json_t *build_record,
                               const struct signing_key *key, struct kiln_err *err);
+
+/* Attaches to the image a statement, signed with key, that rebuilding it
+ * gave the same bytes: an in-toto Statement v1 whose predicate (type
+ * SIGNING_REBUILD_TYPE; borrowed) says what was rebuilt from what
+ * (builder/rebuild.h makes it), stored like provenance as an artifact of
+ * type SIGNING_AT_REBUILD.  signing_rebuild_statement(): the statement
+ * alone (new reference). */
+int signing_attach_rebuild(struct store *st, const char *name, const char *version, const char *digest,
+                           json_t *predicate, const struct signing_key *key, struct kiln_err *err);
+json_t *signing_rebuild_statement(const char *name, const char *version, const char *digest, json_t *predicate);
 
 /* The statement alone (new reference). */
 json_t *signing_provenance_statement(const char *name, const char *version, const char *digest,
