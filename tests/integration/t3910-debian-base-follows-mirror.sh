@@ -99,10 +99,13 @@ test_expect_success 'an essential base records every installed package with the 
 '
 
 test_expect_success 'an unchanged mirror gives the same base key and image, from the checked cache' '
-    kiln build e.yaml --version 1.0.1 --verbose >built2 2>err &&
+    kiln build e.yaml --version 1.0.1 --verbose --no-cache >built2 2>err &&
     test_grep "using the cached Debian bookworm rootfs" err &&
     test "$(base_key ess:1.0.0)" = "$(base_key ess:1.0.1)" &&
-    test "$(cut -d@ -f2 built1)" = "$(cut -d@ -f2 built2)"
+    test "$(cut -d@ -f2 built1)" = "$(cut -d@ -f2 built2)" &&
+    kiln build e.yaml --version 1.0.3 --verbose >built4 2>err &&
+    test_grep "step 1/2: base: cached" err &&
+    test "$(cut -d@ -f2 built1)" = "$(cut -d@ -f2 built4)"
 '
 
 test_expect_success 'a package updated on the mirror changes the base key and the image' '
@@ -121,7 +124,7 @@ test_expect_success 'a cached base that does not match its record is discarded a
     key=$(ls -t "$DEB"/*.json | head -n 1) &&
     tar="${key%.json}.tar" &&
     printf x | dd of="$tar" bs=1 seek=4096 conv=notrunc 2>/dev/null &&
-    kiln build x.yaml --version 1.0.2 >built3 2>err &&
+    kiln build x.yaml --version 1.0.2 --no-cache >built3 2>err &&
     test_grep "is discarded and made again" err &&
     test "$(base_key ext:1.0.1)" = "$(base_key ext:1.0.2)" &&
     test "$(cut -d@ -f2 built2)" = "$(cut -d@ -f2 built3)" &&
