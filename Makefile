@@ -14,7 +14,7 @@ BUILD    ?= build
 CFLAGS   ?= -O2 -g
 SANITIZE ?=
 
-PKGS := libguestfs yaml-0.1 libarchive libcrypto jansson libcurl libzstd zlib
+PKGS := libguestfs yaml-0.1 libarchive libcrypto jansson libcurl libzstd zlib libvirt libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -29,7 +29,7 @@ KLDFLAGS += -fsanitize=$(SANITIZE)
 endif
 LIBS := $(PKG_LIBS) -lpthread
 
-LIB_SRCS := $(sort $(wildcard common/*.c recipes/*.c tree/*.c disk/*.c boot/*.c builder/*.c images/*.c signing/*.c registry/*.c))
+LIB_SRCS := $(sort $(wildcard common/*.c recipes/*.c tree/*.c disk/*.c boot/*.c builder/*.c images/*.c signing/*.c registry/*.c fleet/*.c))
 CLI_SRCS := $(sort $(wildcard cli/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
