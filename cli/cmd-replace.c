@@ -1,0 +1,60 @@
+/* cmd-replace.c - kiln replace HOST --key PUB: a fresh host of the same image, then the sick one put aside. */
+#include <string.h>
+
+#include "cli/fleet-cli.h"
+#include "common/banned.h"
+
+CLI_COMMAND(replace)
+{
+    static const struct option opts[] = { FLEET_CLI_LONGOPTS, CLI_COMMON_LONGOPTS, { 0 } };
+    struct fleet_cli fc = { .cmd = "replace" };
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int h = fleet_cli_opt(&fc, c, optarg);
+        if (h == 2)
+            return 2;
+        if (h == 1 && c == FLEET_OPT_GROUP)
+            return cli_usage_error("replace", "replace takes the host's name, not --group");
+        if (h)
+            continue;
+        h = cli_common_opt(ctx, "replace", c, optarg);
+        if (h < 0)
+            return 0;
+        if (!h)
+            return cli_usage_error("replace", "unknown option");
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("replace", "replace takes one host name");
+    if (!fc.n_keys)
+        return cli_usage_error("replace", "give the trusted public key with --key PUB");
+    if (fc.n_connect > 1)
+        return cli_usage_error("replace", "replace works on one --connect URI");
+    cli_setup_log(ctx);
+    const char *name = argv[optind];
+    struct kiln_err err = KILN_ERR_INIT;
+    struct fleet_host h;
+    int r = fleet_host_lookup(fc.n_connect ? fc.connect[0] : NULL, name, &h, &err);
+    if (r < 0)
+        return cli_fail(&err);
+    /* the image the sick host should run, verified again */
+    _cleanup_free_ char *ref = xasprintf("%s:%s", h.image_name ? h.image_name : "", h.image_version ? h.image_version : "");
+    _cleanup_free_ char *group = xstrdup(h.group);
+    struct fleet_cli_image im;
+    r = fleet_cli_image(ctx, &fc, ref, h.image_digest, &im, &err);
+    fleet_host_release(&h);
+    if (r < 0)
+        return cli_fail(&err);
+    fc.spec.group = group;
+    struct fleet *f = NULL;
+    if ((r = fleet_cli_begin(&fc, "replace", &f, &err)) < 0) {
+        fleet_cli_image_release(&im);
+        return cli_fail(&err);
+    }
+    json_t *events = json_array();
+    r = fleet_replace(f, name, &im.img, &fc.spec, events, &err);
+    int st = fleet_cli_finish(ctx, &fc, f, events, r, &err);
+    json_decref(events);
+    fleet_cli_end(&fc, f);
+    fleet_cli_image_release(&im);
+    return st;
+}
