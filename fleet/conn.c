@@ -79,7 +79,9 @@ int fleet_virt_err(struct fleet *f, struct kiln_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    const char *m = virGetLastErrorMessage();
+    /* copied first: any further libvirt call resets the last error */
+    char m[384];
+    snprintf(m, sizeof(m), "%s", virGetLastErrorMessage());
     int code = virGetLastErrorCode();
     int lost = f && f->conn && virConnectIsAlive(f->conn) != 1;
     if (code == VIR_ERR_NO_DOMAIN)

@@ -292,6 +292,9 @@ int fleet_host_wait(struct fleet *f, const char *name, const struct fleet_spec *
             continue;
         }
         time_t now = time(NULL);
+        char lasterr[256] = "";
+        if (n == -1)
+            snprintf(lasterr, sizeof(lasterr), "%s", virGetLastErrorMessage());
         if (n == -1 || n == 0) {
             if (virDomainIsActive(dom) != 1) {
                 *why = xstrdup("it stopped while booting");
@@ -301,7 +304,7 @@ int fleet_host_wait(struct fleet *f, const char *name, const struct fleet_spec *
                 virStreamAbort(st);
                 return fleet_virt_err(f, err, "reading the console of host '%s'", name);
             } else {
-                *why = xasprintf("its console closed: %s", virGetLastErrorMessage());
+                *why = xasprintf("its console closed%s%s", n == -1 ? ": " : "", lasterr);
                 res = 0;
             }
             break;

@@ -2,7 +2,7 @@
 #
 #   . "$(dirname "$0")/libvirt-lib.sh"
 #   libvirt_start             # virtlogd + libvirtd under $TEST_DIR/libvirt,
-#                             # $LIBVIRT_URI set, a dir pool "kiln" defined
+#                             # at $LIBVIRT_URI, a dir pool "kiln" defined
 #
 # No system daemon is used or needed: the daemons run as root with their
 # own sockets, run and state directories under the test's temp dir, and
@@ -11,9 +11,11 @@
 # outlives a killed libvirtd), then the daemons are stopped.
 
 LV_DIR=$TEST_DIR/libvirt
+# Known before the daemon starts: tests run in subshells.
+LIBVIRT_URI="qemu:///system?socket=$LV_DIR/run/libvirt-sock"
+export LIBVIRT_URI
 
 libvirt_stop_() {
-    LIBVIRT_URI="qemu:///system?socket=$LV_DIR/run/libvirt-sock"
     if [ -S "$LV_DIR/run/libvirt-sock" ]; then
         for _d in $(virsh -c "$LIBVIRT_URI" list --name 2>/dev/null); do
             virsh -c "$LIBVIRT_URI" destroy "$_d" >/dev/null 2>&1
@@ -33,6 +35,47 @@ libvirt_stop_() {
 
 # Tests run in subshells: the cleanup is registered here, at source time.
 test_on_exit libvirt_stop_
+
+# Starts virtlogd and libvirtd.  A root libvirtd reads /etc/libvirt and uses
+# /run/libvirt and /var/{lib,cache,log}/libvirt: in a mount namespace of its
+# own those are this test's directories, and nothing of the machine's is
+# touched.
+libvirt_daemons_() {
+    mkdir -p "$LV_DIR/etc" "$LV_DIR/lib" "$LV_DIR/log" &&
+        cp "$LV_DIR/qemu.conf" "$LV_DIR/etc/qemu.conf" &&
+        unshare -m --propagation private sh -ec '
+            d=$1
+            for p in /etc/libvirt:etc /run/libvirt:run /var/lib/libvirt:lib /var/cache/libvirt:cache /var/log/libvirt:log; do
+                mkdir -p "${p%%:*}"
+                mount --bind "$d/${p#*:}" "${p%%:*}"
+            done
+            [ -f "$d/virtlogd.pid" ] && kill -0 "$(cat "$d/virtlogd.pid")" 2>/dev/null ||
+                virtlogd -d -f "$d/virtlogd.conf" -p "$d/virtlogd.pid"
+            libvirtd -d -f "$d/libvirtd.conf" -p "$d/libvirtd.pid"
+        ' sh "$LV_DIR" &&
+        libvirt_wait_
+}
+
+# Waits until the daemon answers (it needs well under a second when idle).
+libvirt_wait_() {
+    _i=0 &&
+        until virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1; do
+            _i=$((_i + 1)) &&
+                if [ $_i -gt 300 ]; then
+                    echo "libvirtd did not start; its log:" >&2
+                    tail -20 "$LV_DIR/libvirtd.log" >&2
+                    return 1
+                fi
+            sleep 0.1
+        done
+}
+
+# libvirt_restart: kills libvirtd (the guests keep running) and starts it again.
+libvirt_restart() {
+    kill "$(cat "$LV_DIR/libvirtd.pid")" &&
+        while kill -0 "$(cat "$LV_DIR/libvirtd.pid")" 2>/dev/null; do sleep 0.1; done &&
+        libvirt_daemons_
+}
 
 libvirt_start() {
     mkdir -p "$LV_DIR/run/qemu" "$LV_DIR/lib/qemu" "$LV_DIR/log/qemu" "$LV_DIR/cache" "$LV_DIR/pool" &&
@@ -56,32 +99,7 @@ libvirt_start() {
 	security_driver = "none"
 	stdio_handler = "file"
 	CONF
-        # A root libvirtd reads /etc/libvirt and uses /run/libvirt and
-        # /var/{lib,cache,log}/libvirt: in a mount namespace of its own those
-        # are this test's directories, and nothing of the machine's is touched.
-        mkdir -p "$LV_DIR/etc" "$LV_DIR/lib" "$LV_DIR/log" &&
-        cp "$LV_DIR/qemu.conf" "$LV_DIR/etc/qemu.conf" &&
-        unshare -m --propagation private sh -ec '
-            d=$1
-            for p in /etc/libvirt:etc /run/libvirt:run /var/lib/libvirt:lib /var/cache/libvirt:cache /var/log/libvirt:log; do
-                mkdir -p "${p%%:*}"
-                mount --bind "$d/${p#*:}" "${p%%:*}"
-            done
-            virtlogd -d -f "$d/virtlogd.conf" -p "$d/virtlogd.pid"
-            libvirtd -d -f "$d/libvirtd.conf" -p "$d/libvirtd.pid"
-        ' sh "$LV_DIR" &&
-        LIBVIRT_URI="qemu:///system?socket=$LV_DIR/run/libvirt-sock" &&
-        export LIBVIRT_URI &&
-        _i=0 &&
-        until virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1; do
-            _i=$((_i + 1)) &&
-                if [ $_i -gt 100 ]; then
-                    echo "libvirtd did not start; its log:" >&2
-                    cat "$LV_DIR/libvirtd.log" >&2
-                    return 1
-                fi
-            sleep 0.1
-        done &&
+        libvirt_daemons_ &&
         virsh -c "$LIBVIRT_URI" pool-define-as kiln dir --target "$LV_DIR/pool" >/dev/null &&
         virsh -c "$LIBVIRT_URI" pool-start kiln >/dev/null
 }
