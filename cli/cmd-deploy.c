@@ -40,22 +40,5 @@ CLI_COMMAND(deploy)
     if (fc.n_connect > 1)
         return cli_usage_error("deploy", "deploy works on one --connect URI");
     cli_setup_log(ctx);
-    struct kiln_err err = KILN_ERR_INIT;
-    struct fleet_cli_image im;
-    /* verified before any connection is opened: a bad image touches no host */
-    int r = fleet_cli_image(ctx, &fc, argv[optind], NULL, &im, &err);
-    if (r < 0)
-        return cli_fail(&err);
-    struct fleet *f = NULL;
-    if ((r = fleet_cli_begin(&fc, "deploy", &f, &err)) < 0) {
-        fleet_cli_image_release(&im);
-        return cli_fail(&err);
-    }
-    json_t *events = json_array();
-    r = fleet_deploy(f, &im.img, &fc.spec, count, events, &err);
-    int st = fleet_cli_finish(ctx, &fc, f, events, r, &err);
-    json_decref(events);
-    fleet_cli_end(&fc, f);
-    fleet_cli_image_release(&im);
-    return st;
+    return fleet_cli_apply(ctx, &fc, argv[optind], NULL, FLEET_CLI_DEPLOY, count, NULL);
 }

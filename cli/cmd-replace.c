@@ -39,22 +39,8 @@ CLI_COMMAND(replace)
     /* the image the sick host should run, verified again */
     _cleanup_free_ char *ref = xasprintf("%s:%s", h.image_name ? h.image_name : "", h.image_version ? h.image_version : "");
     _cleanup_free_ char *group = xstrdup(h.group);
-    struct fleet_cli_image im;
-    r = fleet_cli_image(ctx, &fc, ref, h.image_digest, &im, &err);
+    _cleanup_free_ char *digest = xstrdup(h.image_digest);
     fleet_host_release(&h);
-    if (r < 0)
-        return cli_fail(&err);
     fc.spec.group = group;
-    struct fleet *f = NULL;
-    if ((r = fleet_cli_begin(&fc, "replace", &f, &err)) < 0) {
-        fleet_cli_image_release(&im);
-        return cli_fail(&err);
-    }
-    json_t *events = json_array();
-    r = fleet_replace(f, name, &im.img, &fc.spec, events, &err);
-    int st = fleet_cli_finish(ctx, &fc, f, events, r, &err);
-    json_decref(events);
-    fleet_cli_end(&fc, f);
-    fleet_cli_image_release(&im);
-    return st;
+    return fleet_cli_apply(ctx, &fc, ref, digest, FLEET_CLI_REPLACE, 0, name);
 }

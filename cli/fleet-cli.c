@@ -68,6 +68,17 @@ int fleet_cli_opt(struct fleet_cli *fc, int c, const char *arg)
         return fleet_cli_uint(fc->cmd, "health-timeout", arg, 1, 86400, &s->timeout) < 0 ? 2 : 1;
     case FLEET_OPT_STOP_TIMEOUT:
         return fleet_cli_uint(fc->cmd, "stop-timeout", arg, 0, 3600, &s->stop_timeout) < 0 ? 2 : 1;
+    case FLEET_OPT_SURGE:
+        return fleet_cli_uint(fc->cmd, "max-surge", arg, 0, 1000, &fc->waves.max_surge) < 0 ? 2 : 1;
+    case FLEET_OPT_UNAVAIL:
+        return fleet_cli_uint(fc->cmd, "max-unavailable", arg, 0, 1000, &fc->waves.max_unavailable) < 0 ? 2 : 1;
+    case FLEET_OPT_PAUSE:
+        return fleet_cli_uint(fc->cmd, "pause", arg, 0, 86400, &fc->waves.pause) < 0 ? 2 : 1;
+    case FLEET_OPT_KEEP:
+        return fleet_cli_uint(fc->cmd, "keep", arg, 0, 1000, &fc->waves.keep) < 0 ? 2 : 1;
+    case FLEET_OPT_AUTO_ROLLBACK:
+        fc->waves.auto_rollback = 1;
+        return 1;
     }
     return 0;
 }
@@ -264,4 +275,33 @@ int fleet_cli_finish(struct cli_ctx *ctx, struct fleet_cli *fc, struct fleet *f,
     }
     fleet_hosts_free(hs, n);
     return r < 0 ? cli_fail(err) : 0;
+}
+
+int fleet_cli_apply(struct cli_ctx *ctx, struct fleet_cli *fc, const char *ref, const char *want_digest,
+                    enum fleet_cli_op op, unsigned count, const char *host)
+{
+    static const char *const names[] = { "deploy", "rollout", "replace" };
+    struct kiln_err err = KILN_ERR_INIT;
+    struct fleet_cli_image im;
+    /* verified before any connection is opened: a bad image touches no host */
+    int r = fleet_cli_image(ctx, fc, ref, want_digest, &im, &err);
+    if (r < 0)
+        return cli_fail(&err);
+    struct fleet *f = NULL;
+    if ((r = fleet_cli_begin(fc, fc->cmd ? fc->cmd : names[op], &f, &err)) < 0) {
+        fleet_cli_image_release(&im);
+        return cli_fail(&err);
+    }
+    json_t *events = json_array();
+    if (op == FLEET_CLI_DEPLOY)
+        r = fleet_deploy(f, &im.img, &fc->spec, count, events, &err);
+    else if (op == FLEET_CLI_ROLLOUT)
+        r = fleet_rollout(f, &im.img, &fc->spec, &fc->waves, events, &err);
+    else
+        r = fleet_replace(f, host, &im.img, &fc->spec, events, &err);
+    int st = fleet_cli_finish(ctx, fc, f, events, r, &err);
+    json_decref(events);
+    fleet_cli_end(fc, f);
+    fleet_cli_image_release(&im);
+    return st;
 }

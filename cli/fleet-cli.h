@@ -12,6 +12,7 @@
 enum {
     FLEET_OPT_CONNECT = 0x2000, FLEET_OPT_GROUP, FLEET_OPT_KEY, FLEET_OPT_POOL, FLEET_OPT_MEMORY,
     FLEET_OPT_VCPUS, FLEET_OPT_NETWORK, FLEET_OPT_MARKER, FLEET_OPT_TIMEOUT, FLEET_OPT_STOP_TIMEOUT,
+    FLEET_OPT_SURGE, FLEET_OPT_UNAVAIL, FLEET_OPT_PAUSE, FLEET_OPT_KEEP, FLEET_OPT_AUTO_ROLLBACK,
 };
 
 #define FLEET_CLI_LONGOPTS                                              \
@@ -26,6 +27,14 @@ enum {
     { "health-timeout", required_argument, NULL, FLEET_OPT_TIMEOUT },   \
     { "stop-timeout", required_argument, NULL, FLEET_OPT_STOP_TIMEOUT }
 
+/* The wave options of rollout and rollback. */
+#define FLEET_CLI_WAVE_LONGOPTS                                         \
+    { "max-surge", required_argument, NULL, FLEET_OPT_SURGE },          \
+    { "max-unavailable", required_argument, NULL, FLEET_OPT_UNAVAIL },  \
+    { "pause", required_argument, NULL, FLEET_OPT_PAUSE },              \
+    { "keep", required_argument, NULL, FLEET_OPT_KEEP },                \
+    { "auto-rollback", no_argument, NULL, FLEET_OPT_AUTO_ROLLBACK }
+
 struct fleet_cli {
     const char *cmd;
     const char *connect[FLEET_CLI_MAX];
@@ -33,6 +42,7 @@ struct fleet_cli {
     const char *keys[FLEET_CLI_MAX];
     size_t n_keys;
     struct fleet_spec spec;      /* group, pool, memory, ... from the options */
+    struct fleet_rollout_opts waves; /* FLEET_CLI_WAVE_LONGOPTS (set the defaults before parsing) */
     int marker_given, timeout_given;
 };
 
@@ -54,6 +64,16 @@ struct fleet_cli_image {
 int fleet_cli_image(struct cli_ctx *ctx, struct fleet_cli *fc, const char *ref, const char *want_digest,
                     struct fleet_cli_image *out, struct kiln_err *err);
 void fleet_cli_image_release(struct fleet_cli_image *im);
+
+/* What fleet_cli_apply() does once the image is verified and the group locked. */
+enum fleet_cli_op { FLEET_CLI_DEPLOY, FLEET_CLI_ROLLOUT, FLEET_CLI_REPLACE };
+
+/* The whole of an operation: verifies ref (with want_digest, may be NULL),
+ * takes the group lock, runs op (deploy: count hosts; rollout: fc->waves;
+ * replace: host), prints the result and drops the lock.  Returns the exit
+ * status. */
+int fleet_cli_apply(struct cli_ctx *ctx, struct fleet_cli *fc, const char *ref, const char *want_digest,
+                    enum fleet_cli_op op, unsigned count, const char *host);
 
 /* Opens the (first) connection, picks the domain type (KVM when it works,
  * else TCG) and takes the group lock for op; fleet_cli_end() drops it. */

@@ -296,7 +296,13 @@ int fleet_host_wait(struct fleet *f, const char *name, const struct fleet_spec *
         if (n == -1)
             snprintf(lasterr, sizeof(lasterr), "%s", virGetLastErrorMessage());
         if (n == -1 || n == 0) {
-            if (virDomainIsActive(dom) != 1) {
+            int a = virDomainIsActive(dom);
+            if (a < 0 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+                buf_release(&win);
+                virStreamAbort(st);
+                return fleet_virt_err(f, err, "host '%s' disappeared while it was checked", name);
+            }
+            if (a != 1) {
                 *why = xstrdup("it stopped while booting");
                 res = 0;
             } else if (n == -1 && virConnectIsAlive(f->conn) != 1) {

@@ -91,8 +91,8 @@ test_expect_success 'a new host deleted by hand stops the rollout; the old host 
         --health-timeout 300 >bg.out 2>bg.err & } &&
     pid=$! &&
     wait_domain db-2 &&
-    virsh_ destroy db-2 >/dev/null &&
     virsh_ undefine db-2 >/dev/null &&
+    virsh_ destroy db-2 >/dev/null &&
     test_expect_code 1 wait "$pid" &&
     test_grep "rollout of group .db. to tiny:2.0.0 stopped: host .db-2. did not become healthy: it was deleted while it was checked; the old hosts keep serving" bg.err &&
     test "$(host_json db-1)" = "{\"state\":\"active\",\"running\":true,\"version\":\"1.0.0\"}" &&
