@@ -72,8 +72,12 @@ libvirt_wait_() {
 
 # libvirt_restart: kills libvirtd (the guests keep running) and starts it again.
 libvirt_restart() {
-    kill "$(cat "$LV_DIR/libvirtd.pid")" &&
-        while kill -0 "$(cat "$LV_DIR/libvirtd.pid")" 2>/dev/null; do sleep 0.1; done &&
+    _pid=$(cat "$LV_DIR/libvirtd.pid") &&
+        kill "$_pid" &&
+        # gone, or a zombie nobody reaped yet
+        while kill -0 "$_pid" 2>/dev/null && ! grep -q "^State:.*Z" "/proc/$_pid/status" 2>/dev/null; do
+            sleep 0.1 || return 1
+        done &&
         libvirt_daemons_
 }
 

@@ -37,14 +37,16 @@ mark_active() {
         virsh_ define "$1.xml" >/dev/null &&
         virsh_ start "$1" >/dev/null
 }
-# wait_domain NAME: until the domain runs (a rollout made it).
-wait_domain() {
+# wait_new: until a new host of the rollout runs; prints its name.
+wait_new() {
     _i=0 &&
-        until [ "$(virsh_ domstate "$1" 2>/dev/null)" = running ]; do
+        until _n=$(kiln hosts --connect "$LIBVIRT_URI" --json |
+            jq -r ".[] | select(.state == \"pending\" and .running) | .name" | grep .); do
             _i=$((_i + 1)) &&
-                if [ $_i -gt 600 ]; then return 1; fi &&
-                sleep 0.2 || return 1
-        done
+                if [ $_i -gt 300 ]; then return 1; fi &&
+                sleep 0.5 || return 1
+        done &&
+        echo "$_n"
 }
 
 test_expect_success 'two versions of a tiny disk image build, signed' '
@@ -90,7 +92,8 @@ test_expect_success 'a new host deleted by hand stops the rollout; the old host 
     { kiln rollout tiny:2.0.0 --group db --key k.pub --connect "$LIBVIRT_URI" --pool kiln --memory 128 \
         --health-timeout 300 >bg.out 2>bg.err & } &&
     pid=$! &&
-    wait_domain db-2 &&
+    new=$(wait_new) &&
+    test "$new" = db-2 &&
     virsh_ undefine db-2 >/dev/null &&
     virsh_ destroy db-2 >/dev/null &&
     test_expect_code 1 wait "$pid" &&
@@ -103,21 +106,23 @@ test_expect_success 'a libvirt daemon that goes away mid-rollout: named, no host
     { kiln rollout tiny:2.0.0 --group db --key k.pub --connect "$LIBVIRT_URI" --pool kiln --memory 128 \
         --health-timeout 300 >bg.out 2>bg.err & } &&
     pid=$! &&
-    wait_domain db-3 &&
+    new=$(wait_new) &&
     sleep 1 &&
     libvirt_restart &&
     test_expect_code 1 wait "$pid" &&
     test_grep "connection to .qemu:///system?socket=.* was lost" bg.err &&
     test "$(host_json db-1)" = "{\"state\":\"active\",\"running\":true,\"version\":\"1.0.0\"}" &&
-    test "$(host_json db-3)" = "{\"state\":\"pending\",\"running\":true,\"version\":\"2.0.0\"}"
+    test "$(host_json "$new")" = "{\"state\":\"pending\",\"running\":true,\"version\":\"2.0.0\"}" &&
+    echo "$new" >pending
 '
 
 test_expect_success 'the next rollout takes over the dead process'"'"'s lock and continues: the pending host is checked again' '
     test_expect_code 1 kiln rollout tiny:2.0.0 --group db --key k.pub --connect "$LIBVIRT_URI" --pool kiln \
         --health-timeout 5 --stop-timeout 1 --json &&
     test_grep "taking over the lock of .rollout. (pid [0-9]* on .*), a process that is gone" err &&
-    jq -e "[.events[] | select(.host == \"db-3\") | .event] == [\"adopted\", \"unhealthy\"]" out &&
-    test "$(host_json db-3)" = "{\"state\":\"failed\",\"running\":false,\"version\":\"2.0.0\"}" &&
+    new=$(cat pending) &&
+    jq -e --arg h "$new" "[.events[] | select(.host == \$h) | .event] == [\"adopted\", \"unhealthy\"]" out &&
+    test "$(host_json "$new")" = "{\"state\":\"failed\",\"running\":false,\"version\":\"2.0.0\"}" &&
     test "$(host_json db-1)" = "{\"state\":\"active\",\"running\":true,\"version\":\"1.0.0\"}"
 '
 
