@@ -58,8 +58,9 @@ static int base_matches(struct fleet *f, virStorageVolPtr vol, const char *diges
     hash_final_hex(h, hex);
     hash_free(h);
     if (n < 0) {
+        int r = fleet_virt_err(f, err, "reading volume '%s'", virStorageVolGetName(vol));
         virStreamAbort(st);
-        return fleet_virt_err(f, err, "reading volume '%s'", virStorageVolGetName(vol));
+        return r;
     }
     virStreamFinish(st);
     *ok = strncmp(digest, "sha256:", 7) == 0 && strcmp(digest + 7, hex) == 0;
@@ -298,17 +299,20 @@ int fleet_host_wait(struct fleet *f, const char *name, const struct fleet_spec *
         if (n == -1 || n == 0) {
             int a = virDomainIsActive(dom);
             if (a < 0 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+                int r = fleet_virt_err(f, err, "host '%s' disappeared while it was checked", name);
                 buf_release(&win);
                 virStreamAbort(st);
-                return fleet_virt_err(f, err, "host '%s' disappeared while it was checked", name);
+                return r;
             }
             if (a != 1) {
                 *why = xstrdup("it stopped while booting");
                 res = 0;
             } else if (n == -1 && virConnectIsAlive(f->conn) != 1) {
+                int r = kiln_errf(err, KILN_EFAIL, "reading the console of host '%s': the libvirt connection to '%s' was lost: %s",
+                                  name, f->uri, lasterr);
                 buf_release(&win);
                 virStreamAbort(st);
-                return fleet_virt_err(f, err, "reading the console of host '%s'", name);
+                return r;
             } else {
                 *why = xasprintf("its console closed%s%s", n == -1 ? ": " : "", lasterr);
                 res = 0;
@@ -328,9 +332,10 @@ int fleet_host_wait(struct fleet *f, const char *name, const struct fleet_spec *
             last_check = now;
             int a = virDomainIsActive(dom);
             if (a < 0) {
+                int r = fleet_virt_err(f, err, "checking host '%s'", name);
                 buf_release(&win);
                 virStreamAbort(st);
-                return fleet_virt_err(f, err, "host '%s' disappeared while it was checked", name);
+                return r;
             }
             if (a == 0) {
                 *why = xstrdup("it stopped while booting");
