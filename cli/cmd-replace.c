@@ -8,28 +8,9 @@ CLI_COMMAND(replace)
 {
     static const struct option opts[] = { FLEET_CLI_LONGOPTS, CLI_COMMON_LONGOPTS, { 0 } };
     struct fleet_cli fc = { .cmd = "replace" };
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int h = fleet_cli_opt(&fc, c, optarg);
-        if (h == 2)
-            return 2;
-        if (h == 1 && c == FLEET_OPT_GROUP)
-            return cli_usage_error("replace", "replace takes the host's name, not --group");
-        if (h)
-            continue;
-        h = cli_common_opt(ctx, "replace", c, optarg);
-        if (h < 0)
-            return 0;
-        if (!h)
-            return cli_usage_error("replace", "unknown option");
-    }
-    if (optind + 1 != argc)
-        return cli_usage_error("replace", "replace takes one host name");
-    if (!fc.n_keys)
-        return cli_usage_error("replace", "give the trusted public key with --key PUB");
-    if (fc.n_connect > 1)
-        return cli_usage_error("replace", "replace works on one --connect URI");
-    cli_setup_log(ctx);
+    int st = fleet_cli_parse(ctx, &fc, argc, argv, opts, 1, 0);
+    if (st)
+        return st < 0 ? 0 : st;
     const char *name = argv[optind];
     struct kiln_err err = KILN_ERR_INIT;
     struct fleet_host h;

@@ -6,31 +6,10 @@
 CLI_COMMAND(rollback)
 {
     static const struct option opts[] = { FLEET_CLI_LONGOPTS, FLEET_CLI_WAVE_LONGOPTS, CLI_COMMON_LONGOPTS, { 0 } };
-    struct fleet_cli fc = { .cmd = "rollback", .waves = { 1, 0, 0, FLEET_DEFAULT_KEEP, 0 } };
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int h = fleet_cli_opt(&fc, c, optarg);
-        if (h == 2)
-            return 2;
-        if (h)
-            continue;
-        h = cli_common_opt(ctx, "rollback", c, optarg);
-        if (h < 0)
-            return 0;
-        if (!h)
-            return cli_usage_error("rollback", "unknown option");
-    }
-    if (optind != argc)
-        return cli_usage_error("rollback", "rollback takes no arguments");
-    if (!fc.spec.group)
-        return cli_usage_error("rollback", "give the group with --group G");
-    if (!fc.n_keys)
-        return cli_usage_error("rollback", "give the trusted public key with --key PUB");
-    if (fc.n_connect > 1)
-        return cli_usage_error("rollback", "rollback works on one --connect URI");
-    if (fc.waves.max_surge == 0 && fc.waves.max_unavailable == 0)
-        return cli_usage_error("rollback", "--max-surge and --max-unavailable cannot both be 0");
-    cli_setup_log(ctx);
+    struct fleet_cli fc = { .cmd = "rollback", .waves = { 1, 0, 0, FLEET_DEFAULT_KEEP, 0 }, .moves = 1 };
+    int st = fleet_cli_parse(ctx, &fc, argc, argv, opts, 0, 1);
+    if (st)
+        return st < 0 ? 0 : st;
     struct kiln_err err = KILN_ERR_INIT;
     struct fleet *f = NULL;
     _cleanup_free_ char *name = NULL, *version = NULL, *digest = NULL;

@@ -79,7 +79,42 @@ int fleet_cli_opt(struct fleet_cli *fc, int c, const char *arg)
     case FLEET_OPT_AUTO_ROLLBACK:
         fc->waves.auto_rollback = 1;
         return 1;
+    case FLEET_OPT_COUNT:
+        return fleet_cli_uint(fc->cmd, "count", arg, 1, 1000, &fc->count) < 0 ? 2 : 1;
     }
+    return 0;
+}
+
+int fleet_cli_parse(struct cli_ctx *ctx, struct fleet_cli *fc, int argc, char **argv, const struct option *opts,
+                    int nargs, int need_group)
+{
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int h = fleet_cli_opt(fc, c, optarg);
+        if (h == 2)
+            return 2;
+        if (h)
+            continue;
+        h = cli_common_opt(ctx, fc->cmd, c, optarg);
+        if (h < 0)
+            return -1;
+        if (!h)
+            return cli_usage_error(fc->cmd, "unknown option");
+    }
+    if (argc - optind != nargs)
+        return nargs ? cli_usage_error(fc->cmd, "%s takes one %s", fc->cmd, strcmp(fc->cmd, "replace") ? "image reference" : "host name")
+                     : cli_usage_error(fc->cmd, "%s takes no arguments", fc->cmd);
+    if (need_group && !fc->spec.group)
+        return cli_usage_error(fc->cmd, "give the group with --group G");
+    if (!need_group && fc->spec.group)
+        return cli_usage_error(fc->cmd, "%s takes the host's name, not --group", fc->cmd);
+    if (!fc->n_keys)
+        return cli_usage_error(fc->cmd, "give the trusted public key with --key PUB");
+    if (fc->n_connect > 1)
+        return cli_usage_error(fc->cmd, "%s works on one --connect URI", fc->cmd);
+    if (fc->moves && fc->waves.max_surge == 0 && fc->waves.max_unavailable == 0)
+        return cli_usage_error(fc->cmd, "--max-surge and --max-unavailable cannot both be 0");
+    cli_setup_log(ctx);
     return 0;
 }
 

@@ -12,7 +12,7 @@
 enum {
     FLEET_OPT_CONNECT = 0x2000, FLEET_OPT_GROUP, FLEET_OPT_KEY, FLEET_OPT_POOL, FLEET_OPT_MEMORY,
     FLEET_OPT_VCPUS, FLEET_OPT_NETWORK, FLEET_OPT_MARKER, FLEET_OPT_TIMEOUT, FLEET_OPT_STOP_TIMEOUT,
-    FLEET_OPT_SURGE, FLEET_OPT_UNAVAIL, FLEET_OPT_PAUSE, FLEET_OPT_KEEP, FLEET_OPT_AUTO_ROLLBACK,
+    FLEET_OPT_SURGE, FLEET_OPT_UNAVAIL, FLEET_OPT_PAUSE, FLEET_OPT_KEEP, FLEET_OPT_AUTO_ROLLBACK, FLEET_OPT_COUNT,
 };
 
 #define FLEET_CLI_LONGOPTS                                              \
@@ -43,6 +43,8 @@ struct fleet_cli {
     size_t n_keys;
     struct fleet_spec spec;      /* group, pool, memory, ... from the options */
     struct fleet_rollout_opts waves; /* FLEET_CLI_WAVE_LONGOPTS (set the defaults before parsing) */
+    unsigned count;              /* --count */
+    int moves;                   /* a command with waves: they must be able to move */
     int marker_given, timeout_given;
 };
 
@@ -50,6 +52,12 @@ struct fleet_cli {
 int fleet_cli_uint(const char *cmd, const char *opt, const char *arg, unsigned lo, unsigned hi, unsigned *out);
 /* Handles a shared option: 1 handled, 0 not one of them, 2 usage error (printed). */
 int fleet_cli_opt(struct fleet_cli *fc, int c, const char *arg);
+/* Parses a fleet command's options (opts: FLEET_CLI_* and CLI_COMMON_LONGOPTS)
+ * and checks what every command that changes hosts needs (nargs operands,
+ * --key, one --connect at most, --group when need_group, waves that can
+ * move).  0 to go on, else the status to return (0 after --help). */
+int fleet_cli_parse(struct cli_ctx *ctx, struct fleet_cli *fc, int argc, char **argv, const struct option *opts,
+                    int nargs, int need_group);
 
 /* A verified image of the store: what fleet/ gets.  fleet_cli_image_release(). */
 struct fleet_cli_image {
