@@ -10,6 +10,7 @@
 #include "common/banned.h"
 
 #define CHUNK (1u << 20)
+#define FLEET_CONSOLE_TAIL_LINES 10
 
 DEFINE_CLEANUP(struct _virStoragePool, virStoragePoolFree)
 DEFINE_CLEANUP(struct _virStorageVol, virStorageVolFree)
@@ -346,8 +347,12 @@ int fleet_host_wait(struct fleet *f, const char *name, const struct fleet_spec *
         sleep_ms(200);
     }
     if (res == 0 && win.len) {
+        /* the console's last lines */
+        const char *tail = win.data + win.len;
+        for (int lines = 0; tail > win.data && lines <= FLEET_CONSOLE_TAIL_LINES; tail--)
+            lines += tail[-1] == '\n';
         char *w = *why;
-        *why = xasprintf("%s; its console's last output:\n%s", w, win.data);
+        *why = xasprintf("%s; its console's last lines:\n%s", w, tail);
         free(w);
     }
     buf_release(&win);

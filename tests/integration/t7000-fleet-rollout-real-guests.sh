@@ -8,6 +8,9 @@
 . "$TEST_LIB_DIR/libvirt-lib.sh"
 export XDG_CACHE_HOME=${KILN_TEST_CACHE:-${TMPDIR:-/tmp}/kiln-test-cache}
 export KILN_ACCEL=${KILN_ACCEL:-auto}
+# Good hosts boot in well under a minute on an idle machine; the limit only
+# keeps a loaded one from failing them.  The broken image's recipe says 60 s.
+T=1200
 
 virsh_() { virsh -q -c "$LIBVIRT_URI" "$@"; }
 # hosts_with STATE VERSION: how many hosts of group web are in STATE at VERSION
@@ -50,7 +53,7 @@ test_expect_success 'deploy of an image not signed by the given key touches noth
 
 test_expect_success 'deploy makes two hosts that reach a login prompt, with kiln metadata' '
     kiln deploy fleet-vm:1.0.0 --group web --count 2 --key k.pub --connect "$LIBVIRT_URI" --pool kiln \
-        --memory 512 --json >deploy.json &&
+        --memory 512 --health-timeout $T --json >deploy.json &&
     jq -e "[.events[] | select(.event == \"healthy\")] | length == 2" deploy.json &&
     test "$(running_with active 1.0.0)" = 2 &&
     kiln hosts --connect "$LIBVIRT_URI" >table &&
@@ -83,7 +86,7 @@ test_expect_success 'a second operation on a locked group is refused' '
 
 test_expect_success 'rollout with --max-surge 1 replaces each host, keeping the old ones retired' '
     kiln rollout fleet-vm:1.1.0 --group web --key k.pub --connect "$LIBVIRT_URI" --pool kiln --memory 512 \
-        --max-surge 1 --json >rollout.json &&
+        --health-timeout $T --max-surge 1 --json >rollout.json &&
     jq -e "[.events[] | select(.event == \"healthy\")] | length == 2" rollout.json &&
     jq -e "[.events[] | select(.event == \"retired\")] | length == 2" rollout.json &&
     # surge 1: the first old host retires only after the first new one is healthy
@@ -110,7 +113,8 @@ test_expect_success 'a rollout whose image does not boot stops; the old hosts ke
 '
 
 test_expect_success 'replace starts a fresh host, then puts the sick one aside' '
-    kiln replace web-3 --key k.pub --connect "$LIBVIRT_URI" --pool kiln --memory 512 --json >replace.json &&
+    kiln replace web-3 --key k.pub --connect "$LIBVIRT_URI" --pool kiln --memory 512 --health-timeout $T \
+        --json >replace.json &&
     jq -e ".hosts[] | select(.name == \"web-6\") | .state == \"active\" and .running and .replaces == \"web-3\"" replace.json &&
     jq -e ".hosts[] | select(.name == \"web-3\") | .state == \"failed\" and (.running | not)" replace.json &&
     test "$(running_with active 1.1.0)" = 2
@@ -118,7 +122,7 @@ test_expect_success 'replace starts a fresh host, then puts the sick one aside' 
 
 test_expect_success 'rollback puts the group back onto the version it ran before' '
     kiln rollback --group web --key k.pub --connect "$LIBVIRT_URI" --pool kiln --memory 512 --max-surge 2 \
-        --json >rollback.json &&
+        --health-timeout $T --json >rollback.json &&
     test "$(running_with active 1.0.0)" = 2 &&
     test "$(hosts_with active 1.1.0)" = 0 &&
     test "$(hosts_with retired 1.1.0)" = 2 &&
