@@ -15,22 +15,20 @@ LV_DIR=$TEST_DIR/libvirt
 LIBVIRT_URI="qemu:///system?socket=$LV_DIR/run/libvirt-sock"
 export LIBVIRT_URI
 
+# Best effort, every step: what one cannot stop must not keep the others running.
 libvirt_stop_() {
     if [ -S "$LV_DIR/run/libvirt-sock" ]; then
         for _d in $(virsh -c "$LIBVIRT_URI" list --name 2>/dev/null); do
-            virsh -c "$LIBVIRT_URI" destroy "$_d" >/dev/null 2>&1
+            virsh -c "$LIBVIRT_URI" destroy "$_d" >/dev/null 2>&1 || :
         done
-    fi
-    for _p in libvirtd virtlogd; do
-        if [ -f "$LV_DIR/$_p.pid" ]; then
-            kill "$(cat "$LV_DIR/$_p.pid")" 2>/dev/null
-        fi
-    done
-    # a qemu left behind by a daemon that died: ours only, by its pid file
-    for _q in "$LV_DIR"/run/qemu/*.pid; do
-        [ -f "$_q" ] && kill -9 "$(cat "$_q")" 2>/dev/null
-    done
-    return 0
+    fi &&
+        for _p in libvirtd virtlogd; do
+            { [ -f "$LV_DIR/$_p.pid" ] && kill "$(cat "$LV_DIR/$_p.pid")" 2>/dev/null; } || :
+        done &&
+        # a qemu left behind by a daemon that died: ours only, by its pid file
+        for _q in "$LV_DIR"/run/qemu/*.pid; do
+            { [ -f "$_q" ] && kill -9 "$(cat "$_q")" 2>/dev/null; } || :
+        done
 }
 
 # Tests run in subshells: the cleanup is registered here, at source time.
@@ -62,11 +60,11 @@ libvirt_wait_() {
         until virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1; do
             _i=$((_i + 1)) &&
                 if [ $_i -gt 300 ]; then
-                    echo "libvirtd did not start; its log:" >&2
-                    tail -20 "$LV_DIR/libvirtd.log" >&2
+                    echo "libvirtd did not start; its log:" >&2 &&
+                        tail -20 "$LV_DIR/libvirtd.log" >&2
                     return 1
-                fi
-            sleep 0.1
+                fi &&
+                sleep 0.1 || return 1
         done
 }
 
