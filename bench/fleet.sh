@@ -22,6 +22,7 @@ cd "$WORK"
 recipe() {
     sed -e "s/^name: debian-vm/name: bench-vm/" -e "s/^version: 1.0.0/version: $1/" \
         -e "s/^hostname: debian-vm/hostname: bench-$1/" "$SRC/recipes/examples/debian-vm.yaml"
+    printf "files:\n  - link: /dev/null\n    dest: /etc/systemd/system/e2scrub_reap.service\n"
 }
 "$KILN" keygen --output k >/dev/null
 recipe 1.0.0 >v1.yaml
