@@ -14,7 +14,7 @@ BUILD    ?= build
 CFLAGS   ?= -O2 -g
 SANITIZE ?=
 
-PKGS := libguestfs yaml-0.1 libarchive libcrypto jansson libcurl libzstd zlib
+PKGS := libguestfs yaml-0.1 libarchive libcrypto jansson libcurl libzstd zlib libvirt libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -107,6 +107,11 @@ CLI_COMMAND(login);
 CLI_COMMAND(revoke);
 CLI_COMMAND(sbom);
 CLI_COMMAND(drift);
+CLI_COMMAND(hosts);
+CLI_COMMAND(deploy);
+CLI_COMMAND(rollout);
+CLI_COMMAND(replace);
+CLI_COMMAND(rollback);
 
 /* The signing key of a command (cli/signing-key.c): the file at path, or the
  * PEM in $KILN_SIGNING_KEY when path is NULL; its passphrase from the

@@ -62,6 +62,20 @@ const struct cli_command cli_commands[] = {
       "kiln drift DISK --image REF --key PUB [--key PUB2 ...] [--ignore PATTERN ...] [--store DIR] [--json]" },
     { "boot-test", cmd_boot_test, "boot a disk image under qemu and wait for a login prompt",
       "kiln boot-test REF [--timeout SECONDS] [--marker TEXT] [--store DIR] [--json]" },
+    { "hosts", cmd_hosts, "list the kiln hosts of libvirt connections",
+      "kiln hosts [--group G] [--connect URI]... [--json]" },
+    { "deploy", cmd_deploy, "make N hosts of a verified image through libvirt",
+      "kiln deploy REF --group G --count N --key PUB [--connect URI] [--pool POOL]\n"
+      "                  [--memory MIB] [--vcpus N] [--network user|none|NAME]\n"
+      "                  [--health-marker TEXT] [--health-timeout SECONDS] [--json]" },
+    { "rollout", cmd_rollout, "replace a group's hosts with hosts of a new image, in waves",
+      "kiln rollout REF --group G --key PUB [--connect URI] [--max-surge N] [--max-unavailable N]\n"
+      "                  [--pause SECONDS] [--keep N] [--auto-rollback] [--stop-timeout SECONDS]\n"
+      "                  [deploy's --pool, --memory, --vcpus, --network, --health-*] [--json]" },
+    { "replace", cmd_replace, "replace a sick host with a fresh one of the same image",
+      "kiln replace HOST --key PUB [--connect URI] [deploy's host options] [--json]" },
+    { "rollback", cmd_rollback, "roll a group back onto the image it ran before",
+      "kiln rollback --group G --key PUB [--connect URI] [rollout's options] [--json]" },
     { "help", cmd_help, "show help for kiln or a command", "kiln help [COMMAND]" },
     { "version", cmd_version, "print kiln's version", "kiln version [--json]" },
     { NULL, NULL, NULL, NULL },
