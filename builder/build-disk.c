@@ -102,6 +102,9 @@ int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_ta
         return kiln_errf(err, KILN_EINVAL, "'run' needs a shell, and the image has no '/bin/sh'");
     if (ctx->recipe->packages.n && !tree_resolve(ctx->tree, "/usr/bin/apt-get"))
         return kiln_errf(err, KILN_EINVAL, "'packages' needs apt-get, and the image has no '/usr/bin/apt-get'");
+    int r = disk_check_boot_tree(ctx->recipe, ctx->tree, err);
+    if (r < 0)
+        return r;
     struct guest_result res;
     if (host_disk_eligible(ctx->recipe)) {
         if (host_disk_stage(ctx->recipe, ctx->tree, ctx->scratch, out_tar, &res, err) < 0)

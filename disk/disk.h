@@ -47,6 +47,12 @@ const struct recipe_output *disk_first_output(const struct recipe *r);
 int disk_plan_size(const struct recipe_output *o, uint64_t content, int installs,
                    uint64_t *size, struct kiln_err *err);
 
+/* What the disk's firmware needs from the image, checked on the tree before
+ * any disk work: GRUB's EFI files for UEFI (unless the recipe's packages or
+ * run commands may still bring them), apt-get for the signed chain of a
+ * secure_boot disk.  KILN_EINVAL naming what to add. */
+int disk_check_boot_tree(const struct recipe *r, const struct tree *t, struct kiln_err *err);
+
 /* The appliance path.  workdir is a scratch directory the caller removes.
  * epoch: the build's SOURCE_DATE_EPOCH, exported to every in-guest command.
  * What the in-guest steps leave that depends on the build's time and place
