@@ -105,6 +105,9 @@ struct disk_ref {
     uint64_t size;
     char *marker;      /* the recipe's boot_test.marker, or NULL */
     unsigned timeout;  /* the recipe's boot_test.timeout, or 0 */
+    enum recipe_firmware firmware; /* what the disk claims to boot with (bios for disks
+                                      made before firmware was recorded); NONE: not bootable */
+    int secure_boot;   /* it claims Secure Boot */
 };
 
 /* Finds the disk of ref: a disk artifact manifest, or the disk in an index
