@@ -1,9 +1,10 @@
 #!/bin/bash
 # A bootable disk whose recipe runs commands inside the image goes through
 # the appliance: the tree is laid onto the disk there, the command runs in the
-# image, GRUB is installed with the image's own grub-install and update-grub,
-# and the result boots to a login prompt under qemu (TCG when KVM does not
-# work).  Slow: one appliance run and one boot under emulation.
+# image, GRUB is installed with the image's own grub-install (for BIOS and,
+# on the EFI System Partition, for UEFI) and update-grub, and the result
+# boots under OVMF (TCG when KVM does not work).  Slow: one appliance run
+# and one boot under emulation.
 . "$(dirname "$0")/lib.sh"
 export XDG_CACHE_HOME=${KILN_TEST_CACHE:-${TMPDIR:-/tmp}/kiln-test-cache}
 
@@ -17,7 +18,7 @@ base:
   debian:
     suite: bookworm
     variant: minbase
-    packages: [linux-image-amd64, systemd-sysv, grub-pc]
+    packages: [linux-image-amd64, systemd-sysv, grub-pc, grub-efi-amd64-bin]
 hostname: vm-custom
 run:
   - echo "customised by kiln" >> /etc/issue
@@ -31,7 +32,8 @@ test_expect_success 'a bootable recipe with run and services builds through the 
     kiln build vm.yaml --verbose >out 2>err &&
     test_grep "^vm-custom:1.0.0@sha256:" out &&
     ! grep -q "laying out the disk on the host" err &&
-    test_grep "installing GRUB" err &&
+    test_grep "installing GRUB for BIOS" err &&
+    test_grep "installing GRUB for UEFI" err &&
     m=$(blob "$(manifest_of vm-custom:1.0.0)") &&
     jq -e ".annotations[\"dev.kiln.sysprep\"] == \"verified\"" "$m" &&
     files=$(blob "$(jq -r ".annotations[\"dev.kiln.files\"]" "$m")") &&
@@ -41,9 +43,24 @@ test_expect_success 'a bootable recipe with run and services builds through the 
     jq -e "[.files[].path | select(test(\"^/dev/(disk|sd|virtio|block)\"))] == []" "$files"
 '
 
-test_expect_success 'it boots, and the console shows what the run command wrote' '
-    kiln boot-test vm-custom:1.0.0 --timeout 900 --marker "customised by kiln" >out 2>err &&
-    test_grep "boot test passed" out
+test_expect_success 'its EFI System Partition holds GRUB at the removable-media path, and fstab mounts it' '
+    m=$(blob "$(manifest_of vm-custom:1.0.0)") &&
+    jq -e ".annotations[\"dev.kiln.disk.firmware\"] == \"hybrid\"" "$m" &&
+    kiln export vm-custom:1.0.0 --format raw --output d.raw &&
+    parted -s -m d.raw unit s print >pt &&
+    test_grep "^2:4096s:.*:fat32:esp:.*esp" pt &&
+    start=$(sed -n "s/^2:\([0-9]*\)s:.*/\1/p" pt) &&
+    mdir -b -i "d.raw@@$((start * 512))" ::/EFI/BOOT >efi &&
+    test_grep -i "BOOTX64.EFI" efi &&
+    vol=$(mdir -i "d.raw@@$((start * 512))" ::/ | sed -n "s/.*Serial Number is \([0-9A-F-]*\).*/\1/p") &&
+    test -n "$vol" &&
+    LIBGUESTFS_BACKEND_SETTINGS=force_tcg guestfish --ro --format=raw -a d.raw -i cat /etc/fstab >fstab &&
+    test_grep "^UUID=$vol /boot/efi vfat" fstab
+'
+
+test_expect_success 'it boots under UEFI, and the console shows what the run command wrote' '
+    kiln boot-test vm-custom:1.0.0 --firmware uefi --timeout 900 --marker "customised by kiln" >out 2>err &&
+    test_grep "boot test passed (uefi)" out
 '
 
 test_done
