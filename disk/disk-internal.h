@@ -41,7 +41,8 @@ int disk_esp_write(const char *raw, const struct disk_parts *p, const char *src,
                    int64_t epoch, const char *workdir, struct kiln_err *err);
 
 /* /etc/fstab: the root by UUID and, when esp_volid is not NULL, the ESP
- * at /boot/efi by its volume ID.  Owned by the caller. */
+ * at /boot/efi by its volume ID (nofail: only boot loader updates need it,
+ * so a slow or missing ESP never stops a boot).  Owned by the caller. */
 char *disk_fstab(const char *root_uuid, const char *fs, const char *esp_volid);
 
 /* 1 if the PE image whose first len bytes are head carries an Authenticode

@@ -242,7 +242,7 @@ char *disk_fstab(const char *root_uuid, const char *fs, const char *esp_volid)
     if (!esp_volid)
         return xasprintf("# written by kiln\nUUID=%s / %s errors=remount-ro 0 1\n", root_uuid, fs);
     return xasprintf("# written by kiln\nUUID=%s / %s errors=remount-ro 0 1\n"
-                     "UUID=%s /boot/efi vfat umask=0077 0 1\n", root_uuid, fs, esp_volid);
+                     "UUID=%s /boot/efi vfat umask=0077,nofail 0 1\n", root_uuid, fs, esp_volid);
 }
 
 int disk_check_boot_tree(const struct recipe *r, const struct tree *t, struct kiln_err *err)
