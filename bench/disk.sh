@@ -46,6 +46,8 @@ kiln_build() { # LABEL TAR BOOTABLE: builds, prints the seconds it took
     printf 'name: bench-%s\nversion: 1.0.0\nbase:\n  tarball: {path: %s}\noutputs:\n  - qcow2: {bootable: %s}\n' \
         "$label" "$tar" "$bootable" >"$WORK/$label.yaml"
     t0=$(now)
+    # mmdebstrap's tar holds /dev nodes: accept them, as bench/oci.sh does.
+    # The tar lives in the cache, outside the recipe's folder: --context.
     if ! KILN_ALLOW_DEVICES=1 KILN_STORE="$WORK/store-$label" "$KILN" build "$WORK/$label.yaml" \
             --context "$CACHE" >/dev/null 2>"$WORK/kiln.err"; then
         cat "$WORK/kiln.err" >&2
@@ -58,23 +60,12 @@ kiln_build() { # LABEL TAR BOOTABLE: builds, prints the seconds it took
 compare() { # LABEL TAR BOOTABLE
     local label=$1 tar=$2 bootable=$3
     echo "# $label: rootfs $(du -m "$tar" | cut -f1) MB"
-    printf 'name: bench-%s\nversion: 1.0.0\nbase:\n  tarball: {path: %s}\noutputs:\n  - qcow2: {bootable: %s}\n' \
-        "$label" "$tar" "$bootable" >"$WORK/$label.yaml"
-    local t0 t1 t2
-    t0=$(now)
-    # mmdebstrap's tar holds /dev nodes: accept them, as bench/oci.sh does.
-    # The tar lives in the cache, outside the recipe's folder: --context.
-    if ! KILN_ALLOW_DEVICES=1 KILN_STORE="$WORK/store-$label" "$KILN" build "$WORK/$label.yaml" \
-            --context "$CACHE" >/dev/null 2>"$WORK/kiln.err"; then
-        cat "$WORK/kiln.err" >&2
-        exit 1
-    fi
+    local kiln_s vmf_s kiln_mb t1 t2
+    kiln_s=$(kiln_build "$label" "$tar" "$bootable")
     t1=$(now)
     virt-make-fs --format=qcow2 --type=ext4 --partition=gpt "$tar" "$WORK/vmf-$label.qcow2"
     t2=$(now)
     rm -f "$WORK/vmf-$label.qcow2"
-    local kiln_s vmf_s kiln_mb
-    kiln_s=$(echo "$t1 - $t0" | bc -l)
     vmf_s=$(echo "$t2 - $t1" | bc -l)
     kiln_mb=$(du -m "$WORK/store-$label/blobs" | tail -n 1 | cut -f1)
     printf '# %s: kiln %.1f s (store %s MB), virt-make-fs %.1f s\n' "$label" "$kiln_s" "$kiln_mb" "$vmf_s"

@@ -191,6 +191,18 @@ static int copy_grub_files(struct tree *t, const struct grub_platform *pf, const
     return r;
 }
 
+/* The config built into GRUB's image: find the root by UUID (partition
+ * part of the first disk as the hint) and load the rest from its
+ * /boot/grub.  *path (the file in workdir) and *prefix are caller-owned. */
+static int early_config(const char *workdir, const char *name, const char *uuid, const char *part, char **path,
+                        char **prefix, struct kiln_err *err)
+{
+    _cleanup_free_ char *cfg = xasprintf("search.fs_uuid %s root hd0,%s\nset prefix=($root)/boot/grub\n", uuid, part);
+    *path = path_join(workdir, name);
+    *prefix = xasprintf("(hd0,%s)/boot/grub", part);
+    return fs_write_atomic(*path, cfg, strlen(cfg), 0644, err);
+}
+
 /* core.img for BIOS: in the BIOS boot partition (GPT) or the MBR gap. */
 static int make_bios(struct tree *t, const char *workdir, const char *uuid, const struct disk_parts *p,
                      const char *part, struct host_grub *out, struct kiln_err *err)
@@ -201,13 +213,10 @@ static int make_bios(struct tree *t, const char *workdir, const char *uuid, cons
         r = copy_grub_files(t, &bios_grub, dir, err);
     if (r < 0)
         return r;
-    _cleanup_free_ char *early = path_join(workdir, "grub-early.cfg");
-    _cleanup_free_ char *early_cfg = xasprintf("search.fs_uuid %s root hd0,%s\nset prefix=($root)/boot/grub\n",
-                                               uuid, part);
-    if ((r = fs_write_atomic(early, early_cfg, strlen(early_cfg), 0644, err)) < 0)
+    _cleanup_free_ char *early = NULL, *prefix = NULL;
+    if ((r = early_config(workdir, "grub-early.cfg", uuid, part, &early, &prefix, err)) < 0)
         return r;
     _cleanup_free_ char *core = path_join(workdir, "core.img");
-    _cleanup_free_ char *prefix = xasprintf("(hd0,%s)/boot/grub", part);
     char *argv[] = { "grub-mkimage", "-d", dir, "-O", "i386-pc", "-o", core, "-c", early, "-p", prefix,
                      "biosdisk", p->mbr ? "part_msdos" : "part_gpt", "ext2", "search_fs_uuid", NULL };
     if ((r = run_argv(argv, NULL, NULL, err)) < 0)
@@ -240,13 +249,10 @@ static int make_efi(struct tree *t, const char *workdir, const char *uuid, const
     _cleanup_free_ char *boot = path_join(esp, "EFI/BOOT");
     if ((r = fs_mkdir_p(boot, 0755, err)) < 0)
         return r;
-    _cleanup_free_ char *early = path_join(workdir, "grub-early-efi.cfg");
-    _cleanup_free_ char *early_cfg = xasprintf("search.fs_uuid %s root hd0,%s\nset prefix=($root)/boot/grub\n",
-                                               uuid, part);
-    if ((r = fs_write_atomic(early, early_cfg, strlen(early_cfg), 0644, err)) < 0)
+    _cleanup_free_ char *early = NULL, *prefix = NULL;
+    if ((r = early_config(workdir, "grub-early-efi.cfg", uuid, part, &early, &prefix, err)) < 0)
         return r;
     _cleanup_free_ char *img = path_join(boot, "BOOTX64.EFI");
-    _cleanup_free_ char *prefix = xasprintf("(hd0,%s)/boot/grub", part);
     char *argv[] = { "grub-mkimage", "-d", dir, "-O", "x86_64-efi", "-o", img, "-c", early, "-p", prefix,
                      "part_gpt", "ext2", "search_fs_uuid", NULL };
     if ((r = run_argv(argv, NULL, NULL, err)) < 0)
