@@ -2,8 +2,11 @@
 # VM disk build: kiln vs virt-make-fs, on two Debian 12 root file systems
 # made once with mmdebstrap and cached in bench/cache/:
 #   plain     the minbase tree (the one bench/oci.sh uses), a plain qcow2;
-#   bootable  minbase + linux-image-amd64, systemd-sysv and grub-pc, a
-#             bootable qcow2 (kiln installs GRUB; virt-make-fs cannot).
+#   bootable  minbase + linux-image-amd64, systemd-sysv, grub-pc and
+#             grub-efi-amd64-bin, a bootable qcow2 for BIOS (kiln installs
+#             GRUB; virt-make-fs cannot).
+# Then the same bootable tree for UEFI and hybrid (kiln only: GRUB's EFI
+# image and the EFI System Partition's FAT on top), against the BIOS build.
 #
 # kiln:         `kiln build` of a recipe whose base is that tarball, output
 #               qcow2 (GPT with a BIOS boot partition, ext4 root by UUID,
@@ -38,12 +41,10 @@ if [ "${KILN_ACCEL:-auto}" = tcg ] || ! grep -q "Linux version" "$WORK/probe" 2>
     export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 fi
 
-compare() { # LABEL TAR BOOTABLE
-    local label=$1 tar=$2 bootable=$3
-    echo "# $label: rootfs $(du -m "$tar" | cut -f1) MB"
+kiln_build() { # LABEL TAR BOOTABLE: builds, prints the seconds it took
+    local label=$1 tar=$2 bootable=$3 t0 t1
     printf 'name: bench-%s\nversion: 1.0.0\nbase:\n  tarball: {path: %s}\noutputs:\n  - qcow2: {bootable: %s}\n' \
         "$label" "$tar" "$bootable" >"$WORK/$label.yaml"
-    local t0 t1 t2
     t0=$(now)
     # mmdebstrap's tar holds /dev nodes: accept them, as bench/oci.sh does.
     # The tar lives in the cache, outside the recipe's folder: --context.
@@ -53,11 +54,18 @@ compare() { # LABEL TAR BOOTABLE
         exit 1
     fi
     t1=$(now)
+    echo "$t1 - $t0" | bc -l
+}
+
+compare() { # LABEL TAR BOOTABLE
+    local label=$1 tar=$2 bootable=$3
+    echo "# $label: rootfs $(du -m "$tar" | cut -f1) MB"
+    local kiln_s vmf_s kiln_mb t1 t2
+    kiln_s=$(kiln_build "$label" "$tar" "$bootable")
+    t1=$(now)
     virt-make-fs --format=qcow2 --type=ext4 --partition=gpt "$tar" "$WORK/vmf-$label.qcow2"
     t2=$(now)
     rm -f "$WORK/vmf-$label.qcow2"
-    local kiln_s vmf_s kiln_mb
-    kiln_s=$(echo "$t1 - $t0" | bc -l)
     vmf_s=$(echo "$t2 - $t1" | bc -l)
     kiln_mb=$(du -m "$WORK/store-$label/blobs" | tail -n 1 | cut -f1)
     printf '# %s: kiln %.1f s (store %s MB), virt-make-fs %.1f s\n' "$label" "$kiln_s" "$kiln_mb" "$vmf_s"
@@ -65,4 +73,13 @@ compare() { # LABEL TAR BOOTABLE
 }
 
 compare plain "$(rootfs bookworm-minbase)" false
-compare bootable "$(rootfs bookworm-bootable linux-image-amd64,systemd-sysv,grub-pc)" true
+boot_tar=$(rootfs bookworm-bootable-efi linux-image-amd64,systemd-sysv,grub-pc,grub-efi-amd64-bin)
+compare bootable "$boot_tar" "true, firmware: bios"
+
+# UEFI and hybrid against BIOS, the same tree (kiln only).
+bios_s=$(kiln_build fw-bios "$boot_tar" "true, firmware: bios")
+uefi_s=$(kiln_build fw-uefi "$boot_tar" "true, firmware: uefi")
+hybrid_s=$(kiln_build fw-hybrid "$boot_tar" "true, firmware: hybrid")
+printf '# firmware: bios %.1f s, uefi %.1f s, hybrid %.1f s\n' "$bios_s" "$uefi_s" "$hybrid_s"
+printf 'kiln uefi/bios wall: %.2f\n' "$(echo "$uefi_s / $bios_s" | bc -l)"
+printf 'kiln hybrid/bios wall: %.2f\n' "$(echo "$hybrid_s / $bios_s" | bc -l)"

@@ -78,7 +78,33 @@ static char *console_tail(const char *path, int lines)
     return t;
 }
 
-int boot_test_run(const char *path, const char *format, const char *marker, unsigned timeout,
+const char *boot_firmware_name(enum boot_firmware fw)
+{
+    return fw == BOOT_BIOS ? "bios" : fw == BOOT_UEFI ? "uefi" : "secure-boot";
+}
+
+/* OVMF's code (read-only) and a private copy of its variable store. */
+static int ovmf_args(enum boot_firmware fw, const char *dir, char **code, char **vars, struct kiln_err *err)
+{
+    const char *c = fw == BOOT_SECURE_BOOT ? BOOT_OVMF_SB_CODE : BOOT_OVMF_CODE;
+    const char *v = fw == BOOT_SECURE_BOOT ? BOOT_OVMF_SB_VARS : BOOT_OVMF_VARS;
+    if (access(c, R_OK) < 0 || access(v, R_OK) < 0)
+        return kiln_errf(err, KILN_EFAIL, "booting with %s firmware needs OVMF (package ovmf): '%s' is missing",
+                         boot_firmware_name(fw), access(c, R_OK) < 0 ? c : v);
+    _cleanup_free_ char *copy = path_join(dir, "OVMF_VARS.fd");
+    struct buf b = BUF_INIT;
+    int r = fs_read_file(v, 64u << 20, &b, err);
+    if (r == 0)
+        r = fs_write_atomic(copy, b.data, b.len, 0600, err);
+    buf_release(&b);
+    if (r < 0)
+        return r;
+    *code = xasprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", c);
+    *vars = xasprintf("if=pflash,format=raw,unit=1,file=%s", copy);
+    return 0;
+}
+
+int boot_test_run(const char *path, const char *format, enum boot_firmware fw, const char *marker, unsigned timeout,
                   const char *tmp_parent, struct boot_result *res, struct kiln_err *err)
 {
     memset(res, 0, sizeof(*res));
@@ -106,29 +132,56 @@ int boot_test_run(const char *path, const char *format, const char *marker, unsi
     }
     _cleanup_free_ char *drive = xasprintf("file=%s,format=qcow2,if=virtio,cache=unsafe", overlay);
     _cleanup_free_ char *serial = xasprintf("file:%s", console);
-    char *argv[] = {
+    _cleanup_free_ char *code = NULL, *vars = NULL;
+    if (fw != BOOT_BIOS && (r = ovmf_args(fw, dir, &code, &vars, err)) < 0) {
+        fs_rm_rf(dir, NULL);
+        return r;
+    }
+    char *argv[40] = {
         "qemu-system-x86_64", "-accel", (char *)res->accel, "-cpu", a == ACCEL_KVM ? "host" : "max",
         "-m", "1024", "-smp", "2", "-display", "none", "-nodefaults", "-no-user-config",
-        "-serial", serial, "-drive", drive, "-device", "virtio-rng-pci", NULL,
+        "-serial", serial, "-drive", drive, "-device", "virtio-rng-pci",
     };
-    kiln_log(KILN_LOG_INFO, "booting the disk under qemu (%s), waiting up to %u seconds for '%s'",
-             res->accel, timeout, marker);
+    size_t k = 0;
+    while (argv[k])
+        k++;
+    if (fw != BOOT_BIOS) {
+        /* OVMF on q35; its Secure Boot build needs SMM and a pflash only SMM may write. */
+        argv[k++] = "-machine";
+        argv[k++] = fw == BOOT_SECURE_BOOT ? "q35,smm=on" : "q35";
+        if (fw == BOOT_SECURE_BOOT) {
+            argv[k++] = "-global";
+            argv[k++] = "driver=cfi.pflash01,property=secure,value=on";
+        }
+        argv[k++] = "-drive";
+        argv[k++] = code;
+        argv[k++] = "-drive";
+        argv[k++] = vars;
+    }
+    argv[k] = NULL;
+    kiln_log(KILN_LOG_INFO, "booting the disk under qemu (%s, %s firmware), waiting up to %u seconds for '%s'",
+             res->accel, boot_firmware_name(fw), timeout, marker);
     double t0 = now_sec();
     struct run_child qemu;
     if ((r = run_start(argv, 1, &qemu, err)) < 0) {
         fs_rm_rf(dir, NULL);
         return r;
     }
-    off_t off = 0;
-    int exited = 0;
+    off_t off = 0, sb_off = 0;
+    int exited = 0, seen = 0, sb_seen = fw != BOOT_SECURE_BOOT;
     while (now_sec() - t0 < timeout) {
-        if (console_has(console, marker, &off)) {
+        /* Under Secure Boot the kernel says so before any login prompt. */
+        sb_seen = sb_seen || console_has(console, BOOT_SECURE_BOOT_MARKER, &sb_off);
+        seen = seen || console_has(console, marker, &off);
+        if (seen && sb_seen) {
             res->passed = 1;
             break;
         }
         if (run_exited(&qemu)) {
             exited = 1;
-            res->passed = console_has(console, marker, &off);
+            sb_seen = sb_seen || console_has(console, BOOT_SECURE_BOOT_MARKER, &sb_off);
+            seen = seen || console_has(console, marker, &off);
+            res->passed = seen && sb_seen;
             break;
         }
         struct timespec ts = { 0, 250 * 1000 * 1000 };
@@ -136,8 +189,11 @@ int boot_test_run(const char *path, const char *format, const char *marker, unsi
     }
     res->seconds = now_sec() - t0;
     run_stop(&qemu);
-    if (!res->passed)
+    if (!res->passed) {
         res->tail = console_tail(console, BOOT_TEST_TAIL_LINES);
+        if (seen)
+            res->why = "the console does not show '" BOOT_SECURE_BOOT_MARKER "': the kernel did not start under Secure Boot";
+    }
     if (exited && !res->passed && qemu.status == 127)
         r = kiln_errf(err, KILN_EFAIL, "cannot run 'qemu-system-x86_64'");
     fs_rm_rf(dir, NULL);

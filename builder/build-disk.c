@@ -100,6 +100,9 @@ int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_ta
         return kiln_errf(err, KILN_EINVAL, "'run' needs a shell, and the image has no '/bin/sh'");
     if (ctx->recipe->packages.n && !tree_resolve(ctx->tree, "/usr/bin/apt-get"))
         return kiln_errf(err, KILN_EINVAL, "'packages' needs apt-get, and the image has no '/usr/bin/apt-get'");
+    int r = disk_check_boot_tree(ctx->recipe, ctx->tree, err);
+    if (r < 0)
+        return r;
     struct guest_result res;
     if (host_disk_eligible(ctx->recipe)) {
         if (host_disk_stage(ctx->recipe, ctx->tree, ctx->scratch, out_tar, &res, err) < 0)
@@ -108,7 +111,7 @@ int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_ta
         /* The appliance runs the in-guest steps on a scratch disk; the
          * host lays the disk out from its (reproducible) tree. */
         _cleanup_free_ char *mid = xasprintf("%s/guest-mid.tar", ctx->scratch);
-        int r = guest_stage_run(ctx->recipe, in_tar, ctx->scratch, ctx->sde, 0, mid, &res, err);
+        r = guest_stage_run(ctx->recipe, in_tar, ctx->scratch, ctx->sde, 0, mid, &res, err);
         if (r < 0)
             return kiln_err_prefix(err, "guest stage");
         int verified = res.sysprep_verified;
@@ -135,7 +138,7 @@ static int same_layout(const struct recipe_output *a, const struct recipe_output
     const char *fa = a->filesystem ? a->filesystem : "ext4";
     const char *fb = b->filesystem ? b->filesystem : "ext4";
     return a->size == b->size && a->partition_table == b->partition_table && a->bootable == b->bootable &&
-           strcmp(fa, fb) == 0;
+           a->firmware == b->firmware && a->secure_boot == b->secure_boot && strcmp(fa, fb) == 0;
 }
 
 static int blob_from_file(struct build_ctx *ctx, const char *path, char digest[DIGEST_STR_SIZE],
@@ -175,7 +178,7 @@ int output_disk_run(struct build_ctx *ctx, const struct recipe_output *o, struct
         return kiln_errf(err, KILN_EFAIL, "output '%s': the guest stage made no disk", name);
     const struct recipe_output *first = disk_first_output(ctx->recipe);
     if (first && !same_layout(first, o))
-        return kiln_errf(err, KILN_EINVAL, "output '%s': every disk output of a recipe must have the same size, partition table, filesystem and bootable setting", name);
+        return kiln_errf(err, KILN_EINVAL, "output '%s': every disk output of a recipe must have the same size, partition table, filesystem, bootable and firmware setting", name);
     int r = build_files_blob(ctx, err);
     if (r < 0)
         return r;
@@ -196,8 +199,13 @@ int output_disk_run(struct build_ctx *ctx, const struct recipe_output *o, struct
     const char *mt = o->type == OUTPUT_QCOW2 ? KILN_MT_QCOW2 : KILN_MT_RAW;
     _cleanup_free_ char *title = xasprintf("%s.%s", ctx->recipe->name, name);
     json_t *ann = output_annotations(ctx);
-    if (o->bootable)
+    if (o->bootable) {
         json_object_set_new(ann, KILN_ANN_DISK_BOOTABLE, json_string("true"));
+        /* What boot-test boots by default: every firmware the disk claims. */
+        json_object_set_new(ann, KILN_ANN_DISK_FIRMWARE, json_string(recipe_firmware_name(o->firmware)));
+        if (o->secure_boot)
+            json_object_set_new(ann, KILN_ANN_DISK_SECURE_BOOT, json_string("true"));
+    }
     if (ctx->recipe->boot_test.marker)
         json_object_set_new(ann, KILN_ANN_BOOT_MARKER, json_string(ctx->recipe->boot_test.marker));
     if (ctx->recipe->boot_test.timeout) {

@@ -120,9 +120,14 @@ static json_t *users_inputs(const struct recipe *r)
 
 static json_t *disk_layout(const struct recipe_output *o)
 {
-    return json_pack("{s:I,s:o,s:b,s:s}", "size", (json_int_t)o->size, "filesystem", jstr(o->filesystem),
-                     "bootable", o->bootable, "partition_table",
-                     o->partition_table == PARTITION_MBR ? "mbr" : "gpt");
+    json_t *j = json_pack("{s:I,s:o,s:b,s:s}", "size", (json_int_t)o->size, "filesystem", jstr(o->filesystem),
+                          "bootable", o->bootable, "partition_table",
+                          o->partition_table == PARTITION_MBR ? "mbr" : "gpt");
+    if (o->bootable) {
+        json_object_set_new(j, "firmware", json_string(recipe_firmware_name(o->firmware)));
+        json_object_set_new(j, "secure_boot", json_boolean(o->secure_boot));
+    }
+    return j;
 }
 
 static const struct recipe_output *first_disk(const struct recipe *r)

@@ -9,7 +9,29 @@
 #include "images/store.h"
 #include "common/banned.h"
 
-enum { OPT_TIMEOUT = 1, OPT_MARKER };
+enum { OPT_TIMEOUT = 1, OPT_MARKER, OPT_FIRMWARE };
+
+/* The firmware the disk claims, each booted by default: BIOS for bios and
+ * hybrid disks, UEFI for uefi and hybrid ones, with Secure Boot when the
+ * disk claims it (which proves UEFI too). */
+static size_t claimed_firmware(const struct disk_ref *d, enum boot_firmware out[2])
+{
+    size_t n = 0;
+    if (d->firmware == FIRMWARE_NONE || d->firmware == FIRMWARE_BIOS || d->firmware == FIRMWARE_HYBRID)
+        out[n++] = BOOT_BIOS;
+    if (d->firmware == FIRMWARE_UEFI || d->firmware == FIRMWARE_HYBRID)
+        out[n++] = d->secure_boot ? BOOT_SECURE_BOOT : BOOT_UEFI;
+    return n;
+}
+
+static int claims(const struct disk_ref *d, enum boot_firmware fw)
+{
+    if (fw == BOOT_BIOS)
+        return d->firmware != FIRMWARE_UEFI;
+    if (fw == BOOT_UEFI)
+        return d->firmware == FIRMWARE_UEFI || d->firmware == FIRMWARE_HYBRID;
+    return d->secure_boot;
+}
 
 CLI_COMMAND(boot_test)
 {
@@ -17,8 +39,10 @@ CLI_COMMAND(boot_test)
         CLI_COMMON_LONGOPTS,
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "marker", required_argument, NULL, OPT_MARKER },
+        { "firmware", required_argument, NULL, OPT_FIRMWARE },
         { 0 },
     };
+    int want_fw = -1;
     unsigned timeout = 0;
     const char *marker = NULL;
     int c;
@@ -41,6 +65,16 @@ CLI_COMMAND(boot_test)
             if (!*optarg)
                 return cli_usage_error("boot-test", "--marker must not be empty");
             marker = optarg;
+            break;
+        case OPT_FIRMWARE:
+            if (strcmp(optarg, "bios") == 0)
+                want_fw = BOOT_BIOS;
+            else if (strcmp(optarg, "uefi") == 0)
+                want_fw = BOOT_UEFI;
+            else if (strcmp(optarg, "secure-boot") == 0)
+                want_fw = BOOT_SECURE_BOOT;
+            else
+                return cli_usage_error("boot-test", "--firmware must be bios, uefi or secure-boot, not '%s'", optarg);
             break;
         default:
             return cli_usage_error("boot-test", "unknown option");
@@ -81,31 +115,68 @@ CLI_COMMAND(boot_test)
         disk_ref_release(&disk);
         return cli_fail(&err);
     }
+    enum boot_firmware fws[2];
+    size_t n_fw = claimed_firmware(&disk, fws);
+    if (want_fw >= 0) {
+        if (!claims(&disk, (enum boot_firmware)want_fw)) {
+            r = kiln_errf(&err, KILN_EINVAL, "image '%s': the disk does not claim to boot with %s firmware (it is %s%s)",
+                          ref, boot_firmware_name((enum boot_firmware)want_fw),
+                          disk.firmware == FIRMWARE_NONE ? "not bootable" : recipe_firmware_name(disk.firmware),
+                          disk.secure_boot ? ", with Secure Boot" : disk.firmware == FIRMWARE_NONE ? "" : ", without Secure Boot");
+            disk_ref_release(&disk);
+            return cli_fail(&err);
+        }
+        fws[0] = (enum boot_firmware)want_fw;
+        n_fw = 1;
+    }
     _cleanup_free_ char *marker_copy = xstrdup(marker ? marker : disk.marker ? disk.marker : BOOT_TEST_DEFAULT_MARKER);
     marker = marker_copy;
     if (!timeout)
         timeout = disk.timeout ? disk.timeout : BOOT_TEST_DEFAULT_TIMEOUT;
-    struct boot_result res;
-    r = boot_test_run(disk.blob_path, disk_format_name(disk.format), marker, timeout, tmp, &res, &err);
+    /* Every firmware in turn: a hybrid disk passes only when it boots both ways. */
+    struct boot_result res[2];
+    memset(res, 0, sizeof(res));
+    int passed = 1;
+    size_t ran = 0;
+    for (size_t i = 0; i < n_fw && r == 0; i++, ran++) {
+        r = boot_test_run(disk.blob_path, disk_format_name(disk.format), fws[i], marker, timeout, tmp, &res[i], &err);
+        if (r == 0 && !res[i].passed)
+            passed = 0;
+    }
     disk_ref_release(&disk);
-    if (r < 0)
+    if (r < 0) {
+        for (size_t i = 0; i < ran; i++)
+            boot_result_release(&res[i]);
         return cli_fail(&err);
+    }
     if (ctx->json) {
-        json_t *j = json_pack("{s:s,s:s,s:s,s:f,s:i}", "ref", ref, "result", res.passed ? "pass" : "fail",
-                              "accel", res.accel, "seconds", res.seconds, "timeout", (int)timeout);
+        json_t *boots = json_array();
+        for (size_t i = 0; i < ran; i++) {
+            json_t *b = json_pack("{s:s,s:s,s:f}", "firmware", boot_firmware_name(fws[i]), "result",
+                                  res[i].passed ? "pass" : "fail", "seconds", res[i].seconds);
+            if (res[i].tail)
+                json_object_set_new(b, "console_tail", json_string(res[i].tail));
+            json_array_append_new(boots, b);
+        }
+        json_t *j = json_pack("{s:s,s:s,s:s,s:f,s:i}", "ref", ref, "result", passed ? "pass" : "fail",
+                              "accel", res[0].accel, "seconds", res[0].seconds, "timeout", (int)timeout);
         json_object_set_new(j, "marker", json_string(marker));
-        if (res.tail)
-            json_object_set_new(j, "console_tail", json_string(res.tail));
+        json_object_set_new(j, "boots", boots);
+        if (res[0].tail)
+            json_object_set_new(j, "console_tail", json_string(res[0].tail));
         cli_print_json(j);
-    } else if (res.passed) {
-        printf("boot test passed: '%s' on the console after %.1f s (%s)\n", marker, res.seconds, res.accel);
     }
-    if (!res.passed) {
-        fprintf(stderr, "kiln: boot test failed: '%s' did not appear on the console within %u seconds; its last lines:\n%s\n",
-                marker, timeout, res.tail ? res.tail : "");
-        boot_result_release(&res);
-        return 1;
+    for (size_t i = 0; i < ran; i++) {
+        if (res[i].passed && !ctx->json)
+            printf("boot test passed (%s): '%s' on the console after %.1f s (%s)\n", boot_firmware_name(fws[i]),
+                   marker, res[i].seconds, res[i].accel);
+        else if (!res[i].passed && res[i].why)
+            fprintf(stderr, "kiln: boot test failed (%s): %s; the console's last lines:\n%s\n",
+                    boot_firmware_name(fws[i]), res[i].why, res[i].tail ? res[i].tail : "");
+        else if (!res[i].passed)
+            fprintf(stderr, "kiln: boot test failed (%s): '%s' did not appear on the console within %u seconds; its last lines:\n%s\n",
+                    boot_firmware_name(fws[i]), marker, timeout, res[i].tail ? res[i].tail : "");
+        boot_result_release(&res[i]);
     }
-    boot_result_release(&res);
-    return 0;
+    return passed ? 0 : 1;
 }

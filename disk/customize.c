@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "common/common.h"
 #include "common/log.h"
 #include "common/banned.h"
 
@@ -35,11 +36,36 @@ static int net_restore(guestfs_h *g, int saved, struct kiln_err *err)
     return 0;
 }
 
+/* Debian's signed chain for a secure_boot disk, where the recipe does not
+ * list it: the packages apt installs beside the recipe's own. */
+static size_t boot_packages(const struct recipe *r, const char *out[2])
+{
+    const struct recipe_output *o = disk_first_output(r);
+    size_t n = 0;
+    if (!o || !o->bootable || !o->secure_boot)
+        return 0;
+    static const char *const chain[] = RECIPE_SECURE_BOOT_PACKAGES;
+    for (size_t i = 0; i < ARRAY_SIZE(chain); i++) {
+        int listed = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            const struct strv *v = pass == 0 ? &r->base.packages : &r->packages;
+            for (size_t j = 0; j < v->n; j++)
+                listed |= strcmp(v->v[j], chain[i]) == 0;
+        }
+        if (!listed)
+            out[n++] = chain[i];
+    }
+    return n;
+}
+
 static int install_packages(guestfs_h *g, const struct recipe *r, struct kiln_err *err)
 {
+    const char *extra[2];
+    size_t n_extra = boot_packages(r, extra);
     if (!guest_exists(g, "/usr/bin/apt-get"))
-        return kiln_errf(err, KILN_EINVAL, "'packages' needs apt-get, and the base has no '/usr/bin/apt-get'");
-    kiln_log(KILN_LOG_INFO, "installing %zu package(s) with apt-get", r->packages.n);
+        return kiln_errf(err, KILN_EINVAL, "%s needs apt-get, and the base has no '/usr/bin/apt-get'",
+                         r->packages.n ? "'packages'" : "secure_boot (to install shim-signed and grub-efi-amd64-signed)");
+    kiln_log(KILN_LOG_INFO, "installing %zu package(s) with apt-get", r->packages.n + n_extra);
     int saved;
     int ret = net_setup(g, &saved, err);
     if (ret < 0)
@@ -54,7 +80,7 @@ static int install_packages(guestfs_h *g, const struct recipe *r, struct kiln_er
         ret = guest_run(g, "apt-get update", update, APT_TIMEOUT, err);
     }
     if (ret == 0) {
-        _cleanup_free_ char **argv = xcalloc(r->packages.n + 10, sizeof(char *));
+        _cleanup_free_ char **argv = xcalloc(r->packages.n + n_extra + 10, sizeof(char *));
         size_t k = 0;
         argv[k++] = "apt-get";
         argv[k++] = "-q";
@@ -65,6 +91,8 @@ static int install_packages(guestfs_h *g, const struct recipe *r, struct kiln_er
         argv[k++] = "install";
         for (size_t i = 0; i < r->packages.n; i++)
             argv[k++] = r->packages.v[i];
+        for (size_t i = 0; i < n_extra; i++)
+            argv[k++] = (char *)extra[i];
         argv[k] = NULL;
         ret = guest_run(g, "apt-get install", argv, APT_TIMEOUT, err);
     }
@@ -121,14 +149,16 @@ static int services(guestfs_h *g, const struct recipe *r, struct kiln_err *err)
 int customize_apply(guestfs_h *g, const struct recipe *r, struct kiln_err *err)
 {
     int ret = 0;
-    if (!r->packages.n && !r->n_run && !r->services_enable.n && !r->services_disable.n)
+    const char *extra[2];
+    size_t n_extra = boot_packages(r, extra);
+    if (!r->packages.n && !n_extra && !r->n_run && !r->services_enable.n && !r->services_disable.n)
         return 0;
     /* Commands run chrooted with /dev, /proc and /sys bound in, which needs the mountpoints. */
     static const char *const mps[] = { "/dev", "/proc", "/sys", "/tmp", NULL };
     for (const char *const *p = mps; *p; p++)
         if (!guest_exists(g, *p) && guestfs_mkdir_mode(g, *p, strcmp(*p, "/tmp") == 0 ? 01777 : 0755) < 0)
             return guest_fail(g, err, KILN_EFAIL, "cannot create '%s' in the guest", *p);
-    if (r->packages.n)
+    if (r->packages.n || n_extra)
         ret = install_packages(g, r, err);
     if (ret == 0)
         ret = run_commands(g, r, err);

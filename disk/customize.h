@@ -22,15 +22,22 @@ int sysprep_apply(guestfs_h *g, struct kiln_err *err);
 /* The post-condition: fails naming the first leftover it finds. */
 int sysprep_check(guestfs_h *g, struct kiln_err *err);
 
-/* Disk layout (layout.c).  Partitions /dev/sda for o (GPT with a BIOS
- * boot partition, or MBR), makes the ext4 root and returns its device
- * (owned by the caller).  The GPT's GUIDs and the root file system's UUID
- * come from the recipe (disk_stable_uuid()). */
-int disk_partition(guestfs_h *g, const struct recipe *r, const struct recipe_output *o, char **root_dev,
-                   struct kiln_err *err);
+/* Disk layout (layout.c).  Partitions /dev/sda of size bytes for o as
+ * disk_plan_parts() plans it (filling *parts), makes the ext4 root (and a
+ * FAT on the ESP for grub-install) and returns the root's device (owned by
+ * the caller).  The GPT's GUIDs and the root file system's UUID come from
+ * the recipe (disk_stable_uuid()). */
+struct disk_parts;
+int disk_partition(guestfs_h *g, const struct recipe *r, const struct recipe_output *o, uint64_t size,
+                   struct disk_parts *parts, char **root_dev, struct kiln_err *err);
 
-/* Writes /etc/fstab (root by UUID) and, when o->bootable, installs GRUB
- * from the guest with console=ttyS0.  The root must be mounted at /. */
-int disk_finish(guestfs_h *g, const struct recipe_output *o, const char *root_dev, struct kiln_err *err);
+/* Writes /etc/fstab (root by UUID, the ESP by volume ID) and, when
+ * o->bootable, installs GRUB from the guest with console=ttyS0: for BIOS
+ * into the BIOS boot partition, for UEFI at the ESP's removable-media path
+ * (shim and signed GRUB when o->secure_boot, after checking the chain is
+ * signed).  The ESP's EFI/ directory is copied to the host directory
+ * esp_out.  The root must be mounted at /. */
+int disk_finish(guestfs_h *g, const struct recipe *r, const struct recipe_output *o, const struct disk_parts *parts,
+                const char *root_dev, const char *esp_out, struct kiln_err *err);
 
 #endif

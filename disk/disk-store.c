@@ -37,6 +37,18 @@ static int from_manifest(struct store *st, const struct oci_manifest *m, const c
         if (*end == '\0' && v > 0 && v <= 86400)
             out->timeout = (unsigned)v;
     }
+    const char *fw = m->annotations ? json_string_value(json_object_get(m->annotations, KILN_ANN_DISK_FIRMWARE)) : NULL;
+    const char *boot = m->annotations ? json_string_value(json_object_get(m->annotations, KILN_ANN_DISK_BOOTABLE)) : NULL;
+    const char *sb = m->annotations ? json_string_value(json_object_get(m->annotations, KILN_ANN_DISK_SECURE_BOOT)) : NULL;
+    out->firmware = FIRMWARE_NONE;
+    if (fw && strcmp(fw, "uefi") == 0)
+        out->firmware = FIRMWARE_UEFI;
+    else if (fw && strcmp(fw, "hybrid") == 0)
+        out->firmware = FIRMWARE_HYBRID;
+    else if ((fw && strcmp(fw, "bios") == 0) || (boot && strcmp(boot, "true") == 0))
+        out->firmware = FIRMWARE_BIOS;
+    out->secure_boot = out->firmware != FIRMWARE_NONE && out->firmware != FIRMWARE_BIOS && sb &&
+                       strcmp(sb, "true") == 0;
     if (!out->blob_path)
         return kiln_errf(err, KILN_EINVAL, "image '%s': bad disk digest", ref);
     return 0;

@@ -54,6 +54,12 @@ const struct recipe_output *disk_first_output(const struct recipe *r);
 int disk_plan_size(const struct recipe_output *o, uint64_t content, int installs,
                    uint64_t *size, struct kiln_err *err);
 
+/* What the disk's firmware needs from the image, checked on the tree before
+ * any disk work: GRUB's EFI files for UEFI (unless the recipe's packages or
+ * run commands may still bring them), apt-get for the signed chain of a
+ * secure_boot disk.  KILN_EINVAL naming what to add. */
+int disk_check_boot_tree(const struct recipe *r, const struct tree *t, struct kiln_err *err);
+
 /* The appliance path.  workdir is a scratch directory the caller removes.
  * lay_out_disk: partition the recipe's disk and install its boot loader in
  * the appliance (else the disk is scratch space only and out->disk_raw is
@@ -131,6 +137,9 @@ struct disk_ref {
     uint64_t size;
     char *marker;      /* the recipe's boot_test.marker, or NULL */
     unsigned timeout;  /* the recipe's boot_test.timeout, or 0 */
+    enum recipe_firmware firmware; /* what the disk claims to boot with (bios for disks
+                                      made before firmware was recorded); NONE: not bootable */
+    int secure_boot;   /* it claims Secure Boot */
 };
 
 /* Finds the disk of ref: a disk artifact manifest, or the disk in an index

@@ -1,6 +1,7 @@
 /* guest-stage.c - one appliance launch: tree onto a disk, in-guest steps, tree back out. */
 #include "disk/disk.h"
 #include "disk/customize.h"
+#include "disk/disk-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,8 +44,8 @@ static int is_enospc(guestfs_h *g)
 }
 
 static int stage(guestfs_h *g, const struct recipe *r, const char *rootfs_tar,
-                 const struct recipe_output *o, uint64_t size, struct guest_result *out,
-                 struct kiln_err *err)
+                 const struct recipe_output *o, uint64_t size, struct disk_parts *parts, const char *esp_dir,
+                 struct guest_result *out, struct kiln_err *err)
 {
     int ret = guest_add_drive(g, out->disk_raw, "raw", 0, err);
     if (ret < 0)
@@ -54,7 +55,7 @@ static int stage(guestfs_h *g, const struct recipe *r, const char *rootfs_tar,
         return ret;
     _cleanup_free_ char *root = NULL;
     if (o) {
-        ret = disk_partition(g, r, o, &root, err);
+        ret = disk_partition(g, r, o, size, parts, &root, err);
         if (ret < 0)
             return ret;
     } else {
@@ -77,11 +78,12 @@ static int stage(guestfs_h *g, const struct recipe *r, const char *rootfs_tar,
     if (ret < 0)
         return ret;
     if (o) {
-        ret = disk_finish(g, o, root, err);
+        ret = disk_finish(g, r, o, parts, root, esp_dir, err);
         if (ret < 0)
             return ret;
     }
-    if (r->packages.n || r->n_run || r->services_enable.n || r->services_disable.n) {
+    if (r->packages.n || r->n_run || r->services_enable.n || r->services_disable.n ||
+        (o && o->bootable && o->secure_boot)) {
         ret = normalise_build_leftovers(g, err);
         if (ret < 0)
             return ret;
@@ -110,8 +112,11 @@ int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *
     struct stat st;
     if (stat(rootfs_tar, &st) < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot read '%s'", rootfs_tar);
-    const struct recipe_output *o = lay_out_disk ? disk_first_output(r) : NULL;
-    int installs = r->packages.n > 0 || r->n_run > 0;
+    const struct recipe_output *first = disk_first_output(r);
+    const struct recipe_output *o = lay_out_disk ? first : NULL;
+    /* secure_boot: apt installs Debian's signed chain (customize.c). */
+    int signed_chain = first && first->bootable && first->secure_boot;
+    int installs = r->packages.n > 0 || r->n_run > 0 || signed_chain;
     uint64_t size;
     int ret = disk_plan_size(o, (uint64_t)st.st_size, installs, &size, err);
     if (ret < 0)
@@ -122,16 +127,26 @@ int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *
     out->tree_tar = xstrdup(tree_out);
     out->disk_size = size;
     ret = make_sparse(out->disk_raw, size, err);
+    struct disk_parts parts = { 0 };
+    _cleanup_free_ char *esp_dir = path_join(workdir, "esp");
+    if (ret == 0)
+        ret = fs_mkdir_p(esp_dir, 0700, err);
     if (ret == 0) {
         guestfs_h *g = NULL;
         char epoch_s[32]; /* outlives the handle, as guest_set_epoch() needs */
         snprintf(epoch_s, sizeof(epoch_s), "%lld", (long long)epoch);
-        ret = guest_open(r->packages.n > 0, &g, err);
+        ret = guest_open(r->packages.n > 0 || signed_chain, &g, err);
         if (ret == 0) {
             guest_set_epoch(g, epoch_s);
-            ret = stage(g, r, rootfs_tar, o, size, out, err);
+            ret = stage(g, r, rootfs_tar, o, size, &parts, esp_dir, out, err);
             guestfs_close(g);
         }
+    }
+    /* The ESP's FAT, made on the host from what grub-install put there. */
+    if (ret == 0 && parts.esp.num) {
+        char volid[10];
+        disk_esp_volid(r, volid);
+        ret = disk_esp_write(out->disk_raw, &parts, esp_dir, volid, epoch, workdir, err);
     }
     if (ret < 0) {
         unlink(out->disk_raw);

@@ -58,6 +58,9 @@ int host_disk_possible(const struct recipe *r)
         return 0;
     if (any_bootable(r) && !run_have("grub-mkimage"))
         return 0;
+    /* Debian's signed chain comes with packages the appliance installs. */
+    if (o->bootable && o->secure_boot)
+        return 0;
     return geteuid() == 0 && run_have("parted") && run_have("mke2fs") && run_have("sfdisk") &&
            run_have("debugfs") && run_have("dumpe2fs");
 }
@@ -207,6 +210,49 @@ done:
     return r;
 }
 
+/* parted's partition table for the plan (its GUIDs are parted's own). */
+static int host_partition(const char *raw, const struct disk_parts *p, struct kiln_err *err)
+{
+    char *argv[32];
+    char num[3][8], se[3][2][32];
+    size_t k = 0;
+    argv[k++] = "parted";
+    argv[k++] = "-s";
+    argv[k++] = (char *)raw;
+    argv[k++] = "mklabel";
+    argv[k++] = p->mbr ? "msdos" : "gpt";
+    const struct { const struct disk_part *part; const char *name, *fs, *flag; } v[] = {
+        { &p->bios, "bios", NULL, "bios_grub" },
+        { &p->esp, "esp", "fat32", "esp" },
+        { &p->root, p->mbr ? "primary" : "root", "ext4", NULL },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+        if (!v[i].part->num)
+            continue;
+        snprintf(se[i][0], sizeof(se[i][0]), "%llus", (unsigned long long)v[i].part->start);
+        snprintf(se[i][1], sizeof(se[i][1]), "%llus", (unsigned long long)v[i].part->end);
+        argv[k++] = "mkpart";
+        argv[k++] = (char *)v[i].name;
+        if (v[i].fs)
+            argv[k++] = (char *)v[i].fs;
+        argv[k++] = se[i][0];
+        argv[k++] = se[i][1];
+        if (v[i].flag) {
+            snprintf(num[i], sizeof(num[i]), "%d", v[i].part->num);
+            argv[k++] = "set";
+            argv[k++] = num[i];
+            argv[k++] = (char *)v[i].flag;
+            argv[k++] = "on";
+        }
+    }
+    argv[k] = NULL;
+    return run_argv(argv, NULL, NULL, err);
+}
+
+static int host_disk_write(const struct recipe *r, struct tree *tree, const char *workdir, const char *out_tar,
+                           uint64_t size, const struct disk_parts *parts, const char *uuid, const char *volid,
+                           const struct host_grub *grub, struct guest_result *out, struct kiln_err *err);
+
 int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workdir, const char *out_tar,
                     struct guest_result *out, struct kiln_err *err)
 {
@@ -218,13 +264,39 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
     disk_stable_uuid(r, "root-fs", uuid);
     if (r->sysprep && (ret = sysprep_tree(tree, err)) < 0)
         return ret;
-    _cleanup_free_ char *fstab = xasprintf("# written by kiln\nUUID=%s / ext4 errors=remount-ro 0 1\n", uuid);
+    /* The size first: the partitions, and so GRUB's root, follow from it. */
+    uint64_t content = tree_content_bytes(tree) + (uint64_t)tree_count(tree) * 4096;
+    uint64_t size;
+    int installs = r->packages.n > 0 || r->n_run > 0; /* the same headroom as the appliance gives */
+    if ((ret = disk_plan_size(o, content, installs, &size, err)) < 0)
+        return ret;
+    struct disk_parts parts;
+    disk_plan_parts(o, size, &parts);
+    char volid[10];
+    disk_esp_volid(r, volid);
+    _cleanup_free_ char *fstab = disk_fstab(uuid, "ext4", parts.esp.num ? volid : NULL);
     if ((ret = add_file(tree, "/etc/fstab", fstab, 0644, err)) < 0)
         return ret;
-    int mbr = o->partition_table == PARTITION_MBR;
-    _cleanup_free_ char *core_img = NULL, *boot_img = NULL;
-    if (any_bootable(r) && (ret = host_grub_prepare(tree, workdir, r->name, uuid, mbr, &core_img, &boot_img, err)) < 0)
+    if (parts.esp.num) {
+        struct tree_new_entry ne = { .path = "/boot/efi", .type = TREE_DIR, .mode = 0755, .mtime = tree_epoch(tree) };
+        if (!tree_get(tree, "/boot/efi") && (ret = tree_add(tree, "boot loader", &ne, NULL, err)) < 0)
+            return ret;
+    }
+    struct host_grub grub = { 0 };
+    if (any_bootable(r) && (ret = host_grub_prepare(tree, workdir, r->name, uuid, &parts, &grub, err)) < 0) {
+        host_grub_release(&grub);
         return ret;
+    }
+    ret = host_disk_write(r, tree, workdir, out_tar, size, &parts, uuid, volid, &grub, out, err);
+    host_grub_release(&grub);
+    return ret;
+}
+
+static int host_disk_write(const struct recipe *r, struct tree *tree, const char *workdir, const char *out_tar,
+                           uint64_t size, const struct disk_parts *parts, const char *uuid, const char *volid,
+                           const struct host_grub *grub, struct guest_result *out, struct kiln_err *err)
+{
+    int ret = 0;
     if (r->sysprep && (ret = sysprep_check_tree(tree, err)) < 0)
         return ret;
     {
@@ -234,11 +306,6 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
         if ((ret = tree_write_tar(tree, tree_sink_fd, &fd, err)) < 0)
             return ret;
     }
-    uint64_t content = tree_content_bytes(tree) + (uint64_t)tree_count(tree) * 4096;
-    uint64_t size;
-    int installs = r->packages.n > 0 || r->n_run > 0; /* the same headroom as the appliance gives */
-    if ((ret = disk_plan_size(o, content, installs, &size, err)) < 0)
-        return ret;
     _cleanup_free_ char *staging = path_join(workdir, "host-root");
     _cleanup_free_ char *raw = path_join(workdir, "disk.raw");
     if ((ret = fs_mkdir_p(staging, 0755, err)) < 0)
@@ -251,25 +318,19 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
         if (fd >= 0)
             close(fd);
     }
-    uint64_t sectors = size / 512;
-    uint64_t start = mbr ? 2048 : 4096;
-    uint64_t end = mbr ? sectors - 1 : sectors - 34;
+    uint64_t start = parts->root.start, end = parts->root.end;
+    if (ret == 0)
+        ret = host_partition(raw, parts, err);
     if (ret == 0) {
-        char s1[32], e1[32];
-        snprintf(s1, sizeof(s1), "%llus", (unsigned long long)start);
-        snprintf(e1, sizeof(e1), "%llus", (unsigned long long)end);
-        /* Partition names, in order: each partition's GUID is named after its own. */
-        static const char *const parts[] = { "bios", "root" };
-        if (mbr) {
-            char *argv[] = { "parted", "-s", raw, "mklabel", "msdos", "mkpart", "primary", "ext4", s1, e1, NULL };
-            ret = run_argv(argv, NULL, NULL, err);
-        } else {
-            char *argv[] = { "parted", "-s", raw, "mklabel", "gpt", "mkpart", "bios", "2048s", "4095s",
-                             "set", "1", "bios_grub", "on", "mkpart", "root", "ext4", s1, e1, NULL };
-            ret = run_argv(argv, NULL, NULL, err);
-        }
-        if (ret == 0)
-            ret = disk_set_table_ids(r, raw, mbr, parts, sizeof(parts) / sizeof(parts[0]), err);
+        /* Each partition's GUID is named after the partition (see repro.c). */
+        const char *names[3];
+        size_t n = 0;
+        if (parts->bios.num)
+            names[n++] = "bios";
+        if (parts->esp.num)
+            names[n++] = "esp";
+        names[n++] = "root";
+        ret = disk_set_table_ids(r, raw, parts->mbr, names, n, err);
     }
     if (ret == 0) {
         kiln_log(KILN_LOG_INFO, "making the ext4 root filesystem");
@@ -280,7 +341,7 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
         disk_stable_uuid(r, "root-fs-hash-seed", seed);
         snprintf(off, sizeof(off), "offset=%llu,hash_seed=%s", (unsigned long long)(start * 512), seed);
         snprintf(fake, sizeof(fake), "E2FSPROGS_FAKE_TIME=%lld", (long long)tree_epoch(tree));
-        char *argv[] = { "env", fake, "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-L", "root", "-U", uuid,
+        char *argv[] = { "env", fake, "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-L", "root", "-U", (char *)uuid,
                          "-d", staging, "-E", off, raw, blocks, NULL };
         struct buf outb = BUF_INIT;
         buf_init(&outb, 64 << 10);
@@ -301,13 +362,16 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
     fs_rm_rf(staging, NULL);
     if (ret == 0)
         ret = disk_ext4_settle(raw, start * 512, tree_epoch(tree), workdir, err);
-    if (ret == 0 && core_img) {
-        /* GPT: the BIOS boot partition (sectors 2048-4095); MBR: the gap
-         * between the partition table and the first partition. */
+    if (ret == 0 && grub->core_img) {
+        /* GPT: the BIOS boot partition; MBR: the gap between the partition
+         * table and the first partition. */
         kiln_log(KILN_LOG_INFO, "installing GRUB's boot sector and core image");
-        ret = mbr ? host_grub_embed(core_img, boot_img, raw, 1, start - 1, err)
-                  : host_grub_embed(core_img, boot_img, raw, 2048, 2048, err);
+        ret = parts->mbr ? host_grub_embed(grub->core_img, grub->boot_img, raw, 1, start - 1, err)
+                         : host_grub_embed(grub->core_img, grub->boot_img, raw, parts->bios.start,
+                                           parts->bios.end - parts->bios.start + 1, err);
     }
+    if (ret == 0 && grub->esp_dir)
+        ret = disk_esp_write(raw, parts, grub->esp_dir, volid, tree_epoch(tree), workdir, err);
     if (ret < 0) {
         unlink(raw);
         return ret;

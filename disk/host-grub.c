@@ -45,12 +45,27 @@
 #define BLOCKLIST_SIZE 12        /* u64 start, u16 len, u16 segment */
 #define KERNEL_SEGMENT 0x820     /* where the rest of core.img is loaded */
 
-/* What the image needs for GRUB to assemble core.img and run from disk. */
-static const char *const required[] = {
+/* What the image needs for GRUB to assemble its image and run from disk,
+ * per platform: the image's files in dir, copied to the tree's /boot/grub/<target>. */
+struct grub_platform {
+    const char *target;  /* grub-mkimage -O, and the directory name */
+    const char *dir;     /* in the image */
+    const char *package; /* what to add when the files are missing */
+    const char *firmware;
+    const char *const *required;
+};
+static const char *const bios_required[] = {
     "kernel.img", "boot.img", "diskboot.img", "lzma_decompress.img", "moddep.lst",
     "biosdisk.mod", "part_gpt.mod", "part_msdos.mod", "ext2.mod", "search_fs_uuid.mod", "normal.mod",
     "linux.mod", NULL,
 };
+static const char *const efi_required[] = {
+    "kernel.img", "moddep.lst", "part_gpt.mod", "ext2.mod", "search_fs_uuid.mod", "normal.mod", "linux.mod",
+    "serial.mod", NULL,
+};
+static const struct grub_platform bios_grub = { "i386-pc", GRUB_DIR, "grub-pc", "BIOS", bios_required };
+static const struct grub_platform efi_grub = { "x86_64-efi", "/usr/lib/grub/x86_64-efi", "grub-efi-amd64-bin",
+                                               "UEFI", efi_required };
 
 /* A kernel version as found in a file name: only what a version has, so it
  * cannot inject anything into grub.cfg. */
@@ -110,14 +125,15 @@ static int add_inline(struct tree *t, const char *path, const void *data, size_t
 }
 
 /* Copies the image's GRUB files to dir (for grub-mkimage) and to the tree's
- * /boot/grub/i386-pc/, as grub-install does. */
-static int copy_grub_files(struct tree *t, const char *dir, struct kiln_err *err)
+ * /boot/grub/<target>/, as grub-install does. */
+static int copy_grub_files(struct tree *t, const struct grub_platform *pf, const char *dir, struct kiln_err *err)
 {
-    for (const char *const *f = required; *f; f++) {
-        _cleanup_free_ char *p = xasprintf(GRUB_DIR "/%s", *f);
+    for (const char *const *f = pf->required; *f; f++) {
+        _cleanup_free_ char *p = xasprintf("%s/%s", pf->dir, *f);
         struct tree_entry *e = tree_get(t, p);
         if (!e || e->type != TREE_FILE)
-            return kiln_errf(err, KILN_EINVAL, "a bootable disk needs a boot loader, and the image has no BIOS GRUB ('%s' is missing): add grub-pc to the packages", p);
+            return kiln_errf(err, KILN_EINVAL, "a bootable disk for %s needs its boot loader, and the image has no %s GRUB ('%s' is missing): add %s to the packages",
+                             pf->firmware, pf->firmware, p, pf->package);
     }
     struct tree_entry **v = NULL;
     size_t n = 0;
@@ -127,10 +143,11 @@ static int copy_grub_files(struct tree *t, const char *dir, struct kiln_err *err
     /* Collect the names first: adding entries changes the tree under v. */
     size_t k = 0;
     char **names = xcalloc(n + 1, sizeof(char *));
-    const size_t plen = strlen(GRUB_DIR "/");
+    _cleanup_free_ char *pdir = xasprintf("%s/", pf->dir);
+    const size_t plen = strlen(pdir);
     for (size_t i = 0; i < n; i++) {
         const char *name = v[i]->path + plen;
-        if (v[i]->type != TREE_FILE || strncmp(v[i]->path, GRUB_DIR "/", plen) != 0 || strchr(name, '/'))
+        if (v[i]->type != TREE_FILE || strncmp(v[i]->path, pdir, plen) != 0 || strchr(name, '/'))
             continue;
         const char *dot = strrchr(name, '.');
         if (dot && (strcmp(dot, ".mod") == 0 || strcmp(dot, ".lst") == 0 || strcmp(dot, ".img") == 0))
@@ -138,7 +155,7 @@ static int copy_grub_files(struct tree *t, const char *dir, struct kiln_err *err
     }
     free(v);
     for (size_t i = 0; i < k && r == 0; i++) {
-        _cleanup_free_ char *src = xasprintf(GRUB_DIR "/%s", names[i]);
+        _cleanup_free_ char *src = xasprintf("%s/%s", pf->dir, names[i]);
         struct tree_entry *e = tree_get(t, src);
         char *data = NULL;
         size_t len = 0;
@@ -163,7 +180,7 @@ static int copy_grub_files(struct tree *t, const char *dir, struct kiln_err *err
                 r = kiln_errno(err, KILN_EFAIL, errno, "cannot write '%s'", host);
         }
         if (r == 0 && strcmp(names[i], "core.img") != 0) {
-            _cleanup_free_ char *dest = xasprintf("/boot/grub/i386-pc/%s", names[i]);
+            _cleanup_free_ char *dest = xasprintf("/boot/grub/%s/%s", pf->target, names[i]);
             r = add_inline(t, dest, data, len, err);
         }
         free(data);
@@ -174,33 +191,93 @@ static int copy_grub_files(struct tree *t, const char *dir, struct kiln_err *err
     return r;
 }
 
-int host_grub_prepare(struct tree *t, const char *workdir, const char *name, const char *uuid, int mbr,
-                      char **core_img, char **boot_img, struct kiln_err *err)
+/* The config built into GRUB's image: find the root by UUID (partition
+ * part of the first disk as the hint) and load the rest from its
+ * /boot/grub.  *path (the file in workdir) and *prefix are caller-owned. */
+static int early_config(const char *workdir, const char *name, const char *uuid, const char *part, char **path,
+                        char **prefix, struct kiln_err *err)
 {
+    _cleanup_free_ char *cfg = xasprintf("search.fs_uuid %s root hd0,%s\nset prefix=($root)/boot/grub\n", uuid, part);
+    *path = path_join(workdir, name);
+    *prefix = xasprintf("(hd0,%s)/boot/grub", part);
+    return fs_write_atomic(*path, cfg, strlen(cfg), 0644, err);
+}
+
+/* core.img for BIOS: in the BIOS boot partition (GPT) or the MBR gap. */
+static int make_bios(struct tree *t, const char *workdir, const char *uuid, const struct disk_parts *p,
+                     const char *part, struct host_grub *out, struct kiln_err *err)
+{
+    _cleanup_free_ char *dir = path_join(workdir, "grub-i386-pc");
+    int r = fs_mkdir_p(dir, 0755, err);
+    if (r == 0)
+        r = copy_grub_files(t, &bios_grub, dir, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *early = NULL, *prefix = NULL;
+    if ((r = early_config(workdir, "grub-early.cfg", uuid, part, &early, &prefix, err)) < 0)
+        return r;
+    _cleanup_free_ char *core = path_join(workdir, "core.img");
+    char *argv[] = { "grub-mkimage", "-d", dir, "-O", "i386-pc", "-o", core, "-c", early, "-p", prefix,
+                     "biosdisk", p->mbr ? "part_msdos" : "part_gpt", "ext2", "search_fs_uuid", NULL };
+    if ((r = run_argv(argv, NULL, NULL, err)) < 0)
+        return kiln_err_prefix(err, "making GRUB's core image");
+    struct buf b = BUF_INIT;
+    r = fs_read_file(core, MAX_GRUB_FILE, &b, err);
+    if (r == 0)
+        r = add_inline(t, "/boot/grub/i386-pc/core.img", b.data, b.len, err);
+    buf_release(&b);
+    if (r < 0)
+        return r;
+    out->boot_img = path_join(dir, "boot.img");
+    out->core_img = TAKE_PTR(core);
+    return 0;
+}
+
+/* GRUB's EFI image at the removable-media path EFI/BOOT/BOOTX64.EFI of a
+ * directory that becomes the ESP: firmware with empty NVRAM starts it.  It
+ * finds the root by UUID and loads its modules and grub.cfg from there. */
+static int make_efi(struct tree *t, const char *workdir, const char *uuid, const char *part,
+                    struct host_grub *out, struct kiln_err *err)
+{
+    _cleanup_free_ char *dir = path_join(workdir, "grub-x86_64-efi");
+    int r = fs_mkdir_p(dir, 0755, err);
+    if (r == 0)
+        r = copy_grub_files(t, &efi_grub, dir, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *esp = path_join(workdir, "esp");
+    _cleanup_free_ char *boot = path_join(esp, "EFI/BOOT");
+    if ((r = fs_mkdir_p(boot, 0755, err)) < 0)
+        return r;
+    _cleanup_free_ char *early = NULL, *prefix = NULL;
+    if ((r = early_config(workdir, "grub-early-efi.cfg", uuid, part, &early, &prefix, err)) < 0)
+        return r;
+    _cleanup_free_ char *img = path_join(boot, "BOOTX64.EFI");
+    char *argv[] = { "grub-mkimage", "-d", dir, "-O", "x86_64-efi", "-o", img, "-c", early, "-p", prefix,
+                     "part_gpt", "ext2", "search_fs_uuid", NULL };
+    if ((r = run_argv(argv, NULL, NULL, err)) < 0)
+        return kiln_err_prefix(err, "making GRUB's EFI image");
+    out->esp_dir = TAKE_PTR(esp);
+    return 0;
+}
+
+int host_grub_prepare(struct tree *t, const char *workdir, const char *name, const char *uuid,
+                      const struct disk_parts *p, struct host_grub *out, struct kiln_err *err)
+{
+    memset(out, 0, sizeof(*out));
     _cleanup_free_ char *version = NULL;
     int r = find_kernel(t, &version, err);
     if (r < 0)
         return r;
     if (!run_have("grub-mkimage"))
         return kiln_errf(err, KILN_EFAIL, "a bootable disk laid out on the host needs grub-mkimage (package grub-common)");
-    _cleanup_free_ char *dir = path_join(workdir, "grub-i386-pc");
-    if ((r = fs_mkdir_p(dir, 0755, err)) < 0)
+    _cleanup_free_ char *part = p->mbr ? xstrdup("msdos1") : xasprintf("gpt%d", p->root.num);
+    kiln_log(KILN_LOG_INFO, "making GRUB's %s for kernel %s",
+             p->esp.num ? (p->mbr || p->bios.num ? "core and EFI images" : "EFI image") : "core image", version);
+    if ((p->mbr || p->bios.num) && (r = make_bios(t, workdir, uuid, p, part, out, err)) < 0)
         return r;
-    if ((r = copy_grub_files(t, dir, err)) < 0)
+    if (p->esp.num && (r = make_efi(t, workdir, uuid, part, out, err)) < 0)
         return r;
-
-    kiln_log(KILN_LOG_INFO, "making GRUB's core image for kernel %s", version);
-    _cleanup_free_ char *early = path_join(workdir, "grub-early.cfg");
-    _cleanup_free_ char *early_cfg = xasprintf("search.fs_uuid %s root hd0,%s\nset prefix=($root)/boot/grub\n",
-                                               uuid, mbr ? "msdos1" : "gpt2");
-    if ((r = fs_write_atomic(early, early_cfg, strlen(early_cfg), 0644, err)) < 0)
-        return r;
-    _cleanup_free_ char *core = path_join(workdir, "core.img");
-    _cleanup_free_ char *prefix = xasprintf("(hd0,%s)/boot/grub", mbr ? "msdos1" : "gpt2");
-    char *argv[] = { "grub-mkimage", "-d", dir, "-O", "i386-pc", "-o", core, "-c", early, "-p", prefix,
-                     "biosdisk", mbr ? "part_msdos" : "part_gpt", "ext2", "search_fs_uuid", NULL };
-    if ((r = run_argv(argv, NULL, NULL, err)) < 0)
-        return kiln_err_prefix(err, "making GRUB's core image");
 
     /* What update-grub would write: the newest kernel, serial console. */
     _cleanup_free_ char *cfg = xasprintf(
@@ -217,24 +294,19 @@ int host_grub_prepare(struct tree *t, const char *workdir, const char *name, con
         "\tlinux /boot/vmlinuz-%s root=UUID=%s ro " DISK_KERNEL_CONSOLE "\n"
         "\tinitrd /boot/initrd.img-%s\n"
         "}\n",
-        mbr ? "part_msdos" : "part_gpt", uuid, name, version, version, uuid, version);
+        p->mbr ? "part_msdos" : "part_gpt", uuid, name, version, version, uuid, version);
     if ((r = add_inline(t, "/boot/grub/grub.cfg", cfg, strlen(cfg), err)) < 0)
         return r;
-    if ((r = add_inline(t, "/etc/default/grub.d/50-kiln-console.cfg", DISK_GRUB_DEFAULTS,
-                        strlen(DISK_GRUB_DEFAULTS), err)) < 0)
-        return r;
-    {
-        struct buf b = BUF_INIT;
-        r = fs_read_file(core, MAX_GRUB_FILE, &b, err);
-        if (r == 0)
-            r = add_inline(t, "/boot/grub/i386-pc/core.img", b.data, b.len, err);
-        buf_release(&b);
-        if (r < 0)
-            return r;
-    }
-    *boot_img = path_join(dir, "boot.img");
-    *core_img = TAKE_PTR(core);
-    return 0;
+    return add_inline(t, "/etc/default/grub.d/50-kiln-console.cfg", DISK_GRUB_DEFAULTS,
+                      strlen(DISK_GRUB_DEFAULTS), err);
+}
+
+void host_grub_release(struct host_grub *g)
+{
+    free(g->core_img);
+    free(g->boot_img);
+    free(g->esp_dir);
+    memset(g, 0, sizeof(*g));
 }
 
 static void put_le64(unsigned char *p, uint64_t v)

@@ -61,6 +61,8 @@
 #define KILN_ANN_PROMOTED "dev.kiln.promoted"
 #define KILN_ANN_SYSPREP "dev.kiln.sysprep"
 #define KILN_ANN_DISK_BOOTABLE "dev.kiln.disk.bootable"
+#define KILN_ANN_DISK_FIRMWARE "dev.kiln.disk.firmware"       /* "bios", "uefi" or "hybrid" */
+#define KILN_ANN_DISK_SECURE_BOOT "dev.kiln.disk.secure-boot" /* "true": Debian's signed chain */
 #define KILN_ANN_BOOT_MARKER "dev.kiln.boot-test.marker"
 #define KILN_ANN_BOOT_TIMEOUT "dev.kiln.boot-test.timeout"
 /* On the extra `REF.oci` entry that names the container image of a

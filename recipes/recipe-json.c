@@ -145,6 +145,8 @@ json_t *recipe_to_json(const struct recipe *r)
                                 json_string(o->partition_table == PARTITION_MBR ? "mbr" : "gpt"));
             json_object_set_new(x, "filesystem", json_string(o->filesystem ? o->filesystem : "ext4"));
             json_object_set_new(x, "bootable", json_boolean(o->bootable));
+            json_object_set_new(x, "firmware", json_string(recipe_firmware_name(o->firmware)));
+            json_object_set_new(x, "secure_boot", json_boolean(o->secure_boot));
         }
         if (o->type == OUTPUT_QCOW2)
             json_object_set_new(x, "compress", json_boolean(o->compress));

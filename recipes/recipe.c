@@ -1130,6 +1130,58 @@ static int get_size(struct rp *p, const struct ynode *n, const char *what, uint6
     return 0;
 }
 
+const char *recipe_firmware_name(enum recipe_firmware f)
+{
+    static const char *const names[] = { "none", "bios", "uefi", "hybrid" };
+    return names[f];
+}
+
+/* firmware and secure_boot of a disk output, checked against its
+ * bootable, partition_table and size (the ESP must fit). */
+static int parse_firmware(struct rp *p, const struct ynode *opts, const char *w, struct recipe_output *o)
+{
+    char ww[96];
+    struct ynode *x, *fw = NULL, *sb = NULL;
+    int r = 0;
+    o->firmware = FIRMWARE_NONE;
+    if ((x = ymap_get(opts, "firmware", &fw))) {
+        snprintf(ww, sizeof(ww), "%s.firmware", w);
+        static const char *const names[] = { "bios", "uefi", "hybrid", NULL };
+        for (size_t i = 0; names[i] && x->kind == YNODE_SCALAR; i++)
+            if (strcmp(x->str, names[i]) == 0)
+                o->firmware = (enum recipe_firmware)(i + 1);
+        if (o->firmware == FIRMWARE_NONE)
+            return fail(p, x, "'%s' must be bios, uefi or hybrid", ww);
+    }
+    if ((x = ymap_get(opts, "secure_boot", &sb))) {
+        snprintf(ww, sizeof(ww), "%s.secure_boot", w);
+        if ((r = get_bool(p, x, ww, &o->secure_boot)) < 0)
+            return r;
+    }
+    if (!o->bootable) {
+        if (fw)
+            return fail(p, fw, "'%s.firmware' applies to bootable disks only: add bootable: true", w);
+        if (o->secure_boot)
+            return fail(p, sb, "'%s.secure_boot' applies to bootable disks only: add bootable: true", w);
+        return 0;
+    }
+    if (o->firmware == FIRMWARE_NONE)
+        o->firmware = o->partition_table == PARTITION_MBR ? FIRMWARE_BIOS : FIRMWARE_HYBRID;
+    if (o->firmware != FIRMWARE_BIOS && o->partition_table == PARTITION_MBR)
+        return fail(p, fw, "'%s.firmware' %s needs a GPT partition table for its EFI System Partition: use partition_table: gpt, or firmware: bios",
+                    w, recipe_firmware_name(o->firmware));
+    if (o->secure_boot && o->firmware == FIRMWARE_BIOS)
+        return fail(p, sb, "'%s.secure_boot' needs UEFI firmware, and the disk boots through BIOS only: use firmware: uefi or hybrid", w);
+    if (o->firmware != FIRMWARE_BIOS && o->size && o->size < RECIPE_UEFI_MIN_SIZE) {
+        struct ynode *sz = NULL;
+        ymap_get(opts, "size", &sz);
+        return fail(p, sz, "'%s.size' %llu MiB is too small for the %llu MiB EFI System Partition and a root file system: make it at least %lluM, or use firmware: bios",
+                    w, (unsigned long long)(o->size >> 20), (unsigned long long)(RECIPE_ESP_SIZE >> 20),
+                    (unsigned long long)(RECIPE_UEFI_MIN_SIZE >> 20));
+    }
+    return 0;
+}
+
 static int parse_output(struct rp *p, const struct ynode *n, size_t idx, struct recipe_output *o)
 {
     char w[64], ww[96];
@@ -1170,8 +1222,10 @@ static int parse_output(struct rp *p, const struct ynode *n, size_t idx, struct 
         return r;
     static const char *const oci_keys[] = { "compression", NULL };
     static const char *const tar_keys[] = { NULL };
-    static const char *const qcow2_keys[] = { "size", "partition_table", "filesystem", "bootable", "compress", NULL };
-    static const char *const raw_keys[] = { "size", "partition_table", "filesystem", "bootable", NULL };
+    static const char *const qcow2_keys[] = { "size", "partition_table", "filesystem", "bootable", "firmware",
+                                              "secure_boot", "compress", NULL };
+    static const char *const raw_keys[] = { "size", "partition_table", "filesystem", "bootable", "firmware",
+                                            "secure_boot", NULL };
     const char *const *keys = o->type == OUTPUT_OCI ? oci_keys : o->type == OUTPUT_TAR ? tar_keys
                             : o->type == OUTPUT_QCOW2 ? qcow2_keys : raw_keys;
     if (o->type == OUTPUT_RAW && ymap_get(opts, "compress", NULL)) {
@@ -1216,7 +1270,52 @@ static int parse_output(struct rp *p, const struct ynode *n, size_t idx, struct 
         snprintf(ww, sizeof(ww), "%s.compress", w);
         r = get_bool(p, x, ww, &o->compress);
     }
+    if (r == 0 && disk)
+        r = parse_firmware(p, opts, w, o);
     return r;
+}
+
+static int lists_package(const struct recipe *r, const char *name)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const struct strv *v = pass == 0 ? &r->base.packages : &r->packages;
+        for (size_t i = 0; i < v->n; i++)
+            if (strcmp(v->v[i], name) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* What a UEFI or Secure Boot disk needs from the packages, refused before
+ * any work when the recipe's own package lists show it is missing.  (An
+ * image from another base, or one changed by run commands, is checked on
+ * its tree before the disk is laid out.) */
+static int check_boot_packages(struct rp *p, const struct ynode *n, size_t idx, const struct recipe *r,
+                               const struct recipe_output *o)
+{
+    if (o->firmware != FIRMWARE_UEFI && o->firmware != FIRMWARE_HYBRID)
+        return 0;
+    if (o->secure_boot) {
+        for (int pass = 0; pass < 2; pass++) {
+            const struct strv *v = pass == 0 ? &r->base.packages : &r->packages;
+            for (size_t i = 0; i < v->n; i++) {
+                size_t len = strlen(v->v[i]);
+                if (strncmp(v->v[i], "linux-image-", 12) == 0 && len > 9 &&
+                    strcmp(v->v[i] + len - 9, "-unsigned") == 0)
+                    return fail(p, n, "outputs[%zu].secure_boot: '%s' is an unsigned kernel, which Secure Boot firmware refuses to start: use the signed linux-image-amd64 instead",
+                                idx, SHOWS(v->v[i]));
+            }
+        }
+        return 0; /* the appliance installs shim-signed, which brings grub-efi-amd64-bin */
+    }
+    if (r->base.kind != BASE_DEBIAN || r->n_run)
+        return 0;
+    static const char *const efi[] = { "grub-efi-amd64-bin", "grub-efi-amd64", "shim-signed", NULL };
+    for (const char *const *e = efi; *e; e++)
+        if (lists_package(r, *e))
+            return 0;
+    return fail(p, n, "outputs[%zu]: firmware %s boots through UEFI, and the image will have no GRUB EFI files ('/usr/lib/grub/x86_64-efi'): add grub-efi-amd64-bin to the packages, or use firmware: bios",
+                idx, recipe_firmware_name(o->firmware));
 }
 
 /* ---- the recipe ---- */
@@ -1357,6 +1456,8 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
         for (size_t i = 0; rc == 0 && i < x->n; i++) {
             r->n_outputs++;
             rc = parse_output(p, x->items[i], i, &r->outputs[i]);
+            if (rc == 0)
+                rc = check_boot_packages(p, x->items[i], i, r, &r->outputs[i]);
             for (size_t j = 0; rc == 0 && j < i; j++)
                 if (r->outputs[j].type == r->outputs[i].type)
                     rc = fail(p, x->items[i], "output '%s' is listed twice",

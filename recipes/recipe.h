@@ -113,6 +113,14 @@ struct recipe_container {
 enum recipe_output_type { OUTPUT_OCI, OUTPUT_TAR, OUTPUT_QCOW2, OUTPUT_RAW };
 enum recipe_compression { COMPRESSION_GZIP, COMPRESSION_ZSTD };
 enum recipe_partition_table { PARTITION_GPT, PARTITION_MBR };
+/* How a bootable disk starts: BIOS GRUB, UEFI GRUB from an EFI System
+ * Partition, or both on one GPT disk (the default for GPT; MBR disks are
+ * BIOS only). */
+enum recipe_firmware { FIRMWARE_NONE, FIRMWARE_BIOS, FIRMWARE_UEFI, FIRMWARE_HYBRID };
+/* The EFI System Partition of a UEFI or hybrid disk (disk/ lays it out). */
+#define RECIPE_ESP_SIZE (64ull << 20)
+/* What a UEFI disk needs at least: the ESP, a BIOS boot partition and a root. */
+#define RECIPE_UEFI_MIN_SIZE (RECIPE_ESP_SIZE + (66ull << 20))
 
 struct recipe_output {
     enum recipe_output_type type;
@@ -123,6 +131,8 @@ struct recipe_output {
     enum recipe_partition_table partition_table; /* default gpt */
     char *filesystem;                     /* "ext4" */
     int bootable;                         /* default 0 */
+    enum recipe_firmware firmware;        /* bootable: default hybrid (gpt) or bios (mbr); else NONE */
+    int secure_boot;                      /* uefi/hybrid: Debian's signed shim, GRUB and kernel */
     int compress;                         /* qcow2 only: compressed clusters */
     struct recipe_pos pos;
 };
@@ -227,6 +237,13 @@ json_t *recipe_to_json(const struct recipe *r);
 /* 1 if the recipe needs the in-guest builder (run, packages, services, a
  * disk base, a debian base with sysprep on). */
 int recipe_needs_guest(const struct recipe *r);
+
+/* "bios", "uefi", "hybrid" (or "none" for a disk that does not boot). */
+const char *recipe_firmware_name(enum recipe_firmware f);
+
+/* Packages a secure_boot disk needs in the image for Debian's signed chain;
+ * the appliance installs those the recipe does not list itself. */
+#define RECIPE_SECURE_BOOT_PACKAGES { "shim-signed", "grub-efi-amd64-signed" }
 
 /* Name of an output type ("oci", "tar", "qcow2", "raw"). */
 const char *recipe_output_name(enum recipe_output_type t);

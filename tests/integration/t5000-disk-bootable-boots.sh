@@ -1,8 +1,9 @@
 #!/bin/bash
-# The bootable Debian example builds into a qcow2 disk artifact that boots to
-# a login prompt under qemu (TCG when KVM does not work), and boot-test never
-# changes the store; `kiln verify --rebuild` makes the same disk again, bit
-# for bit.  Slow: two host builds and boots under emulation.
+# The bootable Debian example builds into a hybrid qcow2 disk artifact that
+# boots to a login prompt under qemu (TCG when KVM does not work) through
+# BIOS and through UEFI (OVMF), and boot-test never changes the store;
+# `kiln verify --rebuild` makes the same disk again, bit for bit.  Slow: two
+# host builds and boots under emulation.
 . "$(dirname "$0")/lib.sh"
 # mmdebstrap's output is cached by its parameters and shared between tests.
 export XDG_CACHE_HOME=${KILN_TEST_CACHE:-${TMPDIR:-/tmp}/kiln-test-cache}
@@ -18,6 +19,7 @@ test_expect_success 'the bootable example builds into a qcow2 disk artifact' '
     jq -e ".layers | length == 1" "$m" &&
     jq -e ".layers[0].mediaType == \"application/vnd.dev.kiln.disk.qcow2\"" "$m" &&
     jq -e ".annotations[\"dev.kiln.sysprep\"] == \"verified\"" "$m" &&
+    jq -e ".annotations[\"dev.kiln.disk.firmware\"] == \"hybrid\"" "$m" &&
     files=$(jq -r ".annotations[\"dev.kiln.files\"]" "$m") &&
     jq -e ".files | map(.path) | index(\"/boot/grub/grub.cfg\") != null" "$(blob "$files")" &&
     disk=$(blob "$(jq -r ".layers[0].digest" "$m")") &&
@@ -33,16 +35,17 @@ test_expect_success 'rebuilt in a scratch store, the bootable disk is the same b
     test "$before" = "$(store_digest)"
 '
 
-test_expect_success 'the disk boots to a login prompt and the store is unchanged' '
+test_expect_success 'the hybrid disk boots to a login prompt under BIOS and under UEFI, and the store is unchanged' '
     before=$(store_digest) &&
     kiln boot-test debian-vm:1.0.0 --timeout 900 >out 2>err &&
-    test_grep "boot test passed" out &&
+    test_grep "boot test passed (bios)" out &&
+    test_grep "boot test passed (uefi)" out &&
     test "$before" = "$(store_digest)"
 '
 
 test_expect_success 'a marker that never appears fails with the console tail' '
     before=$(store_digest) &&
-    test_expect_code 1 kiln boot-test debian-vm:1.0.0 --timeout 20 --marker "no such text on any console" &&
+    test_expect_code 1 kiln boot-test debian-vm:1.0.0 --firmware bios --timeout 20 --marker "no such text on any console" &&
     test_grep "did not appear on the console within 20 seconds" err &&
     test "$before" = "$(store_digest)"
 '
@@ -79,6 +82,20 @@ test_expect_success 'the disk records its boot loader: GRUB files, a grub.cfg fo
     test -n "$uuid" &&
     test_grep "search --no-floppy --fs-uuid --set=root $uuid" gf &&
     test_grep "linux /boot/vmlinuz-.* root=UUID=$uuid ro console=tty0 console=ttyS0,115200n8" gf
+'
+
+test_expect_success 'the hybrid disk: BIOS boot partition, EFI System Partition with GRUB at EFI/BOOT/BOOTX64.EFI, mounted by fstab' '
+    parted -s -m d.raw unit s print >pt &&
+    test_grep "^1:2048s:4095s:.*bios_grub" pt &&
+    test_grep "^2:4096s:.*:fat32:esp:.*esp" pt &&
+    test_grep "^3:.*:ext4:root:" pt &&
+    mdir -b -i "d.raw@@$((4096 * 512))" ::/EFI/BOOT >efi &&
+    test_grep -i "BOOTX64.EFI" efi &&
+    vol=$(mdir -i "d.raw@@$((4096 * 512))" ::/ | sed -n "s/.*Serial Number is \([0-9A-F-]*\).*/\1/p") &&
+    test -n "$vol" &&
+    test_grep "^UUID=$vol /boot/efi vfat" gf &&
+    files=$(blob "$(jq -r ".annotations[\"dev.kiln.files\"]" "$(blob "$(manifest_of debian-vm:1.0.0)")")") &&
+    jq -e ".files | map(.path) | index(\"/boot/grub/x86_64-efi/normal.mod\") != null" "$files"
 '
 
 # An MBR disk embeds GRUB in the gap before the first partition instead.

@@ -58,7 +58,7 @@ boot_recipe() {
 	base:
 	  tarball: {path: $2}
 	outputs:
-	  - qcow2: {bootable: true}
+	  - qcow2: {bootable: true, firmware: bios}
 	YAML
 }
 

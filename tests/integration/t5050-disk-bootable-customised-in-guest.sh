@@ -2,8 +2,9 @@
 # A bootable disk whose recipe runs commands inside the image goes through
 # the appliance: the command runs in the image there, then the disk is laid
 # out on the host from the resulting tree (so that it is reproducible), GRUB
-# assembled from the image's own files, and the result boots to a login
-# prompt under qemu (TCG when KVM does not work).  Slow: one appliance run
+# assembled from the image's own files for BIOS and, on the EFI System
+# Partition, for UEFI, and the result boots to a login prompt under qemu
+# (TCG when KVM does not work).  Slow: one appliance run
 # and one boot under emulation.
 . "$(dirname "$0")/lib.sh"
 export XDG_CACHE_HOME=${KILN_TEST_CACHE:-${TMPDIR:-/tmp}/kiln-test-cache}
@@ -18,7 +19,7 @@ base:
   debian:
     suite: bookworm
     variant: minbase
-    packages: [linux-image-amd64, systemd-sysv, grub-pc]
+    packages: [linux-image-amd64, systemd-sysv, grub-pc, grub-efi-amd64-bin]
 hostname: vm-custom
 run:
   - echo "customised by kiln" >> /etc/issue
@@ -43,9 +44,24 @@ test_expect_success 'a bootable recipe with run and services builds through the 
     jq -e "[.files[].path | select(test(\"^/dev/(disk|sd|virtio|block)\"))] == []" "$files"
 '
 
-test_expect_success 'it boots, and the console shows what the run command wrote' '
-    kiln boot-test vm-custom:1.0.0 --timeout 900 --marker "customised by kiln" >out 2>err &&
-    test_grep "boot test passed" out
+test_expect_success 'its EFI System Partition holds GRUB at the removable-media path, and fstab mounts it' '
+    m=$(blob "$(manifest_of vm-custom:1.0.0)") &&
+    jq -e ".annotations[\"dev.kiln.disk.firmware\"] == \"hybrid\"" "$m" &&
+    kiln export vm-custom:1.0.0 --format raw --output d.raw &&
+    parted -s -m d.raw unit s print >pt &&
+    test_grep "^2:4096s:.*:fat32:esp:.*esp" pt &&
+    start=$(sed -n "s/^2:\([0-9]*\)s:.*/\1/p" pt) &&
+    mdir -b -i "d.raw@@$((start * 512))" ::/EFI/BOOT >efi &&
+    test_grep -i "BOOTX64.EFI" efi &&
+    vol=$(mdir -i "d.raw@@$((start * 512))" ::/ | sed -n "s/.*Serial Number is \([0-9A-F-]*\).*/\1/p") &&
+    test -n "$vol" &&
+    LIBGUESTFS_BACKEND_SETTINGS=force_tcg guestfish --ro --format=raw -a d.raw -i cat /etc/fstab >fstab &&
+    test_grep "^UUID=$vol /boot/efi vfat" fstab
+'
+
+test_expect_success 'it boots under UEFI, and the console shows what the run command wrote' '
+    kiln boot-test vm-custom:1.0.0 --firmware uefi --timeout 900 --marker "customised by kiln" >out 2>err &&
+    test_grep "boot test passed (uefi)" out
 '
 
 test_done

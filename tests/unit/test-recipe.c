@@ -220,7 +220,7 @@ static void test_full(void)
     has_str(s, "\"mode\":\"04755\"", "json: mode as octal string");
     has_str(s, "\"kind\":\"debian\",\"mirror\":\"http://deb.debian.org/debian\"", "json: base");
     has_str(s, "\"base\":{\"components\":[\"main\"],\"keyring\":null,", "json: base components and keyring");
-    has_str(s, "{\"bootable\":true,\"compress\":true,\"filesystem\":\"ext4\",\"partition_table\":\"gpt\",\"size\":4294967296,\"type\":\"qcow2\"",
+    has_str(s, "{\"bootable\":true,\"compress\":true,\"filesystem\":\"ext4\",\"firmware\":\"hybrid\",\"partition_table\":\"gpt\",\"secure_boot\":false,\"size\":4294967296,\"type\":\"qcow2\"",
             "json: qcow2 output");
     json_t *again = recipe_to_json(r);
     char *s2 = json_dumps(again, JSON_COMPACT | JSON_SORT_KEYS);
