@@ -410,7 +410,7 @@ int fleet_rollout(struct fleet *f, const struct fleet_image *img, const struct f
         json_array_append_new(rep, json_pack("{s:s,s:i,s:f,s:f}", "event", "summary", "generation", (int)gen,
                                              "seconds", mono() - t0, "boot_wait_seconds", waited));
     if (r == 0 && failed) {
-        r = kiln_errf(err, KILN_EFAIL, "rollout of group '%s' to %s:%s stopped: %s; the old hosts keep serving",
+        r = kiln_errf(err, KILN_EFAIL, "rollout of group '%s' to %s:%s stopped, the old hosts keep serving: %s",
                       s->group, img->name, img->version, why ? why : "a new host did not become healthy");
         if (o->auto_rollback) {
             struct kiln_err rerr = KILN_ERR_INIT;
