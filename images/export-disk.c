@@ -121,6 +121,23 @@ static int disk_to(const struct export_source *s, int want_qcow2, const char *de
     return run_argv(argv, NULL, NULL, err);
 }
 
+int export_disk_source(const struct export_source *s, char **path, const char **format, struct kiln_err *err)
+{
+    _cleanup_free_ char *digest = NULL;
+    int is_qcow2 = 0;
+    int r = find_disk(s, 1, &digest, &is_qcow2, err);
+    if (r == 0)
+        r = copy_verified(s, digest, NULL, err);
+    _cleanup_free_ char *src = r == 0 ? export_blob_path(s, digest) : NULL;
+    if (r == 0 && is_qcow2)
+        r = refuse_backing(src, err);
+    if (r < 0)
+        return r;
+    *path = TAKE_PTR(src);
+    *format = is_qcow2 ? "qcow2" : "raw";
+    return 0;
+}
+
 int export_write_qcow2(const struct export_source *s, const char *tmp, struct kiln_err *err)
 {
     int r = disk_to(s, 1, tmp, err);

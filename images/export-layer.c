@@ -111,14 +111,15 @@ void export_layer_close(struct export_layer *l)
     l->fd = -1;
 }
 
-struct archive *export_tar_open(const char *path, struct kiln_err *err)
+static struct archive *tar_open(const char *path, int ustar, struct kiln_err *err)
 {
     struct archive *ar = archive_write_new();
     if (!ar) {
         kiln_errf(err, KILN_ENOMEM, "out of memory");
         return NULL;
     }
-    if (archive_write_set_format_pax_restricted(ar) != ARCHIVE_OK ||
+    if ((ustar ? archive_write_set_format_ustar(ar) : archive_write_set_format_pax_restricted(ar)) !=
+            ARCHIVE_OK ||
         archive_write_add_filter_none(ar) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(ar, 1) != ARCHIVE_OK ||
         archive_write_open_filename(ar, path) != ARCHIVE_OK) {
@@ -127,6 +128,16 @@ struct archive *export_tar_open(const char *path, struct kiln_err *err)
         return NULL;
     }
     return ar;
+}
+
+struct archive *export_tar_open(const char *path, struct kiln_err *err)
+{
+    return tar_open(path, 0, err);
+}
+
+struct archive *export_ustar_open(const char *path, struct kiln_err *err)
+{
+    return tar_open(path, 1, err);
 }
 
 int export_tar_close(struct archive *ar, const char *path, struct kiln_err *err)
