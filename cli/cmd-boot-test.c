@@ -1,15 +1,53 @@
-/* cmd-boot-test.c - kiln boot-test REF: boot a stored disk and wait for a marker. */
+/* cmd-boot-test.c - kiln boot-test REF|--disk FILE: boot a disk and wait for a marker. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "boot/accel.h"
 #include "boot/boot.h"
+#include "boot/seed.h"
+#include "common/fsutil.h"
 #include "disk/disk.h"
 #include "cli/cli.h"
 #include "images/store.h"
 #include "common/banned.h"
 
-enum { OPT_TIMEOUT = 1, OPT_MARKER };
+enum { OPT_TIMEOUT = 1, OPT_MARKER, OPT_DISK, OPT_FORMAT, OPT_SEED, OPT_USER_DATA, OPT_META_DATA,
+       OPT_NETWORK_CONFIG };
+
+/* What cloud-init writes to the console (its log at WARNING and above)
+ * when it cannot use what the seed gave it, such as user data it cannot
+ * parse: with a seed, the boot test fails on the first of these. */
+static const char *const cloud_init_errors[] = { "[WARNING]: ", "[ERROR]: ", "[CRITICAL]: ", NULL };
+
+/* The disk of REF in the store, its blob verified: *path and *format are caller-owned. */
+static int stored_disk(struct cli_ctx *ctx, const char *ref, char **path, const char **format, char **marker,
+                       unsigned *timeout, struct kiln_err *err)
+{
+    _cleanup_free_ char *dir = cli_store_path(ctx);
+    struct store *st = NULL;
+    if (store_open(dir, 0, &st, err) < 0)
+        return err->code;
+    struct disk_ref disk;
+    int r = disk_find(st, ref, DISK_FORMAT_QCOW2, 1, &disk, err);
+    if (r < 0) {
+        store_close(st);
+        return r;
+    }
+    /* Never boot a blob that is not what its digest says. */
+    r = store_blob_verify(st, disk.digest, (int64_t)disk.size, err);
+    store_close(st);
+    enum disk_format found;
+    if (r == 0 && (r = disk_detect_format(disk.blob_path, &found, err)) == 0 && found != disk.format)
+        r = kiln_errf(err, KILN_EVERIFY, "image '%s': the disk blob is not the format its manifest says", ref);
+    if (r == 0) {
+        *path = TAKE_PTR(disk.blob_path);
+        *format = disk_format_name(disk.format);
+        *marker = TAKE_PTR(disk.marker);
+        *timeout = disk.timeout;
+    }
+    disk_ref_release(&disk);
+    return r;
+}
 
 CLI_COMMAND(boot_test)
 {
@@ -17,10 +55,17 @@ CLI_COMMAND(boot_test)
         CLI_COMMON_LONGOPTS,
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "marker", required_argument, NULL, OPT_MARKER },
+        { "disk", required_argument, NULL, OPT_DISK },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "seed", required_argument, NULL, OPT_SEED },
+        { "user-data", required_argument, NULL, OPT_USER_DATA },
+        { "meta-data", required_argument, NULL, OPT_META_DATA },
+        { "network-config", required_argument, NULL, OPT_NETWORK_CONFIG },
         { 0 },
     };
     unsigned timeout = 0;
-    const char *marker = NULL;
+    const char *marker = NULL, *disk_file = NULL, *format_name = NULL, *seed_dir = NULL;
+    struct seed_files seed = { 0 };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int h = cli_common_opt(ctx, "boot-test", c, optarg);
@@ -42,14 +87,44 @@ CLI_COMMAND(boot_test)
                 return cli_usage_error("boot-test", "--marker must not be empty");
             marker = optarg;
             break;
+        case OPT_DISK:
+            disk_file = optarg;
+            break;
+        case OPT_FORMAT:
+            format_name = optarg;
+            break;
+        case OPT_SEED:
+            seed_dir = optarg;
+            break;
+        case OPT_USER_DATA:
+            seed.user_data = optarg;
+            break;
+        case OPT_META_DATA:
+            seed.meta_data = optarg;
+            break;
+        case OPT_NETWORK_CONFIG:
+            seed.network_config = optarg;
+            break;
         default:
             return cli_usage_error("boot-test", "unknown option");
         }
     }
-    if (optind + 1 != argc)
-        return cli_usage_error("boot-test", "boot-test takes exactly one image reference");
-    const char *ref = argv[optind];
+    if (disk_file ? optind != argc : optind + 1 != argc)
+        return cli_usage_error("boot-test", "boot-test takes exactly one image reference, or --disk FILE");
+    if (disk_file && !format_name)
+        return cli_usage_error("boot-test", "--disk needs --format qcow2|raw|vmdk|vhdx|vhd");
+    if (format_name && !disk_file)
+        return cli_usage_error("boot-test", "--format is for --disk; a stored image's format is known");
+    const char *format = format_name ? boot_disk_format(format_name) : NULL;
+    if (format_name && !format)
+        return cli_usage_error("boot-test", "unknown disk format '%s' (qcow2, raw, vmdk, vhdx or vhd)", format_name);
+    if (!seed_dir && !seed.user_data && (seed.meta_data || seed.network_config))
+        return cli_usage_error("boot-test", "--meta-data and --network-config need --user-data or --seed");
+    const char *ref = disk_file ? NULL : argv[optind];
     struct kiln_err err = KILN_ERR_INIT;
+    _cleanup_strv_free_ char **seed_owned = NULL;
+    if (seed_dir && seed_from_dir(seed_dir, &seed, &seed_owned, &err) < 0)
+        return cli_fail(&err);
     enum accel_mode am;
     if (accel_parse_mode(getenv("KILN_ACCEL"), &am, &err) < 0) {
         kiln_err_prefix(&err, "$KILN_ACCEL");
@@ -61,39 +136,49 @@ CLI_COMMAND(boot_test)
     accel_configure(&(struct accel_opts){ am, tmp });
     cli_setup_log(ctx);
 
-    _cleanup_free_ char *dir = cli_store_path(ctx);
-    struct store *st = NULL;
-    if (store_open(dir, 0, &st, &err) < 0)
-        return cli_fail(&err);
-    struct disk_ref disk;
-    int r = disk_find(st, ref, DISK_FORMAT_QCOW2, 1, &disk, &err);
-    if (r < 0) {
-        store_close(st);
-        return cli_fail(&err);
-    }
-    /* Never boot a blob that is not what its digest says. */
-    r = store_blob_verify(st, disk.digest, (int64_t)disk.size, &err);
-    store_close(st);
-    enum disk_format found;
-    if (r == 0 && (r = disk_detect_format(disk.blob_path, &found, &err)) == 0 && found != disk.format)
-        r = kiln_errf(&err, KILN_EVERIFY, "image '%s': the disk blob is not the format its manifest says", ref);
-    if (r < 0) {
-        disk_ref_release(&disk);
+    _cleanup_free_ char *path = NULL, *stored_marker = NULL;
+    unsigned stored_timeout = 0;
+    int r;
+    if (disk_file) {
+        if (boot_disk_check(disk_file, format, &err) < 0)
+            return cli_fail(&err);
+        path = xstrdup(disk_file);
+    } else if (stored_disk(ctx, ref, &path, &format, &stored_marker, &stored_timeout, &err) < 0) {
         return cli_fail(&err);
     }
-    _cleanup_free_ char *marker_copy = xstrdup(marker ? marker : disk.marker ? disk.marker : BOOT_TEST_DEFAULT_MARKER);
-    marker = marker_copy;
+    marker = marker ? marker : stored_marker ? stored_marker : BOOT_TEST_DEFAULT_MARKER;
     if (!timeout)
-        timeout = disk.timeout ? disk.timeout : BOOT_TEST_DEFAULT_TIMEOUT;
+        timeout = stored_timeout ? stored_timeout : BOOT_TEST_DEFAULT_TIMEOUT;
+
+    /* The seed ISO lives in a temp directory for the boot's length. */
+    _cleanup_free_ char *seed_tmp = NULL, *seed_iso = NULL;
+    if (seed.user_data) {
+        if (fs_mkdtemp(tmp, "kiln-seed-", &seed_tmp, &err) < 0)
+            return cli_fail(&err);
+        seed_iso = path_join(seed_tmp, "seed.iso");
+        if (seed_iso_write(&seed, seed_iso, &err) < 0) {
+            fs_rm_rf(seed_tmp, NULL);
+            return cli_fail(&err);
+        }
+    }
+    struct boot_opts bo = {
+        .disk = path, .format = format, .marker = marker, .timeout = timeout, .tmp_parent = tmp,
+        .seed = seed_iso, .fail_markers = seed_iso ? cloud_init_errors : NULL,
+    };
     struct boot_result res;
-    r = boot_test_run(disk.blob_path, disk_format_name(disk.format), marker, timeout, tmp, &res, &err);
-    disk_ref_release(&disk);
+    r = boot_test_run(&bo, &res, &err);
+    if (seed_tmp)
+        fs_rm_rf(seed_tmp, NULL);
     if (r < 0)
         return cli_fail(&err);
+    const char *what = ref ? ref : disk_file;
     if (ctx->json) {
-        json_t *j = json_pack("{s:s,s:s,s:s,s:f,s:i}", "ref", ref, "result", res.passed ? "pass" : "fail",
-                              "accel", res.accel, "seconds", res.seconds, "timeout", (int)timeout);
+        json_t *j = json_pack("{s:s,s:s,s:s,s:f,s:i}", ref ? "ref" : "disk", what, "result",
+                              res.passed ? "pass" : "fail", "accel", res.accel, "seconds", res.seconds, "timeout",
+                              (int)timeout);
         json_object_set_new(j, "marker", json_string(marker));
+        if (res.failed_on)
+            json_object_set_new(j, "failed_on", json_string(res.failed_on));
         if (res.tail)
             json_object_set_new(j, "console_tail", json_string(res.tail));
         cli_print_json(j);
@@ -101,8 +186,12 @@ CLI_COMMAND(boot_test)
         printf("boot test passed: '%s' on the console after %.1f s (%s)\n", marker, res.seconds, res.accel);
     }
     if (!res.passed) {
-        fprintf(stderr, "kiln: boot test failed: '%s' did not appear on the console within %u seconds; its last lines:\n%s\n",
-                marker, timeout, res.tail ? res.tail : "");
+        if (res.failed_on)
+            fprintf(stderr, "kiln: boot test failed: cloud-init reported an error on the console: %s\n"
+                            "its last lines:\n%s\n", res.failed_on, res.tail ? res.tail : "");
+        else
+            fprintf(stderr, "kiln: boot test failed: '%s' did not appear on the console within %u seconds; its last lines:\n%s\n",
+                    marker, timeout, res.tail ? res.tail : "");
         boot_result_release(&res);
         return 1;
     }
