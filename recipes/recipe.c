@@ -1081,11 +1081,28 @@ static int parse_output(struct rp *p, const struct ynode *n, size_t idx, struct 
 
 /* ---- the recipe ---- */
 
+/* cloud_init: true installs these through `packages`, after the recipe's
+ * own (a package the recipe lists already, at any version or
+ * architecture, is not added again). */
+static const char *const cloud_init_packages[] = { RECIPE_CLOUD_INIT_PACKAGES, NULL };
+
+static void add_cloud_init_packages(struct strv *pk)
+{
+    for (const char *const *c = cloud_init_packages; *c; c++) {
+        int listed = 0;
+        for (size_t i = 0; i < pk->n && !listed; i++)
+            listed = strncmp(pk->v[i], *c, strlen(*c)) == 0 &&
+                     (pk->v[i][strlen(*c)] == '\0' || strchr(":=", pk->v[i][strlen(*c)]));
+        if (!listed)
+            strv_push(pk, xstrdup(*c));
+    }
+}
+
 static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
 {
     static const char *const keys[] = { "name", "version", "description", "labels", "base", "packages",
                                         "files", "users", "hostname", "services", "run", "sysprep",
-                                        "container", "outputs", "boot_test", NULL };
+                                        "container", "outputs", "boot_test", "cloud_init", NULL };
     if (root->kind != YNODE_MAP)
         return fail(p, root, "a recipe must be a mapping of keys (name, version, base, ...), not %s",
                     describe(root));
@@ -1116,6 +1133,10 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
     }
     if (rc == 0 && (x = ymap_get(root, "packages", NULL)))
         rc = get_strv(p, x, "packages", check_package, 1, &r->packages);
+    if (rc == 0 && (x = ymap_get(root, "cloud_init", NULL)))
+        rc = get_bool(p, x, "cloud_init", &r->cloud_init);
+    if (rc == 0 && r->cloud_init)
+        add_cloud_init_packages(&r->packages);
     if (rc == 0 && (x = ymap_get(root, "files", NULL))) {
         rc = expect_seq(p, x, "files");
         if (rc == 0)
