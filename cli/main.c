@@ -30,7 +30,7 @@ const struct cli_command cli_commands[] = {
     { "diff", cmd_diff, "list files added, removed and changed between two images",
       "kiln diff REF_A REF_B [--store DIR] [--json]" },
     { "export", cmd_export, "write an image out of the store",
-      "kiln export REF --format oci|oci-archive|docker-archive|tar|qcow2|raw|containerdisk\n"
+      "kiln export REF --format oci|oci-archive|docker-archive|tar|qcow2|raw|containerdisk|vmdk|vhdx|vhd|ova\n"
       "                --output PATH [--force] [--store DIR] [--json]" },
     { "push", cmd_push, "push an image and its signatures to an OCI registry",
       "kiln push REF [http[s]://]HOST[:PORT]/REPO[:TAG] [--jobs N] [--ca-file PEM] [--insecure]\n"
@@ -52,7 +52,9 @@ const struct cli_command cli_commands[] = {
     { "verify", cmd_verify, "verify an image's signature and every blob it reaches",
       "kiln verify REF --key PUB [--key PUB2 ...] [--store DIR | --layout PATH] [--json]" },
     { "boot-test", cmd_boot_test, "boot a disk image under qemu and wait for a login prompt",
-      "kiln boot-test REF [--timeout SECONDS] [--marker TEXT] [--store DIR] [--json]" },
+      "kiln boot-test REF|--disk FILE --format qcow2|raw|vmdk|vhdx|vhd [--timeout SECONDS] [--marker TEXT]\n"
+      "                [--seed DIR | --user-data FILE [--meta-data FILE] [--network-config FILE]]\n"
+      "                [--store DIR] [--json]" },
     { "help", cmd_help, "show help for kiln or a command", "kiln help [COMMAND]" },
     { "version", cmd_version, "print kiln's version", "kiln version [--json]" },
     { NULL, NULL, NULL, NULL },
