@@ -274,44 +274,6 @@ static int entry_data(struct archive *ar, const char *name, const void *data, si
     return 0;
 }
 
-/* Copies the file at path into the tar as `name`, hashing what it copies. */
-static int entry_file(struct archive *ar, const struct export_source *s, const char *name, const char *path,
-                      const char *tar, char hex[HASH_HEX_LEN + 1], struct kiln_err *err)
-{
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0)
-        return kiln_errno(err, KILN_EFAIL, errno, "cannot open '%s'", path);
-    int r = entry_header(ar, s, name, (uint64_t)st.st_size, tar, err);
-    if (r < 0)
-        return r;
-    struct hash_ctx *h = hash_new();
-    if (!h)
-        return kiln_errf(err, KILN_ENOMEM, "out of memory");
-    _cleanup_free_ char *chunk = xmalloc(MIB);
-    uint64_t done = 0;
-    while (r == 0) {
-        ssize_t n = read(fd, chunk, MIB);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = kiln_errno(err, KILN_EFAIL, errno, "cannot read '%s'", path);
-            break;
-        }
-        if (n == 0)
-            break;
-        hash_update(h, chunk, (size_t)n);
-        done += (uint64_t)n;
-        r = entry_data(ar, name, chunk, (size_t)n, tar, err);
-    }
-    if (r == 0 && done != (uint64_t)st.st_size)
-        r = kiln_errf(err, KILN_EFAIL, "'%s' changed size while it was copied", path);
-    if (r == 0)
-        hash_final_hex(h, hex);
-    hash_free(h);
-    return r;
-}
-
 static int ova(const struct export_source *s, const char *tmp, const char *vmdk, struct kiln_err *err)
 {
     _cleanup_free_ char *src = NULL;
@@ -343,8 +305,13 @@ static int ova(const struct export_source *s, const char *tmp, const char *vmdk,
     r = entry_header(ar, s, ovf_name, strlen(ovf), tmp, err);
     if (r == 0)
         r = entry_data(ar, ovf_name, ovf, strlen(ovf), tmp, err);
-    if (r == 0)
-        r = entry_file(ar, s, vmdk_name, vmdk, tmp, vmdk_hex, err);
+    struct hash_ctx *h = r == 0 ? hash_new() : NULL;
+    if (r == 0 && !h)
+        r = kiln_errf(err, KILN_ENOMEM, "out of memory");
+    struct export_tar_file f = { vmdk_name, vmdk, 0644, 0, 0, s->created };
+    if (r == 0 && (r = export_tar_add_file(ar, &f, h, tmp, err)) == 0)
+        hash_final_hex(h, vmdk_hex);
+    hash_free(h);
     if (r < 0)
         return r;
     _cleanup_free_ char *mf = xasprintf("SHA256(%s)= %s\nSHA256(%s)= %s\n", ovf_name, ovf_hex, vmdk_name, vmdk_hex);

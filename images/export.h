@@ -132,6 +132,18 @@ struct archive *export_tar_open(const char *path, struct kiln_err *err);
  * such as a file of 8 GiB or more, fails), as OVF asks of an OVA. */
 struct archive *export_ustar_open(const char *path, struct kiln_err *err);
 int export_tar_close(struct archive *ar, const char *path, struct kiln_err *err);
+/* Appends the regular file at path to the tar as entry name, streamed;
+ * h, when not NULL, is fed every byte copied.  tar names the archive in
+ * messages. */
+struct export_tar_file {
+    const char *name;     /* the entry's path in the tar */
+    const char *path;     /* the file on disk */
+    unsigned mode;        /* permission bits */
+    int64_t uid, gid;
+    int64_t mtime;
+};
+int export_tar_add_file(struct archive *ar, const struct export_tar_file *f, struct hash_ctx *h, const char *tar,
+                        struct kiln_err *err);
 
 /* The artifact manifest of type `artifact_type` (e.g. KILN_AT_QCOW2) in the
  * image's index, read and verified: *out is a new reference.  KILN_ENOTFOUND
