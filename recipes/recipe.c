@@ -1081,21 +1081,28 @@ static int parse_output(struct rp *p, const struct ynode *n, size_t idx, struct 
 
 /* ---- the recipe ---- */
 
-/* cloud_init: true installs these through `packages`, after the recipe's
- * own (a package the recipe lists already, at any version or
- * architecture, is not added again). */
+/* cloud_init: true installs these: with a debian base in the bootstrap
+ * (base.debian.packages, mmdebstrap runs their maintainer scripts on the
+ * host), else through `packages`; after the recipe's own, and a package
+ * the recipe lists already in either, at any version or architecture, is
+ * not added again. */
 static const char *const cloud_init_packages[] = { RECIPE_CLOUD_INIT_PACKAGES, NULL };
 
-static void add_cloud_init_packages(struct strv *pk)
+static int strv_has_package(const struct strv *pk, const char *name)
 {
-    for (const char *const *c = cloud_init_packages; *c; c++) {
-        int listed = 0;
-        for (size_t i = 0; i < pk->n && !listed; i++)
-            listed = strncmp(pk->v[i], *c, strlen(*c)) == 0 &&
-                     (pk->v[i][strlen(*c)] == '\0' || strchr(":=", pk->v[i][strlen(*c)]));
-        if (!listed)
-            strv_push(pk, xstrdup(*c));
-    }
+    size_t n = strlen(name);
+    for (size_t i = 0; i < pk->n; i++)
+        if (strncmp(pk->v[i], name, n) == 0 && (pk->v[i][n] == '\0' || strchr(":=", pk->v[i][n])))
+            return 1;
+    return 0;
+}
+
+static void add_cloud_init_packages(struct recipe *r)
+{
+    struct strv *into = r->base.kind == BASE_DEBIAN ? &r->base.packages : &r->packages;
+    for (const char *const *c = cloud_init_packages; *c; c++)
+        if (!strv_has_package(&r->base.packages, *c) && !strv_has_package(&r->packages, *c))
+            strv_push(into, xstrdup(*c));
 }
 
 static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
@@ -1136,7 +1143,7 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
     if (rc == 0 && (x = ymap_get(root, "cloud_init", NULL)))
         rc = get_bool(p, x, "cloud_init", &r->cloud_init);
     if (rc == 0 && r->cloud_init)
-        add_cloud_init_packages(&r->packages);
+        add_cloud_init_packages(r);
     if (rc == 0 && (x = ymap_get(root, "files", NULL))) {
         rc = expect_seq(p, x, "files");
         if (rc == 0)

@@ -147,7 +147,8 @@ struct recipe {
     struct recipe_run *run;
     size_t n_run;
     int sysprep;                         /* default 1 */
-    int cloud_init;                      /* default 0; 1 adds RECIPE_CLOUD_INIT_PACKAGES to packages */
+    int cloud_init;                      /* default 0; 1 adds RECIPE_CLOUD_INIT_PACKAGES to the debian
+                                            base's packages, or for another base to packages */
     struct recipe_container container;
     int has_container;
     struct recipe_output *outputs;       /* at least one; default [oci] */
