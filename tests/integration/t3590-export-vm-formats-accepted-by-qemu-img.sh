@@ -4,7 +4,7 @@
 # multiple of 1 MiB (as Azure asks), and an OVA whose tar holds the OVF
 # descriptor, the streamOptimized vmdk and a manifest of their SHA-256 sums,
 # in that order.  A corrupt disk blob fails each with exit 3 and leaves
-# nothing.  (That they boot: t5080.)  Fast: a small disk laid out on the host.
+# nothing.  (That they boot: t5300.)  Fast: a small disk laid out on the host.
 . "$(dirname "$0")/lib.sh"
 
 manifest_of() { jq -r --arg r "$1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' "$KILN_STORE/index.json"; }
