@@ -23,8 +23,9 @@
 /* What `cloud_init: true` installs: cloud-init, growpart (for a root
  * partition that grows with the cloud's disk), ifupdown (which brings up
  * the network configuration cloud-init writes, as in Debian's cloud
- * images) and sudo (for the users it creates). */
-#define RECIPE_CLOUD_INIT_PACKAGES "cloud-init", "cloud-guest-utils", "ifupdown", "sudo"
+ * images), sudo (for the users it creates) and openssh-server (the SSH
+ * keys it installs are for sshd; cloud-init makes its host keys). */
+#define RECIPE_CLOUD_INIT_PACKAGES "cloud-init", "cloud-guest-utils", "ifupdown", "sudo", "openssh-server"
 
 struct recipe_pos {
     unsigned line;  /* 1-based; 0 = unknown */

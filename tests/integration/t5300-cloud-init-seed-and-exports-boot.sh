@@ -30,7 +30,7 @@ YAML
 KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKilnSeedKeyForTheBootTestOnly000000000000 ops@kiln"
 mkdir -p seed
 cat >seed/meta-data <<-YAML
-instance-id: kiln-t5080
+instance-id: kiln-t5300
 local-hostname: seeded-by-nocloud
 YAML
 cat >seed/user-data <<-YAML
@@ -46,7 +46,7 @@ printf '#cloud-config\nruncmd: [echo never\n  users: {\n' >bad-user-data
 test_expect_success 'cloud_init: true installs cloud-init in the Debian bootstrap, sysprep sweeps its state' '
     kiln check cloud.yaml --json >check.json &&
     jq -e ".cloud_init == true and .packages == []" check.json &&
-    jq -e "[\"cloud-init\", \"cloud-guest-utils\", \"ifupdown\", \"sudo\"] - .base.packages == []" check.json &&
+    jq -e "[\"cloud-init\", \"cloud-guest-utils\", \"ifupdown\", \"sudo\", \"openssh-server\"] - .base.packages == []" check.json &&
     kiln build cloud.yaml >out 2>err &&
     test_grep "^cloud-vm:1.0.0@sha256:" out &&
     m=$(blob "$(manifest_of cloud-vm:1.0.0)") &&
@@ -56,6 +56,8 @@ test_expect_success 'cloud_init: true installs cloud-init in the Debian bootstra
     test_grep -x /usr/bin/cloud-init paths &&
     test_grep -x /usr/bin/growpart paths &&
     test_grep -x /etc/cloud/cloud.cfg paths &&
+    test_grep -x /usr/sbin/sshd paths &&
+    ! grep "^/etc/ssh/ssh_host_" paths &&
     ! grep -E "^/var/lib/cloud/(instance|instances|data|sem)(/|$)" paths &&
     ! grep -E "^/var/log/cloud-init" paths
 '

@@ -943,10 +943,11 @@ static void test_cloud_init(void)
     if (r) {
         is_int(r->cloud_init, 1, "cloud_init true");
         is_int(r->packages.n, 1, "packages keeps what it had");
-        is_int(r->base.packages.n, 3, "the bootstrap gets the rest");
+        is_int(r->base.packages.n, 4, "the bootstrap gets the rest");
         is_str(r->base.packages.v[0], "sudo", "the recipe's own first");
         is_str(r->base.packages.v[1], "cloud-guest-utils", "then growpart");
-        is_str(r->base.packages.v[2], "ifupdown", "and ifupdown");
+        is_str(r->base.packages.v[2], "ifupdown", "then ifupdown");
+        is_str(r->base.packages.v[3], "openssh-server", "and sshd");
         json_t *j = recipe_to_json(r);
         char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
         has_str(s, "\"cloud_init\":true", "json: cloud_init");
@@ -958,7 +959,7 @@ static void test_cloud_init(void)
                  "packages: [cloud-init-extra, \"sudo:amd64\"]\ncloud_init: true\n",
                  "cloud_init with a tarball base");
     if (r) {
-        is_int(r->packages.n, 5, "packages gets cloud-init, growpart and ifupdown");
+        is_int(r->packages.n, 6, "packages gets cloud-init, growpart, ifupdown and sshd");
         is_str(r->packages.v[2], "cloud-init", "a longer name is another package");
         is_str(r->packages.v[4], "ifupdown", "in order");
         ok(recipe_needs_guest(r), "which needs the appliance");
