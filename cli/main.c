@@ -34,7 +34,7 @@ const struct cli_command cli_commands[] = {
     { "diff", cmd_diff, "list files added, removed and changed between two images",
       "kiln diff REF_A REF_B [--store DIR] [--json]" },
     { "export", cmd_export, "write an image out of the store",
-      "kiln export REF --format oci|oci-archive|docker-archive|tar|qcow2|raw|containerdisk\n"
+      "kiln export REF --format oci|oci-archive|docker-archive|tar|qcow2|raw|containerdisk|vmdk|vhdx|vhd|ova\n"
       "                --output PATH [--force] [--store DIR] [--json]" },
     { "push", cmd_push, "push an image and its signatures to an OCI registry",
       "kiln push REF [http[s]://]HOST[:PORT]/REPO[:TAG] [--jobs N] [--mount-from REPO ...] [--ca-file PEM]\n"
@@ -61,7 +61,10 @@ const struct cli_command cli_commands[] = {
     { "drift", cmd_drift, "compare a host's disk with its signed image: what was added, removed, changed",
       "kiln drift DISK --image REF --key PUB [--key PUB2 ...] [--ignore PATTERN ...] [--store DIR] [--json]" },
     { "boot-test", cmd_boot_test, "boot a disk image under qemu and wait for a login prompt",
-      "kiln boot-test REF [--timeout SECONDS] [--marker TEXT] [--store DIR] [--json]" },
+      "kiln boot-test REF|--disk FILE --format qcow2|raw|vmdk|vhdx|vhd [--firmware bios|uefi|secure-boot]\n"
+      "                [--timeout SECONDS] [--marker TEXT]\n"
+      "                [--seed DIR | --user-data FILE [--meta-data FILE] [--network-config FILE]]\n"
+      "                [--store DIR] [--json]" },
     { "hosts", cmd_hosts, "list the kiln hosts of libvirt connections",
       "kiln hosts [--group G] [--connect URI]... [--json]" },
     { "deploy", cmd_deploy, "make N hosts of a verified image through libvirt",

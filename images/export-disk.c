@@ -121,6 +121,23 @@ static int disk_to(const struct export_source *s, int want_qcow2, const char *de
     return run_argv(argv, NULL, NULL, err);
 }
 
+int export_disk_source(const struct export_source *s, char **path, const char **format, struct kiln_err *err)
+{
+    _cleanup_free_ char *digest = NULL;
+    int is_qcow2 = 0;
+    int r = find_disk(s, 1, &digest, &is_qcow2, err);
+    if (r == 0)
+        r = copy_verified(s, digest, NULL, err);
+    _cleanup_free_ char *src = r == 0 ? export_blob_path(s, digest) : NULL;
+    if (r == 0 && is_qcow2)
+        r = refuse_backing(src, err);
+    if (r < 0)
+        return r;
+    *path = TAKE_PTR(src);
+    *format = is_qcow2 ? "qcow2" : "raw";
+    return 0;
+}
+
 int export_write_qcow2(const struct export_source *s, const char *tmp, struct kiln_err *err)
 {
     int r = disk_to(s, 1, tmp, err);
@@ -170,9 +187,6 @@ static int put_blob_json(const char *dir, json_t *j, char digest[DIGEST_STR_SIZE
 static int write_layer(const struct export_source *s, const char *qcow2, const char *layer, const char *name,
                        struct kiln_err *err)
 {
-    struct stat st;
-    if (stat(qcow2, &st) < 0)
-        return kiln_errno(err, KILN_EFAIL, errno, "cannot stat '%s'", qcow2);
     _cleanup_(archive_write_freep) struct archive *out = export_tar_open(layer, err);
     if (!out)
         return err->code;
@@ -184,35 +198,13 @@ static int write_layer(const struct export_source *s, const char *qcow2, const c
     archive_entry_set_gid(e, CONTAINERDISK_UID);
     archive_entry_set_mtime(e, s->created, 0);
     int ok = archive_write_header(out, e) == ARCHIVE_OK;
-    archive_entry_clear(e);
-    _cleanup_free_ char *path = xasprintf("disk/%s.qcow2", name);
-    archive_entry_set_pathname(e, path);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0444);
-    archive_entry_set_uid(e, CONTAINERDISK_UID);
-    archive_entry_set_gid(e, CONTAINERDISK_UID);
-    archive_entry_set_mtime(e, s->created, 0);
-    archive_entry_set_size(e, st.st_size);
-    ok = ok && archive_write_header(out, e) == ARCHIVE_OK;
     archive_entry_free(e);
     if (!ok)
         return kiln_errf(err, KILN_EFAIL, "cannot write '%s': %s", layer, archive_error_string(out));
-    _cleanup_close_ int fd = open(qcow2, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return kiln_errno(err, KILN_EFAIL, errno, "cannot open '%s'", qcow2);
-    _cleanup_free_ char *chunk = xmalloc(1 << 20);
-    for (;;) {
-        ssize_t n = read(fd, chunk, 1 << 20);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return kiln_errno(err, KILN_EFAIL, errno, "cannot read '%s'", qcow2);
-        if (n == 0)
-            break;
-        if (archive_write_data(out, chunk, (size_t)n) != n)
-            return kiln_errf(err, KILN_EFAIL, "cannot write '%s': %s", layer, archive_error_string(out));
-    }
-    return export_tar_close(out, layer, err); /* out is still freed on return */
+    _cleanup_free_ char *path = xasprintf("disk/%s.qcow2", name);
+    struct export_tar_file f = { path, qcow2, 0444, CONTAINERDISK_UID, CONTAINERDISK_UID, s->created };
+    int r = export_tar_add_file(out, &f, NULL, layer, err);
+    return r < 0 ? r : export_tar_close(out, layer, err); /* out is still freed on return */
 }
 
 static int containerdisk(const struct export_source *s, const char *tmp, struct kiln_err *err)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -111,14 +112,15 @@ void export_layer_close(struct export_layer *l)
     l->fd = -1;
 }
 
-struct archive *export_tar_open(const char *path, struct kiln_err *err)
+static struct archive *tar_open(const char *path, int ustar, struct kiln_err *err)
 {
     struct archive *ar = archive_write_new();
     if (!ar) {
         kiln_errf(err, KILN_ENOMEM, "out of memory");
         return NULL;
     }
-    if (archive_write_set_format_pax_restricted(ar) != ARCHIVE_OK ||
+    if ((ustar ? archive_write_set_format_ustar(ar) : archive_write_set_format_pax_restricted(ar)) !=
+            ARCHIVE_OK ||
         archive_write_add_filter_none(ar) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(ar, 1) != ARCHIVE_OK ||
         archive_write_open_filename(ar, path) != ARCHIVE_OK) {
@@ -127,6 +129,16 @@ struct archive *export_tar_open(const char *path, struct kiln_err *err)
         return NULL;
     }
     return ar;
+}
+
+struct archive *export_tar_open(const char *path, struct kiln_err *err)
+{
+    return tar_open(path, 0, err);
+}
+
+struct archive *export_ustar_open(const char *path, struct kiln_err *err)
+{
+    return tar_open(path, 1, err);
 }
 
 int export_tar_close(struct archive *ar, const char *path, struct kiln_err *err)
@@ -141,5 +153,48 @@ int export_tar_close(struct archive *ar, const char *path, struct kiln_err *err)
         return kiln_errno(err, KILN_EFAIL, e, "cannot sync '%s'", path);
     }
     close(fd);
+    return 0;
+}
+
+int export_tar_add_file(struct archive *ar, const struct export_tar_file *f, struct hash_ctx *h, const char *tar,
+                        struct kiln_err *err)
+{
+    _cleanup_close_ int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return kiln_errno(err, KILN_EFAIL, errno, "cannot open '%s'", f->path);
+    struct archive_entry *e = archive_entry_new();
+    if (!e)
+        return kiln_errf(err, KILN_ENOMEM, "out of memory");
+    archive_entry_set_pathname(e, f->name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, f->mode);
+    archive_entry_set_uid(e, f->uid);
+    archive_entry_set_gid(e, f->gid);
+    archive_entry_set_mtime(e, f->mtime, 0);
+    archive_entry_set_size(e, st.st_size);
+    int ar_r = archive_write_header(ar, e);
+    archive_entry_free(e);
+    if (ar_r != ARCHIVE_OK)
+        return kiln_errf(err, KILN_EFAIL, "cannot write '%s' into '%s': %s", f->name, tar, archive_error_string(ar));
+    _cleanup_free_ char *chunk = xmalloc(EXPORT_LAYER_CHUNK);
+    uint64_t done = 0;
+    for (;;) {
+        ssize_t n = read(fd, chunk, EXPORT_LAYER_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return kiln_errno(err, KILN_EFAIL, errno, "cannot read '%s'", f->path);
+        if (n == 0)
+            break;
+        done += (uint64_t)n;
+        if (h)
+            hash_update(h, chunk, (size_t)n);
+        if (archive_write_data(ar, chunk, (size_t)n) != n)
+            return kiln_errf(err, KILN_EFAIL, "cannot write '%s' into '%s': %s", f->name, tar,
+                             archive_error_string(ar));
+    }
+    if (done != (uint64_t)st.st_size)
+        return kiln_errf(err, KILN_EFAIL, "'%s' changed size while it was copied", f->path);
     return 0;
 }

@@ -32,6 +32,10 @@ const struct export_format export_formats[] = {
     { "qcow2", export_write_qcow2 },
     { "raw", export_write_raw },
     { "containerdisk", export_write_containerdisk },
+    { "vmdk", export_write_vmdk },
+    { "vhdx", export_write_vhdx },
+    { "vhd", export_write_vhd },
+    { "ova", export_write_ova },
     { NULL, NULL },
 };
 

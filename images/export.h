@@ -128,7 +128,22 @@ void export_layer_close(struct export_layer *l);
  * written to path.  Returns NULL with err set on failure; free with
  * archive_write_free().  export_tar_close() finishes and syncs the file. */
 struct archive *export_tar_open(const char *path, struct kiln_err *err);
+/* The same in plain ustar (no pax headers: an entry that does not fit,
+ * such as a file of 8 GiB or more, fails), as OVF asks of an OVA. */
+struct archive *export_ustar_open(const char *path, struct kiln_err *err);
 int export_tar_close(struct archive *ar, const char *path, struct kiln_err *err);
+/* Appends the regular file at path to the tar as entry name, streamed;
+ * h, when not NULL, is fed every byte copied.  tar names the archive in
+ * messages. */
+struct export_tar_file {
+    const char *name;     /* the entry's path in the tar */
+    const char *path;     /* the file on disk */
+    unsigned mode;        /* permission bits */
+    int64_t uid, gid;
+    int64_t mtime;
+};
+int export_tar_add_file(struct archive *ar, const struct export_tar_file *f, struct hash_ctx *h, const char *tar,
+                        struct kiln_err *err);
 
 /* The artifact manifest of type `artifact_type` (e.g. KILN_AT_QCOW2) in the
  * image's index, read and verified: *out is a new reference.  KILN_ENOTFOUND
@@ -159,6 +174,19 @@ int export_write_rootfs_tar(const struct export_source *s, const char *tmp, stru
 int export_write_qcow2(const struct export_source *s, const char *tmp, struct kiln_err *err);
 int export_write_raw(const struct export_source *s, const char *tmp, struct kiln_err *err);
 int export_write_containerdisk(const struct export_source *s, const char *tmp, struct kiln_err *err);
+/* The image's stored disk (qcow2 preferred), its blob checked against its
+ * digest and a qcow2 checked to name no backing file, for qemu-img to read:
+ * *path (caller-owned) is the blob in the store, *format "qcow2" or "raw". */
+int export_disk_source(const struct export_source *s, char **path, const char **format, struct kiln_err *err);
+/* export-vm.c: the disk for a hypervisor or cloud, converted by qemu-img:
+ * vmdk (monolithicSparse: VMware Workstation/Fusion, VirtualBox, ESXi via
+ * vmkfstools), vhdx (Hyper-V), vhd (fixed, its size a multiple of 1 MiB:
+ * Azure), ova (a ustar tar: NAME.ovf, NAME-disk1.vmdk streamOptimized,
+ * NAME.mf with the SHA-256 of both, in that order). */
+int export_write_vmdk(const struct export_source *s, const char *tmp, struct kiln_err *err);
+int export_write_vhdx(const struct export_source *s, const char *tmp, struct kiln_err *err);
+int export_write_vhd(const struct export_source *s, const char *tmp, struct kiln_err *err);
+int export_write_ova(const struct export_source *s, const char *tmp, struct kiln_err *err);
 
 struct export_opts {
     const char *store;

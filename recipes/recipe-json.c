@@ -116,6 +116,7 @@ json_t *recipe_to_json(const struct recipe *r)
                                              (json_int_t)r->run[i].timeout));
     json_object_set_new(j, "run", run);
     json_object_set_new(j, "sysprep", json_boolean(r->sysprep));
+    json_object_set_new(j, "cloud_init", json_boolean(r->cloud_init));
 
     if (r->has_container) {
         const struct recipe_container *c = &r->container;

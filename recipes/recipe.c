@@ -1320,11 +1320,35 @@ static int check_boot_packages(struct rp *p, const struct ynode *n, size_t idx, 
 
 /* ---- the recipe ---- */
 
+/* cloud_init: true installs these: with a debian base in the bootstrap
+ * (base.debian.packages, mmdebstrap runs their maintainer scripts on the
+ * host), else through `packages`; after the recipe's own, and a package
+ * the recipe lists already in either, at any version or architecture, is
+ * not added again. */
+static const char *const cloud_init_packages[] = { RECIPE_CLOUD_INIT_PACKAGES, NULL };
+
+static int strv_has_package(const struct strv *pk, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < pk->n; i++)
+        if (strncmp(pk->v[i], name, n) == 0 && (pk->v[i][n] == '\0' || strchr(":=", pk->v[i][n])))
+            return 1;
+    return 0;
+}
+
+static void add_cloud_init_packages(struct recipe *r)
+{
+    struct strv *into = r->base.kind == BASE_DEBIAN ? &r->base.packages : &r->packages;
+    for (const char *const *c = cloud_init_packages; *c; c++)
+        if (!strv_has_package(&r->base.packages, *c) && !strv_has_package(&r->packages, *c))
+            strv_push(into, xstrdup(*c));
+}
+
 static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
 {
     static const char *const keys[] = { "name", "version", "description", "labels", "base", "packages",
                                         "files", "users", "hostname", "services", "run", "sysprep",
-                                        "container", "outputs", "boot_test", "drift", NULL };
+                                        "container", "outputs", "boot_test", "drift", "cloud_init", NULL };
     if (root->kind != YNODE_MAP)
         return fail(p, root, "a recipe must be a mapping of keys (name, version, base, ...), not %s",
                     describe(root));
@@ -1355,6 +1379,10 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
     }
     if (rc == 0 && (x = ymap_get(root, "packages", NULL)))
         rc = get_strv(p, x, "packages", check_package, 1, &r->packages);
+    if (rc == 0 && (x = ymap_get(root, "cloud_init", NULL)))
+        rc = get_bool(p, x, "cloud_init", &r->cloud_init);
+    if (rc == 0 && r->cloud_init)
+        add_cloud_init_packages(r);
     if (rc == 0 && (x = ymap_get(root, "files", NULL))) {
         rc = expect_seq(p, x, "files");
         if (rc == 0)

@@ -20,6 +20,12 @@
 #define RECIPE_MAX_DEPTH   32          /* nesting of mappings and sequences */
 #define RECIPE_MAX_NODES   100000      /* scalars + collections in the document */
 #define RECIPE_DEFAULT_RUN_TIMEOUT 1800 /* seconds, per `run` command */
+/* What `cloud_init: true` installs: cloud-init, growpart (for a root
+ * partition that grows with the cloud's disk), ifupdown (which brings up
+ * the network configuration cloud-init writes, as in Debian's cloud
+ * images), sudo (for the users it creates) and openssh-server (the SSH
+ * keys it installs are for sshd; cloud-init makes its host keys). */
+#define RECIPE_CLOUD_INIT_PACKAGES "cloud-init", "cloud-guest-utils", "ifupdown", "sudo", "openssh-server"
 
 struct recipe_pos {
     unsigned line;  /* 1-based; 0 = unknown */
@@ -165,6 +171,8 @@ struct recipe {
     struct recipe_run *run;
     size_t n_run;
     int sysprep;                         /* default 1 */
+    int cloud_init;                      /* default 0; 1 adds RECIPE_CLOUD_INIT_PACKAGES to the debian
+                                            base's packages, or for another base to packages */
     struct recipe_container container;
     int has_container;
     struct recipe_output *outputs;       /* at least one; default [oci] */

@@ -986,9 +986,54 @@ static void test_debian(void)
               "4:37: 'base.debian.mirror' must not contain spaces, quotes or brackets", "apt options smuggled into a mirror");
 }
 
+/* cloud_init: true: the packages go into a debian base's bootstrap, else
+ * into packages; one the recipe lists, in either and at any version, is
+ * not added again. */
+static void test_cloud_init(void)
+{
+    struct recipe *r = parse_ok(HEAD, "no cloud_init");
+    if (r) {
+        is_int(r->cloud_init, 0, "cloud_init defaults to false");
+        is_int(r->packages.n, 0, "and adds nothing");
+        recipe_free(r);
+    }
+    r = parse_ok("name: x\nversion: 1.0.0\nbase: {debian: {suite: bookworm, packages: [sudo]}}\n"
+                 "packages: [\"cloud-init=22.4.2-1\"]\ncloud_init: true\n",
+                 "cloud_init with a debian base");
+    if (r) {
+        is_int(r->cloud_init, 1, "cloud_init true");
+        is_int(r->packages.n, 1, "packages keeps what it had");
+        is_int(r->base.packages.n, 4, "the bootstrap gets the rest");
+        is_str(r->base.packages.v[0], "sudo", "the recipe's own first");
+        is_str(r->base.packages.v[1], "cloud-guest-utils", "then growpart");
+        is_str(r->base.packages.v[2], "ifupdown", "then ifupdown");
+        is_str(r->base.packages.v[3], "openssh-server", "and sshd");
+        json_t *j = recipe_to_json(r);
+        char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        has_str(s, "\"cloud_init\":true", "json: cloud_init");
+        free(s);
+        json_decref(j);
+        recipe_free(r);
+    }
+    r = parse_ok("name: x\nversion: 1.0.0\nbase: {tarball: {path: r.tar}}\n"
+                 "packages: [cloud-init-extra, \"sudo:amd64\"]\ncloud_init: true\n",
+                 "cloud_init with a tarball base");
+    if (r) {
+        is_int(r->packages.n, 6, "packages gets cloud-init, growpart, ifupdown and sshd");
+        is_str(r->packages.v[2], "cloud-init", "a longer name is another package");
+        is_str(r->packages.v[4], "ifupdown", "in order");
+        ok(recipe_needs_guest(r), "which needs the appliance");
+        recipe_free(r);
+    }
+    parse_err(HEAD "cloud_init: yes\n", "4:13: 'cloud_init' must be true or false", "yes for cloud_init");
+    parse_err(HEAD "cloudinit: true\n", "4:1: unknown key 'cloudinit' (did you mean 'cloud_init'?)",
+              "a misspelt cloud_init");
+}
+
 int main(void)
 {
     tap_tmpdir();
+    test_cloud_init();
     test_full();
     test_defaults();
     test_errors();
