@@ -19,15 +19,15 @@ export LIBVIRT_URI
 libvirt_stop_() {
     if [ -S "$LV_DIR/run/libvirt-sock" ]; then
         for _d in $(virsh -c "$LIBVIRT_URI" list --name 2>/dev/null); do
-            virsh -c "$LIBVIRT_URI" destroy "$_d" >/dev/null 2>&1 || :
+            { virsh -c "$LIBVIRT_URI" destroy "$_d" >/dev/null 2>&1 || :; } || return 1
         done
     fi &&
         for _p in libvirtd virtlogd; do
-            { [ -f "$LV_DIR/$_p.pid" ] && kill "$(cat "$LV_DIR/$_p.pid")" 2>/dev/null; } || :
+            { { [ -f "$LV_DIR/$_p.pid" ] && kill "$(cat "$LV_DIR/$_p.pid")" 2>/dev/null; } || :; } || return 1
         done &&
         # a qemu left behind by a daemon that died: ours only, by its pid file
         for _q in "$LV_DIR"/run/qemu/*.pid; do
-            { [ -f "$_q" ] && kill -9 "$(cat "$_q")" 2>/dev/null; } || :
+            { { [ -f "$_q" ] && kill -9 "$(cat "$_q")" 2>/dev/null; } || :; } || return 1
         done
 }
 

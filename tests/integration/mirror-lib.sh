@@ -42,10 +42,8 @@ mirror_free_port() {
 # mirror_essential_debs: the .debs of bookworm's Essential: yes packages and
 # everything they depend on, in $KILN_TEST_DEB_CACHE/essential (made once).
 mirror_essential_debs() {
-    _c="$KILN_TEST_DEB_CACHE/essential"
-    if [ -f "$_c/.complete" ]; then
-        return 0
-    fi
+    _c="$KILN_TEST_DEB_CACHE/essential" &&
+    { ! [ -f "$_c/.complete" ] || return 0; } &&
     mkdir -p "$_c" &&
         _ess=$(apt-cache dumpavail | awk '/^Package:/ { p = $2 } /^Essential: yes/ { print p }' | sort -u) &&
         _all=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
@@ -138,10 +136,10 @@ start_mirror() {
 }
 
 # stop_mirror DIR
+# Best effort: a server already gone is stopped.
 stop_mirror() {
-    if [ -f "$1/http.pid" ]; then
-        kill "$(cat "$1/http.pid")" 2>/dev/null
-        rm -f "$1/http.pid"
-    fi
-    return 0
+    test ! -f "$1/http.pid" || {
+        { kill "$(cat "$1/http.pid")" 2>/dev/null || :; } &&
+            rm -f "$1/http.pid"
+    }
 }
