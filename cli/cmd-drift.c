@@ -1,15 +1,19 @@
-/* cmd-drift.c - kiln drift DISK --image REF --key PUB: is the disk still
- * what the signed image says (fleet/drift.h)?
+/* cmd-drift.c - kiln drift DISK|HOST [--image REF] --key PUB: is the disk
+ * (or the libvirt host's disk) still what the signed image says
+ * (fleet/drift.h)?  A host is checked against the image its metadata says
+ * it was made from (NAME@DIGEST), unless --image names another.
  *
  * Exit status: 0 no drift, 3 drift (the disk no longer matches the signed
  * image), 1 could not check (the image failed verification, the disk or
  * the image could not be read), 2 usage. */
 #include <string.h>
+#include <unistd.h>
 
 #include "boot/accel.h"
 #include "cli/cli.h"
 #include "common/fsutil.h"
 #include "fleet/drift.h"
+#include "fleet/fleet.h"
 #include "signing/signing.h"
 #include "common/banned.h"
 
@@ -49,9 +53,10 @@ static void print_text(const struct drift_report *rep, const char *disk)
 
 CLI_COMMAND(drift)
 {
-    enum { OPT_IMAGE = 1, OPT_KEY, OPT_IGNORE };
+    enum { OPT_IMAGE = 1, OPT_KEY, OPT_IGNORE, OPT_CONNECT };
     static const struct option opts[] = {
         { "image", required_argument, NULL, OPT_IMAGE },
+        { "connect", required_argument, NULL, OPT_CONNECT },
         { "key", required_argument, NULL, OPT_KEY },
         { "ignore", required_argument, NULL, OPT_IGNORE },
         CLI_COMMON_LONGOPTS,
@@ -60,13 +65,16 @@ CLI_COMMAND(drift)
     const char *key_paths[DRIFT_MAX_KEYS];
     const char *ignore[DRIFT_MAX_PATTERNS];
     size_t n_keys = 0, n_ignore = 0;
-    const char *image = NULL;
+    const char *image = NULL, *connect = NULL;
     struct kiln_err err = KILN_ERR_INIT;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case OPT_IMAGE:
             image = optarg;
+            break;
+        case OPT_CONNECT:
+            connect = optarg;
             break;
         case OPT_KEY:
             if (n_keys == DRIFT_MAX_KEYS)
@@ -90,12 +98,33 @@ CLI_COMMAND(drift)
         }
     }
     if (optind + 1 != argc)
-        return cli_usage_error("drift", "drift takes one disk");
-    if (!image)
-        return cli_usage_error("drift", "name the image the disk should hold with --image REF");
+        return cli_usage_error("drift", "drift takes one disk or host");
     if (!n_keys)
         return cli_usage_error("drift", "give at least one trusted public key with --key PUB");
     const char *disk = argv[optind];
+    /* A path that exists is a disk; anything else, or --connect, a host. */
+    struct fleet_host host = { 0 };
+    _cleanup_free_ char *host_image = NULL;
+    if (connect || access(disk, F_OK) != 0) {
+        if (fleet_host_lookup(connect, disk, &host, &err) < 0) {
+            cli_fail(&err);
+            return 1;
+        }
+        if (!host.disks || !host.disks[0]) {
+            kiln_errf(&err, KILN_EFAIL, "host '%s' has no disk", host.name);
+            fleet_host_release(&host);
+            cli_fail(&err);
+            return 1;
+        }
+        host_image = xasprintf("%s@%s", host.image_name, host.image_digest);
+        if (!image)
+            image = host_image;
+        disk = host.disks[0];
+    }
+    if (!image) {
+        fleet_host_release(&host);
+        return cli_usage_error("drift", "name the image the disk should hold with --image REF");
+    }
 
     enum accel_mode am;
     if (accel_parse_mode(getenv("KILN_ACCEL"), &am, &err) < 0) {
@@ -115,6 +144,7 @@ CLI_COMMAND(drift)
     if (r < 0) {
         for (size_t i = 0; i < n_keys; i++)
             signing_pubkey_free(keys[i]);
+        fleet_host_release(&host);
         return cli_fail(&err);
     }
     _cleanup_free_ char *store = cli_store_path(ctx);
@@ -126,6 +156,8 @@ CLI_COMMAND(drift)
     }
     for (size_t i = 0; i < n_keys; i++)
         signing_pubkey_free(keys[i]);
+    if (r < 0)
+        fleet_host_release(&host);
     if (r < 0) {
         /* Could not check: whatever the reason, not "drift". */
         if (ctx->json)
@@ -134,11 +166,16 @@ CLI_COMMAND(drift)
         cli_fail(&err);
         return 1;
     }
-    if (ctx->json)
-        cli_print_json(drift_report_json(&rep, disk));
-    else
-        print_text(&rep, disk);
+    if (ctx->json) {
+        json_t *j = drift_report_json(&rep, disk);
+        if (host.name)
+            json_object_set_new(j, "host", json_string(host.name));
+        cli_print_json(j);
+    } else {
+        print_text(&rep, host.name ? host.name : disk);
+    }
     int drifted = rep.diff.n > 0;
     drift_report_release(&rep);
+    fleet_host_release(&host);
     return drifted ? 3 : 0;
 }

@@ -59,14 +59,15 @@ const struct cli_command cli_commands[] = {
       "kiln verify REF --key PUB [--key PUB2 ...] [--store DIR | --layout PATH] [--json]\n"
       "kiln verify REF --rebuild RECIPE [--context DIR ...] [--sign KEY] [--store DIR] [--json]" },
     { "drift", cmd_drift, "compare a host's disk with its signed image: what was added, removed, changed",
-      "kiln drift DISK --image REF --key PUB [--key PUB2 ...] [--ignore PATTERN ...] [--store DIR] [--json]" },
+      "kiln drift DISK|HOST [--image REF] [--connect URI] --key PUB [--key PUB2 ...] [--ignore PATTERN ...]\n"
+      "                [--store DIR] [--json]" },
     { "boot-test", cmd_boot_test, "boot a disk image under qemu and wait for a login prompt",
       "kiln boot-test REF|--disk FILE --format qcow2|raw|vmdk|vhdx|vhd [--firmware bios|uefi|secure-boot]\n"
       "                [--timeout SECONDS] [--marker TEXT]\n"
       "                [--seed DIR | --user-data FILE [--meta-data FILE] [--network-config FILE]]\n"
       "                [--store DIR] [--json]" },
     { "hosts", cmd_hosts, "list the kiln hosts of libvirt connections",
-      "kiln hosts [--group G] [--connect URI]... [--json]" },
+      "kiln hosts [--group G] [--connect URI]... [--drift --key PUB] [--json]" },
     { "deploy", cmd_deploy, "make N hosts of a verified image through libvirt",
       "kiln deploy REF --group G --count N --key PUB [--connect URI] [--pool POOL]\n"
       "                  [--memory MIB] [--vcpus N] [--network user|none|NAME]\n"

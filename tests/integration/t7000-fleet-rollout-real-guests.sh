@@ -134,4 +134,15 @@ test_expect_success 'rollback puts the group back onto the version it ran before
     test "$(hosts_with failed 1.1.0)" = 1
 '
 
+test_expect_success 'the running hosts have not drifted from their signed image; a host is checked by name' '
+    kiln hosts --connect "$LIBVIRT_URI" --group web --drift --key k.pub --json >drift.json &&
+    jq -e "[.[] | select(.state == \"active\") | .drift.drift] == [false, false]" drift.json &&
+    jq -e "[.[] | select(.state != \"active\") | .drift] | all(. == null)" drift.json &&
+    host=$(jq -r "[.[] | select(.state == \"active\")][0].name" drift.json) &&
+    kiln drift "$host" --connect "$LIBVIRT_URI" --key k.pub --json >one.json &&
+    jq -e --arg h "$host" ".host == \$h and .drift == false and .image == \"fleet-vm:1.0.0\"" one.json &&
+    test_expect_code 1 kiln drift "$host" --connect "$LIBVIRT_URI" --key other.pub 2>err &&
+    test_grep "failed verification" err
+'
+
 test_done
