@@ -68,6 +68,12 @@ struct registry_promote_result;
 int cli_registry_promote(const struct registry_ref *dest, struct registry_promote_opts *o,
                          struct registry_promote_result *res, struct kiln_err *err);
 
+/* The scratch parent ($TMPDIR, else /tmp; *tmp borrowed) and the
+ * accelerator $KILN_ACCEL asks for, configured for boot/accel.h. */
+int cli_scratch_and_accel(const char **tmp, struct kiln_err *err);
+/* Prints a diff as kiln diff does: "+ PATH", "- PATH", "~ PATH (fields)". */
+struct diff;
+void cli_print_diff(const struct diff *d);
 /* Installs the log sink for this command's verbosity. */
 void cli_setup_log(struct cli_ctx *ctx);
 

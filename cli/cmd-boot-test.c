@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/accel.h"
 #include "boot/boot.h"
 #include "boot/seed.h"
 #include "common/fsutil.h"
@@ -162,15 +161,9 @@ CLI_COMMAND(boot_test)
     _cleanup_strv_free_ char **seed_owned = NULL;
     if (seed_dir && seed_from_dir(seed_dir, &seed, &seed_owned, &err) < 0)
         return cli_fail(&err);
-    enum accel_mode am;
-    if (accel_parse_mode(getenv("KILN_ACCEL"), &am, &err) < 0) {
-        kiln_err_prefix(&err, "$KILN_ACCEL");
+    const char *tmp;
+    if (cli_scratch_and_accel(&tmp, &err) < 0)
         return cli_fail(&err);
-    }
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    accel_configure(&(struct accel_opts){ am, tmp });
     cli_setup_log(ctx);
 
     _cleanup_free_ char *path = NULL, *stored_marker = NULL;

@@ -92,14 +92,8 @@ int cli_build_opts(struct build_opts *o, struct kiln_err *err)
         o->has_source_date_epoch = 1;
         o->source_date_epoch = v;
     }
-    const char *tmp = getenv("TMPDIR");
-    o->scratch_parent = tmp && *tmp ? tmp : "/tmp";
     o->cache_dir = disk_cache_dir();
-    enum accel_mode am;
-    if ((r = accel_parse_mode(getenv("KILN_ACCEL"), &am, err)) < 0)
-        return kiln_err_prefix(err, "$KILN_ACCEL");
-    accel_configure(&(struct accel_opts){ am, o->scratch_parent });
-    return 0;
+    return cli_scratch_and_accel(&o->scratch_parent, err);
 }
 
 /* The shared cache's credentials, wiped when the command ends. */

@@ -20,6 +20,23 @@ static int load_files(const char *store, const char *ref, json_t **out, struct k
     return r;
 }
 
+void cli_print_diff(const struct diff *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const struct diff_entry *e = &d->v[i];
+        if (e->op != '~') {
+            printf("%c %s\n", e->op, e->path);
+            continue;
+        }
+        const char *names[6];
+        size_t n = diff_field_names(e->fields, names);
+        printf("~ %s (", e->path);
+        for (size_t k = 0; k < n; k++)
+            printf("%s%s", k ? ", " : "", names[k]);
+        printf(")\n");
+    }
+}
+
 CLI_COMMAND(diff)
 {
     static const struct option opts[] = { CLI_COMMON_LONGOPTS, { 0 } };
@@ -44,23 +61,10 @@ CLI_COMMAND(diff)
     struct diff d;
     if (diff_files(a, b, &d, &err) < 0)
         return cli_fail(&err);
-    if (ctx->json) {
+    if (ctx->json)
         cli_print_json(diff_to_json(&d));
-    } else {
-        for (size_t i = 0; i < d.n; i++) {
-            const struct diff_entry *e = &d.v[i];
-            if (e->op != '~') {
-                printf("%c %s\n", e->op, e->path);
-                continue;
-            }
-            const char *names[6];
-            size_t n = diff_field_names(e->fields, names);
-            printf("~ %s (", e->path);
-            for (size_t k = 0; k < n; k++)
-                printf("%s%s", k ? ", " : "", names[k]);
-            printf(")\n");
-        }
-    }
+    else
+        cli_print_diff(&d);
     diff_release(&d);
     return 0;
 }

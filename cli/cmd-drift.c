@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "boot/accel.h"
 #include "cli/cli.h"
 #include "common/fsutil.h"
 #include "fleet/drift.h"
@@ -30,19 +29,7 @@ static int remove_scratch(void)
 
 static void print_text(const struct drift_report *rep, const char *disk)
 {
-    for (size_t i = 0; i < rep->diff.n; i++) {
-        const struct diff_entry *e = &rep->diff.v[i];
-        if (e->op != '~') {
-            printf("%c %s\n", e->op, e->path);
-            continue;
-        }
-        const char *names[6];
-        size_t n = diff_field_names(e->fields, names);
-        printf("~ %s (", e->path);
-        for (size_t k = 0; k < n; k++)
-            printf("%s%s", k ? ", " : "", names[k]);
-        printf(")\n");
-    }
+    cli_print_diff(&rep->diff);
     if (rep->diff.n)
         printf("drift: %s differs from %s (%s): %zu added, %zu removed, %zu changed (%zu ignored)\n", disk,
                rep->image, rep->digest, rep->diff.added, rep->diff.removed, rep->diff.changed, rep->ignored);
@@ -102,10 +89,11 @@ CLI_COMMAND(drift)
     if (!n_keys)
         return cli_usage_error("drift", "give at least one trusted public key with --key PUB");
     const char *disk = argv[optind];
-    /* A path that exists is a disk; anything else, or --connect, a host. */
+    /* A file, or a path with a slash, is a disk; a bare name that is no
+     * file, or anything with --connect, a host. */
     struct fleet_host host = { 0 };
     _cleanup_free_ char *host_image = NULL;
-    if (connect || access(disk, F_OK) != 0) {
+    if (connect || (!strchr(disk, '/') && access(disk, F_OK) != 0)) {
         if (fleet_host_lookup(connect, disk, &host, &err) < 0) {
             cli_fail(&err);
             return 1;
@@ -126,15 +114,11 @@ CLI_COMMAND(drift)
         return cli_usage_error("drift", "name the image the disk should hold with --image REF");
     }
 
-    enum accel_mode am;
-    if (accel_parse_mode(getenv("KILN_ACCEL"), &am, &err) < 0) {
-        kiln_err_prefix(&err, "$KILN_ACCEL");
+    const char *tmp;
+    if (cli_scratch_and_accel(&tmp, &err) < 0) {
+        fleet_host_release(&host);
         return cli_fail(&err);
     }
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    accel_configure(&(struct accel_opts){ am, tmp });
     cli_setup_log(ctx);
 
     struct signing_pubkey *keys[DRIFT_MAX_KEYS] = { 0 };

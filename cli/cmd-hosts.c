@@ -1,7 +1,6 @@
 /* cmd-hosts.c - kiln hosts: the kiln hosts of one or more libvirt connections. */
 #include <string.h>
 
-#include "boot/accel.h"
 #include "cli/fleet-cli.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -37,16 +36,9 @@ static int check_drift(struct cli_ctx *ctx, const struct fleet_cli *fc, const st
     int r = 0;
     for (size_t i = 0; i < fc->n_keys && r == 0; i++)
         r = signing_pubkey_load(fc->keys[i], &keys[i], err);
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    enum accel_mode am;
-    if (r == 0 && (r = accel_parse_mode(getenv("KILN_ACCEL"), &am, err)) < 0)
-        kiln_err_prefix(err, "$KILN_ACCEL");
-    if (r == 0) {
-        accel_configure(&(struct accel_opts){ am, tmp });
+    const char *tmp = "/tmp";
+    if (r == 0 && (r = cli_scratch_and_accel(&tmp, err)) == 0)
         r = cli_on_stop(remove_drift_scratch, err);
-    }
     if (r == 0)
         r = fs_mkdtemp(tmp, "kiln-drift-", &drift_scratch, err);
     _cleanup_free_ char *store = cli_store_path(ctx);

@@ -215,14 +215,12 @@ int fleet_cli_begin(struct fleet_cli *fc, const char *op, struct fleet **out, st
     if (r < 0)
         return r;
     if (!fc->spec.domain_type) {
-        enum accel_mode am;
         enum accel a = ACCEL_TCG;
-        if ((r = accel_parse_mode(getenv("KILN_ACCEL"), &am, err)) < 0) {
+        const char *tmp;
+        if ((r = cli_scratch_and_accel(&tmp, err)) < 0) {
             fleet_close(f);
-            return kiln_err_prefix(err, "$KILN_ACCEL");
+            return r;
         }
-        const char *tmp = getenv("TMPDIR");
-        accel_configure(&(struct accel_opts){ am, tmp && *tmp ? tmp : "/tmp" });
         if (strncmp(fleet_uri(f), "test:", 5) != 0 && (r = accel_get(&a, err)) < 0) {
             fleet_close(f);
             return r;
