@@ -48,7 +48,7 @@ test_expect_success 'the run command really ran inside the guest' '
 
 test_expect_success 'KILN_ACCEL=tcg builds without probing or warning, to the same digest' '
     d1=$(sed -n "s/^accel:1.0.0@//p" out) &&
-    KILN_ACCEL=tcg kiln build r.yaml --force >out 2>err &&
+    KILN_ACCEL=tcg kiln build r.yaml --force --no-cache >out 2>err &&
     test_grep "^accel:1.0.0@sha256:" out &&
     ! grep -q "KVM" err &&
     test "$(sed -n "s/^accel:1.0.0@//p" out)" = "$d1"
@@ -60,7 +60,7 @@ else
     test_expect_success 'KILN_ACCEL=kvm fails clearly when KVM is broken, and the store is unchanged' '
         rm -rf bundle &&
         before=$(store_digest) &&
-        KILN_ACCEL=kvm test_expect_code 1 kiln build r.yaml --version 2.0.0 &&
+        KILN_ACCEL=kvm test_expect_code 1 kiln build r.yaml --version 2.0.0 --no-cache &&
         test_grep "KVM does not work" err &&
         test "$before" = "$(store_digest)" &&
         test -z "$(ls -A "$TMPDIR")"
