@@ -53,7 +53,7 @@ test_expect_failure 'its ESP holds shim at the removable-media path and the sign
 # Known breakage: follows from the unsigned GRUB above.
 test_expect_failure 'it boots under OVMF with Secure Boot enforced, and the kernel says so' '
     before=$(store_digest) &&
-    kiln boot-test debian-sb:1.0.0 --timeout 1200 --json >out 2>err &&
+    kiln boot-test debian-sb:1.0.0 --timeout 300 --json >out 2>err &&
     jq -e ".result == \"pass\" and (.boots | length) == 1 and .boots[0].firmware == \"secure-boot\"" out &&
     test "$before" = "$(store_digest)"
 '
