@@ -24,7 +24,7 @@ base:
 hostname: baked-in
 cloud_init: true
 outputs:
-  - qcow2: {bootable: true}
+  - qcow2: {bootable: true, firmware: bios}
 YAML
 
 KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKilnSeedKeyForTheBootTestOnly000000000000 ops@kiln"
