@@ -28,6 +28,7 @@ const char *const drift_default_ignore[] = {
     "/etc/resolv.conf",
     "/etc/ssh/ssh_host_*",
     "/boot/grub/grubenv",
+    "/boot/efi/**",       /* the EFI System Partition: not in the root's file manifest */
     "/root/.lesshst",
     "/tmp/**",
     "/var/tmp/**",
