@@ -222,8 +222,11 @@ static int decode_auth(const char *b64, const char *file, const char *key, char 
     return 1;
 }
 
-static int creds_in_file(const char *file, const char *host, char **user, char **password, struct kiln_err *err)
+/* The docker config at file, parsed (at most 1 MiB; the bytes read are
+ * wiped): 0 with *out NULL when there is no such file. */
+static int config_load(const char *file, json_t **out, struct kiln_err *err)
 {
+    *out = NULL;
     if (!fs_exists(file))
         return 0;
     struct buf b BUF_CLEANUP = BUF_INIT;
@@ -231,10 +234,19 @@ static int creds_in_file(const char *file, const char *host, char **user, char *
     if (r < 0)
         return r;
     json_error_t jerr;
-    json_t *j = json_loadb(b.data, b.len, 0, &jerr);
+    *out = json_loadb(b.data, b.len, 0, &jerr);
     explicit_bzero(b.data, b.len);
-    if (!j)
+    if (!*out)
         return kiln_errf(err, KILN_EINVAL, "'%s':%d: %s", file, jerr.line, jerr.text);
+    return 0;
+}
+
+static int creds_in_file(const char *file, const char *host, char **user, char **password, struct kiln_err *err)
+{
+    json_t *j = NULL;
+    int r = config_load(file, &j, err);
+    if (r < 0 || !j)
+        return r;
     json_t *auths = json_object_get(j, "auths");
     r = 0;
     const char *key;
@@ -280,17 +292,10 @@ static int helper_name_valid(const char *s)
 /* 1 with *helper when file names one for host, 0 when not. */
 static int helper_in_file(const char *file, const char *host, char **helper, struct kiln_err *err)
 {
-    if (!fs_exists(file))
-        return 0;
-    struct buf b BUF_CLEANUP = BUF_INIT;
-    int r = fs_read_file(file, 1u << 20, &b, err);
-    if (r < 0)
+    json_t *j = NULL;
+    int r = config_load(file, &j, err);
+    if (r < 0 || !j)
         return r;
-    json_error_t jerr;
-    json_t *j = json_loadb(b.data, b.len, 0, &jerr);
-    explicit_bzero(b.data, b.len);
-    if (!j)
-        return kiln_errf(err, KILN_EINVAL, "'%s':%d: %s", file, jerr.line, jerr.text);
     const char *name = NULL, *key;
     json_t *v, *helpers = json_object_get(j, "credHelpers");
     json_object_foreach(json_is_object(helpers) ? helpers : NULL, key, v) {
