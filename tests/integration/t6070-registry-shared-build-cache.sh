@@ -29,18 +29,19 @@ test_expect_success 'setup: builder A fills the shared cache' '
     test "$(jq "[.tags[] | select(startswith(\"kiln-cache-\"))] | length" tags.json)" = 3
 '
 
-test_expect_success 'builder B with an empty store builds the same image, with its SBOMs' '
+test_expect_success 'builder B with an empty store takes every step from the shared cache: same image, with its SBOMs' '
     build b --cache "$REG/ci/cache" --cache-insecure &&
     test "$(cut -d@ -f2 ref)" = "$(cut -d@ -f2 ref-a)" &&
+    test "$(grep -c ": cached (key " steps)" = 5 &&
+    test_grep "fetched from $REG/ci/cache" log &&
     KILN_STORE=$TEST_DIR/b kiln sbom c:1.0.0 --format cyclonedx >bom.json &&
     jq -e ".bomFormat == \"CycloneDX\"" bom.json &&
     build nc --no-cache &&
     test "$(cut -d@ -f2 ref)" = "$(cut -d@ -f2 ref-a)"
 '
 
-# An image new to a store needs its SBOMs, made from its tree: B built the
-# tree and pushed its state, so the next empty builder restores it and takes
-# every output from the shared cache.
+# An image new to a store needs its SBOMs, made from its tree: the tree A
+# pushed is restored, and every output comes from the shared cache.
 test_expect_success 'builder C with an empty store takes the tree and every output from the shared cache' '
     build c --cache "$REG/ci/cache" --cache-insecure &&
     test "$(cut -d@ -f2 ref)" = "$(cut -d@ -f2 ref-a)" &&
