@@ -84,11 +84,14 @@ test_fail_() {
         echo "not ok $test_count - $1" &&
         {
             sed -e "s/^/#   $2/" "$3" | tail -n 40 &&
-                # the stderr a command of this test left in ./err, if any
-                if [ -s err ] && [ err -nt "$TEST_DIR/.start" ]; then
-                    echo "#   ./err:" &&
-                        sed -e 's/^/#     /' err | tail -n 20
-                fi
+                # the stderr a command of this test left in ./err (or, for
+                # one it ran in the background, ./bg.err), if any
+                for _e in err bg.err; do
+                    if [ -s "$_e" ] && [ "$_e" -nt "$TEST_DIR/.start" ]; then
+                        echo "#   ./$_e:" &&
+                            sed -e 's/^/#     /' "$_e" | tail -n 20
+                    fi || return 1
+                done
         } >&2
 }
 
