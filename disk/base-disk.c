@@ -106,12 +106,10 @@ static int sane_mountpoint(const char *mp)
            (strlen(mp) < 3 || strcmp(mp + strlen(mp) - 3, "/..") != 0);
 }
 
-static int export_root(guestfs_h *g, const char *label, const char *path, const char *tar_out,
-                       struct kiln_err *err)
+/* Mounts every file system of the one operating system on g read-only,
+ * shorter mountpoints first, under the sane ones only. */
+static int mount_root(guestfs_h *g, const char *label, const char *path, struct kiln_err *err)
 {
-    int ret = guest_launch(g, err);
-    if (ret < 0)
-        return kiln_err_prefix(err, "%s '%s'", label, path);
     char **roots = guestfs_inspect_os(g);
     if (!roots)
         return guest_fail(g, err, KILN_EINVAL, "%s '%s' cannot be inspected", label, path);
@@ -123,16 +121,15 @@ static int export_root(guestfs_h *g, const char *label, const char *path, const 
         guest_free_strings(roots);
         return kiln_errf(err, KILN_EINVAL, "%s '%s' holds more than one operating system", label, path);
     }
-    char *root = roots[0];
-    char **mps = guestfs_inspect_get_mountpoints(g, root);
-    if (!mps) {
-        guest_free_strings(roots);
+    char **mps = guestfs_inspect_get_mountpoints(g, roots[0]);
+    guest_free_strings(roots);
+    if (!mps)
         return guest_fail(g, err, KILN_EINVAL, "%s '%s': cannot read its mountpoints", label, path);
-    }
     /* Pairs (mountpoint, device); mount shorter mountpoints first. */
     size_t n = 0;
     while (mps[n])
         n++;
+    int ret = 0;
     for (int pass = 0; pass < 2 && ret == 0; pass++) {
         for (size_t len = 1; len <= 4096 && ret == 0; len++) {
             for (size_t i = 0; i + 1 < n && ret == 0; i += 2) {
@@ -152,14 +149,36 @@ static int export_root(guestfs_h *g, const char *label, const char *path, const 
         }
     }
     guest_free_strings(mps);
-    guest_free_strings(roots);
+    return ret;
+}
+
+/* Exports the root of the disk on g as a tar at tar_out.  A disk in use (a
+ * running host's) may change under the read, and tar then stops: with
+ * tries > 1 the file systems are mounted again with the appliance's caches
+ * dropped, and read again, at most tries times in all. */
+static int export_root(guestfs_h *g, const char *label, const char *path, const char *tar_out, int tries,
+                       struct kiln_err *err)
+{
+    int ret = guest_launch(g, err);
     if (ret < 0)
-        return ret;
-    kiln_log(KILN_LOG_INFO, "copying the root filesystem out of the %s", label);
+        return kiln_err_prefix(err, "%s '%s'", label, path);
     char *excludes[] = { "./lost+found", NULL };
-    if (guestfs_tar_out_opts(g, "/", tar_out, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
-                             GUESTFS_TAR_OUT_OPTS_XATTRS, 1, GUESTFS_TAR_OUT_OPTS_EXCLUDES, excludes, -1) < 0)
-        return guest_fail(g, err, KILN_EFAIL, "%s '%s': cannot copy its root filesystem out", label, path);
+    for (int t = 1;; t++) {
+        if ((ret = mount_root(g, label, path, err)) < 0)
+            return ret;
+        kiln_log(KILN_LOG_INFO, "copying the root filesystem out of the %s", label);
+        if (guestfs_tar_out_opts(g, "/", tar_out, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
+                                 GUESTFS_TAR_OUT_OPTS_XATTRS, 1, GUESTFS_TAR_OUT_OPTS_EXCLUDES, excludes,
+                                 -1) == 0)
+            break;
+        if (t >= tries)
+            return guest_fail(g, err, KILN_EFAIL, "%s '%s': cannot copy its root filesystem out%s", label, path,
+                              tries > 1 ? " (it kept changing while it was read, or it is damaged)" : "");
+        kiln_log(KILN_LOG_WARN, "%s '%s' changed while it was read (is it in use?): reading it again (%d of %d)",
+                 label, path, t + 1, tries);
+        if (guestfs_umount_all(g) < 0 || guestfs_drop_caches(g, 3) < 0)
+            return guest_fail(g, err, KILN_EFAIL, "%s '%s': cannot read it again", label, path);
+    }
     if (guest_finish(g, err) < 0)
         return kiln_err_prefix(err, "%s '%s'", label, path);
     return 0;
@@ -202,12 +221,15 @@ int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_
         return ret;
     ret = guest_add_drive(g, src, disk_format_name(fmt), 1, err);
     if (ret == 0)
-        ret = export_root(g, "base disk", path, tar_out, err);
+        ret = export_root(g, "base disk", path, tar_out, 1, err);
     guestfs_close(g);
     if (ret < 0)
         unlink(tar_out);
     return ret;
 }
+
+/* A disk in use is read again when it changed under the read. */
+#define DISK_READ_TRIES 3
 
 int disk_read_root(const char *path, const char *tar_out, struct kiln_err *err)
 {
@@ -220,7 +242,7 @@ int disk_read_root(const char *path, const char *tar_out, struct kiln_err *err)
         return ret;
     ret = guest_add_drive(g, path, disk_format_name(fmt), 1, err);
     if (ret == 0)
-        ret = export_root(g, "disk", path, tar_out, err);
+        ret = export_root(g, "disk", path, tar_out, DISK_READ_TRIES, err);
     guestfs_close(g);
     if (ret < 0)
         unlink(tar_out);
