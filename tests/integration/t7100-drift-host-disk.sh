@@ -77,6 +77,7 @@ test_expect_success 'a host booted from the image and left alone shows no drift,
 '
 
 test_expect_success 'a file changed, added and removed on the disk are each named; ignored paths are not (exit 3)' '
+    stop_vm &&
     LIBGUESTFS_BACKEND_SETTINGS=force_tcg guestfish --rw --format=qcow2 -a host.qcow2 -i <<-\GF &&
 	write /etc/issue "patched by hand\n"
 	write /root/notes "a snowflake\n"
