@@ -298,9 +298,19 @@ int fleet_host_wait(struct fleet *f, const char *name, const struct fleet_spec *
         if (n == -1)
             snprintf(lasterr, sizeof(lasterr), "%s", virGetLastErrorMessage());
         if (n == -1 || n == 0) {
+            /* A lost connection first: then nothing about the host is known. */
+            if (virConnectIsAlive(f->conn) != 1) {
+                int r = kiln_errf(err, KILN_EFAIL, "reading the console of host '%s': the libvirt connection to '%s' was lost: %s",
+                                  name, f->uri, lasterr[0] ? lasterr : "the stream ended");
+                buf_release(&win);
+                virStreamAbort(st);
+                return r;
+            }
             int a = virDomainIsActive(dom);
-            if (a < 0 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
-                int r = fleet_virt_err(f, err, "host '%s' disappeared while it was checked", name);
+            if (a < 0) {
+                int r = virGetLastErrorCode() == VIR_ERR_NO_DOMAIN
+                            ? fleet_virt_err(f, err, "host '%s' disappeared while it was checked", name)
+                            : fleet_virt_err(f, err, "checking host '%s'", name);
                 buf_release(&win);
                 virStreamAbort(st);
                 return r;
@@ -308,12 +318,6 @@ int fleet_host_wait(struct fleet *f, const char *name, const struct fleet_spec *
             if (a != 1) {
                 *why = xstrdup("it stopped while booting");
                 res = 0;
-            } else if (n == -1 && virConnectIsAlive(f->conn) != 1) {
-                int r = kiln_errf(err, KILN_EFAIL, "reading the console of host '%s': the libvirt connection to '%s' was lost: %s",
-                                  name, f->uri, lasterr);
-                buf_release(&win);
-                virStreamAbort(st);
-                return r;
             } else {
                 *why = xasprintf("its console closed%s%s", n == -1 ? ": " : "", lasterr);
                 res = 0;
