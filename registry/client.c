@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/common.h"
+#include "common/log.h"
 #include "common/banned.h"
 
 struct reg_client {
@@ -573,7 +574,12 @@ int reg_do(struct reg_client *c, const struct reg_req *q, struct reg_resp *resp,
                          url);
     }
     for (int round = 0;; round++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         int r = attempts(c, q, url, AUTH_REGISTRY, resp, err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        kiln_log(KILN_LOG_DEBUG, "%s: HTTP %ld in %.1f ms", q->what, resp->status,
+                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
         if (r < 0 || resp->status != 401 || round > 0 || !resp->www_auth)
             return r;
         struct registry_challenge ch;
