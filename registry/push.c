@@ -56,12 +56,18 @@ static void desc_list_add(struct desc_list *l, const struct oci_desc *d)
     oci_desc_copy(&l->v[l->n++], d);
 }
 
-static int desc_list_has(const struct desc_list *l, const char *digest)
+/* The index of digest in l, or -1. */
+static ssize_t desc_list_find(const struct desc_list *l, const char *digest)
 {
     for (size_t i = 0; i < l->n; i++)
         if (!strcmp(l->v[i].digest, digest))
-            return 1;
-    return 0;
+            return (ssize_t)i;
+    return -1;
+}
+
+static int desc_list_has(const struct desc_list *l, const char *digest)
+{
+    return desc_list_find(l, digest) >= 0;
 }
 
 static void desc_list_release(struct desc_list *l)
@@ -91,8 +97,8 @@ struct push {
     struct reg_client *cl;
     const struct registry_push_opts *o;
     struct registry_push_result *res;
-    struct desc_list blobs;      /* every non-manifest blob of the image, once */
-    struct desc_list ref_blobs;  /* the referrers' blobs that are not the image's, once */
+    struct desc_list blobs;      /* every other non-manifest blob of the image, once */
+    struct desc_list ref_blobs;  /* every blob of the referrers (one the image has too included), once */
     struct desc_list manifests;  /* the image's manifests, parents first */
     struct referrer *refs;
     size_t n_refs;
@@ -119,8 +125,14 @@ static int collect_cb(const struct oci_desc *d, const struct oci_desc *parent, v
     if (is_manifest_type(d->media_type)) {
         if (c->manifests && !desc_list_has(c->manifests, d->digest))
             desc_list_add(c->manifests, d);
-    } else if (!desc_list_has(&c->p->blobs, d->digest) && !desc_list_has(&c->p->ref_blobs, d->digest)) {
+    } else if (!desc_list_has(c->blobs, d->digest)) {
+        struct desc_list *img = &c->p->blobs;
+        ssize_t i = c->blobs == img ? -1 : desc_list_find(img, d->digest);
         desc_list_add(c->blobs, d);
+        if (i >= 0) { /* the image has it too: it goes up with the referrers, before them */
+            oci_desc_release(&img->v[i]);
+            img->v[i] = img->v[--img->n];
+        }
     }
     return 0;
 }

@@ -30,7 +30,7 @@
  * store in constant memory.  Referrers go through the referrers API when the
  * registry has it, else are listed in the index tagged "sha256-<hex of the
  * subject>", written before the image's blobs go up and read back (merged
- * and written again if need be) FALLBACK_SETTLE_MS (1 s) after each write,
+ * and written again if need be) a second after each write,
  * before the tag, so that concurrent pushers do not lose entries.
  *
  * Pull (registry_pull): fetch, verify, then publish; nothing enters the
@@ -185,7 +185,8 @@ struct registry_push_result {
     uint64_t manifests_pushed, referrers_pushed;
     int referrers_api;            /* 1 the registry has the referrers API, 0 the fallback tag was used */
     uint64_t blobs_mounted;       /* of blobs_pushed, the ones mounted from o->mount_from, not sent */
-    uint64_t settle_ms;           /* time spent waiting before reading the referrers tag back */
+    uint64_t settle_ms;           /* time spent waiting before reading the referrers tag back: what
+                                   * was left of that second once the image's blobs were up */
 };
 
 /* Pushes the image ref (a store reference: NAME, NAME:VERSION, NAME:CHANNEL,
