@@ -17,6 +17,8 @@
 #include "common/log.h"
 #include "common/banned.h"
 
+#define REG_IO_BUFFER (512 * 1024) /* curl's receive and send buffers, per client */
+
 struct reg_client {
     CURL *curl;
     char *base;     /* "https://host[:port]" */
@@ -383,6 +385,9 @@ static CURLcode perform(struct reg_client *c, const struct reg_req *q, const cha
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 15L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    /* blobs stream through in large pieces: fewer reads, writes and wakeups */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)REG_IO_BUFFER);
+    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, (long)REG_IO_BUFFER);
     if (c->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
