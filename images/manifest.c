@@ -59,6 +59,18 @@ void oci_desc_copy(struct oci_desc *dst, const struct oci_desc *src)
     dst->platform_arch = dup_or_null(src->platform_arch);
 }
 
+static int by_size_desc(const void *a, const void *b)
+{
+    const struct oci_desc *x = a, *y = b;
+    return (x->size < y->size) - (x->size > y->size);
+}
+
+void oci_desc_sort_largest_first(struct oci_desc *v, size_t n)
+{
+    if (n > 1)
+        qsort(v, n, sizeof(*v), by_size_desc);
+}
+
 const char *oci_desc_annotation(const struct oci_desc *d, const char *key)
 {
     if (!d || !d->annotations)

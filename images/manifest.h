@@ -85,6 +85,9 @@ struct oci_desc {
 void oci_desc_release(struct oci_desc *d);
 /* A deep copy (caller releases it). */
 void oci_desc_copy(struct oci_desc *dst, const struct oci_desc *src);
+/* Sorts n descriptors largest first (parallel transfers that start with the
+ * largest end together). */
+void oci_desc_sort_largest_first(struct oci_desc *v, size_t n);
 /* Parses and checks a descriptor object; `what` names it in errors
  * ("layer 2").  On error *out is left empty. */
 int oci_desc_parse(json_t *j, const char *what, struct oci_desc *out, struct kiln_err *err);

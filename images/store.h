@@ -82,6 +82,11 @@ const struct oci_layout *store_layout(const struct store *st);
 int store_blob_begin(struct store *st, struct store_blob_writer **out, struct kiln_err *err);
 /* Appends data, hashing as it goes. */
 int store_blob_write(struct store_blob_writer *w, const void *data, size_t len, struct kiln_err *err);
+/* The digest ("sha256:<hex>") and size of what store_blob_write() appended
+ * so far, from its running hash: a caller that must check the content before
+ * it keeps it (a download) hashes it once, here.  Nothing can be appended
+ * after it; store_blob_commit() reuses the digest.  size may be NULL. */
+void store_blob_sum(struct store_blob_writer *w, char digest_out[DIGEST_STR_SIZE], uint64_t *size);
 /* The temp file's descriptor, for a writer (libarchive) that writes to it
  * directly; borrowed, do not close it.  After this, commit re-hashes the file
  * from the start instead of using the running hash; do not mix with

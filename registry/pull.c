@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "common/common.h"
-#include "common/hash.h"
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "images/manifest.h"
@@ -38,12 +37,11 @@
 #define REFERRER_BLOB_LIMIT SIGNING_STATEMENT_LIMIT /* a blob of a referrer (a provenance statement) */
 
 /* A referrer fetched: its manifest, and its blobs small enough to keep in
- * memory for the signature check. */
+ * memory for the signature check (their bytes are pull.small_bodies'). */
 struct referrer {
     char digest[DIGEST_STR_SIZE];
     struct reg_manifest rm;
     struct signing_held_blob *blobs;
-    struct buf *bodies;
     size_t n_blobs;
 };
 
@@ -59,6 +57,9 @@ struct pull {
     size_t n_blobs, cap_blobs;
     struct referrer *refs;
     size_t n_refs;
+    struct oci_desc *small;      /* the referrers' blobs kept in memory, once each */
+    struct buf *small_bodies;    /* their bytes */
+    size_t n_small;
     struct reg_manifest top;     /* the manifest or index SRC names */
     const char *channel;         /* SRC's tag when it is a channel (not a version, no digest) */
     struct signing_statement stmt; /* the channel statement accepted */
@@ -240,8 +241,7 @@ static int fetch_top(struct pull *p, struct kiln_err *err)
 /* ---- blobs ------------------------------------------------------------------ */
 
 struct blob_sink {
-    struct store_blob_writer *w;
-    struct hash_ctx *h;
+    struct store_blob_writer *w; /* hashes what it is given: the one pass over the bytes */
     struct buf *keep;       /* also kept in memory (a referrer's small blob), or NULL */
     uint64_t got;
     struct kiln_err err;
@@ -252,7 +252,6 @@ static int blob_sink(void *ud, const void *data, size_t len)
     struct blob_sink *s = ud;
     if (store_blob_write(s->w, data, len, &s->err) < 0 || (s->keep && buf_add(s->keep, data, len, &s->err) < 0))
         return -1;
-    hash_update(s->h, data, len);
     s->got += len;
     return 0;
 }
@@ -308,11 +307,6 @@ static int fetch_blob_with(struct pull *p, struct reg_client *cl, size_t slot, c
     int r = begin_blob(p, slot, &s.w, err);
     if (r < 0)
         return r;
-    s.h = hash_new();
-    if (!s.h) {
-        end_blob(p, slot, s.w, NULL, 0);
-        return kiln_errf(err, KILN_ENOMEM, "out of memory");
-    }
     if (keep)
         buf_reset(keep);
     int stalled = 0;
@@ -330,14 +324,13 @@ static int fetch_blob_with(struct pull *p, struct reg_client *cl, size_t slot, c
         kiln_log(KILN_LOG_INFO, "resuming the download of blob '%s' at byte %llu", d->digest,
                  (unsigned long long)s.got);
     }
-    char hex[HASH_HEX_LEN + 1];
-    hash_final_hex(s.h, hex);
-    hash_free(s.h);
+    char got[DIGEST_STR_SIZE];
+    store_blob_sum(s.w, got, NULL);
     if (r == 0 && d->size >= 0 && s.got != (uint64_t)d->size)
         r = reg_bad(cl, err, "blob '%s' has %llu bytes, its descriptor says %lld", d->digest,
                     (unsigned long long)s.got, (long long)d->size);
-    else if (r == 0 && strcmp(hex, digest_hex(d->digest)) != 0)
-        r = reg_bad(cl, err, "blob '%s' came as content with digest 'sha256:%s'", d->digest, hex);
+    else if (r == 0 && strcmp(got, d->digest) != 0)
+        r = reg_bad(cl, err, "blob '%s' came as content with digest '%s'", d->digest, got);
     end_blob(p, slot, s.w, d->digest, r == 0);
     if (r < 0)
         return r;
@@ -348,14 +341,14 @@ static int fetch_blob_with(struct pull *p, struct reg_client *cl, size_t slot, c
     return 0;
 }
 
-static int fetch_blob(struct pull *p, const struct oci_desc *d, struct buf *keep, struct kiln_err *err)
-{
-    return fetch_blob_with(p, p->cl, 0, d, keep, err);
-}
-
-/* 5. The blobs, `jobs` at a time, each worker with its own client. */
+/* The blobs of a list, `jobs` at a time, each worker with its own client:
+ * with keep, every one of them into keep[i] too (the referrers' small blobs,
+ * step 2), else those neither held nor in the store (step 5). */
 struct pool {
     struct pull *p;
+    const struct oci_desc *list;
+    struct buf *keep;
+    size_t n;
     size_t next;
     unsigned slots;
     int failed;
@@ -375,13 +368,17 @@ static void *worker(void *ud)
     while (r == 0) {
         pthread_mutex_lock(&p->mu);
         size_t i = pl->next;
-        int stop = pl->failed || i >= p->n_blobs;
+        int stop = pl->failed || i >= pl->n;
         if (!stop)
             pl->next++;
         pthread_mutex_unlock(&p->mu);
         if (stop)
             break;
-        const struct oci_desc *d = &p->blobs[i];
+        const struct oci_desc *d = &pl->list[i];
+        if (pl->keep) {
+            r = fetch_blob_with(p, cl, slot, d, &pl->keep[i], &err);
+            continue;
+        }
         if (held_has(p, d->digest))
             continue;
         if (store_blob_exists(p->st, d->digest)) {
@@ -402,14 +399,16 @@ static void *worker(void *ud)
     return NULL;
 }
 
-static int fetch_blobs(struct pull *p, struct kiln_err *err)
+static int fetch_list(struct pull *p, const struct oci_desc *list, size_t n, struct buf *keep, struct kiln_err *err)
 {
-    unsigned jobs = p->o->jobs ? p->o->jobs : 1;
+    unsigned jobs = p->o->jobs ? p->o->jobs : REGISTRY_JOBS_DEFAULT;
     if (jobs > REGISTRY_PULL_MAX_JOBS)
         jobs = REGISTRY_PULL_MAX_JOBS;
-    if (jobs > p->n_blobs)
-        jobs = p->n_blobs ? (unsigned)p->n_blobs : 1;
-    struct pool pl = { .p = p };
+    if (n == 0)
+        return 0;
+    if (jobs > n)
+        jobs = (unsigned)n;
+    struct pool pl = { .p = p, .list = list, .keep = keep, .n = n };
     pthread_t th[REGISTRY_PULL_MAX_JOBS];
     unsigned started = 0;
     int r = 0;
@@ -430,6 +429,13 @@ static int fetch_blobs(struct pull *p, struct kiln_err *err)
         r = pl.err.code ? pl.err.code : KILN_EFAIL;
     }
     return r;
+}
+
+/* 5. The image's blobs. */
+static int fetch_blobs(struct pull *p, struct kiln_err *err)
+{
+    oci_desc_sort_largest_first(p->blobs, p->n_blobs);
+    return fetch_list(p, p->blobs, p->n_blobs, NULL, err);
 }
 
 /* ---- referrers -------------------------------------------------------------- */
@@ -475,10 +481,18 @@ static int referrers_list(struct pull *p, struct oci_manifest **list, struct kil
 static void referrer_release(struct referrer *f)
 {
     reg_manifest_release(&f->rm);
-    for (size_t i = 0; i < f->n_blobs; i++)
-        buf_release(&f->bodies[i]);
-    free(f->bodies);
     free(f->blobs);
+}
+
+/* Notes a referrer's blob to keep in memory (once); its index in p->small. */
+static size_t small_add(struct pull *p, const struct oci_desc *d)
+{
+    for (size_t i = 0; i < p->n_small; i++)
+        if (!strcmp(p->small[i].digest, d->digest))
+            return i;
+    p->small = xrealloc(p->small, (p->n_small + 1) * sizeof(*p->small));
+    oci_desc_copy(&p->small[p->n_small], d);
+    return p->n_small++;
 }
 
 /* 2. Each referrer of the image: its manifest (a manifest whose subject is
@@ -518,7 +532,6 @@ static int fetch_referrers(struct pull *p, struct kiln_err *err)
             break;
         p->res->referrers_fetched++;
         f->blobs = xcalloc(m->n_descs + 1, sizeof(*f->blobs));
-        f->bodies = xcalloc(m->n_descs + 1, sizeof(*f->bodies));
         int64_t largest = m->config.size;
         for (size_t k = 0; k < m->n_descs; k++)
             if (m->descs[k].size > largest)
@@ -528,19 +541,33 @@ static int fetch_referrers(struct pull *p, struct kiln_err *err)
                         (long long)largest, REFERRER_BLOB_LIMIT);
         for (size_t k = 0; k <= m->n_descs && r == 0; k++) {
             const struct oci_desc *b = k == 0 ? &m->config : &m->descs[k - 1];
-            if (b->size > (int64_t)SIGNING_PAYLOAD_LIMIT) {
+            if (b->size > (int64_t)SIGNING_PAYLOAD_LIMIT)
                 r = blob_add(p, b, err); /* not what a signature holds: fetched with the image's blobs */
-            } else {
-                struct buf *keep = &f->bodies[f->n_blobs];
-                buf_init(keep, SIGNING_PAYLOAD_LIMIT);
-                if ((r = fetch_blob(p, b, keep, err)) == 0)
-                    f->blobs[f->n_blobs] = (struct signing_held_blob){ b->digest, keep->data, keep->len };
-                f->n_blobs++;
-            }
+            else
+                small_add(p, b);
         }
     }
     oci_manifest_free(list);
-    return r;
+    if (r < 0)
+        return r;
+    /* the small blobs, once each, `jobs` at a time; then each referrer's */
+    p->small_bodies = xcalloc(p->n_small + 1, sizeof(*p->small_bodies));
+    for (size_t i = 0; i < p->n_small; i++)
+        buf_init(&p->small_bodies[i], SIGNING_PAYLOAD_LIMIT);
+    if ((r = fetch_list(p, p->small, p->n_small, p->small_bodies, err)) < 0)
+        return r;
+    for (size_t i = 0; i < p->n_refs; i++) {
+        struct referrer *f = &p->refs[i];
+        const struct oci_manifest *m = f->rm.m;
+        for (size_t k = 0; k <= m->n_descs; k++) {
+            const struct oci_desc *b = k == 0 ? &m->config : &m->descs[k - 1];
+            if (b->size > (int64_t)SIGNING_PAYLOAD_LIMIT)
+                continue;
+            const struct buf *body = &p->small_bodies[small_add(p, b)];
+            f->blobs[f->n_blobs++] = (struct signing_held_blob){ b->digest, body->data, body->len };
+        }
+    }
+    return 0;
 }
 
 /* ---- which name and version ------------------------------------------------ */
@@ -774,6 +801,10 @@ int registry_pull(struct store *st, const struct registry_ref *src, const struct
     for (size_t i = 0; i < p.n_refs; i++)
         referrer_release(&p.refs[i]);
     free(p.refs);
+    for (size_t i = 0; p.small_bodies && i < p.n_small; i++)
+        buf_release(&p.small_bodies[i]);
+    free(p.small_bodies);
+    oci_desc_list_free(p.small, p.n_small);
     reg_manifest_release(&p.top);
     reg_client_free(p.cl);
     if (r < 0)

@@ -2,10 +2,17 @@
  *   1. check that the registry answers and takes our credentials (GET /v2/);
  *   2. collect the image's closure (store_walk) and the closure of every
  *      referrer of each of its manifests;
- *   3. send the blobs, `jobs` at a time, each skipped when HEAD finds it;
- *   4. PUT the manifests bottom-up, the top one under its tag;
- *   5. PUT the referrers' manifests; when the registry has no referrers API,
- *      list them in the index tagged "sha256-<hex of the subject>". */
+ *   3. send the referrers' blobs, `jobs` at a time, each skipped when HEAD
+ *      finds it, then PUT the referrers' manifests; when the registry has no
+ *      referrers API, write the index tagged "sha256-<hex of the subject>"
+ *      that lists them (read, merge, conditional write);
+ *   4. send the image's blobs the same way: the referrers tag's settle time
+ *      (see fallback_finish) runs meanwhile;
+ *   5. PUT the manifests bottom-up, all but the top one;
+ *   6. read the referrers tag back once it settled (merge and write again
+ *      when another pusher replaced it);
+ *   7. PUT the top manifest under its tag: whoever pulls by the tag finds
+ *      its referrers there already. */
 #include "registry/registry.h"
 
 #include <errno.h>
@@ -32,7 +39,7 @@
 #define MAX_RESUMES 16     /* a chunked upload picked up again after a drop */
 #define RESUME_WAIT_MS 60000 /* how long a dropped chunked upload waits for the registry to answer again */
 #define FALLBACK_ROUNDS 5  /* read-merge-write rounds on the referrers tag */
-#define FALLBACK_SETTLE_MS 1000 /* wait after writing it, before reading it back */
+#define FALLBACK_SETTLE_MS 1000 /* from writing it to reading it back */
 
 /* A growable list of descriptors. */
 struct desc_list {
@@ -49,12 +56,18 @@ static void desc_list_add(struct desc_list *l, const struct oci_desc *d)
     oci_desc_copy(&l->v[l->n++], d);
 }
 
-static int desc_list_has(const struct desc_list *l, const char *digest)
+/* The index of digest in l, or -1. */
+static ssize_t desc_list_find(const struct desc_list *l, const char *digest)
 {
     for (size_t i = 0; i < l->n; i++)
         if (!strcmp(l->v[i].digest, digest))
-            return 1;
-    return 0;
+            return (ssize_t)i;
+    return -1;
+}
+
+static int desc_list_has(const struct desc_list *l, const char *digest)
+{
+    return desc_list_find(l, digest) >= 0;
 }
 
 static void desc_list_release(struct desc_list *l)
@@ -69,20 +82,34 @@ struct referrer {
     char *subject;
 };
 
+/* The referrers tag of one subject, while kiln adds to it. */
+struct fallback {
+    const char *subject;         /* borrowed from push.manifests */
+    char *tag;                   /* "sha256-<hex>" */
+    json_t *mine;                /* the entries kiln adds */
+    int rounds;                  /* reads so far */
+    int pending;                 /* written, not yet read back */
+    struct timespec written;     /* when (CLOCK_MONOTONIC) */
+};
+
 struct push {
     struct store *st;
     struct reg_client *cl;
     const struct registry_push_opts *o;
     struct registry_push_result *res;
-    struct desc_list blobs;      /* every non-manifest blob, once */
+    struct desc_list blobs;      /* every other non-manifest blob of the image, once */
+    struct desc_list ref_blobs;  /* every blob of the referrers (one the image has too included), once */
     struct desc_list manifests;  /* the image's manifests, parents first */
     struct referrer *refs;
     size_t n_refs;
+    struct fallback *fbs;        /* the referrers tags being written */
+    size_t n_fbs;
 };
 
 struct collect {
     struct push *p;
     struct desc_list *manifests;  /* where manifests go (the referrers' are not kept here) */
+    struct desc_list *blobs;      /* where other blobs go */
 };
 
 static int is_manifest_type(const char *mt)
@@ -98,8 +125,14 @@ static int collect_cb(const struct oci_desc *d, const struct oci_desc *parent, v
     if (is_manifest_type(d->media_type)) {
         if (c->manifests && !desc_list_has(c->manifests, d->digest))
             desc_list_add(c->manifests, d);
-    } else if (!desc_list_has(&c->p->blobs, d->digest)) {
-        desc_list_add(&c->p->blobs, d);
+    } else if (!desc_list_has(c->blobs, d->digest)) {
+        struct desc_list *img = &c->p->blobs;
+        ssize_t i = c->blobs == img ? -1 : desc_list_find(img, d->digest);
+        desc_list_add(c->blobs, d);
+        if (i >= 0) { /* the image has it too: it goes up with the referrers, before them */
+            oci_desc_release(&img->v[i]);
+            img->v[i] = img->v[--img->n];
+        }
     }
     return 0;
 }
@@ -114,7 +147,7 @@ static int collect_referrers(struct push *p, struct kiln_err *err)
         if (r < 0)
             return r;
         for (size_t k = 0; k < n && r == 0; k++) {
-            struct collect c = { p, NULL };
+            struct collect c = { p, NULL, &p->ref_blobs };
             r = store_walk(p->st, &v[k], 0, collect_cb, &c, err);
             if (r < 0)
                 break;
@@ -397,9 +430,10 @@ static int blob_push(struct reg_client *cl, struct store *st, const struct oci_d
     return 0;
 }
 
-/* The blobs, `jobs` at a time, each worker with its own client. */
+/* The blobs of a list, `jobs` at a time, each worker with its own client. */
 struct pool {
     struct push *p;
+    const struct desc_list *list;
     pthread_mutex_t mu;
     size_t next;
     int failed;
@@ -417,13 +451,13 @@ static void *worker(void *ud)
     while (r == 0) {
         pthread_mutex_lock(&pl->mu);
         size_t i = pl->next;
-        int stop = pl->failed || i >= pl->p->blobs.n;
+        int stop = pl->failed || i >= pl->list->n;
         if (!stop)
             pl->next++;
         pthread_mutex_unlock(&pl->mu);
         if (stop)
             break;
-        r = blob_push(cl, pl->p->st, &pl->p->blobs.v[i], pl->p->o, &cnt, &err);
+        r = blob_push(cl, pl->p->st, &pl->list->v[i], pl->p->o, &cnt, &err);
     }
     reg_client_free(cl);
     pthread_mutex_lock(&pl->mu);
@@ -439,14 +473,17 @@ static void *worker(void *ud)
     return NULL;
 }
 
-static int push_blobs(struct push *p, struct kiln_err *err)
+static int push_blobs(struct push *p, struct desc_list *list, struct kiln_err *err)
 {
-    unsigned jobs = p->o->jobs ? p->o->jobs : 1;
+    oci_desc_sort_largest_first(list->v, list->n);
+    unsigned jobs = p->o->jobs ? p->o->jobs : REGISTRY_JOBS_DEFAULT;
     if (jobs > MAX_JOBS)
         jobs = MAX_JOBS;
-    if (jobs > p->blobs.n)
-        jobs = p->blobs.n ? (unsigned)p->blobs.n : 1;
-    struct pool pl = { .p = p };
+    if (list->n == 0)
+        return 0;
+    if (jobs > list->n)
+        jobs = (unsigned)list->n;
+    struct pool pl = { .p = p, .list = list };
     pthread_mutex_init(&pl.mu, NULL);
     pthread_t th[MAX_JOBS];
     unsigned started = 0;
@@ -576,34 +613,35 @@ static int fallback_read(struct push *p, const char *tag, const char *subject, j
     return r;
 }
 
-static int fallback_update(struct push *p, const char *subject, struct kiln_err *err)
+static uint64_t ms_since(const struct timespec *t0)
 {
-    _cleanup_free_ char *tag = xasprintf("sha256-%s", digest_hex(subject));
-    json_t *mine = json_array();
-    int r = 0;
-    for (size_t i = 0; i < p->n_refs && r == 0; i++) {
-        if (strcmp(p->refs[i].subject, subject) != 0)
-            continue;
-        json_t *e = referrer_entry(p, &p->refs[i].d, err);
-        if (!e)
-            r = err->code;
-        else
-            json_array_append_new(mine, e);
-    }
-    for (int round = 0; r == 0; round++) {
-        if (round == FALLBACK_ROUNDS) {
-            r = kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': tag '%s' kept changing while kiln "
-                          "added to it; gave up after %d rounds", reg_client_host(p->cl), reg_client_repo(p->cl),
-                          tag, FALLBACK_ROUNDS);
-            break;
-        }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (int64_t)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+    return ms > 0 ? (uint64_t)ms : 0;
+}
+
+/* One round on f's tag: read it, add the entries it lacks, write it with
+ * the condition the read gave (again at once when the registry answers 412:
+ * someone else wrote first).  f->pending when it wrote: fallback_finish()
+ * reads it back; not when every entry was there already. */
+static int fallback_step(struct push *p, struct fallback *f, struct kiln_err *err)
+{
+    f->pending = 0;
+    for (;;) {
+        if (f->rounds == FALLBACK_ROUNDS)
+            return kiln_errf(err, KILN_EFAIL, "registry '%s' repository '%s': tag '%s' kept changing while kiln "
+                             "added to it; gave up after %d rounds", reg_client_host(p->cl), reg_client_repo(p->cl),
+                             f->tag, FALLBACK_ROUNDS);
+        f->rounds++;
         json_t *list = NULL;
         _cleanup_free_ char *cond = NULL;
-        if ((r = fallback_read(p, tag, subject, &list, &cond, err)) < 0)
-            break;
+        int r = fallback_read(p, f->tag, f->subject, &list, &cond, err);
+        if (r < 0)
+            return r;
         size_t added = 0, i;
         json_t *e;
-        json_array_foreach(mine, i, e) {
+        json_array_foreach(f->mine, i, e) {
             if (!list_has(list, json_string_value(json_object_get(e, "digest")))) {
                 json_array_append(list, e);
                 added++;
@@ -611,18 +649,16 @@ static int fallback_update(struct push *p, const char *subject, struct kiln_err 
         }
         if (added == 0) {
             json_decref(list);
-            break; /* every referrer is listed (again, after a write: it held) */
+            return 0; /* every referrer is listed (again, after a write: it held) */
         }
         json_t *index = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType", OCI_MT_INDEX, "manifests", list);
         _cleanup_free_ char *text = json_dumps(index, JSON_COMPACT);
         json_decref(index);
-        if (!text) {
-            r = kiln_errf(err, KILN_ENOMEM, "out of memory");
-            break;
-        }
-        _cleanup_free_ char *rest = xasprintf("manifests/%s", tag);
+        if (!text)
+            return kiln_errf(err, KILN_ENOMEM, "out of memory");
+        _cleanup_free_ char *rest = xasprintf("manifests/%s", f->tag);
         _cleanup_free_ char *path = reg_path(p->cl, rest);
-        _cleanup_free_ char *what = xasprintf("PUT referrers tag '%s'", tag);
+        _cleanup_free_ char *what = xasprintf("PUT referrers tag '%s'", f->tag);
         struct reg_req q = { .method = "PUT", .url = path, .what = what, .fd = -1, .data = text,
                              .len = strlen(text), .has_body = 1, .content_type = OCI_MT_INDEX, .header = cond };
         struct reg_resp resp = { 0 };
@@ -634,23 +670,40 @@ static int fallback_update(struct push *p, const char *subject, struct kiln_err 
         /* docker-registry 2.8 rewrites a manifest's link in place: while a
          * concurrent pusher puts a manifest this index lists (the same
          * provenance, say), the registry cannot see it for a moment and
-         * answers MANIFEST_BLOB_UNKNOWN.  Wait, then read, merge, write again. */
+         * answers MANIFEST_BLOB_UNKNOWN.  Settle, then read, merge, write again. */
         int unseen = r == 0 && resp.status == 400 && resp.body.data &&
                      memmem(resp.body.data, resp.body.len, "MANIFEST_BLOB_UNKNOWN", 21);
         if (!unseen && r == 0 && resp.status != 201)
             r = reg_status_err(p->cl, &q, &resp, err);
         reg_resp_release(&resp);
-        /* The next round reads it back and checks that every entry held.  A
-         * registry that ignores If-Match lets a pusher that read before this
-         * write overwrite it: wait longer than such a pusher's read-to-write
-         * gap, so that its write, if any, is seen and merged again. */
-        struct timespec ts = { FALLBACK_SETTLE_MS / 1000, (FALLBACK_SETTLE_MS % 1000) * 1000000L };
-        while (r == 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
-            ;
-        if (r == 0)
-            p->res->settle_ms += FALLBACK_SETTLE_MS;
+        if (r < 0)
+            return r;
+        f->pending = 1;
+        clock_gettime(CLOCK_MONOTONIC, &f->written);
+        return 0;
     }
-    json_decref(mine);
+}
+
+/* Reads f's tag back until a read finds every entry kiln added.  A registry
+ * that ignores If-Match lets a pusher that read the tag before kiln's write
+ * overwrite it afterwards: each read back comes FALLBACK_SETTLE_MS after the
+ * write, longer than such a pusher's read-to-write gap, so that its write,
+ * if any, is seen and merged again.  Only what is left of that time is
+ * waited: the push goes on meanwhile (push_root). */
+static int fallback_finish(struct push *p, struct fallback *f, struct kiln_err *err)
+{
+    int r = 0;
+    while (r == 0 && f->pending) {
+        uint64_t since = ms_since(&f->written);
+        if (since < FALLBACK_SETTLE_MS) {
+            uint64_t ms = FALLBACK_SETTLE_MS - since;
+            struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+            while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+            p->res->settle_ms += ms;
+        }
+        r = fallback_step(p, f, err);
+    }
     return r;
 }
 
@@ -659,25 +712,85 @@ static int fallback_update(struct push *p, const char *subject, struct kiln_err 
 static void push_release(struct push *p)
 {
     desc_list_release(&p->blobs);
+    desc_list_release(&p->ref_blobs);
     desc_list_release(&p->manifests);
     for (size_t i = 0; i < p->n_refs; i++) {
         oci_desc_release(&p->refs[i].d);
         free(p->refs[i].subject);
     }
     free(p->refs);
+    for (size_t i = 0; i < p->n_fbs; i++) {
+        free(p->fbs[i].tag);
+        json_decref(p->fbs[i].mine);
+    }
+    free(p->fbs);
     reg_client_free(p->cl);
 }
 
-static int push_referrers(struct push *p, struct kiln_err *err);
+/* Steps 3 (the referrers' blobs are up): the referrer manifests, then, when
+ * the registry lacks the referrers API, the first write of the referrers tag
+ * of each manifest that has some; fallback_finish() completes each. */
+static int referrers_start(struct push *p, struct kiln_err *err)
+{
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < p->n_refs; i++) {
+        r = manifest_put(p, &p->refs[i].d, p->refs[i].d.digest, err);
+        if (r == 0)
+            p->res->referrers_pushed++;
+    }
+    if (r == 0 && p->n_refs && !p->res->referrers_api) {
+        r = has_referrers_api(p, p->manifests.v[0].digest, err);
+        if (r > 0)
+            p->res->referrers_api = 1;
+        r = r < 0 ? r : 0;
+    }
+    if (r < 0 || p->res->referrers_api)
+        return r;
+    p->fbs = xcalloc(p->manifests.n + 1, sizeof(*p->fbs));
+    for (size_t i = 0; r == 0 && i < p->manifests.n; i++) {
+        const char *subject = p->manifests.v[i].digest;
+        json_t *mine = NULL;
+        for (size_t k = 0; k < p->n_refs && r == 0; k++) {
+            if (strcmp(p->refs[k].subject, subject) != 0)
+                continue;
+            json_t *e = referrer_entry(p, &p->refs[k].d, err);
+            if (!e) {
+                r = err->code;
+                break;
+            }
+            if (!mine)
+                mine = json_array();
+            json_array_append_new(mine, e);
+        }
+        if (!mine)
+            continue;
+        struct fallback *f = &p->fbs[p->n_fbs++];
+        f->subject = subject;
+        f->tag = xasprintf("sha256-%s", digest_hex(subject));
+        f->mine = mine;
+        if (r == 0)
+            r = fallback_step(p, f, err);
+    }
+    return r;
+}
+
+/* Step 6: every referrers tag read back and complete. */
+static int referrers_finish(struct push *p, struct kiln_err *err)
+{
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < p->n_fbs; i++)
+        r = fallback_finish(p, &p->fbs[i], err);
+    return r;
+}
 
 /* Pushes root and everything it reaches, root tagged tag; with referrers,
- * also every referrer of its manifests. */
+ * also every referrer of its manifests (steps 1 to 7 above). */
 static int push_root(struct push *p, const struct oci_desc *root, const char *tag, int referrers,
                      const struct registry_ref *dest, struct kiln_err *err)
 {
     p->res->tag = xstrdup(tag);
     snprintf(p->res->digest, sizeof(p->res->digest), "%s", root->digest);
-    struct collect c = { p, &p->manifests };
+    struct collect c = { p, &p->manifests, &p->blobs };
     int r = store_walk(p->st, root, 0, collect_cb, &c, err);
     if (r == 0 && referrers)
         r = collect_referrers(p, err);
@@ -685,14 +798,24 @@ static int push_root(struct push *p, const struct oci_desc *root, const char *ta
         r = reg_client_new(dest, &p->o->conn, &p->cl, err);
     if (r == 0)
         r = reg_ping(p->cl, err);
+    if (r == 0 && p->n_refs) {
+        kiln_log(KILN_LOG_INFO, "pushing %zu referrers of the image to %s/%s", p->n_refs, dest->host, dest->repo);
+        r = push_blobs(p, &p->ref_blobs, err);
+        if (r == 0)
+            r = referrers_start(p, err);
+    }
     if (r == 0) {
         kiln_log(KILN_LOG_INFO, "pushing %zu blobs to %s/%s", p->blobs.n, dest->host, dest->repo);
-        r = push_blobs(p, err);
+        r = push_blobs(p, &p->blobs, err);
     }
-    /* children before parents: the walk lists parents first */
-    for (size_t i = p->manifests.n; r == 0 && i-- > 0;)
-        r = manifest_put(p, &p->manifests.v[i], i == 0 ? p->res->tag : p->manifests.v[i].digest, err);
-    return r == 0 ? push_referrers(p, err) : r;
+    /* children before parents: the walk lists parents first; the top one last */
+    for (size_t i = p->manifests.n; r == 0 && i-- > 1;)
+        r = manifest_put(p, &p->manifests.v[i], p->manifests.v[i].digest, err);
+    if (r == 0)
+        r = referrers_finish(p, err);
+    if (r == 0)
+        r = manifest_put(p, &p->manifests.v[0], p->res->tag, err);
+    return r;
 }
 
 static int run(struct push *p, const char *ref, const struct registry_ref *dest, struct kiln_err *err)
@@ -718,30 +841,12 @@ static int run(struct push *p, const char *ref, const struct registry_ref *dest,
     return r;
 }
 
-/* The referrer manifests (their blobs are up), then the referrers tag of
- * each manifest that has some when the registry lacks the referrers API. */
+/* The referrers in p->refs (their blobs are up, their subjects too), each
+ * referrers tag written and read back. */
 static int push_referrers(struct push *p, struct kiln_err *err)
 {
-    int r = 0;
-    for (size_t i = 0; r == 0 && i < p->n_refs; i++) {
-        r = manifest_put(p, &p->refs[i].d, p->refs[i].d.digest, err);
-        if (r == 0)
-            p->res->referrers_pushed++;
-    }
-    if (r == 0 && p->n_refs && !p->res->referrers_api) {
-        r = has_referrers_api(p, p->manifests.v[0].digest, err);
-        if (r > 0)
-            p->res->referrers_api = 1;
-        r = r < 0 ? r : 0;
-    }
-    for (size_t i = 0; r == 0 && !p->res->referrers_api && i < p->manifests.n; i++) {
-        int any = 0;
-        for (size_t k = 0; k < p->n_refs; k++)
-            any |= !strcmp(p->refs[k].subject, p->manifests.v[i].digest);
-        if (any)
-            r = fallback_update(p, p->manifests.v[i].digest, err);
-    }
-    return r;
+    int r = referrers_start(p, err);
+    return r == 0 ? referrers_finish(p, err) : r;
 }
 
 /* kiln promote on a registry: the channel statement for the manifest dest's
@@ -774,11 +879,11 @@ static int promote(struct push *p, const struct registry_ref *dest, const struct
     }
     if (r == 0) {
         snprintf(res->statement, sizeof(res->statement), "%s", stmt.digest);
-        struct collect c = { p, NULL };
+        struct collect c = { p, NULL, &p->blobs };
         r = store_walk(p->st, &stmt, 0, collect_cb, &c, err);
     }
     if (r == 0)
-        r = push_blobs(p, err);
+        r = push_blobs(p, &p->blobs, err);
     if (r == 0) {
         desc_list_add(&p->manifests, &subject);
         p->refs = xcalloc(1, sizeof(*p->refs));

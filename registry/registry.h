@@ -18,17 +18,20 @@
  *   errors     every failure names the registry, the repository and, when the
  *              registry sent one, its error code ("DENIED", "MANIFEST_INVALID").
  *
- * Push (registry_push): the image's blobs first (HEAD skips the ones the
- * registry has; one that another repository named in mount_from has is
- * mounted from there; a blob up to chunk_size goes up in one PUT, a larger
- * one in PATCH chunks that resume from the registry's Range after a dropped
- * connection, waiting for a registry that is being restarted), `jobs`
- * transfers at a time, each streamed from the store in constant memory;
- * then its manifests bottom-up (an index's children before the index), the
- * top one tagged; then every referrer (signatures,
- * provenance) of each of them: through the referrers API when the registry
- * has it, else listed in the index tagged "sha256-<hex of the subject>",
- * re-read after each write so that concurrent pushers do not lose entries.
+ * Push (registry_push): every referrer (signatures, provenance, SBOMs) of
+ * each of the image's manifests first, then the image's blobs, then its
+ * manifests bottom-up (an index's children before the index), the top one
+ * tagged last, so that whoever pulls by the tag finds the referrers there.
+ * Blobs: HEAD skips the ones the registry has; one that another repository
+ * named in mount_from has is mounted from there; a blob up to chunk_size
+ * goes up in one PUT, a larger one in PATCH chunks that resume from the
+ * registry's Range after a dropped connection, waiting for a registry that
+ * is being restarted; `jobs` transfers at a time, each streamed from the
+ * store in constant memory.  Referrers go through the referrers API when the
+ * registry has it, else are listed in the index tagged "sha256-<hex of the
+ * subject>", written before the image's blobs go up and read back (merged
+ * and written again if need be) a second after each write,
+ * before the tag, so that concurrent pushers do not lose entries.
  *
  * Pull (registry_pull): fetch, verify, then publish; nothing enters the
  * store's index.json unless all of it passed:
@@ -85,6 +88,7 @@ struct store; /* images/store.h */
 #define REGISTRY_MANIFEST_LIMIT (4u << 20)
 #define REGISTRY_SMALL_LIMIT (64u << 10)
 #define REGISTRY_CHUNK_DEFAULT (16u << 20)
+#define REGISTRY_JOBS_DEFAULT 4 /* parallel blob transfers of push and pull */
 
 /* A parsed DEST.  Embedded: registry_ref_release(). */
 struct registry_ref {
@@ -163,7 +167,7 @@ int registry_login(const char *host, int plain_http, const struct registry_opts 
 
 struct registry_push_opts {
     struct registry_opts conn;
-    unsigned jobs;          /* parallel blob transfers; 0 = 1, at most 16 */
+    unsigned jobs;          /* parallel blob transfers; 0 = REGISTRY_JOBS_DEFAULT, at most 16 */
     uint64_t chunk_size;    /* larger blobs go up in chunks of this size; 0 = REGISTRY_CHUNK_DEFAULT */
     /* Other repositories on the same registry (borrowed): a blob this
      * repository lacks and one of them has is mounted from there (POST
@@ -181,7 +185,8 @@ struct registry_push_result {
     uint64_t manifests_pushed, referrers_pushed;
     int referrers_api;            /* 1 the registry has the referrers API, 0 the fallback tag was used */
     uint64_t blobs_mounted;       /* of blobs_pushed, the ones mounted from o->mount_from, not sent */
-    uint64_t settle_ms;           /* time spent waiting before reading the referrers tag back */
+    uint64_t settle_ms;           /* time spent waiting before reading the referrers tag back: what
+                                   * was left of that second once the image's blobs were up */
 };
 
 /* Pushes the image ref (a store reference: NAME, NAME:VERSION, NAME:CHANNEL,
@@ -235,7 +240,8 @@ struct registry_pull_opts {
     struct signing_pubkey *const *keys; /* trusted keys, at least one (borrowed) */
     size_t n_keys;
     int allow_downgrade;                /* accept a version lower than the highest stored */
-    unsigned jobs;                      /* parallel blob transfers; 0 = 1, at most REGISTRY_PULL_MAX_JOBS */
+    unsigned jobs;                      /* parallel blob transfers; 0 = REGISTRY_JOBS_DEFAULT, at most
+                                         * REGISTRY_PULL_MAX_JOBS */
 };
 #define REGISTRY_PULL_MAX_JOBS 16
 

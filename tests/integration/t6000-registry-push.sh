@@ -145,6 +145,30 @@ test_expect_success 'a multi-output index goes up children first, then the index
     store_referrers "$idx" >mexpected && test -s mexpected && diff mexpected mlisted
 '
 
+test_expect_success 'a disk artifact whose empty config its referrers share: the referrers first, its tag last' '
+    mkdir -p disk && head -c 300000 /dev/urandom >disk/disk.qcow2 &&
+    printf "{}" >disk/empty.json &&
+    empty=$("$STORE_TOOL" put "$KILN_STORE" disk/empty.json) &&
+    blob=$("$STORE_TOOL" put "$KILN_STORE" disk/disk.qcow2) &&
+    printf "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"artifactType\":\"application/vnd.dev.kiln.disk.qcow2.v1\",\"config\":{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":\"application/vnd.dev.kiln.disk.qcow2\",\"digest\":\"%s\",\"size\":300000}]}" \
+        "$empty" "$blob" >disk/manifest.json &&
+    dm=$("$STORE_TOOL" put "$KILN_STORE" disk/manifest.json) &&
+    "$STORE_TOOL" add "$KILN_STORE" vm 1.0.0 "$dm" >/dev/null &&
+    kiln sign vm:1.0.0 --key k.key >/dev/null &&
+    sig=$(store_referrers "$dm") &&
+    test "$(jq -r .config.digest "$KILN_STORE/blobs/sha256/${sig#sha256:}")" = "$empty" &&
+    kiln push vm:1.0.0 "$REG/team/vm" --insecure --json >push13.json &&
+    jq -e --arg d "$dm" ".digest == \$d and .referrers_pushed == 1" push13.json &&
+    test "$(skopeo inspect --raw --tls-verify=false "docker://$REG/team/vm:1.0.0" | sha256sum | cut -c1-64)" = "${dm#sha256:}" &&
+    skopeo inspect --raw --tls-verify=false "docker://$REG/team/vm:sha256-${dm#sha256:}" >vrefs.json &&
+    test "$(jq -r ".manifests[].digest" vrefs.json)" = "$sig" &&
+    sig_put=$(grep -n "PUT /v2/team/vm/manifests/$sig" plain.log | head -n1 | cut -d: -f1) &&
+    refs_put=$(grep -n "PUT /v2/team/vm/manifests/sha256-" plain.log | head -n1 | cut -d: -f1) &&
+    blob_put=$(grep -n "PUT /v2/team/vm/blobs/uploads/.*digest=sha256%3A${blob#sha256:}" plain.log | head -n1 | cut -d: -f1) &&
+    tag_put=$(grep -n "PUT /v2/team/vm/manifests/1.0.0" plain.log | head -n1 | cut -d: -f1) &&
+    test "$sig_put" -lt "$refs_put" && test "$refs_put" -lt "$blob_put" && test "$blob_put" -lt "$tag_put"
+'
+
 test_expect_success 'a large blob goes up in chunks, in constant memory, and resumes after a dropped connection' '
     proxy=$(free_port) &&
     start_drop_proxy drop "$proxy" "$PORT" 2 &&

@@ -200,6 +200,23 @@ static void test_blobs(void)
     is_int((long long)size, 3, "and reports the size");
     ok(store_blob_exists(st, d), "the blob is back");
 
+    /* A download checks the digest of what came (one pass of the hash) before it keeps it. */
+    is_int(store_blob_begin(st, &w, &err), 0, "a writer for a download begins");
+    store_blob_write(w, "ab", 2, &err);
+    store_blob_write(w, "c", 1, &err);
+    char sum[DIGEST_STR_SIZE];
+    size = 0;
+    store_blob_sum(w, sum, &size);
+    is_str(sum, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+           "store_blob_sum gives the digest of what was written");
+    is_int((long long)size, 3, "and its size");
+    store_blob_sum(w, sum, NULL);
+    is_str(sum, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "asked again, the same");
+    is_int(store_blob_write(w, "d", 1, &err), KILN_EINVAL, "nothing can be written after it");
+    is_int(store_blob_commit(w, sum, d, &size, &err), 0, "commit takes that digest");
+    is_str(d, sum, "and stores the blob under it");
+    is_int(store_blob_verify(st, d, 3, &err), 0, "whose content is what was written");
+
     is_int(store_blob_begin(st, &w, &err), 0, "a writer to abort");
     _cleanup_free_ char *t2 = xstrdup(store_blob_tmp_path(w));
     store_blob_abort(w);
