@@ -162,6 +162,11 @@ int boot_test_run(const struct boot_opts *o, struct boot_result *res, struct kil
     if (r < 0)
         return r;
     res->accel = accel_name(a);
+    /* The overlay names the disk by its absolute path: qemu-img resolves a
+     * relative backing file against the overlay's own directory. */
+    _cleanup_free_ char *disk = realpath(o->disk, NULL);
+    if (!disk)
+        return kiln_errno(err, KILN_EINVAL, errno, "disk '%s'", o->disk);
     _cleanup_free_ char *dir = NULL;
     if ((r = fs_mkdtemp(o->tmp_parent, "kiln-boot-", &dir, err)) < 0)
         return r;
@@ -169,7 +174,7 @@ int boot_test_run(const struct boot_opts *o, struct boot_result *res, struct kil
     _cleanup_free_ char *console = path_join(dir, "console.log");
     {
         char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *)o->format, "-b",
-                         (char *)o->disk, overlay, NULL };
+                         disk, overlay, NULL };
         if ((r = run_argv(argv, NULL, NULL, err)) < 0) {
             fs_rm_rf(dir, NULL);
             return kiln_err_prefix(err, "boot test");

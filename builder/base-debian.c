@@ -267,7 +267,9 @@ static int tar_dpkg_status(const char *tar, struct buf *out, struct kiln_err *er
         return rc;
     }
     int ar;
-    while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+    /* ARCHIVE_WARN: a name libarchive cannot convert from UTF-8 in the C
+     * locale, kept as its bytes (see tree/tree.h). */
+    while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN) {
         const char *p = archive_entry_pathname(e);
         if (!p || (strcmp(p, "./var/lib/dpkg/status") && strcmp(p, "var/lib/dpkg/status")))
             continue;
@@ -285,7 +287,7 @@ static int tar_dpkg_status(const char *tar, struct buf *out, struct kiln_err *er
             rc = kiln_errf(err, KILN_EFAIL, "cannot read '%s': %s", tar, archive_error_string(a));
         break;
     }
-    if (ar != ARCHIVE_OK && ar != ARCHIVE_EOF)
+    if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN && ar != ARCHIVE_EOF)
         rc = kiln_errf(err, KILN_EFAIL, "cannot read '%s': %s", tar, archive_error_string(a));
     archive_read_free(a);
     return rc;

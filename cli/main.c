@@ -209,6 +209,8 @@ CLI_COMMAND(version)
     return 0;
 }
 
+/* kiln runs in the C locale (it never calls setlocale()): file names are
+ * bytes, and libarchive must not convert or normalise them (tree/tree.h). */
 int main(int argc, char **argv)
 {
     struct cli_ctx ctx = { 0 };

@@ -173,7 +173,7 @@ static int extract(const char *tar, const char *dir, struct kiln_err *err)
     }
     struct archive_entry *e;
     int ar;
-    while ((ar = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+    while ((ar = archive_read_next_header(in, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN) {
         _cleanup_free_ char *p = xasprintf("%s/%s", dir, archive_entry_pathname(e));
         archive_entry_set_pathname(e, p);
         const char *hl = archive_entry_hardlink(e);
@@ -181,7 +181,7 @@ static int extract(const char *tar, const char *dir, struct kiln_err *err)
             _cleanup_free_ char *h = xasprintf("%s/%s", dir, hl);
             archive_entry_set_hardlink(e, h);
         }
-        if (archive_write_header(out, e) != ARCHIVE_OK) {
+        if (archive_write_header(out, e) < ARCHIVE_WARN) {
             r = kiln_errf(err, KILN_EFAIL, "cannot extract '%s': %s", archive_entry_pathname(e),
                           archive_error_string(out));
             goto done;

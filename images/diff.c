@@ -5,20 +5,30 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "common/text.h"
+#include "tree/tree.h"
 #include "common/banned.h"
 
-static const char *entry_path(json_t *e)
-{
-    return json_string_value(json_object_get(e, "path"));
-}
+/* A manifest entry and its exact path (owned). */
+struct entry {
+    json_t *j;
+    char *path;
+};
 
 static int cmp_entry(const void *x, const void *y)
 {
-    return strcmp(entry_path(*(json_t *const *)x), entry_path(*(json_t *const *)y));
+    return strcmp(((const struct entry *)x)->path, ((const struct entry *)y)->path);
+}
+
+static void free_entries(struct entry *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].path);
+    free(v);
 }
 
 /* The entries of manifest m sorted by path (borrowed references in *out). */
-static int sorted_entries(json_t *m, const char *which, json_t ***out, size_t *n,
+static int sorted_entries(json_t *m, const char *which, struct entry **out, size_t *n,
                           struct kiln_err *err)
 {
     json_t *files = json_object_get(m, "files");
@@ -28,21 +38,21 @@ static int sorted_entries(json_t *m, const char *which, json_t ***out, size_t *n
     if (count > DIFF_MAX_FILES)
         return kiln_errf(err, KILN_EINVAL, "%s file manifest has more than %u entries", which,
                          DIFF_MAX_FILES);
-    json_t **v = xcalloc(count ? count : 1, sizeof(*v));
+    struct entry *v = xcalloc(count ? count : 1, sizeof(*v));
     for (size_t i = 0; i < count; i++) {
-        v[i] = json_array_get(files, i);
-        if (!json_is_object(v[i]) || !entry_path(v[i])) {
-            free(v);
+        v[i].j = json_array_get(files, i);
+        if (!json_is_object(v[i].j) || !(v[i].path = tree_json_get_name(v[i].j, "path"))) {
+            free_entries(v, count);
             return kiln_errf(err, KILN_EINVAL, "%s file manifest: entry %zu has no path", which,
                              i + 1);
         }
     }
     qsort(v, count, sizeof(*v), cmp_entry);
     for (size_t i = 1; i < count; i++)
-        if (strcmp(entry_path(v[i - 1]), entry_path(v[i])) == 0) {
-            int r = kiln_errf(err, KILN_EINVAL, "%s file manifest lists '%s' twice", which,
-                              entry_path(v[i]));
-            free(v);
+        if (strcmp(v[i - 1].path, v[i].path) == 0) {
+            _cleanup_free_ char *text = utf8_lossy(v[i].path);
+            int r = kiln_errf(err, KILN_EINVAL, "%s file manifest lists '%s' twice", which, text);
+            free_entries(v, count);
             return r;
         }
     *out = v;
@@ -69,7 +79,7 @@ static unsigned compare(json_t *a, json_t *b)
         f |= DIFF_MODE;
     if (differs(a, b, "uid") || differs(a, b, "gid"))
         f |= DIFF_OWNER;
-    if (differs(a, b, "target"))
+    if (differs(a, b, "target") || differs(a, b, "targetHex"))
         f |= DIFF_TARGET;
     if (differs(a, b, "major") || differs(a, b, "minor"))
         f |= DIFF_DEVICE;
@@ -94,30 +104,29 @@ static void push(struct diff *d, size_t *cap, char op, const char *path, unsigne
 int diff_files(json_t *a, json_t *b, struct diff *d, struct kiln_err *err)
 {
     memset(d, 0, sizeof(*d));
-    _cleanup_free_ json_t **va = NULL;
-    _cleanup_free_ json_t **vb = NULL;
+    struct entry *va = NULL, *vb = NULL;
     size_t na = 0, nb = 0, cap = 0;
     int r = sorted_entries(a, "the first", &va, &na, err);
     if (r == 0)
         r = sorted_entries(b, "the second", &vb, &nb, err);
-    if (r < 0)
-        return r;
     size_t i = 0, k = 0;
-    while (i < na || k < nb) {
-        int c = i == na ? 1 : k == nb ? -1 : strcmp(entry_path(va[i]), entry_path(vb[k]));
+    while (r == 0 && (i < na || k < nb)) {
+        int c = i == na ? 1 : k == nb ? -1 : strcmp(va[i].path, vb[k].path);
         if (c < 0) {
-            push(d, &cap, '-', entry_path(va[i++]), 0);
+            push(d, &cap, '-', va[i++].path, 0);
         } else if (c > 0) {
-            push(d, &cap, '+', entry_path(vb[k++]), 0);
+            push(d, &cap, '+', vb[k++].path, 0);
         } else {
-            unsigned f = compare(va[i], vb[k]);
+            unsigned f = compare(va[i].j, vb[k].j);
             if (f)
-                push(d, &cap, '~', entry_path(va[i]), f);
+                push(d, &cap, '~', va[i].path, f);
             i++;
             k++;
         }
     }
-    return 0;
+    free_entries(va, na);
+    free_entries(vb, nb);
+    return r;
 }
 
 void diff_release(struct diff *d)
@@ -149,17 +158,20 @@ json_t *diff_to_json(const struct diff *d)
     json_t *added = json_array(), *removed = json_array(), *changed = json_array();
     for (size_t i = 0; i < d->n; i++) {
         const struct diff_entry *e = &d->v[i];
-        if (e->op == '+') {
-            json_array_append_new(added, json_string(e->path));
-        } else if (e->op == '-') {
-            json_array_append_new(removed, json_string(e->path));
+        if (e->op == '+' || e->op == '-') {
+            /* a path that is not UTF-8 as text (its bytes are in the file manifests) */
+            _cleanup_free_ char *text = utf8_lossy(e->path);
+            json_array_append_new(e->op == '+' ? added : removed, json_string(text));
         } else {
             const char *names[6];
             size_t n = diff_field_names(e->fields, names);
             json_t *fields = json_array();
             for (size_t k = 0; k < n; k++)
                 json_array_append_new(fields, json_string(names[k]));
-            json_array_append_new(changed, json_pack("{s:s,s:o}", "path", e->path, "fields", fields));
+            json_t *c = json_object();
+            tree_json_set_name(c, "path", e->path);
+            json_object_set_new(c, "fields", fields);
+            json_array_append_new(changed, c);
         }
     }
     return json_pack("{s:o,s:o,s:o}", "added", added, "removed", removed, "changed", changed);

@@ -283,7 +283,8 @@ static int copy_layer(struct flat *f, uint32_t layer, struct archive *out, const
             archive_entry_set_hardlink(e, target);
         }
         archive_entry_sparse_clear(e);
-        if (archive_write_header(out, e) != ARCHIVE_OK) {
+        /* ARCHIVE_WARN: a name that is not ASCII, written as its bytes (hdrcharset=BINARY). */
+        if (archive_write_header(out, e) < ARCHIVE_WARN) {
             r = kiln_errf(err, KILN_EFAIL, "cannot write '%s': %s", tmp, archive_error_string(out));
             break;
         }

@@ -1344,6 +1344,24 @@ static void add_cloud_init_packages(struct recipe *r)
             strv_push(into, xstrdup(*c));
 }
 
+/* cloud_init: true also makes C.UTF-8 the image's locale, as in Debian's
+ * cloud images, unless the recipe writes /etc/default/locale itself: with no
+ * locale set, cloud-init's locale module asks for en_US.UTF-8, which a
+ * minimal image cannot generate, and warns at every first boot. */
+static void add_cloud_init_locale(struct recipe *r)
+{
+    for (size_t i = 0; i < r->n_files; i++)
+        if (strcmp(r->files[i].dest, RECIPE_CLOUD_INIT_LOCALE_FILE) == 0)
+            return;
+    r->files = xrealloc(r->files, (r->n_files + 1) * sizeof(*r->files));
+    struct recipe_file *f = &r->files[r->n_files++];
+    memset(f, 0, sizeof(*f));
+    f->content = xstrdup(RECIPE_CLOUD_INIT_LOCALE);
+    f->content_len = strlen(f->content);
+    f->dest = xstrdup(RECIPE_CLOUD_INIT_LOCALE_FILE);
+    f->mode = 0644;
+}
+
 static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
 {
     static const char *const keys[] = { "name", "version", "description", "labels", "base", "packages",
@@ -1402,6 +1420,8 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
             free(dests);
         }
     }
+    if (rc == 0 && r->cloud_init)
+        add_cloud_init_locale(r);
     if (rc == 0 && (x = ymap_get(root, "users", NULL))) {
         rc = expect_seq(p, x, "users");
         if (rc == 0)

@@ -26,6 +26,9 @@
  * images), sudo (for the users it creates) and openssh-server (the SSH
  * keys it installs are for sshd; cloud-init makes its host keys). */
 #define RECIPE_CLOUD_INIT_PACKAGES "cloud-init", "cloud-guest-utils", "ifupdown", "sudo", "openssh-server"
+/* ... and writes this locale, unless the recipe's files write that file. */
+#define RECIPE_CLOUD_INIT_LOCALE_FILE "/etc/default/locale"
+#define RECIPE_CLOUD_INIT_LOCALE "LANG=C.UTF-8\n"
 
 struct recipe_pos {
     unsigned line;  /* 1-based; 0 = unknown */
@@ -172,7 +175,8 @@ struct recipe {
     size_t n_run;
     int sysprep;                         /* default 1 */
     int cloud_init;                      /* default 0; 1 adds RECIPE_CLOUD_INIT_PACKAGES to the debian
-                                            base's packages, or for another base to packages */
+                                            base's packages, or for another base to packages, and
+                                            RECIPE_CLOUD_INIT_LOCALE to files */
     struct recipe_container container;
     int has_container;
     struct recipe_output *outputs;       /* at least one; default [oci] */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "common/text.h"
 #include "common/timefmt.h"
 #include "common/banned.h"
 
@@ -118,11 +119,19 @@ json_t *sbom_spdx(const struct sbom *s, const struct sbom_doc_opts *o)
     for (size_t i = 0; i < s->n_files; i++) {
         const struct sbom_file *f = &s->files[i];
         _cleanup_free_ char *id = file_id(f);
-        _cleanup_free_ char *name = xasprintf(".%s", f->path);
-        json_array_append_new(files, json_pack("{s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}], s:s, s:s}", "fileName", name,
-                                               "SPDXID", id, "checksums", "algorithm", "SHA1", "checksumValue",
-                                               f->sha1, "algorithm", "SHA256", "checksumValue", f->sha256,
-                                               "licenseConcluded", "NOASSERTION", "copyrightText", "NOASSERTION"));
+        _cleanup_free_ char *text = utf8_lossy(f->path);
+        _cleanup_free_ char *name = xasprintf(".%s", text);
+        json_t *file = json_pack("{s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}], s:s, s:s}", "fileName", name, "SPDXID", id,
+                                 "checksums", "algorithm", "SHA1", "checksumValue", f->sha1, "algorithm", "SHA256",
+                                 "checksumValue", f->sha256, "licenseConcluded", "NOASSERTION", "copyrightText",
+                                 "NOASSERTION");
+        if (strcmp(text, f->path)) {
+            /* A name that is not UTF-8: fileName shows it, the comment has its bytes. */
+            _cleanup_free_ char *hex = text_hex(f->path, strlen(f->path));
+            _cleanup_free_ char *comment = xasprintf("the file name is not UTF-8; its bytes in hex: %s", hex);
+            json_object_set_new(file, "comment", json_string(comment));
+        }
+        json_array_append_new(files, file);
         json_array_append_new(rels, relationship(IMAGE_ID, "CONTAINS", id));
     }
     json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:[s]}, s:o, s:o, s:o}", "spdxVersion", "SPDX-2.3",
@@ -180,9 +189,12 @@ json_t *sbom_cyclonedx(const struct sbom *s, const struct sbom_doc_opts *o)
     }
     for (size_t i = 0; i < s->n_files; i++) {
         const struct sbom_file *f = &s->files[i];
-        _cleanup_free_ char *ref = xasprintf("file:%s", f->path);
+        /* A name that is not UTF-8 is shown as text, and its bom-ref (unique) has its bytes in hex. */
+        _cleanup_free_ char *text = utf8_lossy(f->path);
+        _cleanup_free_ char *hex = text_hex(f->path, strlen(f->path));
+        _cleanup_free_ char *ref = strcmp(text, f->path) ? xasprintf("file-hex:%s", hex) : xasprintf("file:%s", text);
         json_array_append_new(comps, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "type", "file",
-                                               "bom-ref", ref, "name", f->path, "hashes", "alg", "SHA-1", "content",
+                                               "bom-ref", ref, "name", text, "hashes", "alg", "SHA-1", "content",
                                                f->sha1, "alg", "SHA-256", "content", f->sha256));
     }
     json_array_append_new(deps, json_pack("{s:s, s:o}", "ref", "image", "dependsOn", image_deps));

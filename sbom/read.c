@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "common/text.h"
 #include "tree/tree.h"
 #include "common/banned.h"
 
@@ -18,40 +19,6 @@
 #define MAX_EXPRESSION 4096
 
 /* ---- text checks ------------------------------------------------------------ */
-
-/* 1 when s[0, len) is valid UTF-8 (no overlongs, no surrogates). */
-static int utf8_valid(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        size_t n;
-        unsigned min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1, min = 0x80, c &= 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, min = 0x800, c &= 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, min = 0x10000, c &= 0x07;
-        } else {
-            return 0;
-        }
-        if (len - i <= n)
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            c = (c << 6) | (s[i + k] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return 0;
-        i += n + 1;
-    }
-    return 1;
-}
 
 /* 1 when every byte of s is in the set (a string of allowed punctuation plus
  * lowercase letters and digits, and uppercase when upper is set). */
@@ -779,10 +746,6 @@ static int unowned_files(struct tree *t, struct sbom *s, struct kiln_err *err)
         const char *key = e->path;
         if (e->type != TREE_FILE || (owned.n && bsearch(&key, owned.v, owned.n, sizeof(*owned.v), cmp_str)))
             continue;
-        if (!utf8_valid((const unsigned char *)e->path, strlen(e->path))) {
-            r = kiln_errf(err, KILN_EINVAL, "file name '%s' is not valid UTF-8", e->path);
-            break;
-        }
         if (s->n_files % 256 == 0)
             s->files = xrealloc(s->files, (s->n_files + 256) * sizeof(*s->files));
         struct sbom_file *f = &s->files[s->n_files];

@@ -27,7 +27,8 @@ struct tree {
 };
 
 void tree_content_unref(struct tree_content *c);
-/* 1 if s is valid UTF-8 without control characters below 0x20 other than none allowed. */
+/* 1 if s has no control character (below 0x20, or 0x7f).  Any other bytes
+ * are a name, UTF-8 or not: kiln keeps names byte for byte. */
 int tree_valid_name(const char *s);
 
 #endif

@@ -79,7 +79,7 @@ static int read_entry(struct tree *t, const char *what, struct archive *a, struc
         return kiln_errf(err, KILN_EINVAL, "%s: an entry has no name", what);
     if (!tree_valid_name(path))
         return kiln_errf(err, KILN_EINVAL,
-                         "%s: an entry name is not valid UTF-8 or contains control characters", what);
+                         "%s: an entry name contains a control character", what);
     const char *base = strrchr(path, '/');
     /* "dir/" names a directory; its base name is the component before the slash. */
     size_t plen = strlen(path);

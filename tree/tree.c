@@ -12,6 +12,7 @@
 #include "tree/tree-internal.h"
 #include "common/common.h"
 #include "common/fsutil.h"
+#include "common/text.h"
 #include "common/banned.h"
 
 #define SPOOL_BUF (1u << 20)
@@ -248,38 +249,9 @@ const char *tree_type_name(enum tree_type type)
 
 int tree_valid_name(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p;
-        size_t n;
-        unsigned cp;
-        if (c < 0x20 || c == 0x7f)
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
             return 0;
-        if (c < 0x80) {
-            p++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        for (size_t i = 1; i <= n; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        p += n + 1;
-    }
     return 1;
 }
 
@@ -293,7 +265,7 @@ int tree_normalize(const char *what, const char *path, char **out, struct kiln_e
                          what, path, TREE_MAX_PATH);
     if (!tree_valid_name(path))
         return kiln_errf(err, KILN_EINVAL,
-                         "%s: an entry name is not valid UTF-8 or contains control characters", what);
+                         "%s: an entry name contains a control character", what);
     char *res = xmalloc(len + 2);
     size_t n = 0;
     const char *p = path;
@@ -495,7 +467,7 @@ int tree_add(struct tree *t, const char *what, const struct tree_new_entry *ne,
                              what, ne->path, TREE_MAX_PATH);
         if (!tree_valid_name(ne->link_target))
             return kiln_errf(err, KILN_EINVAL,
-                             "%s: link '%s' has a target that is not valid UTF-8 or contains control characters",
+                             "%s: link '%s' has a target that contains a control character",
                              what, ne->path);
     }
     if (ne->n_xattrs > TREE_MAX_XATTRS)
@@ -822,6 +794,27 @@ int tree_sorted(const struct tree *t, struct tree_entry ***out, size_t *n, struc
     return 0;
 }
 
+void tree_json_set_name(json_t *o, const char *key, const char *name)
+{
+    _cleanup_free_ char *text = utf8_lossy(name);
+    json_object_set_new(o, key, json_string(text));
+    if (strcmp(text, name)) {
+        _cleanup_free_ char *hexkey = xasprintf("%sHex", key);
+        _cleanup_free_ char *hex = text_hex(name, strlen(name));
+        json_object_set_new(o, hexkey, json_string(hex));
+    }
+}
+
+char *tree_json_get_name(json_t *o, const char *key)
+{
+    _cleanup_free_ char *hexkey = xasprintf("%sHex", key);
+    const char *hex = json_string_value(json_object_get(o, hexkey));
+    if (hex)
+        return text_unhex(hex);
+    const char *text = json_string_value(json_object_get(o, key));
+    return text ? xstrdup(text) : NULL;
+}
+
 json_t *tree_file_manifest(struct tree *t)
 {
     struct tree_entry **v = NULL;
@@ -836,7 +829,7 @@ json_t *tree_file_manifest(struct tree *t)
         json_t *o = json_object();
         char mode[16];
         snprintf(mode, sizeof(mode), "%04o", e->mode & 07777);
-        json_object_set_new(o, "path", json_string(e->path));
+        tree_json_set_name(o, "path", e->path);
         json_object_set_new(o, "mode", json_string(mode));
         json_object_set_new(o, "uid", json_integer(e->uid));
         json_object_set_new(o, "gid", json_integer(e->gid));
@@ -845,7 +838,7 @@ json_t *tree_file_manifest(struct tree *t)
         case TREE_FILE:
             if (e->content && e->content->refs > 1 && e->content->written) {
                 type = TREE_HARDLINK;
-                json_object_set_new(o, "target", json_string(e->content->written));
+                tree_json_set_name(o, "target", e->content->written);
                 break;
             }
             if (e->content)
@@ -855,7 +848,7 @@ json_t *tree_file_manifest(struct tree *t)
                                  : "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
             break;
         case TREE_SYMLINK:
-            json_object_set_new(o, "target", json_string(e->target));
+            tree_json_set_name(o, "target", e->target);
             break;
         case TREE_CHAR:
         case TREE_BLOCK:

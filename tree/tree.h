@@ -9,7 +9,13 @@
  * copied in.  Hard links are files that share one content object.
  *
  * Every archive and directory read into a tree is treated as hostile:
- * see tree_add() and the limits below.  Writing is deterministic: entries
+ * see tree_add() and the limits below.  Names are bytes: any byte but a
+ * control character, UTF-8 or not, kept as read.  libarchive converts pax
+ * names between UTF-8 and the locale, and in a UTF-8 locale normalises them
+ * to NFC (two files become one), so kiln stays in the C locale, where a name
+ * it cannot convert keeps its bytes: reading, ARCHIVE_WARN ("can't be
+ * converted from UTF-8") is not an error; writing, such a name goes out as
+ * its bytes under hdrcharset=BINARY.  Writing is deterministic: entries
  * sorted by path (strcmp), numeric owners only, mtimes clamped to the
  * tree's source_date_epoch, pax headers only where ustar cannot say it.
  *
@@ -203,6 +209,14 @@ int tree_sink_fd(void *ud, const void *data, size_t len, struct kiln_err *err);
 /* The file manifest (application/vnd.dev.kiln.files.v1+json): a new
  * reference owned by the caller. */
 json_t *tree_file_manifest(struct tree *t);
+
+/* A name (path or link target) in a file manifest: o[key] is its text, and
+ * when the name is not UTF-8 that text is utf8_lossy() and o[key + "Hex"]
+ * holds its exact bytes (see common/text.h). */
+void tree_json_set_name(json_t *o, const char *key, const char *name);
+/* The exact name back (owned by the caller), or NULL when o has none or its
+ * hex is malformed. */
+char *tree_json_get_name(json_t *o, const char *key);
 
 const char *tree_type_name(enum tree_type type);
 /* 1 for the character devices every minimal rootfs has and that give no

@@ -1,7 +1,9 @@
 #!/bin/bash
-# kiln export writes the disk for hypervisors and clouds: a vmdk, a vhdx and
-# a fixed VHD that qemu-img reads back as the same disk, the VHD's size a
-# multiple of 1 MiB (as Azure asks), and an OVA whose tar holds the OVF
+# kiln export writes the disk for hypervisors and clouds: a qcow2 that
+# qemu-img checks, a raw disk and a containerdisk's qcow2 that it reads as the
+# same disk, a vmdk, a vhdx and a fixed VHD that qemu-img reads back as the
+# same disk, the VHD's size a multiple of 1 MiB (as Azure asks), and an OVA
+# whose tar holds the OVF
 # descriptor, the streamOptimized vmdk and a manifest of their SHA-256 sums,
 # in that order.  A corrupt disk blob fails each with exit 3 and leaves
 # nothing.  (That they boot: t5300.)  Fast: a small disk laid out on the host.
@@ -22,8 +24,22 @@ YAML
 test_expect_success 'a small disk image to export' '
     kiln build small.yaml >out 2>err &&
     kiln export small:1.2.0 --format qcow2 --output small.qcow2 &&
+    qemu-img check -f qcow2 small.qcow2 &&
     qemu-img info -f qcow2 --output=json small.qcow2 >info &&
     jq -r ".\"virtual-size\"" info >vsize
+'
+
+test_expect_success 'raw and containerdisk: qemu-img reads the same disk, checks the containerdisk'"'"'s qcow2' '
+    kiln export small:1.2.0 --format raw --output small.raw &&
+    qemu-img info -f raw --output=json small.raw >info &&
+    jq -e ".format == \"raw\" and .\"virtual-size\" == $(cat vsize)" info &&
+    qemu-img compare -f qcow2 -F raw small.qcow2 small.raw &&
+    kiln export small:1.2.0 --format containerdisk --output cd &&
+    skopeo inspect oci:cd >insp &&
+    l=$(jq -r ".Layers[0]" insp) &&
+    tar -xOf "cd/blobs/sha256/${l#sha256:}" disk/small.qcow2 >cd.qcow2 &&
+    qemu-img check -f qcow2 cd.qcow2 &&
+    qemu-img compare -f qcow2 -F qcow2 small.qcow2 cd.qcow2
 '
 
 test_expect_success 'vmdk: a monolithicSparse vmdk that qemu-img checks and reads as the same disk' '

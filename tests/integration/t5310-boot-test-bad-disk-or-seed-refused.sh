@@ -3,7 +3,9 @@
 # boot before any guest starts, naming the problem, with exit 2: a disk
 # without a format, of another format than the one given, that names a
 # backing file or keeps its data in other files; a seed without user data.
-# Fast: nothing boots, and a refused seed leaves no temporary files.
+# A disk named by a relative path is booted (qemu starts on a blank disk and
+# the test times out after a second).  Fast: nothing boots, and a refused
+# seed leaves no temporary files.
 . "$(dirname "$0")/lib.sh"
 
 qemu-img create -q -f qcow2 base.qcow2 16M
@@ -50,6 +52,12 @@ test_expect_success 'a seed without user data is refused before the boot' '
     test -z "$(ls -A tmp)" &&
     test_expect_code 2 kiln boot-test --disk sparse.vmdk --format vmdk --seed seed/user-data &&
     test_grep "seed directory .seed/user-data. is not a directory" err
+'
+
+test_expect_success 'a disk named by a relative path is booted, not lost by its overlay' '
+    test_expect_code 1 kiln boot-test --disk sparse.vmdk --format vmdk --timeout 1 &&
+    test_grep "did not appear on the console within 1 seconds" err &&
+    ! grep -q "qemu-img" err
 '
 
 test_done

@@ -1,4 +1,4 @@
-/* test-common.c - buf, err, fsutil, hash, run, timefmt. */
+/* test-common.c - buf, err, fsutil, hash, run, text, timefmt. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,6 +8,7 @@
 #include "common/fsutil.h"
 #include "common/hash.h"
 #include "common/run.h"
+#include "common/text.h"
 #include "common/timefmt.h"
 #include "tests/unit/tap.h"
 
@@ -152,6 +153,28 @@ static void test_hash(void)
     ok(!hash_is_hex("ABC"), "upper case or short strings are not digests");
 }
 
+static void test_text(void)
+{
+    static const char *const valid[] = { "", "abc", "caf\xc3\xa9", "cafe\xcc\x81", "\xf0\x9f\x94\xa5" };
+    for (size_t i = 0; i < ARRAY_SIZE(valid); i++)
+        ok(utf8_valid(valid[i], strlen(valid[i])), "valid UTF-8 %zu", i);
+    static const char *const invalid[] = { "\xff", "caf\xc3", "\xc3\x28", "\xc0\xaf", "\xed\xa0\x80",
+                                           "\xf4\x90\x80\x80" };
+    for (size_t i = 0; i < ARRAY_SIZE(invalid); i++)
+        ok(!utf8_valid(invalid[i], strlen(invalid[i])), "not UTF-8 %zu (bad byte, truncated, overlong, surrogate, "
+           "past U+10FFFF)", i);
+    char *s = utf8_lossy("caf\xc3\xa9/\xff\xc3");
+    is_str(s, "caf\xc3\xa9/\xef\xbf\xbd\xef\xbf\xbd", "utf8_lossy keeps UTF-8 and shows each bad byte as U+FFFD");
+    free(s);
+    s = text_hex("a\xff", 2);
+    is_str(s, "61ff", "text_hex");
+    char *back = text_unhex(s);
+    is_str(back, "a\xff", "text_unhex gives the bytes back");
+    free(back);
+    free(s);
+    ok(!text_unhex("6") && !text_unhex("zz") && !text_unhex("6100"), "odd, not hex, or a NUL byte: refused");
+}
+
 static void test_run(void)
 {
     struct kiln_err err = KILN_ERR_INIT;
@@ -213,6 +236,7 @@ int main(void)
     test_fsutil();
     test_beneath();
     test_hash();
+    test_text();
     test_run();
     test_rfc3339();
     return tap_done();

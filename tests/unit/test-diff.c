@@ -68,6 +68,32 @@ static void test_kinds(void)
     json_decref(b);
 }
 
+static void test_names(void)
+{
+    /* /x\xff and /x\xfe have the same text; their bytes (pathHex) tell them apart. */
+    json_t *a = load("{\"version\":1,\"files\":["
+                     "{\"path\":\"/x\\ufffd\",\"pathHex\":\"2f78ff\",\"type\":\"dir\",\"mode\":\"0755\",\"uid\":0,\"gid\":0},"
+                     "{\"path\":\"/l\",\"type\":\"symlink\",\"target\":\"\\ufffd\",\"targetHex\":\"ff\",\"mode\":\"0777\",\"uid\":0,\"gid\":0}]}");
+    json_t *b = load("{\"version\":1,\"files\":["
+                     "{\"path\":\"/x\\ufffd\",\"pathHex\":\"2f78fe\",\"type\":\"dir\",\"mode\":\"0755\",\"uid\":0,\"gid\":0},"
+                     "{\"path\":\"/l\",\"type\":\"symlink\",\"target\":\"\\ufffd\",\"targetHex\":\"fe\",\"mode\":\"0777\",\"uid\":0,\"gid\":0}]}");
+    struct kiln_err err = KILN_ERR_INIT;
+    struct diff d;
+    is_int(diff_files(a, b, &d, &err), 0, "manifests with names that are not UTF-8 compare");
+    is_int(d.n, 3, "three paths differ");
+    ok(d.n == 3 && d.v[0].op == '~' && d.v[0].fields == DIFF_TARGET, "a target differing only in its bytes changed");
+    ok(d.n == 3 && d.v[1].op == '+' && strcmp(d.v[1].path, "/x\xfe") == 0, "the exact new name is added");
+    ok(d.n == 3 && d.v[2].op == '-' && strcmp(d.v[2].path, "/x\xff") == 0, "the exact old name is removed");
+    json_t *j = diff_to_json(&d);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    ok(s != NULL, "the diff is JSON: %s", s ? s : "(none)");
+    free(s);
+    json_decref(j);
+    diff_release(&d);
+    json_decref(a);
+    json_decref(b);
+}
+
 static void test_bad(void)
 {
     struct kiln_err err = KILN_ERR_INIT;
@@ -94,6 +120,7 @@ int main(void)
 {
     tap_tmpdir();
     test_kinds();
+    test_names();
     test_bad();
     return tap_done();
 }

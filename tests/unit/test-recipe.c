@@ -1008,6 +1008,9 @@ static void test_cloud_init(void)
         is_str(r->base.packages.v[1], "cloud-guest-utils", "then growpart");
         is_str(r->base.packages.v[2], "ifupdown", "then ifupdown");
         is_str(r->base.packages.v[3], "openssh-server", "and sshd");
+        ok(r->n_files == 1 && strcmp(r->files[0].dest, "/etc/default/locale") == 0 && r->files[0].content &&
+           strcmp(r->files[0].content, "LANG=C.UTF-8\n") == 0 && r->files[0].mode == 0644,
+           "and files gets /etc/default/locale with LANG=C.UTF-8");
         json_t *j = recipe_to_json(r);
         char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
         has_str(s, "\"cloud_init\":true", "json: cloud_init");
@@ -1023,6 +1026,14 @@ static void test_cloud_init(void)
         is_str(r->packages.v[2], "cloud-init", "a longer name is another package");
         is_str(r->packages.v[4], "ifupdown", "in order");
         ok(recipe_needs_guest(r), "which needs the appliance");
+        recipe_free(r);
+    }
+    r = parse_ok("name: x\nversion: 1.0.0\nbase: {tarball: {path: r.tar}}\ncloud_init: true\n"
+                 "files: [{content: \"LANG=fr_FR.UTF-8\\n\", dest: /etc/default/locale}]\n",
+                 "cloud_init with the recipe's own locale");
+    if (r) {
+        ok(r->n_files == 1 && strcmp(r->files[0].content, "LANG=fr_FR.UTF-8\n") == 0,
+           "the recipe's /etc/default/locale is kept, not replaced");
         recipe_free(r);
     }
     parse_err(HEAD "cloud_init: yes\n", "4:13: 'cloud_init' must be true or false", "yes for cloud_init");

@@ -3,11 +3,13 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tree/tree.h"
 #include "common/common.h"
+#include "common/text.h"
 #include "tap.h"
 #include "common/banned.h"
 
@@ -40,6 +42,7 @@ static void test_normalize(void)
     static const struct { const char *in, *out; } good[] = {
         { "etc/passwd", "/etc/passwd" }, { "./etc//passwd", "/etc/passwd" }, { "/etc/./x/", "/etc/x" },
         { ".", "/" }, { "./", "/" }, { "//", "/" }, { "a/.../b", "/a/.../b" },
+        { "caf\xc3\xa9/\xff\xfe", "/caf\xc3\xa9/\xff\xfe" }, /* names are bytes, UTF-8 or not */
     };
     for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
         s = NULL;
@@ -47,7 +50,7 @@ static void test_normalize(void)
         is_str(s, good[i].out, "'%s' -> '%s'", good[i].in, good[i].out);
         free(s);
     }
-    static const char *const bad[] = { "../x", "a/../../x", "/..", "a/..", "", "a\nb", "\xff\xfe" };
+    static const char *const bad[] = { "../x", "a/../../x", "/..", "a/..", "", "a\nb", "a\x7f" };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         s = NULL;
         ok(tree_normalize("t", bad[i], &s, &err) == KILN_EINVAL && !s, "refuse bad path %zu", i);
@@ -301,6 +304,86 @@ static void test_read_tar(void)
     tree_free(t);
 }
 
+/* Names that are not ASCII: UTF-8 in NFC and in NFD (one is not the other),
+ * and bytes that are not UTF-8, as a file, a directory and a symlink target. */
+#define NFC "caf\xc3\xa9"
+#define NFD "cafe\xcc\x81"
+#define BAD "bad\xff\xfe"
+
+static void add_raw(struct archive *a, const char *path, const char *target)
+{
+    struct archive_entry *ae = archive_entry_new();
+    archive_entry_set_pathname(ae, path);
+    archive_entry_set_filetype(ae, target ? AE_IFLNK : AE_IFREG);
+    archive_entry_set_perm(ae, 0644);
+    if (target)
+        archive_entry_set_symlink(ae, target);
+    else
+        archive_entry_set_size(ae, 0);
+    archive_write_header(a, ae);
+    archive_entry_free(ae);
+}
+
+static void test_names(void)
+{
+    struct kiln_err err = KILN_ERR_INIT;
+    /* The tar as GNU tar and mmdebstrap write it in a UTF-8 locale: pax
+     * "path" records in UTF-8 (no hdrcharset), which libarchive would
+     * normalise to NFC in a UTF-8 locale and cannot convert in the C locale. */
+    ok(setlocale(LC_CTYPE, "C.UTF-8") != NULL, "the C.UTF-8 locale, to write the tar as GNU tar does");
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_open_filename(a, "names.tar");
+    add_raw(a, NFC, NULL);
+    add_raw(a, NFD, NULL);
+    add_raw(a, "d/" BAD, NULL);
+    add_raw(a, "link", "d/" BAD);
+    archive_write_close(a);
+    archive_write_free(a);
+    setlocale(LC_CTYPE, "C");
+
+    struct tree *t = new_tree();
+    int fd = open("names.tar", O_RDONLY);
+    ok(tree_read_tar(t, "names.tar", fd, NULL, &err) == 0, "a tar with such names is read: %s", err.msg);
+    close(fd);
+    ok(tree_get(t, "/" NFC) && tree_get(t, "/" NFD), "NFC and NFD stay two files, byte for byte");
+    ok(tree_get(t, "/d/" BAD), "a name that is not UTF-8 is kept byte for byte");
+    struct tree_entry *l = tree_get(t, "/link");
+    ok(l && l->target && strcmp(l->target, "d/" BAD) == 0, "and so is a symlink target");
+
+    char *h = write_tar(t, "out.tar");
+    free(h);
+    a = archive_read_new();
+    archive_read_support_format_tar(a);
+    archive_read_open_filename(a, "out.tar", 10240);
+    struct archive_entry *ae;
+    int saw = 0, rc;
+    while ((rc = archive_read_next_header(a, &ae)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
+        const char *p = archive_entry_pathname(ae);
+        saw |= !strcmp(p, NFC) << 0 | !strcmp(p, NFD) << 1 | !strcmp(p, "d/" BAD) << 2;
+        if (!strcmp(p, "link"))
+            saw |= !strcmp(archive_entry_symlink(ae), "d/" BAD) << 3;
+    }
+    archive_read_free(a);
+    is_int(saw, 15, "the tar kiln writes has the same names and target, byte for byte");
+
+    json_t *m = tree_file_manifest(t);
+    char *s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+    has_str(s, "\"path\":\"/" NFC "\"", "the manifest lists an NFC name as it is");
+    has_str(s, "\"path\":\"/" NFD "\"", "and an NFD name as it is");
+    has_str(s, "\"path\":\"/d/bad\xef\xbf\xbd\xef\xbf\xbd\",\"pathHex\":\"2f642f626164fffe\"",
+            "a name that is not UTF-8 is text with U+FFFD, and its bytes in pathHex");
+    has_str(s, "\"target\":\"d/bad\xef\xbf\xbd\xef\xbf\xbd\",\"targetHex\":\"642f626164fffe\"",
+            "so is a symlink target");
+    json_t *f = json_array_get(json_object_get(m, "files"), 3); /* after /cafe.., /caf.., /d */
+    char *back = tree_json_get_name(f, "path");
+    is_str(back, "/d/" BAD, "tree_json_get_name gives the exact bytes back");
+    free(back);
+    free(s);
+    json_decref(m);
+    tree_free(t);
+}
+
 int main(void)
 {
     tap_tmpdir();
@@ -310,5 +393,6 @@ int main(void)
     test_whiteouts();
     test_writer();
     test_read_tar();
+    test_names();
     return tap_done();
 }
