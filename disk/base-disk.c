@@ -156,13 +156,19 @@ static int mount_root(guestfs_h *g, const char *label, const char *path, struct 
  * running host's) may change under the read, and tar then stops: with
  * tries > 1 the file systems are mounted again with the appliance's caches
  * dropped, and read again, at most tries times in all. */
-static int export_root(guestfs_h *g, const char *label, const char *path, const char *tar_out, int tries,
-                       struct kiln_err *err)
+static int export_root(guestfs_h *g, const char *label, const char *path, const char *tar_out,
+                       const char *const *skip, int tries, struct kiln_err *err)
 {
     int ret = guest_launch(g, err);
     if (ret < 0)
         return kiln_err_prefix(err, "%s '%s'", label, path);
-    char *excludes[] = { "./lost+found", NULL };
+    size_t n_skip = 0;
+    while (skip && skip[n_skip])
+        n_skip++;
+    _cleanup_free_ char **excludes = xcalloc(n_skip + 2, sizeof(char *));
+    excludes[0] = "./lost+found";
+    for (size_t i = 0; i < n_skip; i++)
+        excludes[i + 1] = (char *)skip[i];
     for (int t = 1;; t++) {
         if ((ret = mount_root(g, label, path, err)) < 0)
             return ret;
@@ -221,7 +227,7 @@ int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_
         return ret;
     ret = guest_add_drive(g, src, disk_format_name(fmt), 1, err);
     if (ret == 0)
-        ret = export_root(g, "base disk", path, tar_out, 1, err);
+        ret = export_root(g, "base disk", path, tar_out, NULL, 1, err);
     guestfs_close(g);
     if (ret < 0)
         unlink(tar_out);
@@ -231,7 +237,7 @@ int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_
 /* A disk in use is read again when it changed under the read. */
 #define DISK_READ_TRIES 3
 
-int disk_read_root(const char *path, const char *tar_out, struct kiln_err *err)
+int disk_read_root(const char *path, const char *const *skip, const char *tar_out, struct kiln_err *err)
 {
     enum disk_format fmt;
     int ret = detect_format(path, "disk", path, 1, &fmt, err);
@@ -242,7 +248,7 @@ int disk_read_root(const char *path, const char *tar_out, struct kiln_err *err)
         return ret;
     ret = guest_add_drive(g, path, disk_format_name(fmt), 1, err);
     if (ret == 0)
-        ret = export_root(g, "disk", path, tar_out, DISK_READ_TRIES, err);
+        ret = export_root(g, "disk", path, tar_out, skip, DISK_READ_TRIES, err);
     guestfs_close(g);
     if (ret < 0)
         unlink(tar_out);

@@ -111,12 +111,14 @@ int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_
  * running host's disk is never written, and what the host has not flushed
  * yet is not seen), its operating system inspected and every file system
  * of its fstab mounted read-only, the root exported as a tar at tar_out
- * with numeric owners and xattrs (lost+found left out).  Unlike a base
+ * with numeric owners and xattrs (lost+found left out, and what matches a
+ * GNU tar exclude pattern of skip, NULL-terminated or NULL: "./var/log/"
+ * then "*" leaves out what is below /var/log).  Unlike a base
  * disk, a qcow2 overlay may name a backing file (a host's disk is one), and
  * nothing is checksummed against a recipe.  A disk that changes under the
  * read (tar stops) is read again, with the appliance's caches dropped, at
  * most three times in all.  Messages name "disk 'PATH'". */
-int disk_read_root(const char *path, const char *tar_out, struct kiln_err *err);
+int disk_read_root(const char *path, const char *const *skip, const char *tar_out, struct kiln_err *err);
 
 /* Which structures of two disks differ (compare.c): *out (a new reference)
  * is a JSON array of {"region", "detail"}: the disk's size, the partition

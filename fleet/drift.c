@@ -168,11 +168,36 @@ static int verify_image(const struct export_source *s, const struct drift_opts *
     return 0;
 }
 
-/* The file manifest of the disk's root file system. */
-static int disk_manifest(const char *disk_path, const char *scratch, json_t **out, struct kiln_err *err)
+/* The tar exclude patterns for what patterns ignore as a whole directory
+ * (a path without wildcards, then a slash and two stars): never read, so a
+ * running host's logs and journals cannot change under the read.
+ * NULL-terminated, owned. */
+static char **tar_skips(json_t *patterns)
+{
+    char **v = xcalloc(json_array_size(patterns) + 1, sizeof(char *));
+    size_t n = 0, i;
+    json_t *p;
+    json_array_foreach(patterns, i, p) {
+        const char *s = json_string_value(p);
+        size_t len = s ? strlen(s) : 0;
+        if (len < 4 || s[0] != '/' || strcmp(s + len - 3, "/**") != 0)
+            continue;
+        if (strcspn(s, "*?[\\") != len - 2)
+            continue;
+        v[n++] = xasprintf(".%.*s/*", (int)(len - 3), s);
+    }
+    return v;
+}
+
+/* The file manifest of the disk's root file system, without what ignore
+ * leaves out as a whole directory. */
+static int disk_manifest(const char *disk_path, json_t *ignore, const char *scratch, json_t **out,
+                         struct kiln_err *err)
 {
     _cleanup_free_ char *tar = path_join(scratch, "disk-root.tar");
-    int r = disk_read_root(disk_path, tar, err);
+    char **skip = tar_skips(ignore);
+    int r = disk_read_root(disk_path, (const char *const *)skip, tar, err);
+    strv_free(skip);
     if (r < 0)
         return r;
     struct tree_limits lim;
@@ -251,7 +276,7 @@ int drift_check(const char *disk_path, const struct drift_opts *o, struct drift_
     }
     if (r == 0) {
         kiln_log(KILN_LOG_INFO, "reading disk '%s' (read-only)", disk_path);
-        r = disk_manifest(disk_path, o->scratch, &have, err);
+        r = disk_manifest(disk_path, ignore, o->scratch, &have, err);
     }
     if (r == 0)
         r = diff_files(want, have, &rep->diff, err);
