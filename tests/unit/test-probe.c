@@ -146,27 +146,36 @@ int main(void)
         return 1;
     }
     char *target = NULL, *why = NULL;
+    int r;
     struct fleet_probe tcp = { FLEET_PROBE_TCP, sv.port, NULL }, http = { FLEET_PROBE_HTTP, sv.port, "/healthz" };
-    ok(once(&tcp, sv.port, &target, &why) == 1, "a TCP probe passes when the port accepts: %s", why ? why : "");
+    r = once(&tcp, sv.port, &target, &why);
+    ok(r == 1, "a TCP probe passes when the port accepts: %s", why ? why : "");
     char want[64];
     snprintf(want, sizeof(want), "127.0.0.1:%u", sv.port);
     is_str(target, want, "naming the address and port");
-    ok(once(&http, sv.port, &target, &why) == 1, "an HTTP probe passes on a 200: %s", why ? why : "");
+    r = once(&http, sv.port, &target, &why);
+    ok(r == 1, "an HTTP probe passes on a 200: %s", why ? why : "");
     snprintf(want, sizeof(want), "http://127.0.0.1:%u/healthz", sv.port);
     is_str(target, want, "naming the URL");
-    ok(once(&http, sv.port, &target, &why) == 0, "an HTTP probe fails on a 503");
+    r = once(&http, sv.port, &target, &why);
+    ok(r == 0, "an HTTP probe fails on a 503");
     is_str(why, "HTTP status 503", "saying the status");
-    ok(once(&http, sv.port, &target, &why) == 0, "an HTTP probe fails on a redirect, not followed");
+    r = once(&http, sv.port, &target, &why);
+    ok(r == 0, "an HTTP probe fails on a redirect, not followed");
     is_str(why, "HTTP status 302", "saying the status");
-    ok(once(&http, sv.port, &target, &why) == 0, "an HTTP probe fails on a connection closed without an answer");
+    r = once(&http, sv.port, &target, &why);
+    ok(r == 0, "an HTTP probe fails on a connection closed without an answer");
     has_str(why, "Empty reply from server", "saying so: %s", why);
-    ok(once(&http, sv.port, &target, &why) == 1, "a 200 with a body longer than the probe reads passes: %s",
+    r = once(&http, sv.port, &target, &why);
+    ok(r == 1, "a 200 with a body longer than the probe reads passes: %s",
        why ? why : "");
     pthread_join(t, NULL);
     close(sv.fd);
-    ok(once(&tcp, sv.port, &target, &why) == 0, "a TCP probe fails when nothing listens");
+    r = once(&tcp, sv.port, &target, &why);
+    ok(r == 0, "a TCP probe fails when nothing listens");
     has_str(why, "connect: Connection refused", "saying why: %s", why);
-    ok(once(&http, sv.port, &target, &why) == 0, "an HTTP probe fails when nothing listens");
+    r = once(&http, sv.port, &target, &why);
+    ok(r == 0, "an HTTP probe fails when nothing listens");
     has_str(why, "onnect", "saying why: %s", why);
     free(target);
     free(why);
