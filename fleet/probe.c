@@ -175,21 +175,22 @@ const char *fleet_qemu_ns(void)
 static int probe_target(struct fleet *f, virDomainPtr dom, const struct fleet_spec *s, char **addr, unsigned *port,
                         char **why, struct kiln_err *err)
 {
-    const char *net = s->network ? s->network : "user";
-    if (strcmp(net, "user") == 0) {
-        char *xml = virDomainGetXMLDesc(dom, 0);
-        if (!xml)
-            return fleet_virt_err(f, err, "reading the definition of host '%s'", virDomainGetName(dom));
-        unsigned h = fleet_hostfwd_port(xml, s->probe.port);
-        free(xml);
-        if (!h) {
-            *why = xasprintf("it has no forward to its port %u on user-mode networking (it was made without this probe)",
-                             s->probe.port);
-            return 0;
-        }
+    /* a host made with a forward for this port is probed through it,
+     * whatever the network the operation at hand asks new hosts to have */
+    char *xml = virDomainGetXMLDesc(dom, 0);
+    if (!xml)
+        return fleet_virt_err(f, err, "reading the definition of host '%s'", virDomainGetName(dom));
+    unsigned fwd = fleet_hostfwd_port(xml, s->probe.port);
+    free(xml);
+    if (fwd) {
         *addr = xstrdup("127.0.0.1");
-        *port = h;
+        *port = fwd;
         return 1;
+    }
+    if (strcmp(s->network ? s->network : "user", "user") == 0) {
+        *why = xasprintf("it has no forward to its port %u on user-mode networking (it was made without this probe)",
+                         s->probe.port);
+        return 0;
     }
     static const unsigned sources[] = { VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT,
                                         VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP };

@@ -10,8 +10,8 @@
 #include "fleet/fleet-internal.h"
 #include "tap.h"
 
-/* A server that answers each connection with the next canned reply (after
- * reading the request's headers), or closes it at once for a NULL one. */
+/* A server that answers each connection with the next canned reply after
+ * reading the request's headers, or closes it without an answer for a NULL one. */
 struct server {
     int fd;
     unsigned port;
@@ -26,16 +26,18 @@ static void *serve(void *ud)
         int c = accept(sv->fd, NULL, NULL);
         if (c < 0)
             break;
+        /* the request is read first (to its end, or the client's close):
+         * closing on unread bytes would reset the connection */
+        char req[4096];
+        size_t got = 0;
+        ssize_t k;
+        while (got < sizeof(req) - 1 && (k = read(c, req + got, sizeof(req) - 1 - got)) > 0) {
+            got += (size_t)k;
+            req[got] = '\0';
+            if (strstr(req, "\r\n\r\n"))
+                break;
+        }
         if (sv->replies[i]) {
-            char req[4096];
-            size_t got = 0;
-            ssize_t k;
-            while (got < sizeof(req) - 1 && (k = read(c, req + got, sizeof(req) - 1 - got)) > 0) {
-                got += (size_t)k;
-                req[got] = '\0';
-                if (strstr(req, "\r\n\r\n"))
-                    break;
-            }
             size_t len = strlen(sv->replies[i]);
             if (strcmp(sv->replies[i], "BIG") == 0) {
                 const char *h = "HTTP/1.0 200 OK\r\n\r\n";
