@@ -63,6 +63,17 @@ int fleet_cli_opt(struct fleet_cli *fc, int c, const char *arg)
         s->marker = arg;
         fc->marker_given = 1;
         return 1;
+    case FLEET_OPT_NO_MARKER:
+        fc->no_marker = 1;
+        return 1;
+    case FLEET_OPT_HEALTH_TCP:
+    case FLEET_OPT_HEALTH_HTTP:
+        if (s->probe.kind != FLEET_PROBE_NONE)
+            return cli_usage_error(fc->cmd, "give one of --health-tcp and --health-http, once"), 2;
+        if (fleet_probe_parse(c == FLEET_OPT_HEALTH_TCP ? FLEET_PROBE_TCP : FLEET_PROBE_HTTP, arg, &s->probe, &err) < 0)
+            return cli_usage_error(fc->cmd, "--%s: %s", c == FLEET_OPT_HEALTH_TCP ? "health-tcp" : "health-http",
+                                   err.msg), 2;
+        return 1;
     case FLEET_OPT_TIMEOUT:
         fc->timeout_given = 1;
         return fleet_cli_uint(fc->cmd, "health-timeout", arg, 1, 86400, &s->timeout) < 0 ? 2 : 1;
@@ -112,6 +123,10 @@ int fleet_cli_parse(struct cli_ctx *ctx, struct fleet_cli *fc, int argc, char **
         return cli_usage_error(fc->cmd, "give the trusted public key with --key PUB");
     if (fc->n_connect > 1)
         return cli_usage_error(fc->cmd, "%s works on one --connect URI", fc->cmd);
+    if (fc->no_marker && fc->marker_given)
+        return cli_usage_error(fc->cmd, "--health-marker and --no-health-marker exclude each other");
+    if (fc->no_marker && fc->spec.probe.kind == FLEET_PROBE_NONE)
+        return cli_usage_error(fc->cmd, "--no-health-marker needs a probe (--health-tcp or --health-http): a host's health must be checked somehow");
     if (fc->moves && fc->waves.max_surge == 0 && fc->waves.max_unavailable == 0)
         return cli_usage_error(fc->cmd, "--max-surge and --max-unavailable cannot both be 0");
     cli_setup_log(ctx);
@@ -181,7 +196,9 @@ int fleet_cli_image(struct cli_ctx *ctx, struct fleet_cli *fc, const char *ref, 
         out->img.key_id = out->key_id;
         out->img.disk_path = out->disk_path;
         out->img.disk_digest = out->disk_digest;
-        if (!fc->marker_given)
+        if (fc->no_marker)
+            fc->spec.marker = NULL;
+        else if (!fc->marker_given)
             fc->spec.marker = out->marker ? out->marker : BOOT_TEST_DEFAULT_MARKER;
         if (!fc->timeout_given)
             fc->spec.timeout = out->timeout ? out->timeout : BOOT_TEST_DEFAULT_TIMEOUT;

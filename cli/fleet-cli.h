@@ -13,6 +13,7 @@ enum {
     FLEET_OPT_CONNECT = 0x2000, FLEET_OPT_GROUP, FLEET_OPT_KEY, FLEET_OPT_POOL, FLEET_OPT_MEMORY,
     FLEET_OPT_VCPUS, FLEET_OPT_NETWORK, FLEET_OPT_MARKER, FLEET_OPT_TIMEOUT, FLEET_OPT_STOP_TIMEOUT,
     FLEET_OPT_SURGE, FLEET_OPT_UNAVAIL, FLEET_OPT_PAUSE, FLEET_OPT_KEEP, FLEET_OPT_AUTO_ROLLBACK, FLEET_OPT_COUNT,
+    FLEET_OPT_HEALTH_TCP, FLEET_OPT_HEALTH_HTTP, FLEET_OPT_NO_MARKER,
 };
 
 #define FLEET_CLI_LONGOPTS                                              \
@@ -25,6 +26,9 @@ enum {
     { "network", required_argument, NULL, FLEET_OPT_NETWORK },          \
     { "health-marker", required_argument, NULL, FLEET_OPT_MARKER },     \
     { "health-timeout", required_argument, NULL, FLEET_OPT_TIMEOUT },   \
+    { "health-tcp", required_argument, NULL, FLEET_OPT_HEALTH_TCP },    \
+    { "health-http", required_argument, NULL, FLEET_OPT_HEALTH_HTTP },  \
+    { "no-health-marker", no_argument, NULL, FLEET_OPT_NO_MARKER },     \
     { "stop-timeout", required_argument, NULL, FLEET_OPT_STOP_TIMEOUT }
 
 /* The wave options of rollout and rollback. */
@@ -45,7 +49,7 @@ struct fleet_cli {
     struct fleet_rollout_opts waves; /* FLEET_CLI_WAVE_LONGOPTS (set the defaults before parsing) */
     unsigned count;              /* --count */
     int moves;                   /* a command with waves: they must be able to move */
-    int marker_given, timeout_given;
+    int marker_given, timeout_given, no_marker;
 };
 
 /* Parses an unsigned option value in [lo, hi]; -1 (usage error printed) if bad. */

@@ -71,7 +71,8 @@ const struct cli_command cli_commands[] = {
     { "deploy", cmd_deploy, "make N hosts of a verified image through libvirt",
       "kiln deploy REF --group G --count N --key PUB [--connect URI] [--pool POOL]\n"
       "                  [--memory MIB] [--vcpus N] [--network user|none|NAME]\n"
-      "                  [--health-marker TEXT] [--health-timeout SECONDS] [--json]" },
+      "                  [--health-marker TEXT | --no-health-marker] [--health-timeout SECONDS]\n"
+      "                  [--health-http PORT[/PATH] | --health-tcp PORT] [--json]" },
     { "rollout", cmd_rollout, "replace a group's hosts with hosts of a new image, in waves",
       "kiln rollout REF --group G --key PUB [--connect URI] [--max-surge N] [--max-unavailable N]\n"
       "                  [--pause SECONDS] [--keep N] [--auto-rollback] [--stop-timeout SECONDS]\n"

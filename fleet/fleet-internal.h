@@ -32,6 +32,32 @@ char *fleet_host_meta_xml(const struct fleet_host *h);
 /* Rewrites dom's metadata from h. */
 int fleet_meta_write(struct fleet *f, virDomainPtr dom, const struct fleet_host *h, struct kiln_err *err);
 
+/* probe.c */
+/* The index in addrs (numeric IPv4 or IPv6 addresses) of the one a probe
+ * uses: the first IPv4 address that is not loopback, unspecified or
+ * link-local, else the first such IPv6 address; -1 when none is. */
+int fleet_addr_pick(const char *const *addrs, size_t n);
+/* The loopback port that a domain's XML forwards to guest_port (the
+ * <qemu:commandline> of fleet_hostfwd_xml()); 0 when it has none. */
+unsigned fleet_hostfwd_port(const char *domain_xml, unsigned guest_port);
+/* A user-mode NIC with the forward 127.0.0.1:host_port -> guest_port, as
+ * the <qemu:commandline> element of a domain (caller-owned); the domain's
+ * root declares xmlns:qemu=fleet_qemu_ns(). */
+char *fleet_hostfwd_xml(unsigned host_port, unsigned guest_port);
+const char *fleet_qemu_ns(void);
+/* A port of 127.0.0.1 that is free now. */
+int fleet_free_port(unsigned *port, struct kiln_err *err);
+/* One attempt of probe p at addr ("A.B.C.D" or "[v6]") and port, within
+ * seconds: 1 passed, 0 not (why: caller-owned).  *target (caller-owned):
+ * what was probed, "http://addr:port/path" or "addr:port". */
+int fleet_probe_once(const struct fleet_probe *p, const char *addr, unsigned port, unsigned seconds, char **target,
+                     char **why);
+/* Probes dom as s->probe says until deadline: 1 passed, 0 not (why in
+ * *why, caller-owned: the address, the port and the last error), <0 when
+ * libvirt fails. */
+int fleet_probe_wait(struct fleet *f, virDomainPtr dom, const struct fleet_spec *s, time_t deadline, char **why,
+                     struct kiln_err *err);
+
 /* host.c */
 /* Creates host h (name, group, image fields, generation, state pending
  * filled in by the caller): its overlay volume on the image's base volume
@@ -40,7 +66,8 @@ int fleet_meta_write(struct fleet *f, virDomainPtr dom, const struct fleet_host 
 int fleet_host_create(struct fleet *f, const struct fleet_image *img, const struct fleet_spec *s,
                       struct fleet_host *h, struct kiln_err *err);
 /* Waits until deadline (time(NULL) clock) for s->marker on the host's
- * console; 1 healthy, 0 not (why in *why, caller-owned), <0 on error. */
+ * console, then for s->probe to pass; 1 healthy, 0 not (why in *why,
+ * caller-owned), <0 on error. */
 int fleet_host_wait(struct fleet *f, const char *name, const struct fleet_spec *s, time_t deadline,
                     char **why, struct kiln_err *err);
 /* Sets the host's state in its metadata and, with stop, shuts it down

@@ -113,6 +113,42 @@ struct fleet_image {
     const char *disk_digest;
 };
 
+/* ---- health probes ------------------------------------------------------------ */
+
+/* Optionally a new host is healthy only when, after its boot marker, a
+ * probe to one of its guest ports passes:
+ *   TCP:  a connect (non-blocking, each attempt bounded) is accepted;
+ *   HTTP: a GET of the path answers 2xx (libcurl, no proxy, no redirects,
+ *         each attempt bounded in time, at most FLEET_PROBE_BODY_MAX bytes
+ *         of the body read).
+ * The address is the one libvirt reports for the guest: for a host on a
+ * libvirt network, its first IPv4 address (else a global IPv6 one) from the
+ * network's DHCP leases, then the guest agent, then the ARP table.  A host
+ * on qemu's user-mode networking has no address of its own: kiln gives it
+ * a forward from 127.0.0.1:P (a free port of the hypervisor's loopback) to
+ * the probe's port, in its domain's definition, and probes that; so that
+ * needs a local connection, and only HTTP: qemu itself accepts every
+ * forwarded connection, whether the guest listens or not, so a TCP probe
+ * would pass on a guest that does not.  Attempts repeat about every second
+ * until the health timeout; the last error is what the host's failure
+ * names, with the address and the port. */
+enum fleet_probe_kind { FLEET_PROBE_NONE, FLEET_PROBE_TCP, FLEET_PROBE_HTTP };
+#define FLEET_PROBE_BODY_MAX (64u * 1024)
+#define FLEET_PROBE_ATTEMPT_SECONDS 5
+#define FLEET_PROBE_PATH_MAX 1024
+
+struct fleet_probe {
+    enum fleet_probe_kind kind;
+    unsigned port;             /* the guest's port, 1-65535 */
+    const char *path;          /* HTTP: starts with '/' (borrowed) */
+};
+/* "TCP" or "HTTP" (or "none"). */
+const char *fleet_probe_kind_name(enum fleet_probe_kind k);
+/* Parses a probe: "PORT" for TCP, "PORT[/PATH]" for HTTP (path "/" when
+ * not given; printable ASCII without spaces, at most FLEET_PROBE_PATH_MAX).
+ * out->path points into arg or at a static "/".  KILN_EINVAL otherwise. */
+int fleet_probe_parse(enum fleet_probe_kind kind, const char *arg, struct fleet_probe *out, struct kiln_err *err);
+
 /* How hosts are made and when they count as up.  Borrowed strings. */
 struct fleet_spec {
     const char *group;
@@ -120,10 +156,16 @@ struct fleet_spec {
     unsigned memory_mib, vcpus;/* 0: the defaults above */
     const char *network;       /* "user" (default), "none", or a libvirt network's name */
     const char *domain_type;   /* "kvm" or "qemu" (TCG) */
-    const char *marker;        /* the boot marker; NULL: no console check (tests of the wave logic) */
+    const char *marker;        /* the boot marker; NULL: no console check (a probe only, or tests of the wave logic) */
+    struct fleet_probe probe;  /* checked after the marker (kind NONE: no probe) */
     unsigned timeout;          /* seconds for a new host to become healthy */
     unsigned stop_timeout;     /* seconds a graceful shutdown may take before the host is destroyed (0: default) */
 };
+
+/* 0 when hosts can be made and checked as s says on f: KILN_EINVAL for a
+ * probe the network cannot carry (see the probes above).  deploy, rollout
+ * and replace check it before they touch a host. */
+int fleet_spec_check(const struct fleet *f, const struct fleet_spec *s, struct kiln_err *err);
 
 struct fleet_rollout_opts {
     unsigned max_surge;        /* new hosts started before old ones stop */

@@ -161,8 +161,10 @@ static int base_volume(struct fleet *f, virStoragePoolPtr pool, const char *pool
     return base_upload(f, pool, pool_name, name, img, out, err);
 }
 
+/* fwd: the loopback port forwarded to the probe's guest port (user-mode
+ * networking with a probe: the NIC is qemu's, with the forward), or 0. */
 static char *domain_xml(const struct fleet_spec *s, const struct fleet_host *h, const char *disk_path,
-                        int is_test)
+                        int is_test, unsigned fwd)
 {
     /* "<host a=... />" becomes "<kiln:host xmlns:kiln=NS a=... />" */
     _cleanup_free_ char *meta = fleet_host_meta_xml(h);
@@ -171,11 +173,13 @@ static char *domain_xml(const struct fleet_spec *s, const struct fleet_host *h, 
     const char *net = s->network ? s->network : "user";
     _cleanup_free_ char *enet = fleet_xml_escape(net);
     _cleanup_free_ char *iface =
-        strcmp(net, "none") == 0 ? xstrdup("")
+        strcmp(net, "none") == 0 || fwd ? xstrdup("")
         : strcmp(net, "user") == 0 ? xstrdup("<interface type='user'><model type='virtio'/></interface>")
                                    : xasprintf("<interface type='network'><source network='%s'/><model type='virtio'/></interface>", enet);
+    _cleanup_free_ char *qemu_ns = fwd ? xasprintf(" xmlns:qemu='%s'", fleet_qemu_ns()) : xstrdup("");
+    _cleanup_free_ char *qemu_args = fwd ? fleet_hostfwd_xml(fwd, s->probe.port) : xstrdup("");
     return xasprintf(
-        "<domain type='%s'>"
+        "<domain type='%s'%s>"
         "<name>%s</name>"
         "<description>kiln host of group %s</description>"
         "<metadata><%s:host xmlns:%s='%s'%s</metadata>"
@@ -190,10 +194,10 @@ static char *domain_xml(const struct fleet_spec *s, const struct fleet_host *h, 
         "<serial type='pty'><target port='0'/></serial>"
         "<console type='pty'><target type='serial' port='0'/></console>"
         "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>"
-        "</devices></domain>",
-        is_test ? "test" : s->domain_type ? s->domain_type : "qemu", h->name, h->group, FLEET_NS_PREFIX, FLEET_NS_PREFIX, FLEET_NS, attrs,
+        "</devices>%s</domain>",
+        is_test ? "test" : s->domain_type ? s->domain_type : "qemu", qemu_ns, h->name, h->group, FLEET_NS_PREFIX, FLEET_NS_PREFIX, FLEET_NS, attrs,
         s->memory_mib ? s->memory_mib : FLEET_DEFAULT_MEMORY_MIB, s->vcpus ? s->vcpus : FLEET_DEFAULT_VCPUS, path,
-        is_test ? "" : iface);
+        is_test ? "" : iface, qemu_args);
 }
 
 int fleet_host_create(struct fleet *f, const struct fleet_image *img, const struct fleet_spec *s,
@@ -235,8 +239,15 @@ int fleet_host_create(struct fleet *f, const struct fleet_image *img, const stru
     if (!vol)
         return fleet_virt_err(f, err, "storage pool '%s': creating the disk of host '%s' (is the pool full?)",
                               pool_name, h->name);
+    unsigned fwd = 0;
+    const char *net = s->network ? s->network : "user";
+    if (!f->is_test && s->probe.kind != FLEET_PROBE_NONE && strcmp(net, "user") == 0 &&
+        (r = fleet_free_port(&fwd, err)) < 0) {
+        virStorageVolDelete(vol, 0);
+        return r;
+    }
     _cleanup_free_ char *vpath = virStorageVolGetPath(vol);
-    _cleanup_free_ char *dxml = vpath ? domain_xml(s, h, vpath, f->is_test) : NULL;
+    _cleanup_free_ char *dxml = vpath ? domain_xml(s, h, vpath, f->is_test, fwd) : NULL;
     virDomainPtr dom = dxml ? virDomainDefineXML(f->conn, dxml) : NULL;
     if (!dom) {
         r = fleet_virt_err(f, err, "defining host '%s'", h->name);
@@ -260,15 +271,10 @@ int fleet_host_create(struct fleet *f, const struct fleet_image *img, const stru
 
 /* ---- health ----------------------------------------------------------------------- */
 
-int fleet_host_wait(struct fleet *f, const char *name, const struct fleet_spec *s, time_t deadline, char **why,
-                    struct kiln_err *err)
+/* The boot marker on dom's console, as fleet_host_wait(). */
+static int console_wait(struct fleet *f, virDomainPtr dom, const char *name, const struct fleet_spec *s,
+                        time_t deadline, char **why, struct kiln_err *err)
 {
-    *why = NULL;
-    _cleanup_(virDomainFreep) virDomainPtr dom = virDomainLookupByName(f->conn, name);
-    if (!dom)
-        return fleet_virt_err(f, err, "host '%s' disappeared while it was checked", name);
-    if (!s->marker)
-        return virDomainIsActive(dom) == 1 ? 1 : (*why = xstrdup("it is not running"), 0);
     _cleanup_(virStreamFreep) virStreamPtr st = virStreamNew(f->conn, VIR_STREAM_NONBLOCK);
     if (!st || virDomainOpenConsole(dom, NULL, st, VIR_DOMAIN_CONSOLE_FORCE) < 0)
         return fleet_virt_err(f, err, "opening the console of host '%s'", name);
@@ -362,6 +368,23 @@ int fleet_host_wait(struct fleet *f, const char *name, const struct fleet_spec *
     buf_release(&win);
     virStreamAbort(st);
     return res;
+}
+
+int fleet_host_wait(struct fleet *f, const char *name, const struct fleet_spec *s, time_t deadline, char **why,
+                    struct kiln_err *err)
+{
+    *why = NULL;
+    _cleanup_(virDomainFreep) virDomainPtr dom = virDomainLookupByName(f->conn, name);
+    if (!dom)
+        return fleet_virt_err(f, err, "host '%s' disappeared while it was checked", name);
+    int r = 1;
+    if (s->marker)
+        r = console_wait(f, dom, name, s, deadline, why, err);
+    else if (virDomainIsActive(dom) != 1)
+        return *why = xstrdup("it is not running"), 0;
+    if (r == 1 && s->probe.kind != FLEET_PROBE_NONE)
+        r = fleet_probe_wait(f, dom, s, deadline, why, err);
+    return r;
 }
 
 /* ---- states --------------------------------------------------------------------------- */

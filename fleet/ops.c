@@ -150,7 +150,9 @@ int fleet_deploy(struct fleet *f, const struct fleet_image *img, const struct fl
 {
     struct fleet_host *all = NULL;
     size_t n_all = 0;
-    int r = fleet_list(f, s->group, &all, &n_all, err);
+    int r = fleet_spec_check(f, s, err);
+    if (r == 0)
+        r = fleet_list(f, s->group, &all, &n_all, err);
     if (r < 0)
         return r;
     unsigned gen = max_generation(all, n_all) + 1;
@@ -296,7 +298,9 @@ int fleet_rollout(struct fleet *f, const struct fleet_image *img, const struct f
 {
     struct fleet_host *all = NULL;
     size_t n = 0;
-    int r = fleet_list(f, s->group, &all, &n, err);
+    int r = fleet_spec_check(f, s, err);
+    if (r == 0)
+        r = fleet_list(f, s->group, &all, &n, err);
     if (r < 0)
         return r;
     unsigned gen = 0;
@@ -430,7 +434,9 @@ int fleet_replace(struct fleet *f, const char *name, const struct fleet_image *i
                   json_t *rep, struct kiln_err *err)
 {
     struct fleet_host sick;
-    int r = fleet_host_get(f, name, &sick, err);
+    int r = fleet_spec_check(f, s, err);
+    if (r == 0)
+        r = fleet_host_get(f, name, &sick, err);
     if (r < 0)
         return r;
     if (sick.state == FLEET_RETIRED || sick.state == FLEET_PENDING)

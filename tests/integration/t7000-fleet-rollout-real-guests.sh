@@ -1,7 +1,8 @@
 #!/bin/bash
 # A fleet on a real libvirt daemon (started by the test) with real guests
 # under TCG: deploy two hosts of a signed bootable image, roll them onto a
-# new version one surge host at a time, stop a rollout whose image does not
+# new version one surge host at a time (healthy when a login prompt is on the
+# console and an HTTP probe of the guest answers), stop a rollout whose image does not
 # boot with the old hosts still serving, replace a host, roll back.  Slow:
 # three disk builds and eight guest boots, several side by side.
 . "$(dirname "$0")/lib.sh"
@@ -20,12 +21,30 @@ running_with() { kiln hosts --connect "$LIBVIRT_URI" --group web --json | jq --a
 # A small Debian guest; v2 differs by its hostname; "broken" masks the serial
 # getty, so no login prompt ever reaches the console.  e2scrub_reap is masked
 # in all (as t5050 disables it): under libvirt its start job held the boot
-# for many minutes on a loaded machine.
+# for many minutes on a loaded machine.  Each guest serves the health
+# probes: systemd-networkd takes an address by DHCP, and systemd itself
+# listens on port 8080, answering each connection "200 ok" after reading
+# the request (no package needed).
 recipe() {
     sed -e "s/^name: debian-vm/name: fleet-vm/" -e "s/^version: 1.0.0/version: $1/" \
         -e "s/^hostname: debian-vm/hostname: $2/" -e "s/timeout: 600/timeout: $3/" \
         "$KILN_SRC/recipes/examples/debian-vm.yaml" &&
-        printf "files:\n  - link: /dev/null\n    dest: /etc/systemd/system/e2scrub_reap.service\n"
+        printf "files:\n  - link: /dev/null\n    dest: /etc/systemd/system/e2scrub_reap.service\n" &&
+        cat <<-\YAML
+	  - dest: /etc/systemd/network/80-dhcp.network
+	    content: "[Match]\nName=en*\n[Network]\nDHCP=ipv4\n"
+	  - link: /lib/systemd/system/systemd-networkd.service
+	    dest: /etc/systemd/system/multi-user.target.wants/systemd-networkd.service
+	  - dest: /usr/local/sbin/health-ok
+	    mode: "0755"
+	    content: "#!/bin/sh\nwhile read -r l && [ ${#l} -gt 1 ]; do :; done\nprintf 'HTTP/1.0 200 OK\\r\\nContent-Length: 3\\r\\n\\r\\nok\\n'\n"
+	  - dest: /etc/systemd/system/health.socket
+	    content: "[Socket]\nListenStream=8080\nAccept=yes\n"
+	  - dest: /etc/systemd/system/health@.service
+	    content: "[Service]\nExecStart=/usr/local/sbin/health-ok\nStandardInput=socket\nStandardOutput=socket\n"
+	  - link: /etc/systemd/system/health.socket
+	    dest: /etc/systemd/system/multi-user.target.wants/health.socket
+	YAML
 }
 
 test_expect_success 'three versions of a bootable image build and are signed' '
@@ -54,10 +73,15 @@ test_expect_success 'deploy of an image not signed by the given key touches noth
     test -z "$(virsh_ vol-list kiln)"
 '
 
-test_expect_success 'deploy makes two hosts that reach a login prompt, with kiln metadata' '
+test_expect_success 'deploy makes two hosts that reach a login prompt and answer an HTTP probe, with kiln metadata' '
     kiln deploy fleet-vm:1.0.0 --group web --count 2 --key k.pub --connect "$LIBVIRT_URI" --pool kiln \
-        --memory 512 --health-timeout $T --json >deploy.json &&
+        --memory 512 --health-timeout $T --health-http 8080/healthz --json >deploy.json &&
     jq -e "[.events[] | select(.event == \"healthy\")] | length == 2" deploy.json &&
+    # the probe went through a loopback forward to the guest port, which answers
+    virsh_ dumpxml --inactive web-1 >web-1.inactive.xml &&
+    port=$(sed -n "s|.*hostfwd=tcp:127.0.0.1:\([0-9]*\)-:8080.*|\1|p" web-1.inactive.xml) &&
+    test -n "$port" &&
+    test "$(curl -fsS --noproxy "*" --max-time 30 "http://127.0.0.1:$port/healthz")" = ok &&
     test "$(running_with active 1.0.0)" = 2 &&
     kiln hosts --connect "$LIBVIRT_URI" >table &&
     test_grep "^web-1 .*web .*active .*up .*fleet-vm:1.0.0" table &&
@@ -89,7 +113,7 @@ test_expect_success 'a second operation on a locked group is refused' '
 
 test_expect_success 'rollout with --max-surge 1 replaces each host, keeping the old ones retired' '
     kiln rollout fleet-vm:1.1.0 --group web --key k.pub --connect "$LIBVIRT_URI" --pool kiln --memory 512 \
-        --health-timeout $T --max-surge 1 --json >rollout.json &&
+        --health-timeout $T --health-http 8080/healthz --max-surge 1 --json >rollout.json &&
     jq -e "[.events[] | select(.event == \"healthy\")] | length == 2" rollout.json &&
     jq -e "[.events[] | select(.event == \"retired\")] | length == 2" rollout.json &&
     # surge 1: the first old host retires only after the first new one is healthy

@@ -4,8 +4,9 @@
 # no domain or volume behind, a host that never becomes healthy is kept as
 # failed, a new host deleted by hand stops the rollout with the old host
 # serving, a dropped libvirt connection is named and the hosts survive it.
-# The disk is a tiny non-bootable one: no guest boots here (qemu sits in its
-# firmware), so nothing becomes healthy unless the test says so.
+# A health probe that never answers keeps a host failed, naming what it
+# probed.  The disk is a tiny non-bootable one: no guest boots here (qemu
+# sits in its firmware), so nothing becomes healthy unless the test says so.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_LIB_DIR/libvirt-lib.sh"
 export KILN_ACCEL=tcg
@@ -84,6 +85,34 @@ test_expect_success 'a host that never becomes healthy is stopped and kept as fa
         --memory 128 --stop-timeout 1 2>err &&
     test_grep "group .db.: 1 of 1 new hosts did not become healthy (stopped, kept as failed); host .db-1. did not become healthy: .a marker no firmware prints. did not appear on its console within 8 seconds" err &&
     test "$(host_json db-1)" = "{\"state\":\"failed\",\"running\":false,\"version\":\"1.0.0\"}"
+'
+
+test_expect_success 'an HTTP probe that never answers: the host is kept as failed, the message names address, port and error' '
+    test_expect_code 1 kiln deploy tiny:1.0.0 --group probe --count 1 --key k.pub --connect "$LIBVIRT_URI" --pool kiln \
+        --memory 128 --stop-timeout 1 --no-health-marker --health-http 8080/healthz --health-timeout 8 2>err &&
+    test_grep "group .probe.: 1 of 1 new hosts did not become healthy (stopped, kept as failed); host .probe-1. did not become healthy: its HTTP probe of http://127.0.0.1:[0-9]*/healthz (guest port 8080) did not pass within 8 seconds; the last error: ." err &&
+    test "$(host_json probe-1)" = "{\"state\":\"failed\",\"running\":false,\"version\":\"1.0.0\"}" &&
+    port=$(sed -n "s|.*http://127.0.0.1:\([0-9]*\)/healthz.*|\1|p" err) &&
+    virsh_ dumpxml --inactive probe-1 >probe-1.xml &&
+    test_grep "hostfwd=tcp:127.0.0.1:$port-:8080" probe-1.xml &&
+    test -z "$(virsh_ list --all --name | grep kiln-lock)"
+'
+
+test_expect_success 'probes a network cannot carry, or no check at all, are refused before any host is made' '
+    test_expect_code 2 kiln deploy tiny:1.0.0 --group probe2 --count 1 --key k.pub --connect "$LIBVIRT_URI" --pool kiln \
+        --health-tcp 22 2>err &&
+    test_grep "a TCP probe cannot see a guest on user-mode networking" err &&
+    test_expect_code 2 kiln deploy tiny:1.0.0 --group probe2 --count 1 --key k.pub --connect "$LIBVIRT_URI" --pool kiln \
+        --network none --health-http 80 2>err &&
+    test_grep "an HTTP probe needs a network: hosts with --network none have no address" err &&
+    test_expect_code 2 kiln deploy tiny:1.0.0 --group probe2 --count 1 --key k.pub --connect "$LIBVIRT_URI" \
+        --no-health-marker 2>err &&
+    test_grep "no-health-marker needs a probe" err &&
+    test_expect_code 2 kiln rollout tiny:1.0.0 --group probe2 --key k.pub --health-http 80/a\ b 2>err &&
+    test_grep "health-http: .80/a b.: the path must be printable ASCII" err &&
+    test_expect_code 2 kiln replace probe-1 --key k.pub --health-tcp 0 2>err &&
+    test_grep "health-tcp: .0.: a TCP probe is a PORT" err &&
+    test -z "$(kiln hosts --connect "$LIBVIRT_URI" --group probe2 --json | jq -r ".[].name")"
 '
 
 test_expect_success 'a new host deleted by hand stops the rollout; the old host keeps serving' '
