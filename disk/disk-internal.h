@@ -46,7 +46,8 @@ void disk_esp_volid(const struct recipe *r, char out[10]);
 
 /* Makes the ESP's FAT32 file system from the files below src (EFI/...) in a
  * scratch file in workdir, reproducibly (volume ID volid, every time
- * epoch, entries in sorted order), and writes it into raw at p->esp. */
+ * epoch, entries in sorted order), and writes it into raw at p->esp in
+ * place of all the partition held: p->esp reads as that file system alone. */
 int disk_esp_write(const char *raw, const struct disk_parts *p, const char *src, const char *volid,
                    int64_t epoch, const char *workdir, struct kiln_err *err);
 

@@ -8,7 +8,10 @@
  * order with SOURCE_DATE_EPOCH set, so the same recipe gives the same bytes
  * whatever the build's clock and the host directory's order.  The file
  * system is made in a scratch file and copied into the disk at the
- * partition's offset. */
+ * partition's offset, replacing all the partition held before: on the
+ * appliance path that is the FAT grub-install wrote to, whose blocks must
+ * not show through where the new file system has zeros (in its FAT, in the
+ * files). */
 #include "disk/disk-internal.h"
 #include "disk/disk.h"
 
@@ -128,7 +131,11 @@ static int walk(const char *src, const char *rel, char ***paths, size_t *n, stru
     return r;
 }
 
-/* Copies len bytes of the file at from into the disk at offset (holes stay holes). */
+/* Copies len bytes of the file at from into the disk at offset.  Nothing
+ * the disk held there survives (on the appliance path it holds the FAT that
+ * grub-install wrote to): the range is punched out first, so the file's
+ * zero blocks read as zero and stay holes, or, where the file system cannot
+ * punch holes, they are written as zeros. */
 static int copy_into(const char *from, const char *raw, uint64_t offset, uint64_t len, struct kiln_err *err)
 {
     _cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
@@ -137,6 +144,9 @@ static int copy_into(const char *from, const char *raw, uint64_t offset, uint64_
     _cleanup_close_ int out = open(raw, O_WRONLY | O_CLOEXEC);
     if (out < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot open '%s'", raw);
+    int punched = fallocate(out, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)len) == 0;
+    if (!punched && errno != EOPNOTSUPP && errno != ENOSYS)
+        return kiln_errno(err, KILN_EFAIL, errno, "cannot clear the EFI System Partition in '%s'", raw);
     _cleanup_free_ char *chunk = xmalloc(MIB);
     static const char zero[4096];
     for (uint64_t done = 0; done < len;) {
@@ -148,8 +158,8 @@ static int copy_into(const char *from, const char *raw, uint64_t offset, uint64_
             return kiln_errno(err, KILN_EFAIL, n < 0 ? errno : EIO, "cannot read '%s'", from);
         for (size_t o = 0; o < (size_t)n; o += sizeof(zero)) {
             size_t m = (size_t)n - o < sizeof(zero) ? (size_t)n - o : sizeof(zero);
-            if (memcmp(chunk + o, zero, m) == 0)
-                continue; /* the disk is sparse and zero there */
+            if (punched && memcmp(chunk + o, zero, m) == 0)
+                continue; /* a hole: zero already */
             int r = fs_pwrite_all(out, chunk + o, m, offset + done + o, raw, err);
             if (r < 0)
                 return r;

@@ -147,8 +147,13 @@ static int has_glob(guestfs_h *g, const char *pattern)
 
 static const char grub_cfg[] = DISK_GRUB_DEFAULTS;
 
-/* Debian's signed GRUB looks for its configuration next to itself when
- * started from the removable-media path: this one hands over to the root's. */
+/* The GRUB that `grub-install --uefi-secure-boot --removable` puts beside
+ * shim is Debian's grubx64.efi.signed (gcdx64.efi.signed is the installer
+ * media's, with /boot/grub built in): one image with its modules inside and
+ * /EFI/debian built in as its prefix.  Its built-in config reads
+ * $prefix/grub.cfg, or, with no EFI/debian on the ESP, the grub.cfg beside
+ * itself, which grub-install writes to EFI/BOOT.  The same hand-over to the
+ * root's /boot/grub goes in both places, grub-install's own kept. */
 static int esp_loader_cfg(guestfs_h *g, const char *uuid, struct kiln_err *err)
 {
     _cleanup_free_ char *cfg = xasprintf("search.fs_uuid %s root\nset prefix=($root)'/boot/grub'\n"

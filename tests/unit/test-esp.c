@@ -1,5 +1,6 @@
 /* test-esp.c - the partition plan for each firmware, the ESP's FAT made
- * reproducibly, and the PE signature check behind Secure Boot. */
+ * reproducibly and replacing what the partition held, and the PE signature
+ * check behind Secure Boot. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -122,6 +123,59 @@ static void test_esp_reproducible(void)
     free(none);
 }
 
+/* On the appliance path the partition already holds the FAT grub-install
+ * wrote to: none of it may show through where the new FAT has zeros. */
+static void test_esp_replaces_old(void)
+{
+    if (!run_have("mkfs.fat") || !run_have("mcopy")) {
+        ok(1, "# SKIP dosfstools or mtools missing");
+        return;
+    }
+    struct recipe_output o;
+    memset(&o, 0, sizeof(o));
+    o.type = OUTPUT_RAW;
+    o.bootable = 1;
+    o.firmware = FIRMWARE_UEFI;
+    struct disk_parts p;
+    disk_plan_parts(&o, 200 * MIB, &p);
+    struct kiln_err err = KILN_ERR_INIT;
+    char *src = xasprintf("%s/old-src", tap_dir), *boot = xasprintf("%s/EFI/BOOT", src);
+    char *a = xasprintf("%s/BOOTX64.EFI", boot);
+    fs_mkdir_p(boot, 0755, NULL);
+    /* A file with a zero block in it, as every EFI image has. */
+    size_t len = 3 * 4096;
+    char *data = xcalloc(1, len);
+    memset(data, 'M', 4096);
+    memset(data + 2 * 4096, 'Z', 4096);
+    fs_write_atomic(a, data, len, 0644, NULL);
+    char *img[2];
+    for (int i = 0; i < 2; i++) {
+        img[i] = xasprintf("%s/old%d.raw", tap_dir, i);
+        int fd = open(img[i], O_RDWR | O_CREAT | O_TRUNC, 0600);
+        ok(fd >= 0 && ftruncate(fd, 200 * MIB) == 0, "a sparse disk");
+        if (i == 1) {
+            /* What was there before: not zero anywhere in the partition. */
+            char *junk = xmalloc(MIB);
+            memset(junk, 0x5a, MIB);
+            for (uint64_t off = p.esp.start * 512; off < (p.esp.end + 1) * 512; off += MIB)
+                fs_pwrite_all(fd, junk, MIB, off, img[i], NULL);
+            free(junk);
+        }
+        close(fd);
+        is_int(disk_esp_write(img[i], &p, src, "1A2B-3C4D", 1700000000, tap_dir, &err), 0, "the ESP is written");
+    }
+    struct buf x = BUF_INIT, y = BUF_INIT;
+    fs_read_file(img[0], 300 * MIB, &x, NULL);
+    fs_read_file(img[1], 300 * MIB, &y, NULL);
+    ok(x.len == y.len && memcmp(x.data, y.data, x.len) == 0,
+       "a partition that held another file system reads as the new ESP alone");
+    struct stat st;
+    ok(stat(img[1], &st) == 0 && (uint64_t)st.st_blocks * 512 < 16 * MIB, "and its zeros are holes again");
+    buf_release(&x);
+    buf_release(&y);
+    free(img[0]), free(img[1]), free(data), free(src), free(boot), free(a);
+}
+
 static void put32(unsigned char *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
@@ -154,6 +208,7 @@ int main(void)
     tap_tmpdir();
     test_plan_parts();
     test_esp_reproducible();
+    test_esp_replaces_old();
     test_pe_signed();
     return tap_done();
 }
