@@ -27,6 +27,15 @@ static size_t claimed_firmware(const struct disk_ref *d, enum boot_firmware out[
     return n;
 }
 
+static char *scratch_dir; /* removed by the stop handler */
+
+static int remove_scratch(void)
+{
+    if (scratch_dir)
+        fs_rm_rf(scratch_dir, NULL);
+    return 0;
+}
+
 static int claims(const struct disk_ref *d, enum boot_firmware fw)
 {
     if (fw == BOOT_BIOS)
@@ -197,14 +206,15 @@ CLI_COMMAND(boot_test)
     if (!timeout)
         timeout = stored_timeout ? stored_timeout : BOOT_TEST_DEFAULT_TIMEOUT;
 
-    /* The seed ISO lives in a temp directory for the boot's length. */
-    _cleanup_free_ char *seed_tmp = NULL, *seed_iso = NULL;
+    /* The seed ISO and each boot's overlay live in a temp directory for the
+     * boots' length; a stop by a signal kills qemu and removes it. */
+    _cleanup_free_ char *seed_iso = NULL;
+    if (cli_on_stop(remove_scratch, &err) < 0 || fs_mkdtemp(tmp, "kiln-boot-test-", &scratch_dir, &err) < 0)
+        return cli_fail(&err);
     if (seed.user_data) {
-        if (fs_mkdtemp(tmp, "kiln-seed-", &seed_tmp, &err) < 0)
-            return cli_fail(&err);
-        seed_iso = path_join(seed_tmp, "seed.iso");
+        seed_iso = path_join(scratch_dir, "seed.iso");
         if (seed_iso_write(&seed, seed_iso, &err) < 0) {
-            fs_rm_rf(seed_tmp, NULL);
+            remove_scratch();
             return cli_fail(&err);
         }
     }
@@ -217,14 +227,13 @@ CLI_COMMAND(boot_test)
     for (size_t i = 0; i < n_fw && r == 0; i++, ran++) {
         struct boot_opts bo = {
             .disk = path, .format = format, .firmware = fws[i], .marker = marker, .timeout = timeout,
-            .tmp_parent = tmp, .seed = seed_iso, .fail_markers = seed_iso ? cloud_init_errors : NULL,
+            .tmp_parent = scratch_dir, .seed = seed_iso, .fail_markers = seed_iso ? cloud_init_errors : NULL,
         };
         r = boot_test_run(&bo, &res[i], &err);
         if (r == 0 && !res[i].passed)
             passed = 0;
     }
-    if (seed_tmp)
-        fs_rm_rf(seed_tmp, NULL);
+    remove_scratch();
     if (r < 0) {
         for (size_t i = 0; i < ran; i++)
             boot_result_release(&res[i]);

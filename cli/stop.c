@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/run.h"
 #include "common/banned.h"
 
 static sigset_t stop_signals;
@@ -19,6 +20,7 @@ static void *stop_thread(void *ud)
         return NULL;
     static const char removed[] = "kiln: interrupted; nothing was written\n";
     static const char plain[] = "kiln: interrupted\n";
+    run_kill_all();
     int r = stop_cleanup ? stop_cleanup() : 0;
     ssize_t w = r > 0 ? write(2, removed, sizeof(removed) - 1) : write(2, plain, sizeof(plain) - 1);
     (void)w;

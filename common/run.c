@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,33 @@ static void flush_lines(struct buf *line, int final)
     line->len = rest;
     if (line->cap)
         line->data[rest] = '\0';
+}
+
+/* The process groups of the children running now, for run_kill_all(). */
+#define RUN_LIVE_MAX 64
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t live[RUN_LIVE_MAX];
+
+static void live_set(pid_t old, pid_t now)
+{
+    pthread_mutex_lock(&live_lock);
+    for (size_t i = 0; i < RUN_LIVE_MAX; i++)
+        if (live[i] == old) {
+            live[i] = now;
+            break;
+        }
+    pthread_mutex_unlock(&live_lock);
+}
+
+void run_kill_all(void)
+{
+    pthread_mutex_lock(&live_lock);
+    for (size_t i = 0; i < RUN_LIVE_MAX; i++)
+        if (live[i] > 0) {
+            kill(-live[i], SIGKILL);
+            kill(live[i], SIGKILL);
+        }
+    pthread_mutex_unlock(&live_lock);
 }
 
 static double now_sec(void)
@@ -103,6 +131,7 @@ int run_start(char *const argv[], int keep_stderr, struct run_child *c, struct k
         return kiln_errno(err, KILN_EFAIL, errno, "cannot fork for '%s'", argv[0]);
     if (pid == 0)
         child_exec(argv, -1, -1, keep_stderr ? -2 : -1, NULL, NULL);
+    live_set(0, pid);
     c->pid = pid;
     return 0;
 }
@@ -114,6 +143,7 @@ int run_exited(struct run_child *c)
     int ws = 0;
     if (waitpid(c->pid, &ws, WNOHANG) != c->pid)
         return 0;
+    live_set(c->pid, 0);
     c->done = 1;
     c->status = wait_status(ws);
     return 1;
@@ -128,6 +158,7 @@ void run_stop(struct run_child *c)
     int ws = 0;
     while (waitpid(c->pid, &ws, 0) < 0 && errno == EINTR)
         ;
+    live_set(c->pid, 0);
     c->done = 1;
     c->status = wait_status(ws);
 }
@@ -166,6 +197,7 @@ int run_argv(char *const argv[], const struct run_opts *opts, int *status, struc
     }
     if (pid == 0)
         child_exec(argv, in_fd, pipefd[1], opts->out_only ? -1 : pipefd[1], opts->cwd, opts->envp);
+    live_set(0, pid);
     close(pipefd[1]);
     struct buf line = BUF_INIT;
     buf_init(&line, 0);
@@ -210,6 +242,7 @@ int run_argv(char *const argv[], const struct run_opts *opts, int *status, struc
     int ws = 0;
     while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
         ;
+    live_set(pid, 0);
     if (timed_out)
         return kiln_errf(err, KILN_EFAIL, "'%s' timed out after %u seconds", argv[0], opts->timeout_sec);
     int st = wait_status(ws);

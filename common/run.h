@@ -47,4 +47,9 @@ int run_exited(struct run_child *c);
 /* Kills the child's process group unless it has exited, and reaps it. */
 void run_stop(struct run_child *c);
 
+/* Kills the process group of every child run_argv() or run_start() runs
+ * now (SIGKILL), so that a command stopped by a signal leaves no
+ * mmdebstrap, qemu or tar of its own behind.  Reaps nothing. */
+void run_kill_all(void);
+
 #endif

@@ -5,7 +5,8 @@
 # backing file or keeps its data in other files; a seed without user data.
 # A disk named by a relative path is booted (qemu starts on a blank disk and
 # the test times out after a second).  Fast: nothing boots, and a refused
-# seed leaves no temporary files.
+# seed leaves no temporary files; a boot test stopped by a signal leaves no
+# qemu and no temporary files either.
 . "$(dirname "$0")/lib.sh"
 
 qemu-img create -q -f qcow2 base.qcow2 16M
@@ -58,6 +59,27 @@ test_expect_success 'a disk named by a relative path is booted, not lost by its 
     test_expect_code 1 kiln boot-test --disk sparse.vmdk --format vmdk --timeout 1 &&
     test_grep "did not appear on the console within 1 seconds" err &&
     ! grep -q "qemu-img" err
+'
+
+test_expect_success 'a boot test stopped by a signal leaves no qemu and no temporary files' '
+    mkdir -p tmp-stop &&
+    { TMPDIR=$TEST_DIR/tmp-stop KILN_ACCEL=tcg "$KILN_BIN" boot-test --disk sparse.vmdk --format vmdk \
+        --timeout 600 >stop.out 2>stop.err & } &&
+    pid=$! &&
+    i=0 &&
+    until pgrep -f "qemu-system.*tmp-stop" >/dev/null; do
+        i=$((i + 1)) &&
+            if [ $i -gt 600 ]; then return 1; fi &&
+            sleep 0.1 || return 1
+    done &&
+    kill -TERM $pid &&
+    rc=0 &&
+    { wait $pid || rc=$?; } &&
+    test "$rc" = 143 &&
+    test_grep "interrupted" stop.err &&
+    sleep 1 &&
+    ! pgrep -f "qemu-system.*tmp-stop" &&
+    test -z "$(ls -A tmp-stop)"
 '
 
 test_done
