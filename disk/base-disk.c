@@ -152,16 +152,18 @@ static int mount_root(guestfs_h *g, const char *label, const char *path, struct 
     return ret;
 }
 
-/* Exports the root of the disk on g as a tar at tar_out.  A disk in use (a
- * running host's) may change under the read, and tar then stops: with
- * tries > 1 the file systems are mounted again with the appliance's caches
- * dropped, and read again, at most tries times in all. */
+/* Exports the root of the disk on g as a tar at tar_out.  *torn is set
+ * when the file systems mounted but tar could not read them whole (a disk
+ * in use may change under the read). */
 static int export_root(guestfs_h *g, const char *label, const char *path, const char *tar_out,
-                       const char *const *skip, int tries, struct kiln_err *err)
+                       const char *const *skip, int *torn, struct kiln_err *err)
 {
+    *torn = 0;
     int ret = guest_launch(g, err);
     if (ret < 0)
         return kiln_err_prefix(err, "%s '%s'", label, path);
+    if ((ret = mount_root(g, label, path, err)) < 0)
+        return ret;
     size_t n_skip = 0;
     while (skip && skip[n_skip])
         n_skip++;
@@ -169,21 +171,11 @@ static int export_root(guestfs_h *g, const char *label, const char *path, const 
     excludes[0] = "./lost+found";
     for (size_t i = 0; i < n_skip; i++)
         excludes[i + 1] = (char *)skip[i];
-    for (int t = 1;; t++) {
-        if ((ret = mount_root(g, label, path, err)) < 0)
-            return ret;
-        kiln_log(KILN_LOG_INFO, "copying the root filesystem out of the %s", label);
-        if (guestfs_tar_out_opts(g, "/", tar_out, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
-                                 GUESTFS_TAR_OUT_OPTS_XATTRS, 1, GUESTFS_TAR_OUT_OPTS_EXCLUDES, excludes,
-                                 -1) == 0)
-            break;
-        if (t >= tries)
-            return guest_fail(g, err, KILN_EFAIL, "%s '%s': cannot copy its root filesystem out%s", label, path,
-                              tries > 1 ? " (it kept changing while it was read, or it is damaged)" : "");
-        kiln_log(KILN_LOG_WARN, "%s '%s' changed while it was read (is it in use?): reading it again (%d of %d)",
-                 label, path, t + 1, tries);
-        if (guestfs_umount_all(g) < 0 || guestfs_drop_caches(g, 3) < 0)
-            return guest_fail(g, err, KILN_EFAIL, "%s '%s': cannot read it again", label, path);
+    kiln_log(KILN_LOG_INFO, "copying the root filesystem out of the %s", label);
+    if (guestfs_tar_out_opts(g, "/", tar_out, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1, GUESTFS_TAR_OUT_OPTS_XATTRS, 1,
+                             GUESTFS_TAR_OUT_OPTS_EXCLUDES, excludes, -1) < 0) {
+        *torn = 1;
+        return guest_fail(g, err, KILN_EFAIL, "%s '%s': cannot copy its root filesystem out", label, path);
     }
     if (guest_finish(g, err) < 0)
         return kiln_err_prefix(err, "%s '%s'", label, path);
@@ -227,15 +219,16 @@ int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_
         return ret;
     ret = guest_add_drive(g, src, disk_format_name(fmt), 1, err);
     if (ret == 0)
-        ret = export_root(g, "base disk", path, tar_out, NULL, 1, err);
+        ret = export_root(g, "base disk", path, tar_out, NULL, &(int){ 0 }, err);
     guestfs_close(g);
     if (ret < 0)
         unlink(tar_out);
     return ret;
 }
 
-/* A disk in use is read again when it changed under the read. */
+/* A disk in use is read again, by a new appliance, when the read was torn. */
 #define DISK_READ_TRIES 3
+#define DISK_READ_PAUSE 5 /* seconds between reads */
 
 int disk_read_root(const char *path, const char *const *skip, const char *tar_out, struct kiln_err *err)
 {
@@ -243,14 +236,31 @@ int disk_read_root(const char *path, const char *const *skip, const char *tar_ou
     int ret = detect_format(path, "disk", path, 1, &fmt, err);
     if (ret < 0)
         return ret;
-    guestfs_h *g = NULL;
-    if ((ret = guest_open(0, &g, err)) < 0)
-        return ret;
-    ret = guest_add_drive(g, path, disk_format_name(fmt), 1, err);
-    if (ret == 0)
-        ret = export_root(g, "disk", path, tar_out, skip, DISK_READ_TRIES, err);
-    guestfs_close(g);
-    if (ret < 0)
+    for (int t = 1;; t++) {
+        guestfs_h *g = NULL;
+        if ((ret = guest_open(0, &g, err)) < 0)
+            return ret;
+        int torn = 0;
+        ret = guest_add_drive(g, path, disk_format_name(fmt), 1, err);
+        if (ret == 0)
+            ret = export_root(g, "disk", path, tar_out, skip, &torn, err);
+        guestfs_close(g);
+        if (ret == 0)
+            return 0;
         unlink(tar_out);
-    return ret;
+        if (!torn)
+            return ret;
+        if (t >= DISK_READ_TRIES) {
+            _cleanup_free_ char *why = xstrdup(err->msg);
+            return kiln_errf(err, KILN_EFAIL, "%s (read %d times, torn each time: a host that keeps writing to it, "
+                                              "or a damaged file system)", why, DISK_READ_TRIES);
+        }
+        /* A running host writes while the appliance reads: file system
+         * blocks from before and after a change meet.  A new appliance
+         * sees the disk as it is now. */
+        kiln_log(KILN_LOG_WARN, "%s; the disk may have changed under the read (is it in use?): reading it again "
+                                "(%d of %d)", err->msg, t + 1, DISK_READ_TRIES);
+        kiln_err_clear(err);
+        sleep(DISK_READ_PAUSE);
+    }
 }

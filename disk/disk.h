@@ -115,9 +115,9 @@ int base_disk_tar(const struct recipe_base *b, const char *src, const char *tar_
  * GNU tar exclude pattern of skip, NULL-terminated or NULL: "./var/log/"
  * then "*" leaves out what is below /var/log).  Unlike a base
  * disk, a qcow2 overlay may name a backing file (a host's disk is one), and
- * nothing is checksummed against a recipe.  A disk that changes under the
- * read (tar stops) is read again, with the appliance's caches dropped, at
- * most three times in all.  Messages name "disk 'PATH'". */
+ * nothing is checksummed against a recipe.  A read that a running host's
+ * writes tore (tar stops) is made again by a new appliance, at most three
+ * times in all.  Messages name "disk 'PATH'". */
 int disk_read_root(const char *path, const char *const *skip, const char *tar_out, struct kiln_err *err);
 
 /* Which structures of two disks differ (compare.c): *out (a new reference)
