@@ -96,6 +96,10 @@ int fleet_open(const char *uri, struct fleet **out, struct kiln_err *err)
     static int once;
     if (!once) {
         virSetErrorFunc(NULL, silent);
+        /* A daemon that goes away must be an error from the call that
+         * meets it, never a SIGPIPE that ends kiln (libvirt asks its
+         * users to ignore the signal). */
+        signal(SIGPIPE, SIG_IGN);
         once = 1;
     }
     virConnectPtr c = virConnectOpen(uri);
