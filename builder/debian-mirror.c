@@ -19,6 +19,7 @@
 #include "common/common.h"
 #include "common/fsutil.h"
 #include "common/run.h"
+#include "common/curl-init.h"
 #include "common/banned.h"
 
 #define FETCH_CONNECT_TIMEOUT 30L
@@ -26,14 +27,6 @@
 #define GPGV_TIMEOUT 120
 
 /* ---- fetching ------------------------------------------------------------ */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 struct sink {
     int fd;
@@ -65,9 +58,9 @@ static size_t sink_write(char *data, size_t size, size_t nmemb, void *ud)
 static int fetch(const char *url, const char *what, const char *path, uint64_t limit, char sha256[HASH_HEX_LEN + 1],
                  uint64_t *size, struct kiln_err *err)
 {
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK)
-        return kiln_errf(err, KILN_EFAIL, "cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc));
+    int ir = curl_init_once(err);
+    if (ir < 0)
+        return ir;
     _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot create '%s'", path);

@@ -17,6 +17,7 @@
 
 #include "fleet/fleet-internal.h"
 #include "common/common.h"
+#include "common/curl-init.h"
 #include "common/banned.h"
 
 #define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
@@ -274,14 +275,6 @@ static int tcp_once(const char *addr, unsigned port, unsigned seconds, char **wh
     return 1;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 struct body {
     size_t len;
     int over;
@@ -302,9 +295,9 @@ static size_t body_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 
 static int http_once(const char *url, unsigned seconds, char **why)
 {
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK) {
-        *why = xasprintf("cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc));
+    struct kiln_err ierr = KILN_ERR_INIT;
+    if (curl_init_once(&ierr) < 0) {
+        *why = xstrdup(ierr.msg);
         return 0;
     }
     CURL *c = curl_easy_init();

@@ -15,6 +15,7 @@
 
 #include "common/common.h"
 #include "common/log.h"
+#include "common/curl-init.h"
 #include "common/banned.h"
 
 #define REG_IO_BUFFER (512 * 1024) /* curl's receive and send buffers, per client */
@@ -34,14 +35,6 @@ struct reg_client {
     unsigned max_retry_ms;
     char errbuf[CURL_ERROR_SIZE];
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static char *dup_or_null(const char *s)
 {
@@ -74,9 +67,10 @@ void reg_client_free(struct reg_client *c)
 
 static int client_alloc(struct reg_client **out, struct kiln_err *err)
 {
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK)
-        return kiln_errf(err, KILN_EFAIL, "cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc));
+    *out = NULL;
+    int ir = curl_init_once(err);
+    if (ir < 0)
+        return ir;
     struct reg_client *c = xcalloc(1, sizeof(*c));
     c->curl = curl_easy_init();
     if (!c->curl) {
