@@ -1,7 +1,8 @@
 /* push.c - an image from the store to a registry (see registry.h):
  *   1. check that the registry answers and takes our credentials (GET /v2/);
  *   2. collect the image's closure (store_walk) and the closure of every
- *      referrer of each of its manifests;
+ *      referrer of each of its manifests; a manifest the registry has
+ *      already (HEAD) is not sent again, nor is anything it reaches;
  *   3. send the referrers' blobs, `jobs` at a time, each skipped when HEAD
  *      finds it, then PUT the referrers' manifests; when the registry has no
  *      referrers API, write the index tagged "sha256-<hex of the subject>"
@@ -80,6 +81,7 @@ static void desc_list_release(struct desc_list *l)
 struct referrer {
     struct oci_desc d;
     char *subject;
+    int present;                 /* the registry has its manifest (and so its blobs) already */
 };
 
 /* The referrers tag of one subject, while kiln adds to it. */
@@ -137,29 +139,67 @@ static int collect_cb(const struct oci_desc *d, const struct oci_desc *parent, v
     return 0;
 }
 
-/* Every referrer of every manifest of the image, with its blobs. */
+/* HEAD manifests/<digest>: 1 when the repository has that manifest, 0 when
+ * not (any other answer too: the push then sends it, and a real problem
+ * shows there).  A registry stores a manifest only once every blob and
+ * manifest it names is there (MANIFEST_BLOB_UNKNOWN otherwise), so what a
+ * present manifest reaches need not be sent, or asked about, again. */
+static int manifest_exists(struct push *p, const struct oci_desc *d, struct kiln_err *err)
+{
+    _cleanup_free_ char *rest = xasprintf("manifests/%s", d->digest);
+    _cleanup_free_ char *path = reg_path(p->cl, rest);
+    _cleanup_free_ char *what = xasprintf("HEAD manifest '%s'", d->digest);
+    struct reg_req q = { .method = "HEAD", .url = path, .what = what, .fd = -1, .accept = d->media_type };
+    struct reg_resp resp = { 0 };
+    int r = reg_do(p->cl, &q, &resp, err);
+    int yes = r == 0 && resp.status == 200 && (!resp.digest || !strcmp(resp.digest, d->digest));
+    reg_resp_release(&resp);
+    return r < 0 ? r : yes;
+}
+
+/* The blobs of referrers the registry has, once, that no other list holds:
+ * skipped. */
+static int present_cb(const struct oci_desc *d, const struct oci_desc *parent, void *ud, struct kiln_err *err)
+{
+    (void)parent;
+    (void)err;
+    struct collect *c = ud;
+    if (!is_manifest_type(d->media_type) && !desc_list_has(c->blobs, d->digest) &&
+        !desc_list_has(&c->p->blobs, d->digest) && !desc_list_has(&c->p->ref_blobs, d->digest))
+        desc_list_add(c->blobs, d);
+    return 0;
+}
+
+/* Every referrer of every manifest of the image, with the blobs of those
+ * the registry lacks. */
 static int collect_referrers(struct push *p, struct kiln_err *err)
 {
-    for (size_t i = 0; i < p->manifests.n; i++) {
+    struct desc_list skipped = { 0 };
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < p->manifests.n; i++) {
         struct oci_desc *v = NULL;
         size_t n = 0;
-        int r = store_referrers(p->st, p->manifests.v[i].digest, NULL, &v, &n, err);
-        if (r < 0)
-            return r;
+        if ((r = store_referrers(p->st, p->manifests.v[i].digest, NULL, &v, &n, err)) < 0)
+            break;
         for (size_t k = 0; k < n && r == 0; k++) {
-            struct collect c = { p, NULL, &p->ref_blobs };
-            r = store_walk(p->st, &v[k], 0, collect_cb, &c, err);
-            if (r < 0)
+            int present = manifest_exists(p, &v[k], err);
+            if (present < 0) {
+                r = present;
+                break;
+            }
+            struct collect c = { p, NULL, present ? &skipped : &p->ref_blobs };
+            if ((r = store_walk(p->st, &v[k], 0, present ? present_cb : collect_cb, &c, err)) < 0)
                 break;
             p->refs = xrealloc(p->refs, (p->n_refs + 1) * sizeof(*p->refs));
             oci_desc_copy(&p->refs[p->n_refs].d, &v[k]);
+            p->refs[p->n_refs].present = present;
             p->refs[p->n_refs++].subject = xstrdup(p->manifests.v[i].digest);
         }
         oci_desc_list_free(v, n);
-        if (r < 0)
-            return r;
     }
-    return 0;
+    p->res->blobs_skipped += skipped.n;
+    desc_list_release(&skipped);
+    return r;
 }
 
 /* ---- blobs ----------------------------------------------------------------- */
@@ -734,6 +774,8 @@ static int referrers_start(struct push *p, struct kiln_err *err)
 {
     int r = 0;
     for (size_t i = 0; r == 0 && i < p->n_refs; i++) {
+        if (p->refs[i].present)
+            continue;
         r = manifest_put(p, &p->refs[i].d, p->refs[i].d.digest, err);
         if (r == 0)
             p->res->referrers_pushed++;
@@ -792,12 +834,21 @@ static int push_root(struct push *p, const struct oci_desc *root, const char *ta
     snprintf(p->res->digest, sizeof(p->res->digest), "%s", root->digest);
     struct collect c = { p, &p->manifests, &p->blobs };
     int r = store_walk(p->st, root, 0, collect_cb, &c, err);
-    if (r == 0 && referrers)
-        r = collect_referrers(p, err);
     if (r == 0)
         r = reg_client_new(dest, &p->o->conn, &p->cl, err);
     if (r == 0)
         r = reg_ping(p->cl, err);
+    int present = r == 0 ? manifest_exists(p, root, err) : 0;
+    if (present < 0)
+        r = present;
+    if (r == 0 && referrers)
+        r = collect_referrers(p, err);
+    if (r == 0 && present) {
+        /* the image is there already: only its tag (and referrers) may be new */
+        kiln_log(KILN_LOG_INFO, "%s/%s has manifest '%s' already", dest->host, dest->repo, root->digest);
+        p->res->blobs_skipped += p->blobs.n;
+        desc_list_release(&p->blobs);
+    }
     if (r == 0 && p->n_refs) {
         kiln_log(KILN_LOG_INFO, "pushing %zu referrers of the image to %s/%s", p->n_refs, dest->host, dest->repo);
         r = push_blobs(p, &p->ref_blobs, err);
@@ -809,7 +860,7 @@ static int push_root(struct push *p, const struct oci_desc *root, const char *ta
         r = push_blobs(p, &p->blobs, err);
     }
     /* children before parents: the walk lists parents first; the top one last */
-    for (size_t i = p->manifests.n; r == 0 && i-- > 1;)
+    for (size_t i = p->manifests.n; r == 0 && !present && i-- > 1;)
         r = manifest_put(p, &p->manifests.v[i], p->manifests.v[i].digest, err);
     if (r == 0)
         r = referrers_finish(p, err);
