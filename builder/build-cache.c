@@ -29,6 +29,11 @@ static int tree_point(const struct build_ctx *ctx, const struct build_plan *plan
     /* The tree the guest stage starts from: a changed `run` reruns from there. */
     if (i + 1 < plan->n && plan->steps[i + 1].kind == PLAN_GUEST)
         return 1;
+    /* The tree the guest stage made, when files come after it (and a disk
+     * step, if any, lays the disk out after them): a changed file of those
+     * reruns from there. */
+    if (s->kind == PLAN_GUEST && i + 1 < plan->n && plan->steps[i + 1].kind == PLAN_FILES_LATE)
+        return 1;
     /* The tree the outputs start from, unless the guest stage made a disk
      * (the disk outputs need it and it is not kept). */
     if (i + 1 < plan->n && plan->steps[i + 1].kind == PLAN_OUTPUT)

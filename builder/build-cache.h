@@ -3,9 +3,11 @@
  * Cache points:
  *   tree states   the tree after a Debian or disk base (expensive to make,
  *                 key known before the run), the tree the guest stage starts
- *                 from (a changed `run` reruns from there), and the tree the outputs start
- *                 from (after the guest stage, or after the last host step)
- *                 unless the guest stage made a disk, which is not cached;
+ *                 from (a changed `run` reruns from there), the tree the
+ *                 guest stage made when files come after it (a changed
+ *                 after_run file reruns from there), and the tree the outputs
+ *                 start from (after the guest stage, or after the last host
+ *                 step) unless a disk was made, which is not cached;
  *   outputs       each output's manifest and everything it reaches, listed
  *                 once the build is published (its blobs committed);
  *   whole build   every output's key known and cached: no step runs.

@@ -93,7 +93,47 @@ int base_disk_run(struct build_ctx *ctx, struct kiln_err *err)
     return 0;
 }
 
-int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err)
+int step_disk_possible(const struct recipe *r, struct kiln_err *err)
+{
+    if (!recipe_needs_guest(r) || host_disk_possible(r))
+        return 0;
+    for (size_t i = 0; i < r->n_files; i++)
+        if (r->files[i].after_run)
+            return kiln_errf(err, KILN_EINVAL, "%s:%u:%u: 'files[%zu].after_run' needs the disk laid out on the "
+                             "host, after the guest stage; here the appliance lays it out (secure_boot, a file "
+                             "system other than ext4, kiln not running as root, or parted, sfdisk, mke2fs, debugfs "
+                             "or dumpe2fs missing)", r->source ? r->source : r->path, r->files[i].pos.line,
+                             r->files[i].pos.col, i);
+    return 0;
+}
+
+int step_disk_run(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err)
+{
+    const struct recipe *r = ctx->recipe;
+    int r2 = disk_check_boot_tree(r, ctx->tree, err);
+    if (r2 < 0)
+        return r2;
+    struct guest_result res;
+    if (host_disk_possible(r)) {
+        if (host_disk_stage(r, ctx->tree, ctx->scratch, out_tar, &res, err) < 0)
+            return kiln_err_prefix(err, "disk");
+        /* with the guest step's own check, when there was one */
+        if (recipe_needs_guest(r))
+            res.sysprep_verified = res.sysprep_verified && ctx->sysprep_verified;
+    } else if (step_disk_possible(r, err) < 0) {
+        return err->code;
+    } else if (guest_stage_run(r, in_tar, ctx->scratch, ctx->sde, 1, out_tar, &res, err) < 0) {
+        return kiln_err_prefix(err, "disk");
+    }
+    free(ctx->guest_disk);
+    ctx->guest_disk = TAKE_PTR(res.disk_raw);
+    ctx->sysprep_verified = res.sysprep_verified;
+    guest_result_release(&res);
+    return 0;
+}
+
+int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_tar, int lay_out_disk,
+                   struct kiln_err *err)
 {
     /* What the in-guest steps need, checked on the tree before any appliance starts. */
     if (ctx->recipe->n_run && !tree_resolve(ctx->tree, "/bin/sh"))
@@ -104,7 +144,11 @@ int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_ta
     if (r < 0)
         return r;
     struct guest_result res;
-    if (host_disk_eligible(ctx->recipe)) {
+    if (!lay_out_disk) {
+        /* the disk step lays the disk out, after the files that come after this step */
+        if (guest_stage_run(ctx->recipe, in_tar, ctx->scratch, ctx->sde, 0, out_tar, &res, err) < 0)
+            return kiln_err_prefix(err, "guest stage");
+    } else if (host_disk_eligible(ctx->recipe)) {
         if (host_disk_stage(ctx->recipe, ctx->tree, ctx->scratch, out_tar, &res, err) < 0)
             return kiln_err_prefix(err, "disk");
     } else if (host_disk_possible(ctx->recipe)) {

@@ -208,7 +208,9 @@ void build_emergency_cleanup(void)
     /* current_lock stays held: the build must not go on committing. */
 }
 
-static int run_guest(struct build_ctx *ctx, struct kiln_err *err)
+/* The guest step, or the disk step (disk_step), on the tree: the tree goes
+ * in as a tar, the rootfs that comes back replaces it. */
+static int run_guest(struct build_ctx *ctx, int disk_step, int lay_out_disk, struct kiln_err *err)
 {
     _cleanup_free_ char *in = xasprintf("%s/guest-in.tar", ctx->scratch);
     _cleanup_free_ char *out = xasprintf("%s/guest-out.tar", ctx->scratch);
@@ -220,7 +222,7 @@ static int run_guest(struct build_ctx *ctx, struct kiln_err *err)
         if (r < 0)
             return r;
     }
-    int r = step_guest_run(ctx, in, out, err);
+    int r = disk_step ? step_disk_run(ctx, in, out, err) : step_guest_run(ctx, in, out, lay_out_disk, err);
     unlink(in);
     if (r < 0)
         return r;
@@ -392,8 +394,12 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
     struct plan_opts po = { opts->has_source_date_epoch, opts->source_date_epoch, opts->has_compression,
                             opts->compression };
     int rc = plan_make(r, &po, &plan, err);
-    if (rc < 0)
+    if (rc == 0 && plan_has(plan, PLAN_DISK))
+        rc = step_disk_possible(r, err);
+    if (rc < 0) {
+        plan_free(plan);
         return rc;
+    }
     for (size_t i = 0; i < r->n_outputs; i++)
         if (!output_for(r->outputs[i].type)) {
             plan_free(plan);
@@ -478,7 +484,13 @@ int build_run(const struct recipe *r, struct store *st, const struct build_opts 
             rc = step_owners_run(ctx, err);
             break;
         case PLAN_GUEST:
-            rc = run_guest(ctx, err);
+            rc = run_guest(ctx, 0, !plan_has(plan, PLAN_DISK), err);
+            break;
+        case PLAN_FILES_LATE:
+            rc = step_files_run(ctx, err);
+            break;
+        case PLAN_DISK:
+            rc = run_guest(ctx, 1, 1, err);
             break;
         case PLAN_OUTPUT: {
             const struct recipe_output *o = &r->outputs[s->index];

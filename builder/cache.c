@@ -197,12 +197,13 @@ void cache_prehash(const struct recipe *r, struct build_plan *p)
             ok = prehash_one(r, "base.tarball.path", r->base.path, d, &n) == 0;
         else if (s->kind == PLAN_BASE && r->base.kind == BASE_DISK)
             ok = prehash_one(r, "base.disk.path", r->base.path, d, &n) == 0;
-        else if (s->kind == PLAN_FILES) {
+        else if (s->kind == PLAN_FILES || s->kind == PLAN_FILES_LATE) {
             ok = 1;
+            int late = s->kind == PLAN_FILES_LATE;
             for (size_t k = 0; k < r->n_files && ok; k++) {
                 char what[64];
                 snprintf(what, sizeof(what), "files[%zu].src", k);
-                if (r->files[k].src)
+                if (r->files[k].src && r->files[k].after_run == late)
                     ok = prehash_one(r, what, r->files[k].src, d, &n) == 0;
             }
         }

@@ -16,6 +16,8 @@ const char *plan_step_name(enum plan_step_kind k)
     case PLAN_HOSTNAME: return "hostname";
     case PLAN_OWNERS: return "owners";
     case PLAN_GUEST: return "guest";
+    case PLAN_FILES_LATE: return "files-after-run";
+    case PLAN_DISK: return "disk";
     case PLAN_OUTPUT: return "output";
     }
     return "unknown";
@@ -79,11 +81,14 @@ static json_t *base_inputs(const struct recipe *r, const struct plan_opts *po)
     return j;
 }
 
-static json_t *files_inputs(const struct recipe *r)
+/* The files written before the guest stage (late 0) or after it (late 1). */
+static json_t *files_inputs(const struct recipe *r, int late)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < r->n_files; i++) {
         const struct recipe_file *f = &r->files[i];
+        if (f->after_run != late)
+            continue;
         json_t *o = json_object();
         json_object_set_new(o, "dest", json_string(f->dest));
         if (f->src)
@@ -138,16 +143,21 @@ static const struct recipe_output *first_disk(const struct recipe *r)
     return NULL;
 }
 
-static json_t *guest_inputs(const struct recipe *r)
+/* The disk the guest stage or the disk step lays out: the first disk
+ * output's layout, and the recipe's digest, which the root filesystem's
+ * UUID derives from. */
+static void disk_inputs(const struct recipe *r, json_t *o)
+{
+    json_object_set_new(o, "disk", disk_layout(first_disk(r)));
+    json_object_set_new(o, "recipe_sha256", json_string(r->sha256));
+}
+
+/* with_disk: the guest stage lays the disk out too (no disk step). */
+static json_t *guest_inputs(const struct recipe *r, int with_disk)
 {
     json_t *o = json_object();
-    /* The guest stage lays out the disk: the first disk output's layout, and
-     * the recipe's digest, which the root filesystem's UUID derives from. */
-    const struct recipe_output *d = first_disk(r);
-    if (d) {
-        json_object_set_new(o, "disk", disk_layout(d));
-        json_object_set_new(o, "recipe_sha256", json_string(r->sha256));
-    }
+    if (with_disk)
+        disk_inputs(r, o);
     json_object_set_new(o, "packages", jstrv(&r->packages));
     json_t *runs = json_array();
     for (size_t i = 0; i < r->n_run; i++) {
@@ -280,6 +290,14 @@ int plan_complete_step(struct build_plan *p, size_t i, const char *const *sha256
     return 0;
 }
 
+int plan_has(const struct build_plan *p, enum plan_step_kind kind)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->steps[i].kind == kind)
+            return 1;
+    return 0;
+}
+
 json_t *plan_keys_json(const struct build_plan *p)
 {
     json_t *a = json_array();
@@ -300,29 +318,41 @@ int plan_make(const struct recipe *r, const struct plan_opts *opts, struct build
         return kiln_errf(err, KILN_EINVAL, "recipe '%s': no outputs", r->name);
     struct build_plan *p = xcalloc(1, sizeof(*p));
     add_step(p, PLAN_BASE, 0, r->base.kind != BASE_SCRATCH, base_inputs(r, po));
-    if (r->n_files) {
-        int src = 0;
-        for (size_t i = 0; i < r->n_files; i++)
+    int n_late = 0, src = 0, late_src = 0;
+    for (size_t i = 0; i < r->n_files; i++) {
+        n_late += r->files[i].after_run;
+        if (r->files[i].after_run)
+            late_src |= r->files[i].src != NULL;
+        else
             src |= r->files[i].src != NULL;
-        add_step(p, PLAN_FILES, 0, src, files_inputs(r));
     }
+    if (r->n_files > (size_t)n_late)
+        add_step(p, PLAN_FILES, 0, src, files_inputs(r, 0));
     if (r->n_users)
         add_step(p, PLAN_USERS, 0, 0, users_inputs(r));
     if (r->hostname)
         add_step(p, PLAN_HOSTNAME, 0, 0, json_string(r->hostname));
     json_t *owners = json_array();
     for (size_t i = 0; i < r->n_files; i++)
-        if (r->files[i].owner)
+        if (r->files[i].owner && !r->files[i].after_run)
             json_array_append_new(owners, json_pack("[ss]", r->files[i].dest, r->files[i].owner));
     if (json_array_size(owners))
         add_step(p, PLAN_OWNERS, 0, 0, owners);
     else
         json_decref(owners);
-    p->needs_guest = recipe_needs_guest(r);
-    if (first_disk(r))
-        p->needs_guest = 1; /* disks are laid out by the guest stage */
+    /* Disks are laid out by the guest stage, or, when files come after it,
+     * by a disk step after them. */
+    int disk_step = n_late && first_disk(r);
+    p->needs_guest = recipe_needs_guest(r) || (first_disk(r) && !disk_step);
     if (p->needs_guest)
-        add_step(p, PLAN_GUEST, 0, 0, guest_inputs(r));
+        add_step(p, PLAN_GUEST, 0, 0, guest_inputs(r, first_disk(r) && !disk_step));
+    if (n_late)
+        add_step(p, PLAN_FILES_LATE, 0, late_src, files_inputs(r, 1));
+    if (disk_step) {
+        json_t *d = json_object();
+        disk_inputs(r, d);
+        add_step(p, PLAN_DISK, 0, 0, d);
+    }
     for (size_t i = 0; i < r->n_outputs; i++)
         add_step(p, PLAN_OUTPUT, i, 0, output_inputs(r, i, po));
     keys_from(p, 0);

@@ -7,7 +7,11 @@
  * tree; files' owners are applied after users so a file may belong to a user
  * the recipe creates, while users still append to a /etc/passwd from files),
  * then one guest step when the recipe needs the in-guest builder (packages,
- * run, services) or has a disk output, then one step per output.
+ * run, services) or has a disk output, then one step per output.  Files
+ * marked after_run come in a step of their own after the guest step (their
+ * owners with them), so that a change to one of them starts from the tree
+ * the guest step made; a disk is then laid out by a disk step after them
+ * instead of by the guest step.
  *
  * Outputs are siblings: each starts from the last step that changed the tree,
  * not from the output before it.
@@ -46,6 +50,8 @@ enum plan_step_kind {
     PLAN_HOSTNAME,
     PLAN_OWNERS,      /* files' owners, resolved once the users exist */
     PLAN_GUEST,
+    PLAN_FILES_LATE,  /* files with after_run, owners included */
+    PLAN_DISK,        /* the disk laid out from the tree, when files come after the guest step */
     PLAN_OUTPUT,
 };
 
@@ -81,6 +87,8 @@ int plan_make(const struct recipe *r, const struct plan_opts *opts, struct build
  * KILN_EFAIL when the previous step's key is not known yet. */
 int plan_complete_step(struct build_plan *p, size_t i, const char *const *sha256, size_t n,
                        struct kiln_err *err);
+/* 1 when the plan has a step of that kind. */
+int plan_has(const struct build_plan *p, enum plan_step_kind kind);
 /* The keys as recorded in the build record: [{"step": name, "key": hex}, ...].
  * New reference. */
 json_t *plan_keys_json(const struct build_plan *p);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "builder/plan.h"
 #include "common/common.h"
 #include "common/banned.h"
 
@@ -51,11 +52,50 @@ static int copy_src(struct build_ctx *ctx, const char *what, size_t idx, const s
     return 0;
 }
 
-int step_files_run(struct build_ctx *ctx, struct kiln_err *err)
+/* 1 when the step being run is the one after the guest step. */
+static int late_step(const struct build_ctx *ctx)
+{
+    return ctx->step && ctx->step->kind == PLAN_FILES_LATE;
+}
+
+/* The owners of the files written before the guest step (late 0), or after it. */
+static int owners(struct build_ctx *ctx, int late, struct kiln_err *err)
 {
     const struct recipe *rc = ctx->recipe;
     for (size_t i = 0; i < rc->n_files; i++) {
         const struct recipe_file *f = &rc->files[i];
+        if (!f->owner || f->after_run != late)
+            continue;
+        _cleanup_free_ char *what = xasprintf("files: '%s'", f->dest);
+        uint32_t uid, gid;
+        int r = step_owner(ctx, what, f->owner, &uid, &gid, err);
+        if (r < 0)
+            return r;
+        _cleanup_free_ char *dest = NULL;
+        if ((r = step_resolve_dest(ctx, what, f->dest, &dest, err)) < 0)
+            return r;
+        struct tree_entry *e = tree_get(ctx->tree, dest);
+        if (!e)
+            return kiln_errf(err, KILN_EINVAL, "%s: gone before its owner could be set", what);
+        e->uid = uid;
+        e->gid = gid;
+    }
+    return 0;
+}
+
+int step_owners_run(struct build_ctx *ctx, struct kiln_err *err)
+{
+    return owners(ctx, 0, err);
+}
+
+int step_files_run(struct build_ctx *ctx, struct kiln_err *err)
+{
+    const struct recipe *rc = ctx->recipe;
+    int late = late_step(ctx);
+    for (size_t i = 0; i < rc->n_files; i++) {
+        const struct recipe_file *f = &rc->files[i];
+        if (f->after_run != late)
+            continue;
         _cleanup_free_ char *what = xasprintf("files: '%s'", f->dest);
         uint32_t uid = 0, gid = 0;
         _cleanup_free_ char *dest = NULL;
@@ -87,29 +127,6 @@ int step_files_run(struct build_ctx *ctx, struct kiln_err *err)
         if (r < 0)
             return r;
     }
-    return 0;
-}
-
-int step_owners_run(struct build_ctx *ctx, struct kiln_err *err)
-{
-    const struct recipe *rc = ctx->recipe;
-    for (size_t i = 0; i < rc->n_files; i++) {
-        const struct recipe_file *f = &rc->files[i];
-        if (!f->owner)
-            continue;
-        _cleanup_free_ char *what = xasprintf("files: '%s'", f->dest);
-        uint32_t uid, gid;
-        int r = step_owner(ctx, what, f->owner, &uid, &gid, err);
-        if (r < 0)
-            return r;
-        _cleanup_free_ char *dest = NULL;
-        if ((r = step_resolve_dest(ctx, what, f->dest, &dest, err)) < 0)
-            return r;
-        struct tree_entry *e = tree_get(ctx->tree, dest);
-        if (!e)
-            return kiln_errf(err, KILN_EINVAL, "%s: gone before its owner could be set", what);
-        e->uid = uid;
-        e->gid = gid;
-    }
-    return 0;
+    /* After the guest step the users are there already: owners at once. */
+    return late ? owners(ctx, 1, err) : 0;
 }

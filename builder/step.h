@@ -11,10 +11,13 @@
 
 #include "builder/ctx.h"
 
+/* The files before the guest step, or, run as the files-after-run step, the
+ * files marked after_run with their owners. */
 int step_files_run(struct build_ctx *ctx, struct kiln_err *err);
 int step_users_run(struct build_ctx *ctx, struct kiln_err *err);
 int step_hostname_run(struct build_ctx *ctx, struct kiln_err *err);
-/* Applies the files' owners (after users, so recipe users can own files). */
+/* Applies the owners of the files before the guest step (after users, so
+ * recipe users can own files). */
 int step_owners_run(struct build_ctx *ctx, struct kiln_err *err);
 
 /* The SBOMs of the finished tree (step-sbom.c): an SPDX 2.3 and a
@@ -26,8 +29,18 @@ int step_sbom_run(struct build_ctx *ctx, json_t **spdx, json_t **cyclonedx, stru
 /* The guest step (build-disk.c): the rootfs in in_tar through disk/disk.h's
  * host path when the disk can be laid out without an appliance, else one
  * appliance launch; the new rootfs in out_tar, the raw disk (if any) kept in
- * the scratch directory for the disk outputs. */
-int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err);
+ * the scratch directory for the disk outputs.  Without lay_out_disk (the
+ * plan has a disk step) the appliance runs the in-guest steps only. */
+int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_tar, int lay_out_disk,
+                   struct kiln_err *err);
+/* The disk step: the disk laid out from the tree (in in_tar too) after the
+ * files that come after the guest step, on the host, or by the appliance
+ * when the recipe runs nothing inside the image; the new rootfs in out_tar. */
+int step_disk_run(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err);
+/* KILN_EINVAL when files come after the guest step and the disk must be laid
+ * out by the appliance inside it (which runs before them): checked before a
+ * build starts. */
+int step_disk_possible(const struct recipe *r, struct kiln_err *err);
 
 #define STEP_TEXT_LIMIT (16u << 20) /* /etc/passwd and friends read from a base */
 

@@ -93,6 +93,7 @@ json_t *recipe_to_json(const struct recipe *r)
         if (!f->link)
             json_object_set_new(o, "mode", mode_json(f->mode));
         json_object_set_new(o, "owner", json_string(f->owner ? f->owner : "root"));
+        json_object_set_new(o, "after_run", json_boolean(f->after_run));
         json_array_append_new(files, o);
     }
     json_object_set_new(j, "files", files);

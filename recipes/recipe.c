@@ -835,7 +835,7 @@ static void file_release(struct recipe_file *f)
 
 static int parse_file(struct rp *p, const struct ynode *n, size_t idx, struct recipe_file *f)
 {
-    static const char *const keys[] = { "src", "content", "link", "dest", "mode", "owner", NULL };
+    static const char *const keys[] = { "src", "content", "link", "dest", "mode", "owner", "after_run", NULL };
     char w[64], ww[80];
     snprintf(w, sizeof(w), "files[%zu]", idx);
     f->pos = n->pos;
@@ -885,6 +885,10 @@ static int parse_file(struct rp *p, const struct ynode *n, size_t idx, struct re
     if (r == 0 && (x = ymap_get(n, "owner", NULL))) {
         snprintf(ww, sizeof(ww), "%s.owner", w);
         r = get_owner(p, x, ww, &f->owner);
+    }
+    if (r == 0 && (x = ymap_get(n, "after_run", NULL))) {
+        snprintf(ww, sizeof(ww), "%s.after_run", w);
+        r = get_bool(p, x, ww, &f->after_run);
     }
     if (r == 0 && !f->has_mode)
         f->mode = 0644;

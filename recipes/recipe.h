@@ -90,6 +90,7 @@ struct recipe_file {
     unsigned mode;      /* permission bits, 0..07777 (0644 when not given) */
     int has_mode;       /* 0: 0644 for files */
     char *owner;        /* "USER[:GROUP]" or "UID[:GID]" as written, NULL = root */
+    int after_run;      /* 1: written after the guest stage (packages, run, services), which cannot see it */
     struct recipe_pos pos;
     struct recipe_pos src_pos; /* of src's value */
 };

@@ -30,7 +30,7 @@ test_expect_success 'the busybox example prints its normalised form' '
 test_expect_success 'kiln check --json prints the normalised recipe with defaults' '
     kiln check --json "$KILN_SRC/recipes/examples/busybox.yaml" --context /bin >out &&
     jq -e ".name == \"busybox\" and .version == \"1.0.0\" and .base.kind == \"scratch\"" out &&
-    jq -e ".files[0] == {\"dest\":\"/bin/busybox\",\"src\":\"/bin/busybox\",\"mode\":\"0755\",\"owner\":\"root\"}" out &&
+    jq -e ".files[0] == {\"dest\":\"/bin/busybox\",\"src\":\"/bin/busybox\",\"mode\":\"0755\",\"owner\":\"root\",\"after_run\":false}" out &&
     jq -e "[.files[] | select(.dest == \"/bin/sh\")][0].link == \"busybox\"" out &&
     jq -e "[.outputs[].type] == [\"oci\", \"tar\"]" out &&
     jq -e ".sysprep == true and .boot_test.marker == \"login:\" and .needs_guest == false" out &&

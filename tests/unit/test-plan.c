@@ -130,6 +130,34 @@ int main(void)
     plan_free(b);
     plan_free(a);
 
+    /* Files marked after_run: a step of their own after the guest step, and
+     * a disk step after them; a change to one of them leaves the guest
+     * step's key (and so its cached tree) as it was. */
+#define LATE(EARLY, FILE, RUN) HEAD "users:\n  - name: app\nfiles:\n  - content: " EARLY "\n    dest: /e\n" \
+        "  - content: " FILE "\n    dest: /x\n    owner: app\n    after_run: true\n" \
+        "run:\n  - " RUN "\noutputs: [oci, qcow2]\n"
+    a = plan_of(LATE("e", "one", "echo hi"));
+    static const enum plan_step_kind late[] = { PLAN_BASE, PLAN_FILES, PLAN_USERS, PLAN_GUEST, PLAN_FILES_LATE,
+                                                PLAN_DISK, PLAN_OUTPUT, PLAN_OUTPUT };
+    int shape = a->n == ARRAY_SIZE(late);
+    for (size_t i = 0; shape && i < a->n; i++)
+        shape = a->steps[i].kind == late[i];
+    ok(shape, "base, files, users, guest, files-after-run, disk, outputs (no owners step: its owner goes with it)");
+    b = plan_of(LATE("e", "two", "echo hi"));
+    is_str(diff_keys(a, b), "====xxxx", "changing an after_run file reruns from its step on, not the guest step");
+    plan_free(b);
+    b = plan_of(LATE("f", "one", "echo hi"));
+    is_str(diff_keys(a, b), "=xxxxxxx", "changing a file before the guest step reruns the guest step");
+    plan_free(b);
+    b = plan_of(LATE("e", "one", "echo bye"));
+    is_str(diff_keys(a, b), "===xxxxx", "changing run reruns the guest step and what follows");
+    plan_free(b);
+    plan_free(a);
+    a = plan_of(HEAD "files:\n  - content: x\n    dest: /x\n    after_run: true\noutputs: [oci]\n");
+    ok(a->n == 3 && a->steps[1].kind == PLAN_FILES_LATE && !a->needs_guest,
+       "after_run without a guest step: the files come after the host steps");
+    plan_free(a);
+
     /* Host inputs: the key of a step that reads host content waits for the
      * digests of what it read; the same digests give the same key. */
     static const char *d1[] = { "1111111111111111111111111111111111111111111111111111111111111111" };
