@@ -76,7 +76,8 @@ static int install_packages(guestfs_h *g, const struct recipe *r, struct kiln_er
         ret = guest_write(g, POLICY_RC, policy, sizeof(policy) - 1, 0755, err);
     }
     if (ret == 0) {
-        char *update[] = { "apt-get", "-q", "update", NULL };
+        /* no Translation-* indexes: nothing in a build reads them, and the lists go after it */
+        char *update[] = { "apt-get", "-q", "-o", "Acquire::Languages=none", "update", NULL };
         ret = guest_run(g, "apt-get update", update, APT_TIMEOUT, err);
     }
     if (ret == 0) {
