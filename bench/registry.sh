@@ -27,6 +27,8 @@
 #                  lists no referrers: the same blobs and manifest as skopeo,
 #                  plus the image's dev.kiln.files file list;
 #   full           kiln pushes the image with its referrers, as it does.
+# A no-op push by kiln finds each manifest (the image's, each referrer's)
+# with a HEAD and sends nothing it reaches; skopeo HEADs every blob.
 # A pull by kiln cannot leave the referrers out: it fetches them and checks
 # the signature before any layer, hashes every blob as it comes (skopeo
 # copy to a layout hashes them too) and fsyncs each before the store lists
