@@ -13,6 +13,7 @@
 
 #include "builder/plan.h"
 #include "common/common.h"
+#include "disk/disk.h"
 #include "common/banned.h"
 
 #define IO_CHUNK (1u << 20)
@@ -102,6 +103,11 @@ int step_files_run(struct build_ctx *ctx, struct kiln_err *err)
         int r;
         if ((r = step_resolve_dest(ctx, what, f->dest, &dest, err)) < 0)
             return r;
+        /* The guest step's sysprep ran and was verified before it: what
+         * sysprep clears would stay, and the image would claim otherwise. */
+        if (late && ctx->sysprep_verified && disk_sysprep_clears(dest, !f->link))
+            return kiln_errf(err, KILN_EINVAL, "files[%zu]: '%s' is cleared by sysprep, which runs before files "
+                             "marked after_run: drop after_run, or set sysprep: false", i, dest);
         struct tree_new_entry ne = {
             .path = dest,
             .type = f->link ? TREE_SYMLINK : TREE_FILE,

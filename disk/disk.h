@@ -83,6 +83,10 @@ int host_disk_eligible(const struct recipe *r);
 int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workdir, const char *tree_out,
                     struct guest_result *out, struct kiln_err *err);
 
+/* 1 when sysprep removes or empties what a recipe writes at path (a file,
+ * else a symlink): host keys, logs, apt lists, /tmp, the machine-id. */
+int disk_sysprep_clears(const char *path, int is_file);
+
 /* Writes the raw disk at raw as dest in the output's format (qcow2 compact,
  * compressed when o->compress; raw sparse), through a temp file next to dest. */
 int disk_write_output(const char *raw, const struct recipe_output *o, const char *dest,

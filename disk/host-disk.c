@@ -66,7 +66,7 @@ int host_disk_possible(const struct recipe *r)
 }
 
 /* What sysprep removes, as tree paths (fnmatch patterns, FNM_PATHNAME). */
-static int sysprep_removes(const struct tree_entry *e)
+static int sysprep_removes_path(const char *path, enum tree_type type)
 {
     static const char *const gone[] = {
         "/etc/ssh/ssh_host_*", "/var/lib/cloud/instance", "/var/lib/cloud/instances",
@@ -74,18 +74,29 @@ static int sysprep_removes(const struct tree_entry *e)
         "/var/cache/apt/*.bin", "/var/cache/apt/archives/*.deb", "/tmp/*", "/var/tmp/*", NULL,
     };
     for (const char *const *p = gone; *p; p++)
-        if (fnmatch(*p, e->path, FNM_PATHNAME) == 0)
+        if (fnmatch(*p, path, FNM_PATHNAME) == 0)
             return 1;
-    if (e->type == TREE_DIR || e->type == TREE_SYMLINK)
+    if (type == TREE_DIR || type == TREE_SYMLINK)
         return 0;
-    if (strncmp(e->path, "/var/log/", 9) == 0)
+    if (strncmp(path, "/var/log/", 9) == 0)
         return 1;
-    if (strncmp(e->path, "/var/lib/apt/lists/", 19) == 0 && strcmp(e->path, "/var/lib/apt/lists/lock") != 0 &&
-        strncmp(e->path, "/var/lib/apt/lists/partial/", 27) != 0)
+    if (strncmp(path, "/var/lib/apt/lists/", 19) == 0 && strcmp(path, "/var/lib/apt/lists/lock") != 0 &&
+        strncmp(path, "/var/lib/apt/lists/partial/", 27) != 0)
         return 1;
-    if (strcmp(e->path, "/var/lib/dbus/machine-id") == 0)
+    if (strcmp(path, "/var/lib/dbus/machine-id") == 0)
         return 1;
     return 0;
+}
+
+static int sysprep_removes(const struct tree_entry *e)
+{
+    return sysprep_removes_path(e->path, e->type);
+}
+
+int disk_sysprep_clears(const char *path, int is_file)
+{
+    return sysprep_removes_path(path, is_file ? TREE_FILE : TREE_SYMLINK) ||
+           (is_file && strcmp(path, "/etc/machine-id") == 0);
 }
 
 static int add_file(struct tree *t, const char *path, const char *data, unsigned mode, struct kiln_err *err)

@@ -106,6 +106,15 @@ test_expect_success 'a changed early file reruns the guest stage' '
     printf "earlier\nabsent\n" >want && cmp want seen
 '
 
+test_expect_success 'a file after run where sysprep clears is refused (exit 2), the store unchanged' '
+    cp "$KILN_STORE/index.json" index.before &&
+    sed "s|dest: /etc/site.conf|dest: /var/log/site.log|" r.yaml >log.yaml &&
+    test_expect_code 2 kiln build log.yaml --version 9.0.0 --verbose &&
+    test_grep "step 4/8: guest: cached" err &&
+    test_grep "files\[1\]: ./var/log/site.log. is cleared by sysprep" err &&
+    cmp index.before "$KILN_STORE/index.json"
+'
+
 test_expect_success 'after_run must be a boolean (exit 2, naming where)' '
     sed "s/after_run: true/after_run: later/" r.yaml >bad.yaml &&
     test_expect_code 2 kiln check bad.yaml &&
