@@ -67,19 +67,28 @@ static int write_file(const char *path, const char *data)
     return fs_write_atomic(path, data, strlen(data), 0644, NULL);
 }
 
-static void test_esp_reproducible(void)
+/* The plan of a 200 MiB bootable UEFI raw disk, as o and p; 0 (with a
+ * skip) when the FAT tools are missing. */
+static int uefi_disk(struct recipe_output *o, struct disk_parts *p)
 {
     if (!run_have("mkfs.fat") || !run_have("mcopy")) {
         ok(1, "# SKIP dosfstools or mtools missing");
-        return;
+        return 0;
     }
+    memset(o, 0, sizeof(*o));
+    o->type = OUTPUT_RAW;
+    o->bootable = 1;
+    o->firmware = FIRMWARE_UEFI;
+    disk_plan_parts(o, 200 * MIB, p);
+    return 1;
+}
+
+static void test_esp_reproducible(void)
+{
     struct recipe_output o;
-    memset(&o, 0, sizeof(o));
-    o.type = OUTPUT_RAW;
-    o.bootable = 1;
-    o.firmware = FIRMWARE_UEFI;
     struct disk_parts p;
-    disk_plan_parts(&o, 200 * MIB, &p);
+    if (!uefi_disk(&o, &p))
+        return;
     struct kiln_err err = KILN_ERR_INIT;
     char *img[2];
     for (int i = 0; i < 2; i++) {
@@ -127,17 +136,10 @@ static void test_esp_reproducible(void)
  * wrote to: none of it may show through where the new FAT has zeros. */
 static void test_esp_replaces_old(void)
 {
-    if (!run_have("mkfs.fat") || !run_have("mcopy")) {
-        ok(1, "# SKIP dosfstools or mtools missing");
-        return;
-    }
     struct recipe_output o;
-    memset(&o, 0, sizeof(o));
-    o.type = OUTPUT_RAW;
-    o.bootable = 1;
-    o.firmware = FIRMWARE_UEFI;
     struct disk_parts p;
-    disk_plan_parts(&o, 200 * MIB, &p);
+    if (!uefi_disk(&o, &p))
+        return;
     struct kiln_err err = KILN_ERR_INIT;
     char *src = xasprintf("%s/old-src", tap_dir), *boot = xasprintf("%s/EFI/BOOT", src);
     char *a = xasprintf("%s/BOOTX64.EFI", boot);
