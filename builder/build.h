@@ -9,6 +9,9 @@
  *                        hostname, files' owners
  *                      guest stage (packages, run, services, debian/disk bases;
  *                        disk layout, disk/disk.h), see below
+ *                      files marked after_run (their owners with them), then
+ *                        the disk step, which lays the disk out instead of the
+ *                        guest stage when there are such files
  *                      outputs (builder/output.h): one per recipe output (oci, tar,
  *                        qcow2, raw), each returning a struct output_desc
  *                      several outputs -> an OCI image index naming them all
