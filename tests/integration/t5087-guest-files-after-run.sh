@@ -2,9 +2,10 @@
 # Files marked after_run are written after the guest stage: `run` cannot see
 # them, they reach the container image and the disk all the same (with their
 # owner), and a change to one of them is rebuilt from the tree the guest
-# stage made, taken from the cache: no appliance runs again.  A file without
-# the mark is seen by `run`, and a change to it reruns the guest stage.
-# Slow: two appliance runs under emulation.
+# stage made, taken from the cache: no appliance runs again, and an
+# auditor's rebuild from nothing gives the same bytes.  A file without the
+# mark is seen by `run`, and a change to it reruns the guest stage.
+# Slow: three appliance runs under emulation.
 . "$(dirname "$0")/lib.sh"
 
 manifest_of() { jq -r --arg r "$1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' "$KILN_STORE/index.json"; }
@@ -94,6 +95,14 @@ test_expect_success 'a changed after_run file reruns from the cached guest tree,
     kiln export late:1.0.1 --format tar --output img.tar &&
     tar -xOf img.tar --wildcards "*etc/seen" >seen &&
     printf "early\nabsent\n" >want && cmp want seen
+'
+
+test_expect_success 'what the cached guest tree gave is what a rebuild from nothing gives, bit for bit' '
+    mkdir scratch &&
+    TMPDIR="$TEST_DIR/scratch" kiln verify late:1.0.1 --rebuild r.yaml >out 2>err &&
+    test_grep "^identical late:1.0.1 sha256:" out &&
+    test_grep "^  oci sha256:[0-9a-f]* identical" out &&
+    test_grep "^  qcow2 sha256:[0-9a-f]* identical" out
 '
 
 test_expect_success 'a changed early file reruns the guest stage' '
