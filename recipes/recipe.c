@@ -1322,6 +1322,28 @@ static int check_boot_packages(struct rp *p, const struct ynode *n, size_t idx, 
                 idx, recipe_firmware_name(o->firmware));
 }
 
+/* Files after the guest stage need the disk laid out after them, on the
+ * host: a disk the appliance must lay out inside the guest stage (Secure
+ * Boot's signed chain, a file system other than ext4) cannot have them.
+ * (Whether this host can lay a disk out at all is the build's to check.) */
+static int check_after_run(struct rp *p, const struct ynode *files, const struct recipe *r)
+{
+    const struct recipe_output *d = NULL;
+    for (size_t i = 0; i < r->n_outputs && !d; i++)
+        if (r->outputs[i].type == OUTPUT_QCOW2 || r->outputs[i].type == OUTPUT_RAW)
+            d = &r->outputs[i];
+    if (!d || !recipe_needs_guest(r))
+        return 0;
+    const char *why = d->bootable && d->secure_boot ? "a secure_boot disk"
+                      : d->filesystem && strcmp(d->filesystem, "ext4") != 0 ? "a disk whose file system is not ext4"
+                                                                            : NULL;
+    for (size_t i = 0; why && i < r->n_files; i++)
+        if (r->files[i].after_run)
+            return fail(p, files->items[i], "'files[%zu].after_run': %s is laid out inside the guest stage, "
+                        "before files marked after_run: drop after_run", i, why);
+    return 0;
+}
+
 /* ---- the recipe ---- */
 
 /* cloud_init: true installs these: with a debian base in the bootstrap
@@ -1521,6 +1543,8 @@ static int parse_root(struct rp *p, const struct ynode *root, struct recipe *r)
         r->outputs[0].type = OUTPUT_OCI;
         r->outputs[0].compression = COMPRESSION_GZIP;
     }
+    if (rc == 0)
+        rc = check_after_run(p, ymap_get(root, "files", NULL), r);
     r->boot_test.timeout = 300;
     if (rc == 0 && (x = ymap_get(root, "boot_test", NULL))) {
         static const char *const bkeys[] = { "marker", "timeout", NULL };

@@ -131,10 +131,12 @@ test_expect_success 'after_run must be a boolean (exit 2, naming where)' '
     test_grep "true or false" err
 '
 
-test_expect_success 'after_run with a disk the appliance lays out is refused before anything runs (exit 2)' '
+test_expect_success 'after_run with a disk the appliance lays out: refused by check and build (exit 2)' '
     sed "s/  - qcow2: {size: 128M}/  - qcow2: {bootable: true, firmware: uefi, secure_boot: true}/" r.yaml >sb.yaml &&
+    test_expect_code 2 kiln check sb.yaml &&
+    test_grep "sb.yaml:10:5: .files\[1\].after_run.: a secure_boot disk is laid out inside the guest stage" err &&
     test_expect_code 2 kiln build sb.yaml --verbose &&
-    test_grep "sb.yaml:10:5: .files\[1\].after_run. needs the disk laid out on the host" err &&
+    test_grep "a secure_boot disk is laid out inside the guest stage" err &&
     ! grep -q "^step " err
 '
 
