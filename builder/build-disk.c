@@ -220,7 +220,7 @@ int output_disk_run(struct build_ctx *ctx, const struct recipe_output *o, struct
     const char *name = o->type == OUTPUT_QCOW2 ? "qcow2" : "raw";
     if (!ctx->guest_disk)
         return kiln_errf(err, KILN_EFAIL, "output '%s': the guest stage made no disk", name);
-    const struct recipe_output *first = disk_first_output(ctx->recipe);
+    const struct recipe_output *first = recipe_first_disk(ctx->recipe);
     if (first && !same_layout(first, o))
         return kiln_errf(err, KILN_EINVAL, "output '%s': every disk output of a recipe must have the same size, partition table, filesystem, bootable and firmware setting", name);
     int r = build_files_blob(ctx, err);

@@ -135,20 +135,13 @@ static json_t *disk_layout(const struct recipe_output *o)
     return j;
 }
 
-static const struct recipe_output *first_disk(const struct recipe *r)
-{
-    for (size_t i = 0; i < r->n_outputs; i++)
-        if (r->outputs[i].type == OUTPUT_QCOW2 || r->outputs[i].type == OUTPUT_RAW)
-            return &r->outputs[i];
-    return NULL;
-}
 
 /* The disk the guest stage or the disk step lays out: the first disk
  * output's layout, and the recipe's digest, which the root filesystem's
  * UUID derives from. */
 static void disk_inputs(const struct recipe *r, json_t *o)
 {
-    json_object_set_new(o, "disk", disk_layout(first_disk(r)));
+    json_object_set_new(o, "disk", disk_layout(recipe_first_disk(r)));
     json_object_set_new(o, "recipe_sha256", json_string(r->sha256));
 }
 
@@ -342,10 +335,10 @@ int plan_make(const struct recipe *r, const struct plan_opts *opts, struct build
         json_decref(owners);
     /* Disks are laid out by the guest stage, or, when files come after it,
      * by a disk step after them. */
-    int disk_step = n_late && first_disk(r);
-    p->needs_guest = recipe_needs_guest(r) || (first_disk(r) && !disk_step);
+    int disk_step = n_late && recipe_first_disk(r);
+    p->needs_guest = recipe_needs_guest(r) || (recipe_first_disk(r) && !disk_step);
     if (p->needs_guest)
-        add_step(p, PLAN_GUEST, 0, 0, guest_inputs(r, first_disk(r) && !disk_step));
+        add_step(p, PLAN_GUEST, 0, 0, guest_inputs(r, recipe_first_disk(r) && !disk_step));
     if (n_late)
         add_step(p, PLAN_FILES_LATE, 0, late_src, files_inputs(r, 1));
     if (disk_step) {

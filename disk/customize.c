@@ -40,7 +40,7 @@ static int net_restore(guestfs_h *g, int saved, struct kiln_err *err)
  * list it: the packages apt installs beside the recipe's own. */
 static size_t boot_packages(const struct recipe *r, const char *out[2])
 {
-    const struct recipe_output *o = disk_first_output(r);
+    const struct recipe_output *o = recipe_first_disk(r);
     size_t n = 0;
     if (!o || !o->bootable || !o->secure_boot)
         return 0;

@@ -44,9 +44,6 @@ struct guest_result {
 };
 void guest_result_release(struct guest_result *res);
 
-/* The first qcow2/raw output of the recipe, or NULL. */
-const struct recipe_output *disk_first_output(const struct recipe *r);
-
 /* Plans the disk size: o->size when given (checked against the content:
  * KILN_EINVAL "... is too small ..." when it cannot hold it), else the
  * content plus headroom (1.3x + 256 MiB, more when packages are installed),

@@ -257,7 +257,7 @@ char *disk_fstab(const char *root_uuid, const char *fs, const char *esp_volid)
 
 int disk_check_boot_tree(const struct recipe *r, const struct tree *t, struct kiln_err *err)
 {
-    const struct recipe_output *o = disk_first_output(r);
+    const struct recipe_output *o = recipe_first_disk(r);
     if (!o || !o->bootable || o->firmware == FIRMWARE_BIOS)
         return 0;
     if (o->secure_boot) {

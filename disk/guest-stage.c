@@ -112,7 +112,7 @@ int guest_stage_run(const struct recipe *r, const char *rootfs_tar, const char *
     struct stat st;
     if (stat(rootfs_tar, &st) < 0)
         return kiln_errno(err, KILN_EFAIL, errno, "cannot read '%s'", rootfs_tar);
-    const struct recipe_output *first = disk_first_output(r);
+    const struct recipe_output *first = recipe_first_disk(r);
     const struct recipe_output *o = lay_out_disk ? first : NULL;
     /* secure_boot: apt installs Debian's signed chain (customize.c). */
     int signed_chain = first && first->bootable && first->secure_boot;

@@ -51,7 +51,7 @@ int host_disk_eligible(const struct recipe *r)
 
 int host_disk_possible(const struct recipe *r)
 {
-    const struct recipe_output *o = disk_first_output(r);
+    const struct recipe_output *o = recipe_first_disk(r);
     if (!o)
         return 0;
     if (o->filesystem && strcmp(o->filesystem, "ext4") != 0)
@@ -268,7 +268,7 @@ int host_disk_stage(const struct recipe *r, struct tree *tree, const char *workd
                     struct guest_result *out, struct kiln_err *err)
 {
     memset(out, 0, sizeof(*out));
-    const struct recipe_output *o = disk_first_output(r);
+    const struct recipe_output *o = recipe_first_disk(r);
     int ret = 0;
     kiln_log(KILN_LOG_INFO, "laying out the disk on the host");
     char uuid[37];

@@ -19,14 +19,6 @@
 #define MIB (1ull << 20)
 #define BIOS_BOOT_GUID "21686148-6449-6E6F-744E-656564454649"
 
-const struct recipe_output *disk_first_output(const struct recipe *r)
-{
-    for (size_t i = 0; i < r->n_outputs; i++)
-        if (r->outputs[i].type == OUTPUT_QCOW2 || r->outputs[i].type == OUTPUT_RAW)
-            return &r->outputs[i];
-    return NULL;
-}
-
 /* Version 4 layout, the bits from a hash of the recipe digest and what:
  * the same recipe gives the same UUIDs, and so the same /etc/fstab. */
 void disk_stable_uuid(const struct recipe *r, const char *what, char out[37])

@@ -169,3 +169,11 @@ int recipe_needs_guest(const struct recipe *r)
            r->base.kind == BASE_DISK ||
            r->services_enable.n > 0 || r->services_disable.n > 0;
 }
+
+const struct recipe_output *recipe_first_disk(const struct recipe *r)
+{
+    for (size_t i = 0; i < r->n_outputs; i++)
+        if (r->outputs[i].type == OUTPUT_QCOW2 || r->outputs[i].type == OUTPUT_RAW)
+            return &r->outputs[i];
+    return NULL;
+}

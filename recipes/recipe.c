@@ -1328,10 +1328,7 @@ static int check_boot_packages(struct rp *p, const struct ynode *n, size_t idx, 
  * (Whether this host can lay a disk out at all is the build's to check.) */
 static int check_after_run(struct rp *p, const struct ynode *files, const struct recipe *r)
 {
-    const struct recipe_output *d = NULL;
-    for (size_t i = 0; i < r->n_outputs && !d; i++)
-        if (r->outputs[i].type == OUTPUT_QCOW2 || r->outputs[i].type == OUTPUT_RAW)
-            d = &r->outputs[i];
+    const struct recipe_output *d = recipe_first_disk(r);
     if (!d || !recipe_needs_guest(r))
         return 0;
     const char *why = d->bootable && d->secure_boot ? "a secure_boot disk"

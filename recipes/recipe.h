@@ -250,6 +250,8 @@ json_t *recipe_to_json(const struct recipe *r);
 /* 1 if the recipe needs the in-guest builder (run, packages, services, a
  * disk base, a debian base with sysprep on). */
 int recipe_needs_guest(const struct recipe *r);
+/* The recipe's first qcow2 or raw output (every disk output has its layout), or NULL. */
+const struct recipe_output *recipe_first_disk(const struct recipe *r);
 
 /* "bios", "uefi", "hybrid" (or "none" for a disk that does not boot). */
 const char *recipe_firmware_name(enum recipe_firmware f);
