@@ -9,14 +9,6 @@
 #include "common/log.h"
 #include "common/banned.h"
 
-static int has_disk_output(const struct recipe *r)
-{
-    for (size_t i = 0; i < r->n_outputs; i++)
-        if (r->outputs[i].type == OUTPUT_QCOW2 || r->outputs[i].type == OUTPUT_RAW)
-            return 1;
-    return 0;
-}
-
 /* Step i's tree is a cache point. */
 static int tree_point(const struct build_ctx *ctx, const struct build_plan *plan, size_t i)
 {
@@ -37,7 +29,7 @@ static int tree_point(const struct build_ctx *ctx, const struct build_plan *plan
     /* The tree the outputs start from, unless the guest stage made a disk
      * (the disk outputs need it and it is not kept). */
     if (i + 1 < plan->n && plan->steps[i + 1].kind == PLAN_OUTPUT)
-        return !has_disk_output(ctx->recipe);
+        return !recipe_first_disk(ctx->recipe);
     return 0;
 }
 
