@@ -12,7 +12,7 @@
 PORT=$(free_port)
 REG=127.0.0.1:$PORT
 SIZE=$((2 * 1024 * 1024 * 1024))
-RSS_LIMIT_KB=65536
+RSS_LIMIT_KB=$(rss_limit 65536)
 
 test_expect_success 'setup: a signed image with a 2 GiB disk blob, and a registry' '
     mkdir -p huge &&
