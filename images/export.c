@@ -525,7 +525,8 @@ static void work_set(const char *dir)
 int export_emergency_cleanup(void)
 {
     pthread_mutex_lock(&work_mu);
-    int removed = work_dir && !work_committed;
+    /* Not in place yet: what there is of it goes, or nothing was begun. */
+    int nothing_written = !work_committed;
     if (work_dir) {
         /* Renamed first: the writer, still running, opens paths under the
          * old name, which no longer exist, so it cannot add to what we remove. */
@@ -536,7 +537,7 @@ int export_emergency_cleanup(void)
             fs_rm_rf(work_dir, NULL);
     }
     pthread_mutex_unlock(&work_mu);
-    return removed;
+    return nothing_written;
 }
 
 int export_run(const struct export_opts *opts, struct export_result *res, struct kiln_err *err)

@@ -207,8 +207,8 @@ int export_run(const struct export_opts *o, struct export_result *res, struct ki
 
 /* Removes the temporary files of the export in progress, if any.  For the
  * program's signal thread (not a signal handler): after it, exit at once.
- * Returns 1 if an unfinished output was removed, 0 if the output was already
- * complete and in place, or no export had started. */
+ * Returns 1 when nothing was written (an unfinished output was removed, or
+ * none was begun), 0 when the output was already complete and in place. */
 int export_emergency_cleanup(void);
 
 #endif
