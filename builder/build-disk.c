@@ -107,28 +107,42 @@ int step_disk_possible(const struct recipe *r, struct kiln_err *err)
     return 0;
 }
 
+/* What the guest or disk step made becomes the build's: the raw disk (if
+ * any) for the disk outputs, and whether the sysprep check held. */
+static void keep_result(struct build_ctx *ctx, struct guest_result *res)
+{
+    free(ctx->guest_disk);
+    ctx->guest_disk = TAKE_PTR(res->disk_raw);
+    ctx->sysprep_verified = res->sysprep_verified;
+    guest_result_release(res);
+}
+
+/* The disk laid out on the host from the tree; guest_verified: the guest
+ * stage's own sysprep check (1 when there was none). */
+static int lay_out_on_host(struct build_ctx *ctx, const char *out_tar, int guest_verified, struct kiln_err *err)
+{
+    struct guest_result res;
+    if (host_disk_stage(ctx->recipe, ctx->tree, ctx->scratch, out_tar, &res, err) < 0)
+        return kiln_err_prefix(err, "disk");
+    res.sysprep_verified = res.sysprep_verified && guest_verified;
+    keep_result(ctx, &res);
+    return 0;
+}
+
 int step_disk_run(struct build_ctx *ctx, const char *in_tar, const char *out_tar, struct kiln_err *err)
 {
     const struct recipe *r = ctx->recipe;
-    int r2 = disk_check_boot_tree(r, ctx->tree, err);
-    if (r2 < 0)
-        return r2;
+    int rc = disk_check_boot_tree(r, ctx->tree, err);
+    if (rc < 0)
+        return rc;
+    if (host_disk_possible(r))
+        return lay_out_on_host(ctx, out_tar, recipe_needs_guest(r) ? ctx->sysprep_verified : 1, err);
+    /* Nothing runs inside the image (step_disk_possible() held before the
+     * build began): the appliance lays the disk out. */
     struct guest_result res;
-    if (host_disk_possible(r)) {
-        if (host_disk_stage(r, ctx->tree, ctx->scratch, out_tar, &res, err) < 0)
-            return kiln_err_prefix(err, "disk");
-        /* with the guest step's own check, when there was one */
-        if (recipe_needs_guest(r))
-            res.sysprep_verified = res.sysprep_verified && ctx->sysprep_verified;
-    } else if (step_disk_possible(r, err) < 0) {
-        return err->code;
-    } else if (guest_stage_run(r, in_tar, ctx->scratch, ctx->sde, 1, out_tar, &res, err) < 0) {
+    if (guest_stage_run(r, in_tar, ctx->scratch, ctx->sde, 1, out_tar, &res, err) < 0)
         return kiln_err_prefix(err, "disk");
-    }
-    free(ctx->guest_disk);
-    ctx->guest_disk = TAKE_PTR(res.disk_raw);
-    ctx->sysprep_verified = res.sysprep_verified;
-    guest_result_release(&res);
+    keep_result(ctx, &res);
     return 0;
 }
 
@@ -149,8 +163,7 @@ int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_ta
         if (guest_stage_run(ctx->recipe, in_tar, ctx->scratch, ctx->sde, 0, out_tar, &res, err) < 0)
             return kiln_err_prefix(err, "guest stage");
     } else if (host_disk_eligible(ctx->recipe)) {
-        if (host_disk_stage(ctx->recipe, ctx->tree, ctx->scratch, out_tar, &res, err) < 0)
-            return kiln_err_prefix(err, "disk");
+        return lay_out_on_host(ctx, out_tar, 1, err);
     } else if (host_disk_possible(ctx->recipe)) {
         /* The appliance runs the in-guest steps on a scratch disk; the
          * host lays the disk out from its (reproducible) tree. */
@@ -164,16 +177,11 @@ int step_guest_run(struct build_ctx *ctx, const char *in_tar, const char *out_ta
         unlink(mid);
         if (r < 0)
             return r;
-        if (host_disk_stage(ctx->recipe, ctx->tree, ctx->scratch, out_tar, &res, err) < 0)
-            return kiln_err_prefix(err, "disk");
-        res.sysprep_verified = res.sysprep_verified && verified;
+        return lay_out_on_host(ctx, out_tar, verified, err);
     } else if (guest_stage_run(ctx->recipe, in_tar, ctx->scratch, ctx->sde, 1, out_tar, &res, err) < 0) {
         return kiln_err_prefix(err, "guest stage");
     }
-    free(ctx->guest_disk);
-    ctx->guest_disk = TAKE_PTR(res.disk_raw);
-    ctx->sysprep_verified = res.sysprep_verified;
-    guest_result_release(&res);
+    keep_result(ctx, &res);
     return 0;
 }
 
