@@ -335,10 +335,11 @@ int plan_make(const struct recipe *r, const struct plan_opts *opts, struct build
         json_decref(owners);
     /* Disks are laid out by the guest stage, or, when files come after it,
      * by a disk step after them. */
-    int disk_step = n_late && recipe_first_disk(r);
-    p->needs_guest = recipe_needs_guest(r) || (recipe_first_disk(r) && !disk_step);
+    int disk = recipe_first_disk(r) != NULL;
+    int disk_step = n_late && disk;
+    p->needs_guest = recipe_needs_guest(r) || (disk && !disk_step);
     if (p->needs_guest)
-        add_step(p, PLAN_GUEST, 0, 0, guest_inputs(r, recipe_first_disk(r) && !disk_step));
+        add_step(p, PLAN_GUEST, 0, 0, guest_inputs(r, disk && !disk_step));
     if (n_late)
         add_step(p, PLAN_FILES_LATE, 0, late_src, files_inputs(r, 1));
     if (disk_step) {
